@@ -1,0 +1,41 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "fkdc",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "fkdc", targets: ["fkdc"]),
+        .library(name: "Driver", targets: ["Driver"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(
+            name: "CProtobufC", path: "Sources/CProtobufC", pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]),
+        .target(name: "GraphIR", dependencies: ["COpenBLAS"]),
+        .target(name: "Frontends", dependencies: ["GraphIR", "CZlib", "CProtobufC"]),
+        .target(name: "Passes", dependencies: ["GraphIR"]),
+        .target(name: "Codegen", dependencies: ["GraphIR"]),
+        .target(name: "Driver", dependencies: ["GraphIR", "Frontends", "Passes", "Codegen"]),
+        .executableTarget(
+            name: "fkdc",
+            dependencies: [
+                "Driver",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
+        .testTarget(name: "FrontendsTests", dependencies: ["Frontends", "GraphIR"]),
+        .testTarget(
+            name: "DriverTests", dependencies: ["Driver", "GraphIR", "Frontends"],
+            resources: []),
+    ]
+)

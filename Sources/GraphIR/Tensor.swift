@@ -1,0 +1,148 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Bytes that hold tensor elements: owned (64-byte aligned) or a region of a mapped file.
+public final class TensorStorage: @unchecked Sendable {
+    public let pointer: UnsafeRawPointer
+    public let byteCount: Int
+    private let owned: UnsafeMutableRawPointer?
+    /// Keeps a mapped file alive while tensors point into it.
+    public let mappedFile: MappedFile?
+
+    /// Fresh zeroed storage of `byteCount` bytes.
+    public init(byteCount: Int) {
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
+        p.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+        owned = p
+        pointer = UnsafeRawPointer(p)
+        self.byteCount = byteCount
+        mappedFile = nil
+    }
+
+    /// A view of `byteCount` bytes at `offset` in `file`; the caller has checked the range.
+    public init(file: MappedFile, offset: Int, byteCount: Int) {
+        precondition(offset >= 0 && byteCount >= 0 && offset <= file.count - byteCount)
+        owned = nil
+        mappedFile = file
+        pointer = file.bytes.baseAddress.map { $0 + offset } ?? UnsafeRawPointer(bitPattern: 64)!
+        self.byteCount = byteCount
+    }
+
+    deinit { owned?.deallocate() }
+
+    public var mutablePointer: UnsafeMutableRawPointer? { owned }
+    public var isMapped: Bool { mappedFile != nil }
+}
+
+/// A dense, contiguous, row-major tensor. Large weights may be backed by a mapped file.
+public struct Tensor: Sendable, Equatable {
+    public let dtype: DType
+    public let shape: Shape
+    public let storage: TensorStorage
+
+    /// Wraps storage that holds exactly `shape.elementCount × dtype.byteSize` bytes.
+    public init(dtype: DType, shape: Shape, storage: TensorStorage) {
+        precondition(storage.byteCount == shape.elementCount * dtype.byteSize)
+        self.dtype = dtype
+        self.shape = shape
+        self.storage = storage
+    }
+
+    public init(shape: Shape, floats: [Float]) {
+        precondition(floats.count == shape.elementCount)
+        let s = TensorStorage(byteCount: floats.count * 4)
+        floats.withUnsafeBytes { s.mutablePointer!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        self.init(dtype: .float32, shape: shape, storage: s)
+    }
+
+    public init(shape: Shape, int64s: [Int64]) {
+        precondition(int64s.count == shape.elementCount)
+        let s = TensorStorage(byteCount: int64s.count * 8)
+        int64s.withUnsafeBytes { s.mutablePointer!.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        self.init(dtype: .int64, shape: shape, storage: s)
+    }
+
+    /// Copies `bytes`, which must hold exactly the tensor's elements, little-endian.
+    public init(dtype: DType, shape: Shape, bytes: UnsafeRawBufferPointer) {
+        precondition(bytes.count == shape.elementCount * dtype.byteSize)
+        let s = TensorStorage(byteCount: bytes.count)
+        if let src = bytes.baseAddress { s.mutablePointer!.copyMemory(from: src, byteCount: bytes.count) }
+        self.init(dtype: dtype, shape: shape, storage: s)
+    }
+
+    public var elementCount: Int { shape.elementCount }
+    public var byteCount: Int { storage.byteCount }
+    public var isMapped: Bool { storage.isMapped }
+
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage.pointer, count: byteCount) }
+
+    /// The elements as float32 values, converting from the stored type.
+    public func floatArray() -> [Float] {
+        let n = elementCount
+        let p = storage.pointer
+        return [Float](unsafeUninitializedCapacity: n) { out, done in
+            switch dtype {
+            case .float32: out.baseAddress!.update(from: p.assumingMemoryBound(to: Float.self), count: n)
+            case .float16:
+                for i in 0..<n { out[i] = Float(halfBits: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+            case .bfloat16:
+                for i in 0..<n {
+                    out[i] = Float(bitPattern: UInt32(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) << 16)
+                }
+            case .float64: for i in 0..<n { out[i] = Float(p.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
+            case .int64: for i in 0..<n { out[i] = Float(p.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self)) }
+            case .int32: for i in 0..<n { out[i] = Float(p.loadUnaligned(fromByteOffset: 4 * i, as: Int32.self)) }
+            case .int16: for i in 0..<n { out[i] = Float(p.loadUnaligned(fromByteOffset: 2 * i, as: Int16.self)) }
+            case .int8: for i in 0..<n { out[i] = Float(p.load(fromByteOffset: i, as: Int8.self)) }
+            case .uint8: for i in 0..<n { out[i] = Float(p.load(fromByteOffset: i, as: UInt8.self)) }
+            case .bool: for i in 0..<n { out[i] = p.load(fromByteOffset: i, as: UInt8.self) != 0 ? 1 : 0 }
+            }
+            done = n
+        }
+    }
+
+    /// The elements as Int64 values (integer and bool types only; floats are truncated).
+    public func int64Array() -> [Int64] {
+        switch dtype {
+        case .int64: (0..<elementCount).map { storage.pointer.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self) }
+        case .int32: (0..<elementCount).map { Int64(storage.pointer.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
+        default: floatArray().map { Int64($0) }
+        }
+    }
+
+    /// A float32 tensor with the same elements; self when already float32.
+    public func toFloat32() -> Tensor {
+        dtype == .float32 ? self : Tensor(shape: shape, floats: floatArray())
+    }
+
+    /// The same elements under another shape of equal element count.
+    public func reshaped(_ newShape: Shape) -> Tensor {
+        Tensor(dtype: dtype, shape: newShape, storage: storage)
+    }
+
+    public static func == (a: Tensor, b: Tensor) -> Bool {
+        a.dtype == b.dtype && a.shape == b.shape
+            && (a.storage === b.storage || memcmp(a.storage.pointer, b.storage.pointer, a.byteCount) == 0)
+    }
+}
+
+extension Float {
+    /// Converts IEEE half-precision bits to Float without relying on the platform's Float16.
+    public init(halfBits h: UInt16) {
+        let sign = UInt32(h & 0x8000) << 16
+        let exp = Int((h >> 10) & 0x1f)
+        let man = UInt32(h & 0x3ff)
+        if exp == 0 {
+            // zero or subnormal: man × 2^-24
+            let v = Float(man) * Float(sign: .plus, exponent: -24, significand: 1)
+            self = sign != 0 ? -v : v
+        } else if exp == 31 {
+            self = Float(bitPattern: sign | 0x7f80_0000 | (man << 13))
+        } else {
+            self = Float(bitPattern: sign | (UInt32(exp - 15 + 127) << 23) | (man << 13))
+        }
+    }
+}

@@ -1,0 +1,67 @@
+extension Graph {
+    /// Checks every invariant of the IR: each value defined once and before use, op arity,
+    /// shapes and dtypes agreeing with shape inference, constants matching their values,
+    /// quantization parameters present where the dtype needs them, outputs defined, names unique.
+    public func verify() throws(IRError) {
+        var defined = [Bool](repeating: false, count: values.count)
+        func check(_ id: ValueID, at loc: String) throws(IRError) {
+            guard values.indices.contains(id) else { throw IRError(.undefinedValue, at: loc, "value #\(id) does not exist") }
+        }
+        func define(_ id: ValueID, at loc: String) throws(IRError) {
+            try check(id, at: loc)
+            guard !defined[id] else { throw IRError(.redefinedValue, at: loc, "%\(values[id].name) is defined twice") }
+            defined[id] = true
+        }
+        var names = Set<String>()
+        for v in values where !names.insert(v.name).inserted {
+            throw IRError(.redefinedValue, at: "%\(v.name)", "two values are named %\(v.name)")
+        }
+        for id in inputs { try define(id, at: "input") }
+        for (id, t) in constants.sorted(by: { $0.key < $1.key }) {
+            try define(id, at: "const")
+            let v = values[id]
+            guard v.dtype == t.dtype, v.shape == t.shape else {
+                throw IRError(.constantMismatch, at: "%\(v.name)", "value is \(v.dtype.rawValue)\(v.shape) but its tensor is \(t.dtype.rawValue)\(t.shape)")
+            }
+        }
+        for node in nodes {
+            let loc = node.name
+            for id in node.inputs {
+                try check(id, at: loc)
+                guard defined[id] else {
+                    throw IRError(.undefinedValue, at: loc, "\(node.op.name) uses %\(values[id].name) before it is defined")
+                }
+            }
+            guard node.outputs.count == 1 else {
+                throw IRError(.arity, at: loc, "\(node.op.name) defines \(node.outputs.count) values, expected 1")
+            }
+            let inferred = try ShapeInference.infer(
+                op: node.op, inputs: node.inputs.map { values[$0] }, constants: node.inputs.map { constants[$0] },
+                node: loc)
+            for (id, t) in zip(node.outputs, inferred) {
+                try define(id, at: loc)
+                let v = values[id]
+                guard v.shape == t.shape else {
+                    throw IRError(.shapeMismatch, at: loc, "%\(v.name) is declared \(v.shape) but \(node.op.name) produces \(t.shape)")
+                }
+                guard v.dtype == t.dtype else {
+                    throw IRError(.dtypeMismatch, at: loc, "%\(v.name) is declared \(v.dtype.rawValue) but \(node.op.name) produces \(t.dtype.rawValue)")
+                }
+                if v.dtype.needsQuantParams, v.quant == nil {
+                    throw IRError(.missingQuantParams, at: loc, "%\(v.name) is \(v.dtype.rawValue) but has no quantization parameters")
+                }
+            }
+        }
+        for v in values {
+            if let q = v.quant {
+                guard !q.scales.isEmpty, q.scales.count == q.zeroPoints.count, q.scales.allSatisfy({ $0 > 0 && $0.isFinite })
+                else { throw IRError(.missingQuantParams, at: "%\(v.name)", "quantization parameters are malformed") }
+            }
+        }
+        guard !outputs.isEmpty else { throw IRError(.undefinedValue, at: "output", "the graph has no outputs") }
+        for id in outputs {
+            try check(id, at: "output")
+            guard defined[id] else { throw IRError(.undefinedValue, at: "output", "%\(values[id].name) is never defined") }
+        }
+    }
+}
