@@ -123,6 +123,8 @@ def teacher_model():
 def train(model, x, y, epochs, lr, batch=32, seed=0):
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    steps = epochs * ((len(x) + batch - 1) // batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     model.train()
     for ep in range(epochs):
@@ -138,6 +140,7 @@ def train(model, x, y, epochs, lr, batch=32, seed=0):
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sched.step()
             loss_sum += loss.item() * len(idx)
             correct += (out.argmax(1) == yt[idx]).sum().item()
             total += len(idx)
@@ -224,13 +227,13 @@ def write_hostile(out, small_pt_bytes, small_sd):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full-teacher", action="store_true", help="also write samples/large/vit_b_16.pt (343 MB)")
-    ap.add_argument("--epochs", type=int, default=5)
+    ap.add_argument("--epochs", type=int, default=8)
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
 
     print("images ...", flush=True)
-    xtr, ytr = dataset(1, 100)
+    xtr, ytr = dataset(1, 150)
     xval, yval = dataset(2, 10)
     xcal, ycal = dataset(3, 4)
     for split, xs, ys in (("val", xval, yval), ("calib", xcal, ycal)):
@@ -288,15 +291,17 @@ def main():
                 m.running_mean.uniform_(-0.5, 0.5); m.running_var.uniform_(0.5, 2.0)
         torch.save(narrow.state_dict(), os.path.join(HERE, "mobilenet_v2_w050.pt"))
         np.save(os.path.join(HERE, "golden", "mobilenet_v2_w050_x0.npy"), narrow(torch.from_numpy(picks["x0"])).numpy())
-        small = torchvision.models.resnet18(num_classes=3).eval()
+        # a ResNet with one BasicBlock per stage, stored as float16 (a ResNet-18 would be 45 MB)
+        small = torchvision.models.ResNet(torchvision.models.resnet.BasicBlock, [1, 1, 1, 1], num_classes=3).eval()
         for m in small.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.5, 0.5); m.running_var.uniform_(0.5, 2.0)
-        small_sd = small.state_dict()
-        torch.save(small_sd, os.path.join(HERE, "resnet18_c3.pt"))
-        np.save(os.path.join(HERE, "golden", "resnet18_c3_x0.npy"), small(torch.from_numpy(picks["x0"])).numpy())
+        small_sd = {k: (v.half() if v.is_floating_point() else v) for k, v in small.state_dict().items()}
+        small.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in small_sd.items()})
+        torch.save(small_sd, os.path.join(HERE, "resnet10_c3_f16.pt"))
+        np.save(os.path.join(HERE, "golden", "resnet10_c3_f16_x0.npy"), small(torch.from_numpy(picks["x0"])).numpy())
 
-    tiny = torchvision.models.mobilenet_v2(width_mult=0.25, num_classes=4).state_dict()
+    tiny = torchvision.models.mobilenet_v2(width_mult=0.1, num_classes=4).state_dict()
     b = io.BytesIO(); torch.save(tiny, b)
     write_hostile(os.path.join(os.path.dirname(HERE), "Tests", "Fixtures", "hostile"), b.getvalue(), tiny)
 
@@ -310,7 +315,12 @@ def main():
             np.save(os.path.join(HERE, "large", "vit_b_16_x0.npy"), vit(x).numpy())
         torch.onnx.export(vit, (dummy,), os.path.join(HERE, "large", "vit_b_16.onnx"), dynamo=False, opset_version=17,
                           input_names=["input"], output_names=["logits"])
-        print("wrote samples/large/vit_b_16.pt")
+        torch.manual_seed(8)
+        r50 = torchvision.models.resnet50(num_classes=4).eval()
+        torch.save(r50.state_dict(), os.path.join(HERE, "large", "resnet50.pt"))
+        with torch.no_grad():
+            np.save(os.path.join(HERE, "large", "resnet50_x0.npy"), r50(x).numpy())
+        print("wrote samples/large/vit_b_16.pt and resnet50.pt")
     print("done")
 
 

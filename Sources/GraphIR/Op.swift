@@ -136,7 +136,7 @@ public enum Op: Sendable, Hashable {
     public var parameterInputs: Range<Int> {
         switch self {
         case .conv2d, .gemm: 1..<3
-        case .batchNorm: 1..<5
+        case .batchNorm: 1..<3  // running mean and variance are buffers, not parameters (as PyTorch counts)
         case .layerNorm: 1..<3
         default: 0..<0
         }

@@ -9,8 +9,9 @@ public final class TensorStorage: @unchecked Sendable {
     public let pointer: UnsafeRawPointer
     public let byteCount: Int
     private let owned: UnsafeMutableRawPointer?
-    /// Keeps a mapped file alive while tensors point into it.
+    /// Keeps a mapped file (or a parent storage) alive while tensors point into it.
     public let mappedFile: MappedFile?
+    private let parent: TensorStorage?
 
     /// Fresh zeroed storage of `byteCount` bytes.
     public init(byteCount: Int) {
@@ -20,6 +21,17 @@ public final class TensorStorage: @unchecked Sendable {
         pointer = UnsafeRawPointer(p)
         self.byteCount = byteCount
         mappedFile = nil
+        parent = nil
+    }
+
+    /// A view of `byteCount` bytes at `offset` inside `parent`; the caller has checked the range.
+    public init(viewOf parent: TensorStorage, offset: Int, byteCount: Int) {
+        precondition(offset >= 0 && byteCount >= 0 && offset <= parent.byteCount - byteCount)
+        owned = nil
+        mappedFile = parent.mappedFile
+        self.parent = parent
+        pointer = parent.pointer + offset
+        self.byteCount = byteCount
     }
 
     /// A view of `byteCount` bytes at `offset` in `file`; the caller has checked the range.
@@ -27,6 +39,7 @@ public final class TensorStorage: @unchecked Sendable {
         precondition(offset >= 0 && byteCount >= 0 && offset <= file.count - byteCount)
         owned = nil
         mappedFile = file
+        parent = nil
         pointer = file.bytes.baseAddress.map { $0 + offset } ?? UnsafeRawPointer(bitPattern: 64)!
         self.byteCount = byteCount
     }
@@ -85,7 +98,7 @@ public struct Tensor: Sendable, Equatable {
         let p = storage.pointer
         return [Float](unsafeUninitializedCapacity: n) { out, done in
             switch dtype {
-            case .float32: out.baseAddress!.update(from: p.assumingMemoryBound(to: Float.self), count: n)
+            case .float32: UnsafeMutableRawPointer(out.baseAddress!).copyMemory(from: p, byteCount: n * 4)
             case .float16:
                 for i in 0..<n { out[i] = Float(halfBits: p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
             case .bfloat16:
