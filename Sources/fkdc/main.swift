@@ -1,1 +1,125 @@
-print("x")
+import ArgumentParser
+import Driver
+import Frontends
+import GraphIR
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Options that select and shape the model read from a checkpoint.
+struct ModelSelection: ParsableArguments {
+    @Option(help: "Architecture, when detection is not enough: mobilenet_v2, resnet18/34/50/101/152, vit (torchvision or timm names).")
+    var arch: String?
+
+    @Option(help: "Key prefix selecting one model in a checkpoint (e.g. student. or teacher.); auto-detected by default.")
+    var prefix: String?
+
+    @Option(help: "Attention heads of a ViT (default: hidden size / 64).")
+    var heads: Int?
+
+    var options: ModelOptions { ModelOptions(arch: arch, prefix: prefix, heads: heads) }
+}
+
+struct Fkdc: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fkdc",
+        abstract: "Compile PyTorch image classifiers into verified INT8 models for NVIDIA Jetson boards.",
+        discussion: """
+            Reads PyTorch checkpoints (.pt .pth .ckpt), safetensors and .fkir graphs.
+            Exit codes: 0 ok, 1 usage, 2 bad input, 3 a verification gate failed.
+            """,
+        subcommands: [Inspect.self, Run.self])
+}
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Describe a model: format, architecture, input shape, a layer table and totals.")
+
+    @Argument(help: "Model file (.pt .pth .ckpt .safetensors .fkir).")
+    var file: String
+
+    @OptionGroup var model: ModelSelection
+
+    @Flag(help: "Print the graph IR text (constants over 16 elements elided).")
+    var ir = false
+
+    @Flag(help: "Print the graph IR text with every constant's data (parseable back).")
+    var irFull = false
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() throws {
+        let m = try ModelLoader.load(path: file, options: model.options)
+        if ir || irFull {
+            print(IRPrinter(elideConstantsOver: irFull ? nil : 16).print(m.graph), terminator: "")
+            return
+        }
+        let r = InspectReport(m)
+        print(json ? r.json().render() : r.text(), terminator: json ? "\n" : "")
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Evaluate a model in float32 on an NCHW .npy batch; print top-k and write logits.")
+
+    @Argument(help: "Model file (.pt .pth .ckpt .safetensors .fkir).")
+    var file: String
+
+    @OptionGroup var model: ModelSelection
+
+    @Option(help: "Input: a float32 NCHW .npy array (already resized and normalised).")
+    var input: String
+
+    @Option(help: "Write the logits [N, classes] as float32 .npy here.")
+    var output: String?
+
+    @Option(help: "How many classes to print per sample.")
+    var topk = 3
+
+    @Option(help: "Threads for the BLAS kernels (default: all cores).")
+    var threads: Int?
+
+    func validate() throws {
+        guard topk >= 1 else { throw ValidationError("--topk must be at least 1") }
+        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+
+    func run() throws {
+        if let t = threads { Evaluator.setThreads(t) }
+        let x = try NPY.read(path: input)
+        let r = try Runner.run(modelPath: file, input: x, inputPath: input, topK: topk, options: model.options)
+        print(Runner.text(r), terminator: "")
+        if let output { try NPY.write(r.logits, to: output) }
+    }
+}
+
+/// Writes to standard error (file descriptor 2).
+func printError(_ message: String) {
+    var m = message + "\n"
+    m.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}
+
+func fail(_ message: String, code: Int32) -> Never {
+    printError("fkdc: error: \(message)")
+    exit(code)
+}
+
+do {
+    var command = try Fkdc.parseAsRoot()
+    try command.run()
+} catch let e as DriverError {
+    fail(e.message, code: e.exitCode)
+} catch {
+    let code = Fkdc.exitCode(for: error)
+    if code == .success {
+        print(Fkdc.fullMessage(for: error))
+        exit(0)
+    }
+    printError(Fkdc.fullMessage(for: error))
+    exit(1)
+}

@@ -1,0 +1,42 @@
+import Frontends
+import GraphIR
+
+/// A model ready to inspect or run: its graph and where it came from.
+public struct LoadedModel: Sendable {
+    public var graph: Graph
+    public var path: String
+    /// "pytorch-zip", "safetensors" or "fkir".
+    public var format: String
+    public var architecture: String
+    /// How the weights were found inside the file ("state_dict", prefix "student.").
+    public var location: String
+    public var unusedKeys: [String]
+}
+
+/// Loads models from any supported file by content: PyTorch checkpoints, safetensors, `.fkir` text.
+public enum ModelLoader {
+    public static func load(path: String, options: ModelOptions = ModelOptions()) throws(DriverError) -> LoadedModel {
+        if path.hasSuffix(".fkir") {
+            let text: String
+            do {
+                let f = try MappedFile(path: path)
+                text = String(decoding: f.bytes, as: UTF8.self)
+            } catch { throw DriverError(.badInput, "\(path): cannot open: \(error)") }
+            do {
+                let g = try IRParser().parse(text)
+                try g.verify()
+                return LoadedModel(graph: g, path: path, format: "fkir", architecture: g.name, location: "", unusedKeys: [])
+            } catch { throw DriverError.from(error, file: path) }
+        }
+        do {
+            let sd = try CheckpointReader.read(path: path)
+            let m = try ModelBuilder.build(sd, options: options)
+            var loc: [String] = []
+            if !sd.path.isEmpty { loc.append("state dict at '\(sd.path.joined(separator: "."))'") }
+            if !m.prefix.isEmpty { loc.append("prefix '\(m.prefix)'") }
+            return LoadedModel(
+                graph: m.graph, path: path, format: sd.format, architecture: m.architecture,
+                location: loc.joined(separator: ", "), unusedKeys: m.unusedKeys)
+        } catch { throw DriverError.from(error) }
+    }
+}

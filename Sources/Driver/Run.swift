@@ -1,0 +1,78 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import Frontends
+import GraphIR
+
+/// `fkdc run`: evaluates a model on a float32 NCHW batch.
+public enum Runner {
+    public struct Result: Sendable {
+        /// Logits `[N, classes]`.
+        public var logits: Tensor
+        /// Per sample: (class, logit, probability), best first.
+        public var top: [[(index: Int, logit: Float, probability: Float)]]
+    }
+
+    /// Loads `modelPath` for the batch size of `input` and runs it in float32.
+    public static func run(modelPath: String, input: Tensor, inputPath: String, topK: Int, options: ModelOptions = ModelOptions())
+        throws(DriverError) -> Result
+    {
+        guard input.shape.rank == 4, input.shape[0] >= 1 else {
+            throw DriverError(.badInput, "\(inputPath): expected a float32 NCHW array, got shape \(input.shape)")
+        }
+        guard input.dtype == .float32 || input.dtype == .float64 else {
+            throw DriverError(.badInput, "\(inputPath): expected float32 data, got \(input.dtype.rawValue)")
+        }
+        var opts = options
+        opts.batch = input.shape[0]
+        let model = try ModelLoader.load(path: modelPath, options: opts)
+        let g = model.graph
+        guard g.inputs.count == 1 else { throw DriverError(.badInput, "\(modelPath): the model takes \(g.inputs.count) inputs") }
+        let want = g.values[g.inputs[0]].shape
+        guard Array(want.dims.dropFirst()) == Array(input.shape.dims.dropFirst()) else {
+            throw DriverError(.badInput, "\(inputPath): shape \(input.shape) does not match the model input [N,\(want.dims.dropFirst().map(String.init).joined(separator: ","))]")
+        }
+        var x = input.toFloat32()
+        if want[0] != x.shape[0] {
+            // .fkir graphs have a fixed batch
+            guard model.format != "fkir" else {
+                throw DriverError(.badInput, "\(inputPath): batch \(x.shape[0]) differs from the graph's fixed batch \(want[0])")
+            }
+        }
+        x = x.reshaped(want)
+        let out: Tensor
+        do { out = try Evaluator(graph: g).run([x])[0] } catch { throw DriverError.from(error, file: modelPath) }
+        return Result(logits: out, top: Self.topK(out, k: topK))
+    }
+
+    static func topK(_ logits: Tensor, k: Int) -> [[(index: Int, logit: Float, probability: Float)]] {
+        let f = logits.floatArray()
+        let n = logits.shape[0]
+        let c = logits.elementCount / max(n, 1)
+        return (0..<n).map { i in
+            let row = Array(f[i * c..<(i + 1) * c])
+            let m = row.max() ?? 0
+            let e = row.map { expf($0 - m) }
+            let s = e.reduce(0, +)
+            let order = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }
+            return order.prefix(max(1, k)).map { (index: $0, logit: row[$0], probability: e[$0] / s) }
+        }
+    }
+
+    public static func text(_ r: Result) -> String {
+        var out = ""
+        for (i, t) in r.top.enumerated() {
+            out += "sample \(i):"
+            for e in t { out += "  class \(e.index) logit \(fmt(e.logit)) p=\(fmt(e.probability))" }
+            out += "\n"
+        }
+        return out
+    }
+
+    static func fmt(_ v: Float) -> String {
+        let r = (Double(v) * 10000).rounded() / 10000
+        return String(r)
+    }
+}
