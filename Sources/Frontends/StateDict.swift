@@ -69,7 +69,7 @@ public enum CheckpointReader {
                     .unsupportedFormat,
                     "legacy torch.save format (PyTorch before 1.6); re-save it with a current torch: torch.save(torch.load(path), path)")
             }
-            if b.count >= 9, b[8] == UInt8(ascii: "{") {
+            if path.hasSuffix(".safetensors") || (b.count >= 9 && b[8] == UInt8(ascii: "{")) {
                 return try Safetensors.read(file, limits: limits)
             }
             if path.hasSuffix(".onnx") {
