@@ -27,7 +27,9 @@ public struct InspectReport: Sendable {
                 let id = n.inputs[i]
                 if g.isConstant(id), seen.insert(id).inserted { p += g.values[id].shape.elementCount }
             }
-            return LayerInfo(name: n.name, op: n.op.name, outputShape: g.values[n.outputs[0]].shape.dims, parameters: p, macs: g.macs(of: n))
+            return LayerInfo(
+                name: n.name, op: n.op.name, outputShape: g.values[n.outputs[0]].shape.dims, parameters: p,
+                macs: g.macs(of: n))
         }
         parameters = g.parameterCount
         macs = layers.reduce(0) { $0 + $1.macs }
@@ -40,18 +42,25 @@ public struct InspectReport: Sendable {
         var out = "file:         \(model.path)\n"
         out += "format:       \(model.format)" + (model.location.isEmpty ? "" : " (\(model.location))") + "\n"
         out += "architecture: \(model.architecture)\n"
-        for id in g.inputs { out += "input:        %\(g.values[id].name) \(g.values[id].dtype.rawValue)\(g.values[id].shape)\n" }
-        for id in g.outputs { out += "output:       %\(g.values[id].name) \(g.values[id].dtype.rawValue)\(g.values[id].shape)\n" }
+        for id in g.inputs {
+            out += "input:        %\(g.values[id].name) \(g.values[id].dtype.rawValue)\(g.values[id].shape)\n"
+        }
+        for id in g.outputs {
+            out += "output:       %\(g.values[id].name) \(g.values[id].dtype.rawValue)\(g.values[id].shape)\n"
+        }
         out += "\n"
         let nameW = max(5, layers.map(\.name.count).max() ?? 0)
         let opW = max(2, layers.map(\.op.count).max() ?? 0)
         let shapeW = max(12, layers.map { Shape($0.outputShape).description.count }.max() ?? 0)
         func row(_ a: String, _ b: String, _ c: String, _ d: String, _ e: String) -> String {
-            a.padding(nameW) + "  " + b.padding(opW) + "  " + c.padding(shapeW) + "  " + d.leftPadding(12) + "  " + e.leftPadding(15) + "\n"
+            a.padding(nameW) + "  " + b.padding(opW) + "  " + c.padding(shapeW) + "  " + d.leftPadding(12) + "  "
+                + e.leftPadding(15) + "\n"
         }
         out += row("layer", "op", "output shape", "parameters", "MACs")
         for l in layers {
-            out += row(l.name, l.op, Shape(l.outputShape).description, l.parameters == 0 ? "" : grouped(l.parameters), l.macs == 0 ? "" : grouped(l.macs))
+            out += row(
+                l.name, l.op, Shape(l.outputShape).description, l.parameters == 0 ? "" : grouped(l.parameters),
+                l.macs == 0 ? "" : grouped(l.macs))
         }
         out += "\n"
         out += "parameters:   \(grouped(parameters))\n"
@@ -59,7 +68,8 @@ public struct InspectReport: Sendable {
         out += "weights:      \(grouped(weightBytes)) bytes as stored in the graph (\(g.constants.count) tensors)\n"
         out += "nodes:        \(g.nodes.count)\n"
         if !model.unusedKeys.isEmpty {
-            out += "unused:       \(model.unusedKeys.count) tensors in the file are not used by the model: \(model.unusedKeys.prefix(5).joined(separator: ", "))\(model.unusedKeys.count > 5 ? ", …" : "")\n"
+            out +=
+                "unused:       \(model.unusedKeys.count) tensors in the file are not used by the model: \(model.unusedKeys.prefix(5).joined(separator: ", "))\(model.unusedKeys.count > 5 ? ", …" : "")\n"
         }
         return out
     }
@@ -67,7 +77,10 @@ public struct InspectReport: Sendable {
     public func json() -> JSON {
         let g = model.graph
         func value(_ id: ValueID) -> JSON {
-            .object([("name", .string(g.values[id].name)), ("dtype", .string(g.values[id].dtype.rawValue)), ("shape", .array(g.values[id].shape.dims.map { .int($0) }))])
+            .object([
+                ("name", .string(g.values[id].name)), ("dtype", .string(g.values[id].dtype.rawValue)),
+                ("shape", .array(g.values[id].shape.dims.map { .int($0) })),
+            ])
         }
         return .object([
             ("file", .string(model.path)),
@@ -76,9 +89,17 @@ public struct InspectReport: Sendable {
             ("architecture", .string(model.architecture)),
             ("inputs", .array(g.inputs.map(value))),
             ("outputs", .array(g.outputs.map(value))),
-            ("layers", .array(layers.map { l in
-                .object([("name", .string(l.name)), ("op", .string(l.op)), ("output_shape", .array(l.outputShape.map { .int($0) })), ("parameters", .int(l.parameters)), ("macs", .int(l.macs))])
-            })),
+            (
+                "layers",
+                .array(
+                    layers.map { l in
+                        .object([
+                            ("name", .string(l.name)), ("op", .string(l.op)),
+                            ("output_shape", .array(l.outputShape.map { .int($0) })),
+                            ("parameters", .int(l.parameters)), ("macs", .int(l.macs)),
+                        ])
+                    })
+            ),
             ("parameters", .int(parameters)),
             ("macs", .int(macs)),
             ("weight_bytes", .int(weightBytes)),

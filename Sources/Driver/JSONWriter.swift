@@ -25,7 +25,9 @@ public indirect enum JSON: Sendable {
             return "[\n" + a.map { pad + $0.render(indent: indent + 1) }.joined(separator: ",\n") + "\n\(close)]"
         case .object(let o):
             if o.isEmpty { return "{}" }
-            return "{\n" + o.map { pad + Self.quote($0.0) + ": " + $0.1.render(indent: indent + 1) }.joined(separator: ",\n") + "\n\(close)}"
+            return "{\n"
+                + o.map { pad + Self.quote($0.0) + ": " + $0.1.render(indent: indent + 1) }.joined(separator: ",\n")
+                + "\n\(close)}"
         }
     }
 

@@ -25,7 +25,8 @@ public enum ModelLoader {
             do {
                 let g = try IRParser().parse(text)
                 try g.verify()
-                return LoadedModel(graph: g, path: path, format: "fkir", architecture: g.name, location: "", unusedKeys: [])
+                return LoadedModel(
+                    graph: g, path: path, format: "fkir", architecture: g.name, location: "", unusedKeys: [])
             } catch { throw DriverError.from(error, file: path) }
         }
         do {

@@ -30,12 +30,18 @@ public enum NPY {
             start = 12
         default: throw bad("unsupported .npy version \(major)")
         }
-        guard headerLen <= 1 << 20, headerLen <= b.count - start else { throw bad("header length \(headerLen) runs past the end of the file") }
+        guard headerLen <= 1 << 20, headerLen <= b.count - start else {
+            throw bad("header length \(headerLen) runs past the end of the file")
+        }
         let header = String(decoding: UnsafeRawBufferPointer(rebasing: b[start..<start + headerLen]), as: UTF8.self)
         guard let descr = field(header, "descr").flatMap(unquote) else { throw bad("header has no 'descr'") }
         guard let fortran = field(header, "fortran_order") else { throw bad("header has no 'fortran_order'") }
-        guard fortran.hasPrefix("False") else { throw bad("Fortran-order arrays are not supported; save with np.ascontiguousarray") }
-        guard let shapeText = field(header, "shape"), let dims = parseShape(shapeText) else { throw bad("header has no readable 'shape'") }
+        guard fortran.hasPrefix("False") else {
+            throw bad("Fortran-order arrays are not supported; save with np.ascontiguousarray")
+        }
+        guard let shapeText = field(header, "shape"), let dims = parseShape(shapeText) else {
+            throw bad("header has no readable 'shape'")
+        }
         let dtype: DType
         switch descr {
         case "<f4": dtype = .float32

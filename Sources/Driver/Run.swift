@@ -1,10 +1,11 @@
+import Frontends
+import GraphIR
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import Frontends
-import GraphIR
 
 /// `fkdc run`: evaluates a model on a float32 NCHW batch.
 public enum Runner {
@@ -16,7 +17,9 @@ public enum Runner {
     }
 
     /// Loads `modelPath` for the batch size of `input` and runs it in float32.
-    public static func run(modelPath: String, input: Tensor, inputPath: String, topK: Int, options: ModelOptions = ModelOptions())
+    public static func run(
+        modelPath: String, input: Tensor, inputPath: String, topK: Int, options: ModelOptions = ModelOptions()
+    )
         throws(DriverError) -> Result
     {
         guard input.shape.rank == 4, input.shape[0] >= 1 else {
@@ -29,16 +32,22 @@ public enum Runner {
         opts.batch = input.shape[0]
         let model = try ModelLoader.load(path: modelPath, options: opts)
         let g = model.graph
-        guard g.inputs.count == 1 else { throw DriverError(.badInput, "\(modelPath): the model takes \(g.inputs.count) inputs") }
+        guard g.inputs.count == 1 else {
+            throw DriverError(.badInput, "\(modelPath): the model takes \(g.inputs.count) inputs")
+        }
         let want = g.values[g.inputs[0]].shape
         guard Array(want.dims.dropFirst()) == Array(input.shape.dims.dropFirst()) else {
-            throw DriverError(.badInput, "\(inputPath): shape \(input.shape) does not match the model input [N,\(want.dims.dropFirst().map(String.init).joined(separator: ","))]")
+            throw DriverError(
+                .badInput,
+                "\(inputPath): shape \(input.shape) does not match the model input [N,\(want.dims.dropFirst().map(String.init).joined(separator: ","))]"
+            )
         }
         var x = input.toFloat32()
         if want[0] != x.shape[0] {
             // .fkir graphs have a fixed batch
             guard model.format != "fkir" else {
-                throw DriverError(.badInput, "\(inputPath): batch \(x.shape[0]) differs from the graph's fixed batch \(want[0])")
+                throw DriverError(
+                    .badInput, "\(inputPath): batch \(x.shape[0]) differs from the graph's fixed batch \(want[0])")
             }
         }
         x = x.reshaped(want)

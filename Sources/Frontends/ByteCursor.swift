@@ -16,7 +16,8 @@ struct ByteCursor {
 
     mutating func need(_ n: Int) throws(FrontendError) {
         guard n >= 0, n <= remaining else {
-            throw FrontendError(.truncated, at: "\(what) offset \(offset)", "needs \(n) more bytes but only \(remaining) remain")
+            throw FrontendError(
+                .truncated, at: "\(what) offset \(offset)", "needs \(n) more bytes but only \(remaining) remain")
         }
     }
 

@@ -41,7 +41,9 @@ public struct StateDict: Sendable {
     /// The tensors under `prefix` (which should end in "."), with the prefix removed.
     public func stripping(prefix: String) -> StateDict {
         var s = self
-        s.tensors = tensors.compactMap { $0.key.hasPrefix(prefix) ? (String($0.key.dropFirst(prefix.count)), $0.tensor) : nil }
+        s.tensors = tensors.compactMap {
+            $0.key.hasPrefix(prefix) ? (String($0.key.dropFirst(prefix.count)), $0.tensor) : nil
+        }
         s.nonTensors = nonTensors.reduce(into: [:]) { acc, kv in
             if kv.key.hasPrefix(prefix) { acc[String(kv.key.dropFirst(prefix.count))] = kv.value }
         }
@@ -56,7 +58,9 @@ public enum CheckpointReader {
     public static func read(path: String, limits: ParsingLimits = ParsingLimits()) throws(FrontendError) -> StateDict {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch {
-            if case .cannotOpen(_, let reason) = error { throw FrontendError(.io, file: path, "cannot open: \(reason)") }
+            if case .cannotOpen(_, let reason) = error {
+                throw FrontendError(.io, file: path, "cannot open: \(reason)")
+            }
             throw FrontendError(.io, file: path, "cannot open")
         }
         let b = file.bytes
@@ -67,15 +71,19 @@ public enum CheckpointReader {
             if b.count >= 1, b[0] == 0x80 {
                 throw FrontendError(
                     .unsupportedFormat,
-                    "legacy torch.save format (PyTorch before 1.6); re-save it with a current torch: torch.save(torch.load(path), path)")
+                    "legacy torch.save format (PyTorch before 1.6); re-save it with a current torch: torch.save(torch.load(path), path)"
+                )
             }
             if path.hasSuffix(".safetensors") || (b.count >= 9 && b[8] == UInt8(ascii: "{")) {
                 return try Safetensors.read(file, limits: limits)
             }
             if path.hasSuffix(".onnx") {
-                throw FrontendError(.unsupportedFormat, "ONNX models are not read yet; give the PyTorch checkpoint (.pt, .ckpt) or .safetensors")
+                throw FrontendError(
+                    .unsupportedFormat,
+                    "ONNX models are not read yet; give the PyTorch checkpoint (.pt, .ckpt) or .safetensors")
             }
-            throw FrontendError(.unsupportedFormat, "not a PyTorch zip checkpoint or safetensors file (unrecognised first bytes)")
+            throw FrontendError(
+                .unsupportedFormat, "not a PyTorch zip checkpoint or safetensors file (unrecognised first bytes)")
         } catch {
             throw error.inFile(path)
         }

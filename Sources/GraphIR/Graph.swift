@@ -72,7 +72,8 @@ public struct Graph: Sendable, Equatable {
         name: String, op: Op, inputs: [ValueID], outputName: String? = nil
     ) throws(IRError) -> ValueID {
         let inTypes = inputs.map { values[$0] }
-        let types = try ShapeInference.infer(op: op, inputs: inTypes, constants: inputs.map { constants[$0] }, node: name)
+        let types = try ShapeInference.infer(
+            op: op, inputs: inTypes, constants: inputs.map { constants[$0] }, node: name)
         let out = addValue(Value(name: outputName ?? name, dtype: types[0].dtype, shape: types[0].shape))
         nodes.append(Node(name: name, op: op, inputs: inputs, outputs: [out]))
         return out

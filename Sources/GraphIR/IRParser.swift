@@ -151,11 +151,15 @@ public struct IRParser {
         switch v.dtype {
         case .float32:
             let f = try parseFloatList(&lx)
-            guard f.count == n else { throw IRError(.syntax, at: loc, "%\(v.name) needs \(n) elements, got \(f.count)") }
+            guard f.count == n else {
+                throw IRError(.syntax, at: loc, "%\(v.name) needs \(n) elements, got \(f.count)")
+            }
             t = Tensor(shape: v.shape, floats: f)
         case .int64, .int32, .int16, .int8, .uint8, .bool:
             let ints = try parseIntList(&lx)
-            guard ints.count == n else { throw IRError(.syntax, at: loc, "%\(v.name) needs \(n) elements, got \(ints.count)") }
+            guard ints.count == n else {
+                throw IRError(.syntax, at: loc, "%\(v.name) needs \(n) elements, got \(ints.count)")
+            }
             let s = TensorStorage(byteCount: n * v.dtype.byteSize)
             let p = s.mutablePointer!
             for (i, x) in ints.enumerated() {
@@ -220,7 +224,9 @@ public struct IRParser {
             return a
         }
         func int(_ k: String) throws(IRError) -> Int {
-            guard case .int(let v) = try get(k) else { throw IRError(.badAttribute, at: loc, "\(name).\(k) must be an integer") }
+            guard case .int(let v) = try get(k) else {
+                throw IRError(.badAttribute, at: loc, "\(name).\(k) must be an integer")
+            }
             return v
         }
         func float(_ k: String) throws(IRError) -> Float {
@@ -231,11 +237,15 @@ public struct IRParser {
             }
         }
         func bool(_ k: String) throws(IRError) -> Bool {
-            guard case .bool(let v) = try get(k) else { throw IRError(.badAttribute, at: loc, "\(name).\(k) must be true or false") }
+            guard case .bool(let v) = try get(k) else {
+                throw IRError(.badAttribute, at: loc, "\(name).\(k) must be true or false")
+            }
             return v
         }
         func list(_ k: String) throws(IRError) -> [Int] {
-            guard case .list(let v) = try get(k) else { throw IRError(.badAttribute, at: loc, "\(name).\(k) must be a list") }
+            guard case .list(let v) = try get(k) else {
+                throw IRError(.badAttribute, at: loc, "\(name).\(k) must be a list")
+            }
             return v
         }
         func pool() throws(IRError) -> PoolAttrs {
@@ -246,7 +256,10 @@ public struct IRParser {
         let op: Op
         switch name {
         case "conv2d":
-            op = .conv2d(Conv2dAttrs(stride: try list("stride"), pad: try list("pad"), dilation: try list("dilation"), groups: try int("groups")))
+            op = .conv2d(
+                Conv2dAttrs(
+                    stride: try list("stride"), pad: try list("pad"), dilation: try list("dilation"),
+                    groups: try int("groups")))
         case "batch_norm": op = .batchNorm(epsilon: try float("epsilon"))
         case "gemm": op = .gemm
         case "mat_mul": op = .matMul
@@ -267,7 +280,8 @@ public struct IRParser {
         case "flatten": op = .flatten(axis: try int("axis"))
         case "transpose": op = .transpose(perm: try list("perm"))
         case "concat": op = .concat(axis: try int("axis"))
-        case "slice": op = .slice(axis: try int("axis"), start: try int("start"), end: try int("end"), step: try int("step"))
+        case "slice":
+            op = .slice(axis: try int("axis"), start: try int("start"), end: try int("end"), step: try int("step"))
         case "gather": op = .gather(axis: try int("axis"))
         case "expand": op = .expand(shape: try list("shape"))
         case "identity": op = .identity
@@ -396,8 +410,9 @@ struct Lexer {
     mutating func numberToken() throws(IRError) -> String {
         skipSpace()
         let start = i
-        while i < s.count, Self.isWordByte(s[i]) || s[i] == UInt8(ascii: "-") || s[i] == UInt8(ascii: "+")
-            || s[i] == UInt8(ascii: ".")
+        while i < s.count,
+            Self.isWordByte(s[i]) || s[i] == UInt8(ascii: "-") || s[i] == UInt8(ascii: "+")
+                || s[i] == UInt8(ascii: ".")
         {
             i += 1
         }

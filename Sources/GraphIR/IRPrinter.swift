@@ -136,7 +136,10 @@ extension Graph {
         }
         g.inputs = inputs.map { map[$0]! }
         for (old, t) in constants { g.constants[map[old]!] = t }
-        g.nodes = nodes.map { Node(name: $0.name, op: $0.op, inputs: $0.inputs.map { map[$0] ?? $0 }, outputs: $0.outputs.map { map[$0]! }) }
+        g.nodes = nodes.map {
+            Node(
+                name: $0.name, op: $0.op, inputs: $0.inputs.map { map[$0] ?? $0 }, outputs: $0.outputs.map { map[$0]! })
+        }
         g.outputs = outputs.map { map[$0] ?? $0 }
         return g
     }

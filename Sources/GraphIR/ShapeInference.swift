@@ -47,7 +47,10 @@ public enum ShapeInference {
         func fail(_ m: String) -> IRError { IRError(.shapeMismatch, at: node, "\(op.name): \(m)") }
         func attr(_ m: String) -> IRError { IRError(.badAttribute, at: node, "\(op.name): \(m)") }
         guard op.arity.contains(inputs.count) else {
-            throw IRError(.arity, at: node, "\(op.name) takes \(op.arity.lowerBound)…\(op.arity.upperBound == Int.max ? "n" : String(op.arity.upperBound)) inputs, got \(inputs.count)")
+            throw IRError(
+                .arity, at: node,
+                "\(op.name) takes \(op.arity.lowerBound)…\(op.arity.upperBound == Int.max ? "n" : String(op.arity.upperBound)) inputs, got \(inputs.count)"
+            )
         }
         let x = inputs[0]
         let xs = x.shape.dims

@@ -121,7 +121,8 @@ public struct Tensor: Sendable, Equatable {
     public func int64Array() -> [Int64] {
         switch dtype {
         case .int64: (0..<elementCount).map { storage.pointer.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self) }
-        case .int32: (0..<elementCount).map { Int64(storage.pointer.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
+        case .int32:
+            (0..<elementCount).map { Int64(storage.pointer.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) }
         default: floatArray().map { Int64($0) }
         }
     }

@@ -5,7 +5,9 @@ extension Graph {
     public func verify() throws(IRError) {
         var defined = [Bool](repeating: false, count: values.count)
         func check(_ id: ValueID, at loc: String) throws(IRError) {
-            guard values.indices.contains(id) else { throw IRError(.undefinedValue, at: loc, "value #\(id) does not exist") }
+            guard values.indices.contains(id) else {
+                throw IRError(.undefinedValue, at: loc, "value #\(id) does not exist")
+            }
         }
         func define(_ id: ValueID, at loc: String) throws(IRError) {
             try check(id, at: loc)
@@ -21,7 +23,9 @@ extension Graph {
             try define(id, at: "const")
             let v = values[id]
             guard v.dtype == t.dtype, v.shape == t.shape else {
-                throw IRError(.constantMismatch, at: "%\(v.name)", "value is \(v.dtype.rawValue)\(v.shape) but its tensor is \(t.dtype.rawValue)\(t.shape)")
+                throw IRError(
+                    .constantMismatch, at: "%\(v.name)",
+                    "value is \(v.dtype.rawValue)\(v.shape) but its tensor is \(t.dtype.rawValue)\(t.shape)")
             }
         }
         for node in nodes {
@@ -29,7 +33,8 @@ extension Graph {
             for id in node.inputs {
                 try check(id, at: loc)
                 guard defined[id] else {
-                    throw IRError(.undefinedValue, at: loc, "\(node.op.name) uses %\(values[id].name) before it is defined")
+                    throw IRError(
+                        .undefinedValue, at: loc, "\(node.op.name) uses %\(values[id].name) before it is defined")
                 }
             }
             guard node.outputs.count == 1 else {
@@ -42,26 +47,35 @@ extension Graph {
                 try define(id, at: loc)
                 let v = values[id]
                 guard v.shape == t.shape else {
-                    throw IRError(.shapeMismatch, at: loc, "%\(v.name) is declared \(v.shape) but \(node.op.name) produces \(t.shape)")
+                    throw IRError(
+                        .shapeMismatch, at: loc,
+                        "%\(v.name) is declared \(v.shape) but \(node.op.name) produces \(t.shape)")
                 }
                 guard v.dtype == t.dtype else {
-                    throw IRError(.dtypeMismatch, at: loc, "%\(v.name) is declared \(v.dtype.rawValue) but \(node.op.name) produces \(t.dtype.rawValue)")
+                    throw IRError(
+                        .dtypeMismatch, at: loc,
+                        "%\(v.name) is declared \(v.dtype.rawValue) but \(node.op.name) produces \(t.dtype.rawValue)")
                 }
                 if v.dtype.needsQuantParams, v.quant == nil {
-                    throw IRError(.missingQuantParams, at: loc, "%\(v.name) is \(v.dtype.rawValue) but has no quantization parameters")
+                    throw IRError(
+                        .missingQuantParams, at: loc,
+                        "%\(v.name) is \(v.dtype.rawValue) but has no quantization parameters")
                 }
             }
         }
         for v in values {
             if let q = v.quant {
-                guard !q.scales.isEmpty, q.scales.count == q.zeroPoints.count, q.scales.allSatisfy({ $0 > 0 && $0.isFinite })
+                guard !q.scales.isEmpty, q.scales.count == q.zeroPoints.count,
+                    q.scales.allSatisfy({ $0 > 0 && $0.isFinite })
                 else { throw IRError(.missingQuantParams, at: "%\(v.name)", "quantization parameters are malformed") }
             }
         }
         guard !outputs.isEmpty else { throw IRError(.undefinedValue, at: "output", "the graph has no outputs") }
         for id in outputs {
             try check(id, at: "output")
-            guard defined[id] else { throw IRError(.undefinedValue, at: "output", "%\(values[id].name) is never defined") }
+            guard defined[id] else {
+                throw IRError(.undefinedValue, at: "output", "%\(values[id].name) is never defined")
+            }
         }
     }
 }

@@ -11,10 +11,14 @@ import GraphIR
 
 /// Options that select and shape the model read from a checkpoint.
 struct ModelSelection: ParsableArguments {
-    @Option(help: "Architecture, when detection is not enough: mobilenet_v2, resnet18/34/50/101/152, vit (torchvision or timm names).")
+    @Option(
+        help:
+            "Architecture, when detection is not enough: mobilenet_v2, resnet18/34/50/101/152, vit (torchvision or timm names)."
+    )
     var arch: String?
 
-    @Option(help: "Key prefix selecting one model in a checkpoint (e.g. student. or teacher.); auto-detected by default.")
+    @Option(
+        help: "Key prefix selecting one model in a checkpoint (e.g. student. or teacher.); auto-detected by default.")
     var prefix: String?
 
     @Option(help: "Attention heads of a ViT (default: hidden size / 64).")

@@ -57,7 +57,10 @@ import Testing
         guard Self.binary != nil else { return }
         let out = NSTemporaryDirectory() + "fkdc-cli-\(getpid()).npy"
         defer { unlink(out) }
-        let r = try fkdc(["run", "samples/student.safetensors", "--input", "samples/inputs/batch3.npy", "--output", out, "--topk", "2"])
+        let r = try fkdc([
+            "run", "samples/student.safetensors", "--input", "samples/inputs/batch3.npy", "--output", out, "--topk",
+            "2",
+        ])
         #expect(r.code == 0)
         #expect(r.out.split(separator: "\n").count == 3)
         #expect(r.out.hasPrefix("sample 0:  class "))

@@ -20,21 +20,25 @@ func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
 
 @Suite struct GoldenLogitsTests {
     /// fkdc's float32 evaluator against torch's logits, committed by samples/make_samples.py.
-    @Test(arguments: [
-        ("samples/student.pt", "student", nil as Int?),
-        ("samples/student.ckpt", "student", nil),
-        ("samples/student.safetensors", "student", nil),
-        ("samples/teacher_vit.pt", "teacher", 4),
-    ], ["x0", "x1", "x2", "x3", "batch3"])
+    @Test(
+        arguments: [
+            ("samples/student.pt", "student", nil as Int?),
+            ("samples/student.ckpt", "student", nil),
+            ("samples/student.safetensors", "student", nil),
+            ("samples/teacher_vit.pt", "teacher", 4),
+        ], ["x0", "x1", "x2", "x3", "batch3"])
     func matchesTorch(model: (String, String, Int?), input: String) throws {
         let x = try NPY.read(path: Repo.path("samples/inputs/\(input).npy"))
         let want = try NPY.read(path: Repo.path("samples/golden/\(model.1)_\(input).npy"))
-        let r = try Runner.run(modelPath: Repo.path(model.0), input: x, inputPath: input, topK: 1, options: ModelOptions(heads: model.2))
+        let r = try Runner.run(
+            modelPath: Repo.path(model.0), input: x, inputPath: input, topK: 1, options: ModelOptions(heads: model.2))
         #expect(r.logits.shape == want.shape)
         #expect(maxAbsDiff(r.logits, want) <= 1e-4)
     }
 
-    @Test(arguments: [("samples/mobilenet_v2_w050.pt", "mobilenet_v2_w050_x0"), ("samples/resnet10_c3_f16.pt", "resnet10_c3_f16_x0")])
+    @Test(arguments: [
+        ("samples/mobilenet_v2_w050.pt", "mobilenet_v2_w050_x0"), ("samples/resnet10_c3_f16.pt", "resnet10_c3_f16_x0"),
+    ])
     func otherFamiliesMatchTorch(model: String, golden: String) throws {
         let x = try NPY.read(path: Repo.path("samples/inputs/x0.npy"))
         let want = try NPY.read(path: Repo.path("samples/golden/\(golden).npy"))
@@ -62,13 +66,20 @@ func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
     func studentTable(file: String) throws {
         let r = InspectReport(try ModelLoader.load(path: Repo.path(file)))
         #expect(r.parameters == 2_228_996)
-        #expect(r.macs == 299_499_392)  // the usual 300.8M of torchvision with 1000 classes, less 1,274,880 for the 4-class head
+        // the usual 300.8M of torchvision with 1000 classes, less 1,274,880 for the 4-class head
+        #expect(r.macs == 299_499_392)
         let text = r.text()
         #expect(text.contains("parameters:   2,228,996"))
         #expect(text.contains("architecture: mobilenet_v2"))
         #expect(text.contains("features.0.0"))
-        #expect(r.layers.first == LayerInfo(name: "features.0.0", op: "conv2d", outputShape: [1, 32, 112, 112], parameters: 864, macs: 10_838_016))
-        #expect(r.layers.last == LayerInfo(name: "classifier.1", op: "gemm", outputShape: [1, 4], parameters: 5124, macs: 5120))
+        #expect(
+            r.layers.first
+                == LayerInfo(
+                    name: "features.0.0", op: "conv2d", outputShape: [1, 32, 112, 112], parameters: 864,
+                    macs: 10_838_016))
+        #expect(
+            r.layers.last
+                == LayerInfo(name: "classifier.1", op: "gemm", outputShape: [1, 4], parameters: 5124, macs: 5120))
         let json = r.json().render()
         #expect(json.contains("\"parameters\": 2228996"))
         #expect(json.contains("\"architecture\": \"mobilenet_v2"))
@@ -91,7 +102,9 @@ func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
         try AtomicFile.write(Array(text.utf8), to: path)
         defer { unlink(path) }
         let x = try NPY.read(path: Repo.path("samples/inputs/x0.npy"))
-        let a = try Runner.run(modelPath: Repo.path("samples/teacher_vit.pt"), input: x, inputPath: "x0", topK: 1, options: ModelOptions(heads: 4))
+        let a = try Runner.run(
+            modelPath: Repo.path("samples/teacher_vit.pt"), input: x, inputPath: "x0", topK: 1,
+            options: ModelOptions(heads: 4))
         let b = try Runner.run(modelPath: path, input: x, inputPath: "x0", topK: 1)
         #expect(a.logits == b.logits)
     }
@@ -116,14 +129,18 @@ func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
         // a header that promises more data than the file holds
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 224, 224), }"
         header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
-        try AtomicFile.write([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8) + [0, 0, 0, 0], to: path)
+        try AtomicFile.write(
+            [0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count), 0] + Array(header.utf8) + [0, 0, 0, 0],
+            to: path)
         let short = #expect(throws: DriverError.self) { try NPY.read(path: path) }
         #expect(short?.message.contains("needs 602112 bytes but the file holds 4") == true)
     }
 
     @Test func runRejectsAnInputOfTheWrongShape() throws {
         let x = Tensor(shape: Shape([1, 3, 128, 128]), floats: [Float](repeating: 0, count: 3 * 128 * 128))
-        let e = #expect(throws: DriverError.self) { try Runner.run(modelPath: Repo.path("samples/student.pt"), input: x, inputPath: "x.npy", topK: 1) }
+        let e = #expect(throws: DriverError.self) {
+            try Runner.run(modelPath: Repo.path("samples/student.pt"), input: x, inputPath: "x.npy", topK: 1)
+        }
         #expect(e?.message == "x.npy: shape [1,3,128,128] does not match the model input [N,3,224,224]")
     }
 }

@@ -39,7 +39,9 @@ import Testing
         let t = try ModelBuilder.build(sd, options: ModelOptions(prefix: "teacher", heads: 4))
         #expect(t.prefix == "teacher.")
         #expect(t.architecture.hasPrefix("vit"))
-        let none = #expect(throws: FrontendError.self) { try ModelBuilder.build(sd, options: ModelOptions(prefix: "ema.")) }
+        let none = #expect(throws: FrontendError.self) {
+            try ModelBuilder.build(sd, options: ModelOptions(prefix: "ema."))
+        }
         #expect(none?.message.contains("top-level groups: student (314), teacher") == true, "\(none?.message ?? "")")
     }
 
@@ -73,9 +75,13 @@ import Testing
     }
 
     @Test func archOverrideAndUnknownArch() throws {
-        let e = #expect(throws: FrontendError.self) { try ModelBuilder.build(try student(), options: ModelOptions(arch: "vgg16")) }
+        let e = #expect(throws: FrontendError.self) {
+            try ModelBuilder.build(try student(), options: ModelOptions(arch: "vgg16"))
+        }
         #expect(e?.message.contains("unknown --arch 'vgg16'") == true)
-        let r = #expect(throws: FrontendError.self) { try ModelBuilder.build(try student(), options: ModelOptions(arch: "resnet50")) }
+        let r = #expect(throws: FrontendError.self) {
+            try ModelBuilder.build(try student(), options: ModelOptions(arch: "resnet50"))
+        }
         #expect(r?.kind == .missingKey)
     }
 

@@ -4,17 +4,21 @@ import Testing
 @testable import GraphIR
 
 @Suite struct PickleTests {
-    func read(_ pickle: [UInt8], storages: [(String, [UInt8])] = [], zip64: Bool = false) throws(FrontendError) -> StateDict {
+    func read(_ pickle: [UInt8], storages: [(String, [UInt8])] = [], zip64: Bool = false) throws(FrontendError)
+        -> StateDict
+    {
         try CheckpointReader.read(path: temporaryFile(makeCheckpoint(pickle: pickle, storages: storages, zip64: zip64)))
     }
 
     @Test func readsTensorsWithOffsetsAndStrides() throws {
         let data = floatBytes((0..<12).map(Float.init))
-        let pkl = P.proto2 + P.dict([
-            ("a", P.tensor(key: "0", numel: 12, size: [3, 4], stride: [4, 1])),
-            ("t", P.tensor(key: "0", numel: 12, size: [4, 3], stride: [1, 4])),  // a transposed view
-            ("o", P.tensor(key: "0", numel: 12, offset: 5, size: [2], stride: [1])),
-        ]) + P.stop
+        let pkl =
+            P.proto2
+            + P.dict([
+                ("a", P.tensor(key: "0", numel: 12, size: [3, 4], stride: [4, 1])),
+                ("t", P.tensor(key: "0", numel: 12, size: [4, 3], stride: [1, 4])),  // a transposed view
+                ("o", P.tensor(key: "0", numel: 12, offset: 5, size: [2], stride: [1])),
+            ]) + P.stop
         for zip64 in [false, true] {
             let sd = try read(pkl, storages: [("0", data)], zip64: zip64)
             #expect(sd.keys == ["a", "t", "o"])
@@ -29,10 +33,12 @@ import Testing
     @Test func readsHalfAndBFloat16() throws {
         let half: [UInt8] = [0x00, 0x3c, 0x00, 0xc0]  // 1.0, -2.0
         let bf: [UInt8] = [0x80, 0x3f, 0x40, 0x40]  // 1.0, 3.0
-        let pkl = P.proto2 + P.dict([
-            ("h", P.tensor(key: "0", numel: 2, size: [2], stride: [1], storage: "HalfStorage")),
-            ("b", P.tensor(key: "1", numel: 2, size: [2], stride: [1], storage: "BFloat16Storage")),
-        ]) + P.stop
+        let pkl =
+            P.proto2
+            + P.dict([
+                ("h", P.tensor(key: "0", numel: 2, size: [2], stride: [1], storage: "HalfStorage")),
+                ("b", P.tensor(key: "1", numel: 2, size: [2], stride: [1], storage: "BFloat16Storage")),
+            ]) + P.stop
         let sd = try read(pkl, storages: [("0", half), ("1", bf)])
         #expect(sd["h"]!.floatArray() == [1, -2])
         #expect(sd["b"]!.floatArray() == [1, 3])
@@ -40,7 +46,8 @@ import Testing
 
     @Test(arguments: [
         ("posix", "system"), ("os", "system"), ("nt", "system"), ("builtins", "eval"), ("builtins", "exec"),
-        ("__builtin__", "getattr"), ("subprocess", "Popen"), ("subprocess", "check_output"), ("importlib", "import_module"),
+        ("__builtin__", "getattr"), ("subprocess", "Popen"), ("subprocess", "check_output"),
+        ("importlib", "import_module"),
         ("os.path", "join"), ("runpy", "run_path"), ("torch.hub", "load"),
     ])
     func refusesDangerousGlobals(module: String, name: String) {
@@ -51,15 +58,20 @@ import Testing
     }
 
     @Test func refusesDangerousGlobalsThroughStackGlobal() {
-        let pkl: [UInt8] = P.proto2 + P.str("builtins") + P.str("eval") + [0x93] + P.tupleOf([P.str("1")]) + P.reduce + P.stop
+        let pkl: [UInt8] =
+            P.proto2 + P.str("builtins") + P.str("eval") + [0x93] + P.tupleOf([P.str("1")]) + P.reduce + P.stop
         let e = #expect(throws: FrontendError.self) { try read(pkl) }
         #expect(e?.message.contains("'builtins.eval'") == true)
     }
 
     @Test func unknownGlobalsStayInert() throws {
         // a Lightning-style checkpoint with an argparse.Namespace among its hyper-parameters
-        let ns = P.global("argparse", "Namespace") + P.tupleOf([]) + [0x81] + P.emptyDict + P.str("lr") + [0x47, 0x3f, 0x50, 0x62, 0x4d, 0xd2, 0xf1, 0xa9, 0xfc] + [0x73, 0x62]
-        let pkl = P.proto2 + P.emptyDict + P.mark
+        let ns =
+            P.global("argparse", "Namespace") + P.tupleOf([]) + [0x81] + P.emptyDict + P.str("lr") + [
+                0x47, 0x3f, 0x50, 0x62, 0x4d, 0xd2, 0xf1, 0xa9, 0xfc,
+            ] + [0x73, 0x62]
+        let pkl =
+            P.proto2 + P.emptyDict + P.mark
             + P.str("hyper_parameters") + ns
             + P.str("state_dict") + P.dict([("w", P.tensor(key: "0", numel: 1, size: [1], stride: [1]))])
             + P.setitems + P.stop

@@ -9,7 +9,10 @@ import Testing
     }
 
     @Test func readsTensorsWithoutCopying() throws {
-        let sd = try read(makeSafetensors([("a", "F32", [2, 2], floatBytes([1, 2, 3, 4])), ("b", "I64", [1], [7, 0, 0, 0, 0, 0, 0, 0])]))
+        let sd = try read(
+            makeSafetensors([
+                ("a", "F32", [2, 2], floatBytes([1, 2, 3, 4])), ("b", "I64", [1], [7, 0, 0, 0, 0, 0, 0, 0]),
+            ]))
         #expect(sd.format == "safetensors")
         #expect(sd["a"]!.floatArray() == [1, 2, 3, 4])
         #expect(sd["b"]!.int64Array() == [7])
@@ -17,9 +20,18 @@ import Testing
     }
 
     @Test(arguments: [
-        (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#, 16, "duplicate key 'a'"),
-        (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, 12, "overlap"),
-        (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}}"#, 16, "a gap of 4 bytes"),
+        (
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#,
+            16, "duplicate key 'a'"
+        ),
+        (
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+            12, "overlap"
+        ),
+        (
+            #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[12,16]}}"#,
+            16, "a gap of 4 bytes"
+        ),
         (#"{"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, 8, "needs 12 bytes, data_offsets give 8"),
         (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, 4, "the file holds 4 after the header"),
         (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#, 12, "4 bytes after the last tensor"),
@@ -42,9 +54,13 @@ import Testing
     }
 
     @Test func committedHostileFiles() {
-        let over = #expect(throws: FrontendError.self) { try CheckpointReader.read(path: Repo.path("Tests/Fixtures/hostile/overlapping.safetensors")) }
+        let over = #expect(throws: FrontendError.self) {
+            try CheckpointReader.read(path: Repo.path("Tests/Fixtures/hostile/overlapping.safetensors"))
+        }
         #expect(over?.description.contains("overlap") == true)
-        let big = #expect(throws: FrontendError.self) { try CheckpointReader.read(path: Repo.path("Tests/Fixtures/hostile/oversized_header.safetensors")) }
+        let big = #expect(throws: FrontendError.self) {
+            try CheckpointReader.read(path: Repo.path("Tests/Fixtures/hostile/oversized_header.safetensors"))
+        }
         #expect(big?.description.contains("exceeds the 100000000-byte limit") == true)
     }
 }
@@ -75,7 +91,9 @@ import Testing
     }
 
     @Test func unrecognisedAndMissingFiles() {
-        let e = #expect(throws: FrontendError.self) { try CheckpointReader.read(path: temporaryFile(Array("hello world".utf8), suffix: ".bin")) }
+        let e = #expect(throws: FrontendError.self) {
+            try CheckpointReader.read(path: temporaryFile(Array("hello world".utf8), suffix: ".bin"))
+        }
         #expect(e?.kind == .unsupportedFormat)
         let m = #expect(throws: FrontendError.self) { try CheckpointReader.read(path: "/nonexistent/model.pt") }
         #expect(m?.kind == .io)
@@ -83,7 +101,9 @@ import Testing
     }
 
     @Test func torchScriptArchivesAreExplained() {
-        let bytes = makeZip([("m/data.pkl", [0x80, 2, 0x4e, 0x2e]), ("m/constants.pkl", [0x80, 2, 0x4e, 0x2e]), ("m/code/m.py", [])])
+        let bytes = makeZip([
+            ("m/data.pkl", [0x80, 2, 0x4e, 0x2e]), ("m/constants.pkl", [0x80, 2, 0x4e, 0x2e]), ("m/code/m.py", []),
+        ])
         let e = #expect(throws: FrontendError.self) { try CheckpointReader.read(path: temporaryFile(bytes)) }
         #expect(e?.description.contains("TorchScript") == true)
     }

@@ -36,33 +36,47 @@ func makeZip(_ entries: [(String, [UInt8])], zip64: Bool = false) -> [UInt8] {
     var out: [UInt8] = []
     var central: [UInt8] = []
     for (name, data) in entries {
-        let crc = data.withUnsafeBytes { Int(crc32(0, $0.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt($0.count))) }
+        let crc = data.withUnsafeBytes {
+            Int(crc32(0, $0.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt($0.count)))
+        }
         let offset = out.count
         let n = Array(name.utf8)
-        out += le32(0x0403_4b50) + le16(20) + le16(0) + le16(0) + le32(0) + le32(crc) + le32(data.count) + le32(data.count)
+        out +=
+            le32(0x0403_4b50) + le16(20) + le16(0) + le16(0) + le32(0) + le32(crc) + le32(data.count) + le32(data.count)
         out += le16(n.count) + le16(0) + n + data
         let extra = zip64 ? le16(1) + le16(24) + le64(data.count) + le64(data.count) + le64(offset) : []
         let size = zip64 ? 0xFFFF_FFFF : data.count
-        central += le32(0x0201_4b50) + le16(45) + le16(45) + le16(0) + le16(0) + le32(0) + le32(crc) + le32(size) + le32(size)
-        central += le16(n.count) + le16(extra.count) + le16(0) + le16(0) + le16(0) + le32(0) + le32(zip64 ? 0xFFFF_FFFF : offset) + n + extra
+        central +=
+            le32(0x0201_4b50) + le16(45) + le16(45) + le16(0) + le16(0) + le32(0) + le32(crc) + le32(size) + le32(size)
+        central +=
+            le16(n.count) + le16(extra.count) + le16(0) + le16(0) + le16(0) + le32(0)
+            + le32(zip64 ? 0xFFFF_FFFF : offset) + n + extra
     }
     let cdOffset = out.count
     out += central
     if zip64 {
         let rec = out.count
-        out += le32(0x0606_4b50) + le64(44) + le16(45) + le16(45) + le32(0) + le32(0) + le64(entries.count) + le64(entries.count)
+        out +=
+            le32(0x0606_4b50) + le64(44) + le16(45) + le16(45) + le32(0) + le32(0) + le64(entries.count)
+            + le64(entries.count)
         out += le64(central.count) + le64(cdOffset)
         out += le32(0x0706_4b50) + le32(0) + le64(rec) + le32(1)
-        out += le32(0x0605_4b50) + le16(0) + le16(0) + le16(0xFFFF) + le16(0xFFFF) + le32(0xFFFF_FFFF) + le32(0xFFFF_FFFF) + le16(0)
+        out +=
+            le32(0x0605_4b50) + le16(0) + le16(0) + le16(0xFFFF) + le16(0xFFFF) + le32(0xFFFF_FFFF) + le32(0xFFFF_FFFF)
+            + le16(0)
     } else {
-        out += le32(0x0605_4b50) + le16(0) + le16(0) + le16(entries.count) + le16(entries.count) + le32(central.count) + le32(cdOffset) + le16(0)
+        out +=
+            le32(0x0605_4b50) + le16(0) + le16(0) + le16(entries.count) + le16(entries.count) + le32(central.count)
+            + le32(cdOffset) + le16(0)
     }
     return out
 }
 
 /// A torch-style checkpoint: `archive/data.pkl` plus storages.
 func makeCheckpoint(pickle: [UInt8], storages: [(String, [UInt8])] = [], zip64: Bool = false) -> [UInt8] {
-    makeZip([("archive/data.pkl", pickle), ("archive/byteorder", Array("little".utf8))] + storages.map { ("archive/data/" + $0.0, $0.1) }, zip64: zip64)
+    makeZip(
+        [("archive/data.pkl", pickle), ("archive/byteorder", Array("little".utf8))]
+            + storages.map { ("archive/data/" + $0.0, $0.1) }, zip64: zip64)
 }
 
 /// Pickle opcodes for building test streams by hand.
@@ -85,9 +99,14 @@ enum P {
     static func tupleOf(_ items: [[UInt8]]) -> [UInt8] { mark + items.flatMap { $0 } + tuple }
 
     /// `_rebuild_tensor_v2(('storage', torch.FloatStorage, key, 'cpu', numel), offset, size, stride, False, OrderedDict())`.
-    static func tensor(key: String, numel: Int, offset: Int = 0, size: [Int], stride: [Int], storage: String = "FloatStorage") -> [UInt8] {
+    static func tensor(
+        key: String, numel: Int, offset: Int = 0, size: [Int], stride: [Int], storage: String = "FloatStorage"
+    ) -> [UInt8] {
         let pid = tupleOf([str("storage"), global("torch", storage), str(key), str("cpu"), int(numel)]) + binpersid
-        let args = tupleOf([pid, int(offset), tupleOf(size.map(int)), tupleOf(stride.map(int)), newFalse, global("collections", "OrderedDict") + [0x29] + reduce])
+        let args = tupleOf([
+            pid, int(offset), tupleOf(size.map(int)), tupleOf(stride.map(int)), newFalse,
+            global("collections", "OrderedDict") + [0x29] + reduce,
+        ])
         return global("torch._utils", "_rebuild_tensor_v2") + args + reduce
     }
 
@@ -105,7 +124,9 @@ func makeSafetensors(_ tensors: [(String, String, [Int], [UInt8])], header: Stri
     var parts: [String] = []
     var data: [UInt8] = []
     for (name, dt, shape, bytes) in tensors {
-        parts.append("\"\(name)\":{\"dtype\":\"\(dt)\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes.count)]}")
+        parts.append(
+            "\"\(name)\":{\"dtype\":\"\(dt)\",\"shape\":[\(shape.map(String.init).joined(separator: ","))],\"data_offsets\":[\(offset),\(offset + bytes.count)]}"
+        )
         offset += bytes.count
         data += bytes
     }

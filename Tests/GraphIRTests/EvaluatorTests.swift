@@ -91,16 +91,25 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
         let got = try evalOne(.gemm, x, [w, b])
         let (xf, wf, bf) = (x.floatArray(), w.floatArray(), b.floatArray())
         var want: [Float] = []
-        for row in 0..<6 { for o in 0..<4 { want.append(bf[o] + (0..<5).reduce(0) { $0 + xf[row * 5 + $1] * wf[o * 5 + $1] }) } }
+        for row in 0..<6 {
+            for o in 0..<4 { want.append(bf[o] + (0..<5).reduce(0) { $0 + xf[row * 5 + $1] * wf[o * 5 + $1] }) }
+        }
         #expect(maxAbsDiff(got, want) < 1e-5)
 
         let (a, m) = (r.tensor([2, 3, 2, 4]), r.tensor([1, 3, 4, 3]))
         let mm = try evalOne(.matMul, a, [m])
         let (af, mf) = (a.floatArray(), m.floatArray())
         var wantM: [Float] = []
-        for bi in 0..<2 { for h in 0..<3 { for i in 0..<2 { for j in 0..<3 {
-            wantM.append((0..<4).reduce(0) { $0 + af[((bi * 3 + h) * 2 + i) * 4 + $1] * mf[(h * 4 + $1) * 3 + j] })
-        } } } }
+        for bi in 0..<2 {
+            for h in 0..<3 {
+                for i in 0..<2 {
+                    for j in 0..<3 {
+                        wantM.append(
+                            (0..<4).reduce(0) { $0 + af[((bi * 3 + h) * 2 + i) * 4 + $1] * mf[(h * 4 + $1) * 3 + j] })
+                    }
+                }
+            }
+        }
         #expect(maxAbsDiff(mm, wantM) < 1e-5)
     }
 
@@ -120,7 +129,9 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
     @Test func normsAndSoftmax() throws {
         var r = SplitMix(state: 3)
         let x = r.tensor([2, 5])
-        let ln = try evalOne(.layerNorm(axis: -1, epsilon: 1e-6), x, [Tensor(shape: Shape([5]), floats: [1, 1, 1, 1, 1]), Tensor(shape: Shape([5]), floats: [0, 0, 0, 0, 0])])
+        let ln = try evalOne(
+            .layerNorm(axis: -1, epsilon: 1e-6), x,
+            [Tensor(shape: Shape([5]), floats: [1, 1, 1, 1, 1]), Tensor(shape: Shape([5]), floats: [0, 0, 0, 0, 0])])
         for row in 0..<2 {
             let v = Array(ln[row * 5..<(row + 1) * 5])
             let mean = v.reduce(0, +) / 5
@@ -129,10 +140,12 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
         }
         let sm = try evalOne(.softmax(axis: 0), x, [])
         for col in 0..<5 { #expect(abs(sm[col] + sm[5 + col] - 1) < 1e-6) }
-        let bn = try evalOne(.batchNorm(epsilon: 0), Tensor(shape: Shape([1, 2, 1, 2]), floats: [1, 2, 3, 4]), [
-            Tensor(shape: Shape([2]), floats: [2, 1]), Tensor(shape: Shape([2]), floats: [0, 1]),
-            Tensor(shape: Shape([2]), floats: [1, 3]), Tensor(shape: Shape([2]), floats: [4, 1]),
-        ])
+        let bn = try evalOne(
+            .batchNorm(epsilon: 0), Tensor(shape: Shape([1, 2, 1, 2]), floats: [1, 2, 3, 4]),
+            [
+                Tensor(shape: Shape([2]), floats: [2, 1]), Tensor(shape: Shape([2]), floats: [0, 1]),
+                Tensor(shape: Shape([2]), floats: [1, 3]), Tensor(shape: Shape([2]), floats: [4, 1]),
+            ])
         #expect(bn == [0, 1, 1, 2])
     }
 
@@ -143,7 +156,8 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
         // count_include_pad = true divides by 4 at the corner; false by the 1 real element
         let ap = try evalOne(.avgPool(PoolAttrs(kernel: [2, 2], stride: [2, 2], pad: [1, 1, 1, 1])), x, [])
         #expect(ap == [0.25, 1.25, 2.75, 7])
-        let ap2 = try evalOne(.avgPool(PoolAttrs(kernel: [2, 2], stride: [2, 2], pad: [1, 1, 1, 1], countIncludePad: false)), x, [])
+        let ap2 = try evalOne(
+            .avgPool(PoolAttrs(kernel: [2, 2], stride: [2, 2], pad: [1, 1, 1, 1], countIncludePad: false)), x, [])
         #expect(ap2 == [1, 2.5, 5.5, 7])
         #expect(try evalOne(.globalAvgPool, x, []) == [5])
     }
@@ -163,6 +177,8 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
         var g = Graph(name: "g")
         let x = g.addInput(name: "x", shape: Shape([1, 4]))
         g.outputs = [try g.addNode(name: "r", op: .relu, inputs: [x])]
-        #expect(throws: IRError.self) { try Evaluator(graph: g).run([Tensor(shape: Shape([1, 5]), floats: [1, 2, 3, 4, 5])]) }
+        #expect(throws: IRError.self) {
+            try Evaluator(graph: g).run([Tensor(shape: Shape([1, 5]), floats: [1, 2, 3, 4, 5])])
+        }
     }
 }

@@ -13,7 +13,9 @@ import Testing
         ([1, 3, 224, 224], [768, 3, 16, 16], 16, 0, 1, 1, [1, 768, 14, 14]),
     ])
     func conv2dShapes(x: [Int], w: [Int], stride: Int, pad: Int, dilation: Int, groups: Int, expected: [Int]) throws {
-        let op = Op.conv2d(Conv2dAttrs(stride: [stride, stride], pad: [pad, pad, pad, pad], dilation: [dilation, dilation], groups: groups))
+        let op = Op.conv2d(
+            Conv2dAttrs(
+                stride: [stride, stride], pad: [pad, pad, pad, pad], dilation: [dilation, dilation], groups: groups))
         let out = try ShapeInference.infer(op: op, inputs: [value(x), value(w)], constants: [nil, nil], node: "c")
         #expect(out[0].shape.dims == expected)
     }
@@ -21,7 +23,8 @@ import Testing
     @Test func conv2dRejectsChannelMismatch() {
         let op = Op.conv2d(Conv2dAttrs())
         #expect(throws: IRError.self) {
-            try ShapeInference.infer(op: op, inputs: [value([1, 3, 8, 8]), value([4, 2, 3, 3])], constants: [nil, nil], node: "c")
+            try ShapeInference.infer(
+                op: op, inputs: [value([1, 3, 8, 8]), value([4, 2, 3, 3])], constants: [nil, nil], node: "c")
         }
     }
 
@@ -35,24 +38,28 @@ import Testing
     @Test func poolCeilModeFollowsPyTorch() throws {
         // PyTorch: MaxPool2d(3, 2, ceil_mode=True) on 112 → 56; on 7 with pad 0 → 3
         let p = PoolAttrs(kernel: [3, 3], stride: [2, 2], pad: [0, 0, 0, 0], ceilMode: true)
-        let a = try ShapeInference.infer(op: .maxPool(p), inputs: [value([1, 1, 112, 112])], constants: [nil], node: "p")
+        let a = try ShapeInference.infer(
+            op: .maxPool(p), inputs: [value([1, 1, 112, 112])], constants: [nil], node: "p")
         #expect(a[0].shape.dims == [1, 1, 56, 56])
         let b = try ShapeInference.infer(op: .maxPool(p), inputs: [value([1, 1, 7, 7])], constants: [nil], node: "p")
         #expect(b[0].shape.dims == [1, 1, 3, 3])
     }
 
     @Test func reshapeInfersOneDimension() throws {
-        let out = try ShapeInference.infer(op: .reshape(shape: [2, -1]), inputs: [value([2, 3, 4])], constants: [nil], node: "r")
+        let out = try ShapeInference.infer(
+            op: .reshape(shape: [2, -1]), inputs: [value([2, 3, 4])], constants: [nil], node: "r")
         #expect(out[0].shape.dims == [2, 12])
         #expect(throws: IRError.self) {
-            try ShapeInference.infer(op: .reshape(shape: [5, -1]), inputs: [value([2, 3, 4])], constants: [nil], node: "r")
+            try ShapeInference.infer(
+                op: .reshape(shape: [5, -1]), inputs: [value([2, 3, 4])], constants: [nil], node: "r")
         }
     }
 
     @Test func gatherChecksConstantIndices() {
         let idx = Tensor(shape: Shape([]), int64s: [7])
         #expect(throws: IRError.self) {
-            try ShapeInference.infer(op: .gather(axis: 1), inputs: [value([1, 5, 8]), value([], .int64)], constants: [nil, idx], node: "g")
+            try ShapeInference.infer(
+                op: .gather(axis: 1), inputs: [value([1, 5, 8]), value([], .int64)], constants: [nil, idx], node: "g")
         }
     }
 }

@@ -7,18 +7,29 @@ import Testing
     func sample() throws -> Graph {
         var g = Graph(name: "sample")
         let x = g.addInput(name: "input", shape: Shape([2, 3, 8, 8]))
-        let w = g.addConstant(name: "conv.weight", Tensor(shape: Shape([4, 3, 3, 3]), floats: (0..<108).map { Float($0) * 0.01 - 0.5 }))
-        let b = g.addConstant(name: "conv bias \"odd\"", Tensor(shape: Shape([4]), floats: [1e-7, -0.0, .infinity, 3.25]))
-        var h = try g.addNode(name: "features.0.0", op: .conv2d(Conv2dAttrs(stride: [2, 2], pad: [1, 1, 1, 1], groups: 1)), inputs: [x, w, b])
+        let w = g.addConstant(
+            name: "conv.weight", Tensor(shape: Shape([4, 3, 3, 3]), floats: (0..<108).map { Float($0) * 0.01 - 0.5 }))
+        let b = g.addConstant(
+            name: "conv bias \"odd\"", Tensor(shape: Shape([4]), floats: [1e-7, -0.0, .infinity, 3.25]))
+        var h = try g.addNode(
+            name: "features.0.0", op: .conv2d(Conv2dAttrs(stride: [2, 2], pad: [1, 1, 1, 1], groups: 1)),
+            inputs: [x, w, b])
         h = try g.addNode(name: "relu6", op: .clip(min: 0, max: 6), inputs: [h])
-        h = try g.addNode(name: "pool", op: .avgPool(PoolAttrs(kernel: [2, 2], stride: [2, 2], ceilMode: true, countIncludePad: false)), inputs: [h])
+        h = try g.addNode(
+            name: "pool",
+            op: .avgPool(PoolAttrs(kernel: [2, 2], stride: [2, 2], ceilMode: true, countIncludePad: false)), inputs: [h]
+        )
         h = try g.addNode(name: "flat", op: .flatten(axis: 1), inputs: [h])
         let idx = g.addConstant(name: "idx", Tensor(shape: Shape([2]), int64s: [3, -1]))
         h = try g.addNode(name: "pick", op: .gather(axis: 1), inputs: [h, idx])
         h = try g.addNode(name: "sm", op: .softmax(axis: -1), inputs: [h])
-        let half = g.addConstant(name: "half", Tensor(dtype: .float16, shape: Shape([1]), bytes: UnsafeRawBufferPointer(start: [UInt16(0x3800)], count: 2)))
+        let half = g.addConstant(
+            name: "half",
+            Tensor(dtype: .float16, shape: Shape([1]), bytes: UnsafeRawBufferPointer(start: [UInt16(0x3800)], count: 2))
+        )
         h = try g.addNode(name: "scale", op: .mul, inputs: [h, half])
-        let q = g.addValue(Value(name: "q", dtype: .int8, shape: Shape([2, 2]), quant: QuantParams(scales: [0.5], zeroPoints: [-3])))
+        let q = g.addValue(
+            Value(name: "q", dtype: .int8, shape: Shape([2, 2]), quant: QuantParams(scales: [0.5], zeroPoints: [-3])))
         g.nodes.append(Node(name: "quant", op: .quantize, inputs: [h], outputs: [q]))
         g.outputs = [q]
         return g
@@ -47,10 +58,16 @@ import Testing
     }
 
     @Test(arguments: [
-        ("graph @g {\n  input %x : f32[1,4]\n  %y : f32[1,4] = frobnicate(%x) @\"n\"\n  output %y\n}\n", "unknown op 'frobnicate'"),
+        (
+            "graph @g {\n  input %x : f32[1,4]\n  %y : f32[1,4] = frobnicate(%x) @\"n\"\n  output %y\n}\n",
+            "unknown op 'frobnicate'"
+        ),
         ("graph @g {\n  input %x : f32[1,4]\n  %y : f32[1,4] = relu(%z) @\"n\"\n  output %y\n}\n", "%z is not defined"),
         ("graph @g {\n  input %x : f99[1,4]\n}\n", "unknown dtype 'f99'"),
-        ("graph @g {\n  input %x : f32[1,4]\n  %y : f32[1,4] = softmax(%x) {axis=1, bogus=2} @\"n\"\n  output %y\n}\n", "no attribute 'bogus'"),
+        (
+            "graph @g {\n  input %x : f32[1,4]\n  %y : f32[1,4] = softmax(%x) {axis=1, bogus=2} @\"n\"\n  output %y\n}\n",
+            "no attribute 'bogus'"
+        ),
         ("graph @g {\n  input %x : f32[1,4]\n  const %w : f32[2] = dense<[1.0]>\n  output %x\n}\n", "needs 2 elements"),
         ("graph @g {\n  input %x : f32[1,4]\n  output %x\n", "expected"),
     ])

@@ -27,7 +27,9 @@ struct GraphBuilder {
     }
 
     private func missing(_ key: String, _ expected: [Int?]?) -> FrontendError {
-        let exp = expected.map { " (expected shape [" + $0.map { $0.map(String.init) ?? "?" }.joined(separator: ",") + "])" } ?? ""
+        let exp =
+            expected.map { " (expected shape [" + $0.map { $0.map(String.init) ?? "?" }.joined(separator: ",") + "])" }
+            ?? ""
         let what = sd.nonTensors[key].map { "'\(key)' holds \($0), not a tensor" } ?? "missing tensor '\(key)'\(exp)"
         return FrontendError(.missingKey, file: sd.file, at: sd.strippedPrefix + key, what)
     }
@@ -38,11 +40,19 @@ struct GraphBuilder {
         let dims = t.shape.dims
         let ok = dims.count == expected.count && zip(dims, expected).allSatisfy { $1 == nil || $0 == $1 }
         guard ok else {
-            let want = "[" + zip(expected.indices, expected).map { i, e in e.map(String.init) ?? (i < dims.count ? String(dims[i]) : "?") }.joined(separator: ",") + "]"
-            throw FrontendError(.shapeMismatch, file: sd.file, at: sd.strippedPrefix + key, "tensor '\(key)' has shape \(Shape(dims)) but the model needs \(want)")
+            let want =
+                "["
+                + zip(expected.indices, expected).map { i, e in
+                    e.map(String.init) ?? (i < dims.count ? String(dims[i]) : "?")
+                }.joined(separator: ",") + "]"
+            throw FrontendError(
+                .shapeMismatch, file: sd.file, at: sd.strippedPrefix + key,
+                "tensor '\(key)' has shape \(Shape(dims)) but the model needs \(want)")
         }
         guard t.dtype.isFloatingPoint else {
-            throw FrontendError(.malformedTensor, file: sd.file, at: sd.strippedPrefix + key, "tensor '\(key)' is \(t.dtype.rawValue), expected a floating-point type")
+            throw FrontendError(
+                .malformedTensor, file: sd.file, at: sd.strippedPrefix + key,
+                "tensor '\(key)' is \(t.dtype.rawValue), expected a floating-point type")
         }
         used.insert(key)
         return graph.addConstant(name: key, t.toFloat32())
@@ -63,13 +73,17 @@ struct GraphBuilder {
     // MARK: Common layers
 
     /// `Conv2d` at `prefix` (weights `prefix.weight`, optional `prefix.bias`), padding (k-1)/2 unless given.
-    mutating func conv(_ prefix: String, _ x: ValueID, stride: Int = 1, pad: Int? = nil, groups: Int? = nil, bias: Bool? = nil)
+    mutating func conv(
+        _ prefix: String, _ x: ValueID, stride: Int = 1, pad: Int? = nil, groups: Int? = nil, bias: Bool? = nil
+    )
         throws(FrontendError) -> ValueID
     {
         let cin = dims(x)[1]
         let ws = try shape(prefix + ".weight")
         guard ws.count == 4, ws[1] > 0, cin % ws[1] == 0 else {
-            throw FrontendError(.shapeMismatch, file: sd.file, at: sd.strippedPrefix + prefix + ".weight", "tensor '\(prefix).weight' has shape \(Shape(ws)) but the layer reads \(cin) channels")
+            throw FrontendError(
+                .shapeMismatch, file: sd.file, at: sd.strippedPrefix + prefix + ".weight",
+                "tensor '\(prefix).weight' has shape \(Shape(ws)) but the layer reads \(cin) channels")
         }
         let g = groups ?? cin / ws[1]
         let w = try weight(prefix + ".weight", shape: [nil, cin / g, nil, nil])
@@ -77,14 +91,17 @@ struct GraphBuilder {
         if bias ?? has(prefix + ".bias") { inputs.append(try weight(prefix + ".bias", shape: [ws[0]])) }
         let p = pad ?? (ws[2] - 1) / 2
         let pw = pad ?? (ws[3] - 1) / 2
-        return try node(prefix, .conv2d(Conv2dAttrs(stride: [stride, stride], pad: [p, pw, p, pw], groups: g)), inputs)
+        return try node(
+            prefix, .conv2d(Conv2dAttrs(stride: [stride, stride], pad: [p, pw, p, pw], groups: g)), inputs)
     }
 
     /// `BatchNorm2d` at `prefix` (weight, bias, running_mean, running_var).
     mutating func batchNorm(_ prefix: String, _ x: ValueID, epsilon: Float = 1e-5) throws(FrontendError) -> ValueID {
         let c = dims(x)[1]
         var ins = [x]
-        for k in ["weight", "bias", "running_mean", "running_var"] { ins.append(try weight("\(prefix).\(k)", shape: [c])) }
+        for k in ["weight", "bias", "running_mean", "running_var"] {
+            ins.append(try weight("\(prefix).\(k)", shape: [c]))
+        }
         used.insert(prefix + ".num_batches_tracked")
         return try node(prefix, .batchNorm(epsilon: epsilon), ins)
     }

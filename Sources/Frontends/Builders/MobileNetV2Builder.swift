@@ -13,7 +13,8 @@ enum MobileNetV2Builder {
 
     static func matches(_ sd: StateDict) -> Bool {
         let k = Set(sd.keys)
-        return k.contains("features.0.0.weight") && k.contains("features.1.conv.0.0.weight") && k.contains("classifier.1.weight")
+        return k.contains("features.0.0.weight") && k.contains("features.1.conv.0.0.weight")
+            && k.contains("classifier.1.weight")
     }
 
     static func build(_ sd: StateDict, batch: Int) throws(FrontendError) -> (Graph, String, [String]) {
@@ -28,7 +29,10 @@ enum MobileNetV2Builder {
         var i = 1
         while b.has("features.\(i).conv.0.0.weight") {
             guard i <= blockStrides.count else {
-                throw FrontendError(.unknownArchitecture, file: sd.file, at: "features.\(i)", "more inverted-residual blocks than torchvision's mobilenet_v2 has (17); a custom inverted_residual_setting is not supported")
+                throw FrontendError(
+                    .unknownArchitecture, file: sd.file, at: "features.\(i)",
+                    "more inverted-residual blocks than torchvision's mobilenet_v2 has (17); a custom inverted_residual_setting is not supported"
+                )
             }
             let p = "features.\(i).conv"
             let stride = blockStrides[i - 1]
@@ -50,7 +54,10 @@ enum MobileNetV2Builder {
             i += 1
         }
         guard i == blockStrides.count + 1 else {
-            throw FrontendError(.missingKey, file: sd.file, at: "features.\(i)", "missing tensor 'features.\(i).conv.0.0.weight' (mobilenet_v2 has 17 inverted-residual blocks, found \(i - 1))")
+            throw FrontendError(
+                .missingKey, file: sd.file, at: "features.\(i)",
+                "missing tensor 'features.\(i).conv.0.0.weight' (mobilenet_v2 has 17 inverted-residual blocks, found \(i - 1))"
+            )
         }
         h = try cbr("features.\(i)", h, stride: 1)
         h = try b.node("avgpool", .globalAvgPool, [h])

@@ -33,7 +33,10 @@ public struct BuiltModel: Sendable {
 
 /// Detects the architecture of a state dict from its tensor names and shapes and builds the graph.
 public enum ModelBuilder {
-    public static let knownArchitectures = ["mobilenet_v2", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "vit_b_16 (and other torchvision/timm ViT sizes)"]
+    public static let knownArchitectures = [
+        "mobilenet_v2", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+        "vit_b_16 (and other torchvision/timm ViT sizes)",
+    ]
 
     enum Family { case mobileNetV2, resNet, vit }
 
@@ -52,7 +55,9 @@ public enum ModelBuilder {
         return nil
     }
 
-    public static func build(_ full: StateDict, options: ModelOptions = ModelOptions()) throws(FrontendError) -> BuiltModel {
+    public static func build(_ full: StateDict, options: ModelOptions = ModelOptions()) throws(FrontendError)
+        -> BuiltModel
+    {
         guard options.batch >= 1, options.batch <= 4096 else {
             throw FrontendError(.layout, file: full.file, "batch size \(options.batch) out of range (1…4096)")
         }
@@ -62,7 +67,8 @@ public enum ModelBuilder {
             sd = full.stripping(prefix: p)
             guard !sd.tensors.isEmpty else {
                 let groups = full.topLevelGroups.map { "\($0.name) (\($0.count))" }.joined(separator: ", ")
-                throw FrontendError(.layout, file: full.file, at: p, "no tensor keys start with '\(p)'; top-level groups: \(groups)")
+                throw FrontendError(
+                    .layout, file: full.file, at: p, "no tensor keys start with '\(p)'; top-level groups: \(groups)")
             }
         } else {
             sd = try autoPrefix(full)
@@ -70,7 +76,9 @@ public enum ModelBuilder {
         var family: Family?
         if let a = options.arch {
             guard let f = Self.family(named: a) else {
-                throw FrontendError(.unknownArchitecture, file: full.file, "unknown --arch '\(a)'; known: \(knownArchitectures.joined(separator: ", "))")
+                throw FrontendError(
+                    .unknownArchitecture, file: full.file,
+                    "unknown --arch '\(a)'; known: \(knownArchitectures.joined(separator: ", "))")
             }
             family = f
         } else {
@@ -80,7 +88,8 @@ public enum ModelBuilder {
             let groups = sd.topLevelGroups.map { "\($0.name) (\($0.count))" }.joined(separator: ", ")
             throw FrontendError(
                 .unknownArchitecture, file: full.file,
-                "no known architecture matches the \(sd.tensors.count) tensors (key groups: \(groups)); known: \(knownArchitectures.joined(separator: ", ")); use --arch to choose one and --prefix to select a sub-model")
+                "no known architecture matches the \(sd.tensors.count) tensors (key groups: \(groups)); known: \(knownArchitectures.joined(separator: ", ")); use --arch to choose one and --prefix to select a sub-model"
+            )
         }
         let (g, desc, unused): (Graph, String, [String])
         switch family {
@@ -88,7 +97,9 @@ public enum ModelBuilder {
         case .resNet: (g, desc, unused) = try ResNetBuilder.build(sd, batch: options.batch)
         case .vit: (g, desc, unused) = try ViTBuilder.build(sd, batch: options.batch, heads: options.heads)
         }
-        do { try g.verify() } catch { throw FrontendError(.shapeMismatch, file: full.file, at: error.location, error.message) }
+        do { try g.verify() } catch {
+            throw FrontendError(.shapeMismatch, file: full.file, at: error.location, error.message)
+        }
         return BuiltModel(graph: g, architecture: desc, prefix: sd.strippedPrefix, unusedKeys: unused, stateDict: sd)
     }
 
@@ -103,15 +114,21 @@ public enum ModelBuilder {
                 sd = sd.stripping(prefix: groups[0].name + ".")
                 continue
             }
-            let candidates = groups.filter { detect(sd.stripping(prefix: $0.name + ".")) != nil || detect(sd.stripping(prefix: $0.name + ".").strippedOnce()) != nil }
-            if let s = candidates.first(where: { $0.name == "student" }) ?? (candidates.count == 1 ? candidates.first : nil) {
+            let candidates = groups.filter {
+                detect(sd.stripping(prefix: $0.name + ".")) != nil
+                    || detect(sd.stripping(prefix: $0.name + ".").strippedOnce()) != nil
+            }
+            if let s = candidates.first(where: { $0.name == "student" })
+                ?? (candidates.count == 1 ? candidates.first : nil)
+            {
                 sd = sd.stripping(prefix: s.name + ".")
                 continue
             }
             if candidates.count > 1 {
                 throw FrontendError(
                     .layout, file: full.file,
-                    "the checkpoint holds several models (\(candidates.map { $0.name + "." }.joined(separator: ", "))); choose one with --prefix")
+                    "the checkpoint holds several models (\(candidates.map { $0.name + "." }.joined(separator: ", "))); choose one with --prefix"
+                )
             }
             return sd
         }

@@ -36,14 +36,17 @@ enum ResNetBuilder {
                 }
                 var identity = h
                 if b.has(p + ".downsample.0.weight") {
-                    identity = try b.batchNorm(p + ".downsample.1", try b.conv(p + ".downsample.0", h, stride: s, pad: 0))
+                    identity = try b.batchNorm(
+                        p + ".downsample.1", try b.conv(p + ".downsample.0", h, stride: s, pad: 0))
                 }
                 y = try b.node(p + ".add", .add, [y, identity])
                 h = try b.node(p + ".relu", .relu, [y])
                 j += 1
             }
             guard j > 0 else {
-                throw FrontendError(.missingKey, file: sd.file, at: "layer\(l)", "missing tensor 'layer\(l).0.conv1.weight' (a ResNet has four stages)")
+                throw FrontendError(
+                    .missingKey, file: sd.file, at: "layer\(l)",
+                    "missing tensor 'layer\(l).0.conv1.weight' (a ResNet has four stages)")
             }
             counts.append(j)
         }

@@ -27,7 +27,9 @@ enum ViTBuilder {
 
     static func names(for sd: StateDict) -> Names? {
         let k = Set(sd.keys)
-        if k.contains("conv_proj.weight") && k.contains("class_token") && k.contains("encoder.pos_embedding") { return torchvision }
+        if k.contains("conv_proj.weight") && k.contains("class_token") && k.contains("encoder.pos_embedding") {
+            return torchvision
+        }
         if k.contains("patch_embed.proj.weight") && k.contains("cls_token") && k.contains("pos_embed") { return timm }
         return nil
     }
@@ -37,19 +39,27 @@ enum ViTBuilder {
         var b = GraphBuilder(name: "vit", stateDict: sd)
         func err(_ at: String, _ m: String) -> FrontendError { FrontendError(.shapeMismatch, file: sd.file, at: at, m) }
         let pw = try b.shape(n.patch + ".weight")
-        guard pw.count == 4, pw[1] == 3, pw[2] == pw[3] else { throw err(n.patch + ".weight", "patch embedding \(Shape(pw)) is not [hidden, 3, p, p]") }
+        guard pw.count == 4, pw[1] == 3, pw[2] == pw[3] else {
+            throw err(n.patch + ".weight", "patch embedding \(Shape(pw)) is not [hidden, 3, p, p]")
+        }
         let (d, p) = (pw[0], pw[2])
         let pos = try b.shape(n.posEmbedding)
-        guard pos.count == 3, pos[0] == 1, pos[2] == d, pos[1] >= 2 else { throw err(n.posEmbedding, "position embedding \(Shape(pos)) is not [1, tokens, \(d)]") }
+        guard pos.count == 3, pos[0] == 1, pos[2] == d, pos[1] >= 2 else {
+            throw err(n.posEmbedding, "position embedding \(Shape(pos)) is not [1, tokens, \(d)]")
+        }
         let grid = Int(Double(pos[1] - 1).squareRoot().rounded())
-        guard grid * grid == pos[1] - 1 else { throw err(n.posEmbedding, "\(pos[1] - 1) patch tokens do not form a square grid") }
+        guard grid * grid == pos[1] - 1 else {
+            throw err(n.posEmbedding, "\(pos[1] - 1) patch tokens do not form a square grid")
+        }
         let h = heads ?? max(1, d / 64)
         guard h > 0, d % h == 0 else { throw err("--heads", "hidden size \(d) is not divisible by \(h) heads") }
         let dh = d / h
         let image = grid * p
         let tokens = pos[1]
         if b.has("heads.pre_logits.weight") || b.has("fc_norm.weight") {
-            throw FrontendError(.unknownArchitecture, file: sd.file, at: b.has("fc_norm.weight") ? "fc_norm" : "heads.pre_logits", "this ViT head variant (pre-logits or average-pooled fc_norm) is not supported")
+            throw FrontendError(
+                .unknownArchitecture, file: sd.file, at: b.has("fc_norm.weight") ? "fc_norm" : "heads.pre_logits",
+                "this ViT head variant (pre-logits or average-pooled fc_norm) is not supported")
         }
 
         let x = b.graph.addInput(name: "input", shape: Shape([batch, 3, image, image]))
@@ -92,7 +102,11 @@ enum ViTBuilder {
             t = try b.node("\(l).add_2", .add, [t, y])
             depth += 1
         }
-        guard depth > 0 else { throw FrontendError(.missingKey, file: sd.file, at: "\(n.layer)0", "missing tensor '\(n.layer)0.\(n.ln1).weight' (no encoder layers)") }
+        guard depth > 0 else {
+            throw FrontendError(
+                .missingKey, file: sd.file, at: "\(n.layer)0",
+                "missing tensor '\(n.layer)0.\(n.ln1).weight' (no encoder layers)")
+        }
         t = try b.layerNorm(n.finalNorm, t, epsilon: 1e-6)
         let zero = b.constant("class_token.index", Tensor(shape: Shape([]), int64s: [0]))
         t = try b.node("class_token.select", .gather(axis: 1), [t, zero])
@@ -102,6 +116,10 @@ enum ViTBuilder {
         let classes = b.dims(t)[1]
         let known = (d, depth, p, h) == (768, 12, 16, 12) && image == 224 ? "vit_b_16" : "vit"
         b.graph.name = known
-        return (b.graph, "\(known) (\(n.family) names; image \(image), patch \(p), hidden \(d), depth \(depth), \(h) heads, \(classes) classes)", b.unusedKeys)
+        return (
+            b.graph,
+            "\(known) (\(n.family) names; image \(image), patch \(p), hidden \(d), depth \(depth), \(h) heads, \(classes) classes)",
+            b.unusedKeys
+        )
     }
 }

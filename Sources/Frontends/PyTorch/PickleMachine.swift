@@ -48,7 +48,9 @@ struct PickleMachine {
     // MARK: Stack
 
     private mutating func push(_ v: PickleValue) throws(FrontendError) {
-        guard stack.count < limits.maxStackDepth else { throw limit("the pickle stack exceeds \(limits.maxStackDepth) items") }
+        guard stack.count < limits.maxStackDepth else {
+            throw limit("the pickle stack exceeds \(limits.maxStackDepth) items")
+        }
         guard v.depth <= limits.maxNesting else {
             throw limit("containers nest deeper than \(limits.maxNesting) levels")
         }
@@ -94,7 +96,9 @@ struct PickleMachine {
     private func append(_ items: [PickleValue], to target: PickleValue) throws(FrontendError) {
         switch target {
         case .list(let l), .set(let l):
-            guard !l.sealed else { throw fail("a list is modified after being nested (recursive structures are not read)") }
+            guard !l.sealed else {
+                throw fail("a list is modified after being nested (recursive structures are not read)")
+            }
             for i in items { try seal(i, into: &l.depth) }
             l.items += items
         case .object(let o):
@@ -109,7 +113,9 @@ struct PickleMachine {
         guard kv.count % 2 == 0 else { throw fail("SETITEMS with an odd number of items") }
         switch target {
         case .dict(let d):
-            guard !d.sealed else { throw fail("a dict is modified after being nested (recursive structures are not read)") }
+            guard !d.sealed else {
+                throw fail("a dict is modified after being nested (recursive structures are not read)")
+            }
             var i = 0
             while i < kv.count {
                 try seal(kv[i], into: &d.depth)
@@ -163,9 +169,12 @@ struct PickleMachine {
             case 0x80: _ = try cursor.u8()  // PROTO
             case 0x95: _ = try cursor.u64()  // FRAME
             case 0x2e:  // STOP
-                guard stack.count == 1, marks.isEmpty else { throw fail("STOP with \(stack.count) items on the stack", at: at) }
+                guard stack.count == 1, marks.isEmpty else {
+                    throw fail("STOP with \(stack.count) items on the stack", at: at)
+                }
                 return stack[0]
-            case 0x28: marks.append(stack.count)  // MARK
+            case 0x28:
+                marks.append(stack.count)  // MARK
                 guard marks.count <= limits.maxStackDepth else { throw limit("too many MARKs") }
             case 0x30: _ = try pop()  // POP
             case 0x31: _ = try popMark()  // POP_MARK
@@ -175,7 +184,11 @@ struct PickleMachine {
             case 0x89: try push(.bool(false))
             case 0x49:  // INT
                 let t = try text()
-                if t == "01" { try push(.bool(true)) } else if t == "00" { try push(.bool(false)) } else {
+                if t == "01" {
+                    try push(.bool(true))
+                } else if t == "00" {
+                    try push(.bool(false))
+                } else {
                     guard let v = Int64(t) else { throw fail("bad INT '\(t.prefix(40))'", at: at) }
                     try push(.int(v))
                 }
@@ -185,8 +198,12 @@ struct PickleMachine {
             case 0x4c:  // LONG
                 var t = try text()
                 if t.hasSuffix("L") { t.removeLast() }
-                if let v = Int64(t) { try push(.int(v)) } else {
-                    guard t.count < 10_000, t.allSatisfy({ $0.isNumber || $0 == "-" }) else { throw fail("bad LONG", at: at) }
+                if let v = Int64(t) {
+                    try push(.int(v))
+                } else {
+                    guard t.count < 10_000, t.allSatisfy({ $0.isNumber || $0 == "-" }) else {
+                        throw fail("bad LONG", at: at)
+                    }
                     try push(.bigInt(Array(t.utf8)))
                 }
             case 0x8a: try pushLong(try lengthPrefixed(Int(try cursor.u8()), "LONG1"))
@@ -198,15 +215,19 @@ struct PickleMachine {
             case 0x47: try push(.float(try cursor.f64BigEndian()))  // BINFLOAT
             case 0x53:  // STRING (quoted repr)
                 var t = try text()
-                guard t.count >= 2, let q = t.first, (q == "'" || q == "\""), t.last == q else { throw fail("bad STRING", at: at) }
+                guard t.count >= 2, let q = t.first, (q == "'" || q == "\""), t.last == q else {
+                    throw fail("bad STRING", at: at)
+                }
                 t = String(t.dropFirst().dropLast())
                 try push(.string(t))
             case 0x54: try push(.bytes(Array(try lengthPrefixed(Int(try cursor.i32()), "BINSTRING"))))
             case 0x55: try push(.bytes(Array(try lengthPrefixed(Int(try cursor.u8()), "SHORT_BINSTRING"))))
             case 0x56: try push(.string(try text()))  // UNICODE (raw-unicode-escape; escapes kept)
-            case 0x58: try push(.string(try utf8(try lengthPrefixed(Int(try cursor.u32()), "BINUNICODE"), "BINUNICODE")))
+            case 0x58:
+                try push(.string(try utf8(try lengthPrefixed(Int(try cursor.u32()), "BINUNICODE"), "BINUNICODE")))
             case 0x8c:
-                try push(.string(try utf8(try lengthPrefixed(Int(try cursor.u8()), "SHORT_BINUNICODE"), "SHORT_BINUNICODE")))
+                try push(
+                    .string(try utf8(try lengthPrefixed(Int(try cursor.u8()), "SHORT_BINUNICODE"), "SHORT_BINUNICODE")))
             case 0x8d:
                 try push(.string(try utf8(try lengthPrefixed(try big(try cursor.u64()), "BINUNICODE8"), "BINUNICODE8")))
             case 0x42: try push(.bytes(Array(try lengthPrefixed(Int(try cursor.u32()), "BINBYTES"))))
@@ -266,7 +287,9 @@ struct PickleMachine {
             case 0x93:  // STACK_GLOBAL
                 let name = try pop()
                 let module = try pop()
-                guard let m = module.string, let n = name.string else { throw fail("STACK_GLOBAL needs two strings", at: at) }
+                guard let m = module.string, let n = name.string else {
+                    throw fail("STACK_GLOBAL needs two strings", at: at)
+                }
                 try push(try global(m, n, at: at))
             case 0x52:  // REDUCE
                 let args = try pop()
@@ -319,7 +342,9 @@ struct PickleMachine {
             case 0x72: try memoPut(Int(try cursor.u32()), try top())
             case 0x94: try memoPut(memo.count, try top())  // MEMOIZE
             case 0x82, 0x83, 0x84:
-                throw FrontendError(.refusedGlobal, at: "\(cursor.what) offset \(at)", "refusing the copyreg extension registry (EXT opcodes)")
+                throw FrontendError(
+                    .refusedGlobal, at: "\(cursor.what) offset \(at)",
+                    "refusing the copyreg extension registry (EXT opcodes)")
             case 0x97, 0x98:
                 throw fail("out-of-band buffers (protocol 5) are not supported", at: at)
             default:
@@ -359,12 +384,15 @@ struct PickleMachine {
         if Self.isRefused(module: module, name: name) {
             throw FrontendError(
                 .refusedGlobal, at: "\(cursor.what) offset \(at)",
-                "refusing global '\(module).\(name)' (checkpoints may only reference tensor rebuild functions and plain containers)")
+                "refusing global '\(module).\(name)' (checkpoints may only reference tensor rebuild functions and plain containers)"
+            )
         }
         return .global(module: module, name: name)
     }
 
-    private mutating func call(_ callable: PickleValue, _ args: PickleValue, at: Int) throws(FrontendError) -> PickleValue {
+    private mutating func call(_ callable: PickleValue, _ args: PickleValue, at: Int) throws(FrontendError)
+        -> PickleValue
+    {
         guard case .global(let m, let n) = callable else {
             return .object(PickleObject(callableName: "<\(callable.kindName)>", args: args))
         }
@@ -375,7 +403,9 @@ struct PickleMachine {
             if let pairs = a.first?.items {
                 var kv: [PickleValue] = []
                 for p in pairs {
-                    guard let two = p.items, two.count == 2 else { throw fail("\(m).\(n) needs key/value pairs", at: at) }
+                    guard let two = p.items, two.count == 2 else {
+                        throw fail("\(m).\(n) needs key/value pairs", at: at)
+                    }
                     kv += two
                 }
                 try setItems(kv, in: .dict(d))
@@ -413,11 +443,15 @@ struct PickleMachine {
         var dims: [Int] = []
         var strides: [Int] = []
         for d in size {
-            guard let v = d.int, let i = Int(exactly: v), i >= 0 else { throw fail("tensor size holds a non-integer or negative", at: at) }
+            guard let v = d.int, let i = Int(exactly: v), i >= 0 else {
+                throw fail("tensor size holds a non-integer or negative", at: at)
+            }
             dims.append(i)
         }
         for d in stride {
-            guard let v = d.int, let i = Int(exactly: v), i >= 0 else { throw fail("tensor stride holds a non-integer or negative", at: at) }
+            guard let v = d.int, let i = Int(exactly: v), i >= 0 else {
+                throw fail("tensor stride holds a non-integer or negative", at: at)
+            }
             strides.append(i)
         }
         guard dims.count == strides.count, dims.count <= 16, let o = Int(exactly: off), o >= 0 else {
@@ -432,14 +466,17 @@ struct PickleMachine {
             m == "torch", let key = t[2].string, let numel = t[4].int, let count = Int(exactly: numel), count >= 0
         else { throw fail("persistent id is not a torch storage reference", at: at) }
         guard let dtype = TorchDType(storageClass: cls) else {
-            throw FrontendError(.unsupportedFormat, at: "\(cursor.what) offset \(at)", "unsupported storage type torch.\(cls)")
+            throw FrontendError(
+                .unsupportedFormat, at: "\(cursor.what) offset \(at)", "unsupported storage type torch.\(cls)")
         }
         guard !key.isEmpty, key.count < 64, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else {
             throw fail("storage key '\(key.prefix(40))' is not a plain name", at: at)
         }
         let ref = StorageRef(key: key, dtype: dtype, count: count)
         if let old = storages[key] {
-            guard old.dtype == dtype, old.count == count else { throw fail("storage \(key) is declared twice differently", at: at) }
+            guard old.dtype == dtype, old.count == count else {
+                throw fail("storage \(key) is declared twice differently", at: at)
+            }
         }
         storages[key] = ref
         return .storage(ref)

@@ -4,32 +4,46 @@ import GraphIR
 /// (one entry per storage, usually stored uncompressed and 64-byte aligned), `<archive>/byteorder`.
 enum TorchCheckpoint {
     /// Keys under which training code nests the model's weights, tried in order.
-    static let wrapperKeys = ["state_dict", "model_state_dict", "model", "module", "net", "network", "student_state_dict"]
+    static let wrapperKeys = [
+        "state_dict", "model_state_dict", "model", "module", "net", "network", "student_state_dict",
+    ]
 
     static func read(_ file: MappedFile, limits: ParsingLimits) throws(FrontendError) -> StateDict {
         let zip = try ZipArchive(file: file, limits: limits)
-        guard let pkl = zip.entries.first(where: { $0.name.hasSuffix("data.pkl") && $0.name.split(separator: "/").count <= 2 }) else {
+        guard
+            let pkl = zip.entries.first(where: {
+                $0.name.hasSuffix("data.pkl") && $0.name.split(separator: "/").count <= 2
+            })
+        else {
             if zip.entry(named: "constants.pkl") != nil || zip.entries.contains(where: { $0.name.contains("/code/") }) {
-                throw FrontendError(.unsupportedFormat, "a TorchScript archive; save the state_dict instead: torch.save(model.state_dict(), path)")
+                throw FrontendError(
+                    .unsupportedFormat,
+                    "a TorchScript archive; save the state_dict instead: torch.save(model.state_dict(), path)")
             }
             throw FrontendError(.malformedZip, "no data.pkl entry; not a torch.save archive")
         }
         if zip.entries.contains(where: { $0.name.hasSuffix("/constants.pkl") }) {
-            throw FrontendError(.unsupportedFormat, "a TorchScript archive; save the state_dict instead: torch.save(model.state_dict(), path)")
+            throw FrontendError(
+                .unsupportedFormat,
+                "a TorchScript archive; save the state_dict instead: torch.save(model.state_dict(), path)")
         }
         let root = String(pkl.name.dropLast("data.pkl".count))
         if let bo = zip.entry(named: root + "byteorder") {
             let s = try zip.data(of: bo)
             let text = String(decoding: UnsafeRawBufferPointer(start: s.pointer, count: s.byteCount), as: UTF8.self)
             guard text == "little" else {
-                throw FrontendError(.unsupportedFormat, at: bo.name, "byte order '\(text.prefix(16))' (only little-endian checkpoints are read)")
+                throw FrontendError(
+                    .unsupportedFormat, at: bo.name,
+                    "byte order '\(text.prefix(16))' (only little-endian checkpoints are read)")
             }
         }
         guard pkl.uncompressedSize <= limits.maxPickleBytes else {
-            throw FrontendError(.limitExceeded, at: pkl.name, "\(pkl.uncompressedSize) bytes of pickle exceed the limit")
+            throw FrontendError(
+                .limitExceeded, at: pkl.name, "\(pkl.uncompressedSize) bytes of pickle exceed the limit")
         }
         let pklData = try zip.data(of: pkl)
-        var vm = PickleMachine(UnsafeRawBufferPointer(start: pklData.pointer, count: pklData.byteCount), limits: limits, what: pkl.name)
+        var vm = PickleMachine(
+            UnsafeRawBufferPointer(start: pklData.pointer, count: pklData.byteCount), limits: limits, what: pkl.name)
         let top = try vm.run()
         let (dict, path) = try findStateDict(top)
 
@@ -37,7 +51,9 @@ enum TorchCheckpoint {
         var out = StateDict(tensors: [], file: file.path, format: "pytorch-zip")
         out.path = path
         out.inertGlobals = vm.inertGlobals.sorted()
-        guard dict.entries.count <= limits.maxTensors else { throw FrontendError(.limitExceeded, "more than \(limits.maxTensors) tensors") }
+        guard dict.entries.count <= limits.maxTensors else {
+            throw FrontendError(.limitExceeded, "more than \(limits.maxTensors) tensors")
+        }
         for (k, v) in dict.entries {
             guard let key = k.string else { continue }
             guard case .tensor(let ref) = v else {
@@ -55,7 +71,9 @@ enum TorchCheckpoint {
                 s = try zip.data(of: e)
                 let (need, o) = ref.storage.count.multipliedReportingOverflow(by: ref.storage.dtype.byteSize)
                 guard !o, need == s.byteCount else {
-                    throw FrontendError(.malformedTensor, at: name, "holds \(s.byteCount) bytes but declares \(ref.storage.count) × \(ref.storage.dtype.byteSize)")
+                    throw FrontendError(
+                        .malformedTensor, at: name,
+                        "holds \(s.byteCount) bytes but declares \(ref.storage.count) × \(ref.storage.dtype.byteSize)")
                 }
                 storages[ref.storage.key] = s
             }
@@ -70,13 +88,18 @@ enum TorchCheckpoint {
         var path: [String] = []
         for _ in 0..<4 {
             guard case .dict(let d) = current else {
-                throw FrontendError(.layout, at: path.joined(separator: "."), "the checkpoint holds \(current.kindName), not a dict of tensors")
+                throw FrontendError(
+                    .layout, at: path.joined(separator: "."),
+                    "the checkpoint holds \(current.kindName), not a dict of tensors")
             }
             let tensorCount = d.entries.filter { if case .tensor = $0.value { true } else { false } }.count
             if tensorCount > 0 && tensorCount * 2 >= d.entries.count { return (d, path) }
             guard let k = wrapperKeys.first(where: { d[$0] != nil }) else {
                 let keys = d.stringKeys.prefix(12).joined(separator: ", ")
-                throw FrontendError(.layout, at: path.joined(separator: "."), "no tensors found; top-level keys: \(keys) (expected a state_dict or one of \(wrapperKeys.joined(separator: ", ")))")
+                throw FrontendError(
+                    .layout, at: path.joined(separator: "."),
+                    "no tensors found; top-level keys: \(keys) (expected a state_dict or one of \(wrapperKeys.joined(separator: ", ")))"
+                )
             }
             path.append(k)
             current = d[k]!
@@ -91,7 +114,9 @@ enum TorchCheckpoint {
             throw FrontendError(.malformedTensor, at: key, "unsupported dtype")
         }
         let esize = dtype.byteSize
-        guard let count = Shape(r.size).checkedElementCount else { throw FrontendError(.malformedTensor, at: key, "size \(r.size) overflows") }
+        guard let count = Shape(r.size).checkedElementCount else {
+            throw FrontendError(.malformedTensor, at: key, "size \(r.size) overflows")
+        }
         // Largest element index the view reads.
         var extent = r.offset
         if count > 0 {
@@ -102,13 +127,18 @@ enum TorchCheckpoint {
                 extent = e
             }
             guard extent < r.storage.count else {
-                throw FrontendError(.malformedTensor, at: key, "view (offset \(r.offset), size \(r.size), stride \(r.stride)) reaches element \(extent) of a \(r.storage.count)-element storage")
+                throw FrontendError(
+                    .malformedTensor, at: key,
+                    "view (offset \(r.offset), size \(r.size), stride \(r.stride)) reaches element \(extent) of a \(r.storage.count)-element storage"
+                )
             }
         }
         let shape = Shape(r.size)
         let contiguous = count == 0 || zip(r.size, zip(r.stride, shape.strides)).allSatisfy { $0 == 1 || $1.0 == $1.1 }
         if contiguous {
-            return Tensor(dtype: dtype, shape: shape, storage: TensorStorage(viewOf: storage, offset: r.offset * esize, byteCount: count * esize))
+            return Tensor(
+                dtype: dtype, shape: shape,
+                storage: TensorStorage(viewOf: storage, offset: r.offset * esize, byteCount: count * esize))
         }
         let out = TensorStorage(byteCount: count * esize)
         let dst = out.mutablePointer!

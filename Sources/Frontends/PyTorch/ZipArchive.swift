@@ -72,9 +72,12 @@ final class ZipArchive {
         guard cdOffset <= n, cdSize <= n - cdOffset else {
             throw fail(.truncated, "central directory (offset \(cdOffset), \(cdSize) bytes) lies outside the file")
         }
-        var d = ByteCursor(UnsafeRawBufferPointer(rebasing: bytes[cdOffset..<cdOffset + cdSize]), what: "central directory")
+        var d = ByteCursor(
+            UnsafeRawBufferPointer(rebasing: bytes[cdOffset..<cdOffset + cdSize]), what: "central directory")
         for i in 0..<count {
-            guard try d.u32() == 0x0201_4b50 else { throw fail(.malformedZip, "central directory entry \(i) has a bad signature") }
+            guard try d.u32() == 0x0201_4b50 else {
+                throw fail(.malformedZip, "central directory entry \(i) has a bad signature")
+            }
             _ = try d.slice(4)
             let flags = try d.u16()
             let method = try d.u16()
@@ -99,7 +102,9 @@ final class ZipArchive {
                 var f = ByteCursor(try extra.slice(len), what: "ZIP64 field of \(name)")
                 if id == 0x0001 {
                     func big() throws(FrontendError) -> Int {
-                        guard let v = Int(exactly: try f.u64()) else { throw fail(.malformedZip, "ZIP64 size out of range", at: name) }
+                        guard let v = Int(exactly: try f.u64()) else {
+                            throw fail(.malformedZip, "ZIP64 size out of range", at: name)
+                        }
                         return v
                     }
                     if usize == 0xFFFF_FFFF { usize = try big() }
@@ -109,11 +114,15 @@ final class ZipArchive {
             }
             guard flags & 1 == 0 else { throw fail(.unsupportedFormat, "entry is encrypted", at: name) }
             guard method == 0 || method == 8 else {
-                throw fail(.unsupportedFormat, "compression method \(method) (only stored and deflate are read)", at: name)
+                throw fail(
+                    .unsupportedFormat, "compression method \(method) (only stored and deflate are read)", at: name)
             }
             guard index[name] == nil else { throw fail(.malformedZip, "duplicate entry name", at: name) }
             index[name] = entries.count
-            entries.append(Entry(name: name, method: method, crc32: crc, compressedSize: csize, uncompressedSize: usize, localHeaderOffset: local))
+            entries.append(
+                Entry(
+                    name: name, method: method, crc32: crc, compressedSize: csize, uncompressedSize: usize,
+                    localHeaderOffset: local))
         }
     }
 
@@ -130,7 +139,9 @@ final class ZipArchive {
         let extraLen = Int(bytes.loadUnaligned(fromByteOffset: e.localHeaderOffset + 28, as: UInt16.self))
         let start = e.localHeaderOffset + 30 + nameLen + extraLen
         guard start <= n, e.compressedSize <= n - start else {
-            throw fail(.truncated, "data (\(e.compressedSize) bytes at offset \(start)) runs past the end of the file", at: e.name)
+            throw fail(
+                .truncated, "data (\(e.compressedSize) bytes at offset \(start)) runs past the end of the file",
+                at: e.name)
         }
         let storage: TensorStorage
         if e.method == 0 {
@@ -143,7 +154,9 @@ final class ZipArchive {
         }
         let crc = Self.crc32(UnsafeRawBufferPointer(start: storage.pointer, count: storage.byteCount))
         guard crc == e.crc32 else {
-            throw fail(.checksum, "CRC-32 mismatch (stored \(hex(e.crc32)), computed \(hex(crc))); the file is corrupted", at: e.name)
+            throw fail(
+                .checksum, "CRC-32 mismatch (stored \(hex(e.crc32)), computed \(hex(crc))); the file is corrupted",
+                at: e.name)
         }
         return storage
     }
@@ -176,7 +189,8 @@ final class ZipArchive {
         while true {
             let inChunk = min(src.count - inOff, 1 << 30)
             let outChunk = min(e.uncompressedSize - outOff, 1 << 30)
-            z.next_in = UnsafeMutablePointer(mutating: src.baseAddress.map { $0.advanced(by: inOff).assumingMemoryBound(to: Bytef.self) })
+            z.next_in = UnsafeMutablePointer(
+                mutating: src.baseAddress.map { $0.advanced(by: inOff).assumingMemoryBound(to: Bytef.self) })
             z.avail_in = uInt(inChunk)
             z.next_out = out.mutablePointer!.advanced(by: outOff).assumingMemoryBound(to: Bytef.self)
             z.avail_out = uInt(outChunk)
@@ -185,13 +199,18 @@ final class ZipArchive {
             outOff += outChunk - Int(z.avail_out)
             if rc == Z_STREAM_END { break }
             guard rc == Z_OK || (rc == Z_BUF_ERROR && outOff < e.uncompressedSize && inOff < src.count) else {
-                let why = rc == Z_BUF_ERROR ? (outOff >= e.uncompressedSize ? "inflates to more than the declared \(e.uncompressedSize) bytes" : "the deflate stream ends early") : "corrupt deflate stream (zlib error \(rc))"
+                let why =
+                    rc == Z_BUF_ERROR
+                    ? (outOff >= e.uncompressedSize
+                        ? "inflates to more than the declared \(e.uncompressedSize) bytes"
+                        : "the deflate stream ends early") : "corrupt deflate stream (zlib error \(rc))"
                 throw fail(.compression, why, at: e.name)
             }
             if z.avail_out != 0 && z.avail_in != 0 && rc != Z_OK { break }
         }
         guard outOff == e.uncompressedSize else {
-            throw fail(.compression, "inflates to \(outOff) bytes, the directory says \(e.uncompressedSize)", at: e.name)
+            throw fail(
+                .compression, "inflates to \(outOff) bytes, the directory says \(e.uncompressedSize)", at: e.name)
         }
         return out
     }

@@ -72,9 +72,15 @@ struct JSONParser {
                 return .array(out)
             }
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try word("true"); return .bool(true)
-        case UInt8(ascii: "f"): try word("false"); return .bool(false)
-        case UInt8(ascii: "n"): try word("null"); return .null
+        case UInt8(ascii: "t"):
+            try word("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try word("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try word("null")
+            return .null
         default: return try number()
         }
     }
@@ -126,7 +132,10 @@ struct JSONParser {
                 case UInt8(ascii: "b"): bytes.append(8)
                 case UInt8(ascii: "f"): bytes.append(12)
                 case UInt8(ascii: "u"):
-                    guard i + 4 <= s.count, let v = UInt32(String(decoding: UnsafeRawBufferPointer(rebasing: s[i..<i + 4]), as: UTF8.self), radix: 16) else {
+                    guard i + 4 <= s.count,
+                        let v = UInt32(
+                            String(decoding: UnsafeRawBufferPointer(rebasing: s[i..<i + 4]), as: UTF8.self), radix: 16)
+                    else {
                         throw fail("bad \\u escape")
                     }
                     i += 4

@@ -24,11 +24,14 @@ enum Safetensors {
         var c = ByteCursor(b, what: "header")
         let n64 = try c.u64()
         guard n64 <= UInt64(limits.maxSafetensorsHeader) else {
-            throw FrontendError(.limitExceeded, at: "header", "header length \(n64) exceeds the \(limits.maxSafetensorsHeader)-byte limit")
+            throw FrontendError(
+                .limitExceeded, at: "header",
+                "header length \(n64) exceeds the \(limits.maxSafetensorsHeader)-byte limit")
         }
         let n = Int(n64)
         guard n <= b.count - 8 else {
-            throw FrontendError(.truncated, at: "header", "header length \(n) runs past the end of the \(b.count)-byte file")
+            throw FrontendError(
+                .truncated, at: "header", "header length \(n) runs past the end of the \(b.count)-byte file")
         }
         var parser = JSONParser(UnsafeRawBufferPointer(rebasing: b[8..<8 + n]))
         let document = try parser.parseDocument()
@@ -37,7 +40,9 @@ enum Safetensors {
         }
         let bufferStart = 8 + n
         let bufferSize = b.count - bufferStart
-        guard entries.count <= limits.maxTensors else { throw FrontendError(.limitExceeded, at: "header", "more than \(limits.maxTensors) tensors") }
+        guard entries.count <= limits.maxTensors else {
+            throw FrontendError(.limitExceeded, at: "header", "more than \(limits.maxTensors) tensors")
+        }
         var items: [Item] = []
         for member in entries where member.key != "__metadata__" {
             let (name, v) = (member.key, member.value)
@@ -47,7 +52,9 @@ enum Safetensors {
             guard case .string(let dt)? = f("dtype") else { throw bad("missing dtype") }
             guard let dtype = dtypes[dt] else { throw bad("unsupported dtype '\(dt)'") }
             guard case .array(let shapeJ)? = f("shape") else { throw bad("missing shape") }
-            guard case .array(let offs)? = f("data_offsets"), offs.count == 2 else { throw bad("missing data_offsets [begin, end]") }
+            guard case .array(let offs)? = f("data_offsets"), offs.count == 2 else {
+                throw bad("missing data_offsets [begin, end]")
+            }
             var shape: [Int] = []
             for s in shapeJ {
                 guard case .integer(let i) = s, i >= 0 else { throw bad("shape holds a non-integer or negative") }
@@ -59,7 +66,9 @@ enum Safetensors {
             guard let count = Shape(shape).checkedElementCount else { throw bad("shape \(shape) overflows") }
             let (bytes, o) = count.multipliedReportingOverflow(by: dtype.byteSize)
             guard !o, bytes == end - begin else {
-                throw bad("shape \(shape) of \(dt) needs \(o ? "too many" : String(bytes)) bytes, data_offsets give \(end - begin)")
+                throw bad(
+                    "shape \(shape) of \(dt) needs \(o ? "too many" : String(bytes)) bytes, data_offsets give \(end - begin)"
+                )
             }
             items.append(Item(name: name, dtype: dtype, shape: shape, begin: begin, end: end))
         }
@@ -69,14 +78,18 @@ enum Safetensors {
             guard it.begin == expected else {
                 throw FrontendError(
                     .malformedTensor, at: it.name,
-                    it.begin < expected ? "data_offsets [\(it.begin), \(it.end)] overlap another tensor's bytes" : "a gap of \(it.begin - expected) bytes precedes data_offsets [\(it.begin), \(it.end)]")
+                    it.begin < expected
+                        ? "data_offsets [\(it.begin), \(it.end)] overlap another tensor's bytes"
+                        : "a gap of \(it.begin - expected) bytes precedes data_offsets [\(it.begin), \(it.end)]")
             }
             expected = it.end
         }
         guard expected == bufferSize else {
             throw FrontendError(
                 .malformedTensor, at: "data",
-                expected > bufferSize ? "tensors need \(expected) bytes but the file holds \(bufferSize) after the header" : "\(bufferSize - expected) bytes after the last tensor are not covered")
+                expected > bufferSize
+                    ? "tensors need \(expected) bytes but the file holds \(bufferSize) after the header"
+                    : "\(bufferSize - expected) bytes after the last tensor are not covered")
         }
         var out = StateDict(tensors: [], file: file.path, format: "safetensors")
         for it in items {

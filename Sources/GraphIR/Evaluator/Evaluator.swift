@@ -1,9 +1,10 @@
+import COpenBLAS
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import COpenBLAS
 
 /// The reference evaluator: the meaning of the IR. Runs float32 graphs with OpenBLAS for
 /// GEMM-shaped work and direct loops elsewhere.
@@ -33,7 +34,8 @@ public struct Evaluator {
         for (id, t) in zip(graph.inputs, inputs) {
             let v = graph.values[id]
             guard t.shape == v.shape else {
-                throw IRError(.badInput, at: "%\(v.name)", "input shape \(t.shape) does not match the model's \(v.shape)")
+                throw IRError(
+                    .badInput, at: "%\(v.name)", "input shape \(t.shape) does not match the model's \(v.shape)")
             }
             env[id] = FloatBuffer(t)
         }
@@ -47,7 +49,9 @@ public struct Evaluator {
             let out = try execute(node, args)
             let outID = node.outputs[0]
             guard out.shape == graph.values[outID].shape.dims else {
-                throw IRError(.shapeMismatch, at: node.name, "evaluated shape \(out.shape) differs from \(graph.values[outID].shape)")
+                throw IRError(
+                    .shapeMismatch, at: node.name,
+                    "evaluated shape \(out.shape) differs from \(graph.values[outID].shape)")
             }
             env[outID] = out
             observe?(node, out.tensor())
@@ -73,7 +77,8 @@ public struct Evaluator {
         case .gelu: return Kernels.unary(a[0]) { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) }
         case .sigmoid: return Kernels.unary(a[0]) { 1 / (1 + expf(-$0)) }
         case .layerNorm(let axis, let eps):
-            return Kernels.layerNorm(a[0], a[1], a[2], axis: ShapeInference.axis(axis, rank: a[0].shape.count)!, epsilon: eps)
+            return Kernels.layerNorm(
+                a[0], a[1], a[2], axis: ShapeInference.axis(axis, rank: a[0].shape.count)!, epsilon: eps)
         case .softmax(let axis): return Kernels.softmax(a[0], axis: ShapeInference.axis(axis, rank: a[0].shape.count)!)
         case .globalAvgPool: return Kernels.globalAvgPool(a[0])
         case .avgPool(let p): return Kernels.pool(a[0], p, outShape: outShape, max: false)
@@ -81,7 +86,8 @@ public struct Evaluator {
         case .reshape, .flatten, .identity, .dropout:
             return FloatBuffer(shape: outShape, storage: a[0].storage)
         case .transpose(let perm): return Kernels.transpose(a[0], perm: perm)
-        case .concat(let axis): return Kernels.concat(a, axis: ShapeInference.axis(axis, rank: a[0].shape.count)!, outShape: outShape)
+        case .concat(let axis):
+            return Kernels.concat(a, axis: ShapeInference.axis(axis, rank: a[0].shape.count)!, outShape: outShape)
         case .slice(let axis, let start, let end, let step):
             let ax = ShapeInference.axis(axis, rank: a[0].shape.count)!
             let (s, _) = ShapeInference.sliceBounds(start: start, end: end, dim: a[0].shape[ax])

@@ -46,7 +46,8 @@ extension Kernels {
         let (len, outLen) = (x.shape[axis], outShape[axis])
         for o in 0..<outer {
             for j in 0..<outLen {
-                (out.ptr + (o * outLen + j) * inner).update(from: x.ptr + (o * len + start + j * step) * inner, count: inner)
+                (out.ptr + (o * outLen + j) * inner).update(
+                    from: x.ptr + (o * len + start + j * step) * inner, count: inner)
             }
         }
         return out
