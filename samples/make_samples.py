@@ -222,16 +222,34 @@ def write_hostile(out, small_pt_bytes, small_sd):
     put("overlapping.safetensors", struct.pack("<Q", len(h)) + h + b"\x00" * 24)
     put("oversized_header.safetensors", struct.pack("<Q", 200 * 1024 * 1024) + b"{" + b" " * 64)
 
+    # not hostile: the same checkpoint with every entry deflated and ZIP64 records forced,
+    # which the reader must accept (and map to the same tensors)
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", allowZip64=True) as zout:
+        for info in zin.infolist():
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            with zout.open(zi, "w", force_zip64=True) as f:
+                f.write(zin.read(info.filename))
+    put("../valid/deflated_zip64.pt", b.getvalue())
+
 
 # ---------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full-teacher", action="store_true", help="also write samples/large/vit_b_16.pt (343 MB)")
     ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--fixtures-only", action="store_true", help="only rewrite Tests/Fixtures (no training)")
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
 
+    if args.fixtures_only:
+        torch.manual_seed(0)
+        tiny = torchvision.models.mobilenet_v2(width_mult=0.1, num_classes=4).state_dict()
+        b = io.BytesIO(); torch.save(tiny, b)
+        write_hostile(os.path.join(os.path.dirname(HERE), "Tests", "Fixtures", "hostile"), b.getvalue(), tiny)
+        return
     print("images ...", flush=True)
     xtr, ytr = dataset(1, 150)
     xval, yval = dataset(2, 10)
@@ -301,6 +319,7 @@ def main():
         torch.save(small_sd, os.path.join(HERE, "resnet10_c3_f16.pt"))
         np.save(os.path.join(HERE, "golden", "resnet10_c3_f16_x0.npy"), small(torch.from_numpy(picks["x0"])).numpy())
 
+    torch.manual_seed(0)
     tiny = torchvision.models.mobilenet_v2(width_mult=0.1, num_classes=4).state_dict()
     b = io.BytesIO(); torch.save(tiny, b)
     write_hostile(os.path.join(os.path.dirname(HERE), "Tests", "Fixtures", "hostile"), b.getvalue(), tiny)
@@ -309,6 +328,7 @@ def main():
         os.makedirs(os.path.join(HERE, "large"), exist_ok=True)
         torch.manual_seed(7)
         vit = torchvision.models.vit_b_16(num_classes=len(CLASSES)).eval()
+        nn.init.normal_(vit.heads.head.weight, std=0.02)  # torchvision zero-initialises the head
         torch.save(vit.state_dict(), os.path.join(HERE, "large", "vit_b_16.pt"))
         x = torch.from_numpy(picks["x0"])
         with torch.no_grad():

@@ -14,11 +14,20 @@ public enum Runner {
         public var logits: Tensor
         /// Per sample: (class, logit, probability), best first.
         public var top: [[(index: Int, logit: Float, probability: Float)]]
+        /// Wall-clock seconds of each evaluation (one unless `repeat` was given).
+        public var seconds: [Double]
+
+        /// Median of `seconds`.
+        public var medianSeconds: Double {
+            let s = seconds.sorted()
+            return s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+        }
     }
 
     /// Loads `modelPath` for the batch size of `input` and runs it in float32.
     public static func run(
-        modelPath: String, input: Tensor, inputPath: String, topK: Int, options: ModelOptions = ModelOptions()
+        modelPath: String, input: Tensor, inputPath: String, topK: Int, options: ModelOptions = ModelOptions(),
+        repeat count: Int = 1
     )
         throws(DriverError) -> Result
     {
@@ -51,9 +60,21 @@ public enum Runner {
             }
         }
         x = x.reshaped(want)
-        let out: Tensor
-        do { out = try Evaluator(graph: g).run([x])[0] } catch { throw DriverError.from(error, file: modelPath) }
-        return Result(logits: out, top: Self.topK(out, k: topK))
+        var out = x
+        var seconds: [Double] = []
+        let evaluator = Evaluator(graph: g)
+        for _ in 0..<max(1, count) {
+            let start = now()
+            do { out = try evaluator.run([x])[0] } catch { throw DriverError.from(error, file: modelPath) }
+            seconds.append(now() - start)
+        }
+        return Result(logits: out, top: Self.topK(out, k: topK), seconds: seconds)
+    }
+
+    static func now() -> Double {
+        var t = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &t)
+        return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
     }
 
     static func topK(_ logits: Tensor, k: Int) -> [[(index: Int, logit: Float, probability: Float)]] {

@@ -88,16 +88,25 @@ struct Run: ParsableCommand {
     @Option(help: "Threads for the BLAS kernels (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Evaluate this many times and print the median latency (for benchmarks).")
+    var `repeat` = 1
+
     func validate() throws {
         guard topk >= 1 else { throw ValidationError("--topk must be at least 1") }
         if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
+        guard (1...10000).contains(`repeat`) else { throw ValidationError("--repeat must be in 1…10000") }
     }
 
     func run() throws {
         if let t = threads { Evaluator.setThreads(t) }
         let x = try NPY.read(path: input)
-        let r = try Runner.run(modelPath: file, input: x, inputPath: input, topK: topk, options: model.options)
+        let r = try Runner.run(modelPath: file, input: x, inputPath: input, topK: topk, options: model.options,
+            repeat: `repeat`)
         print(Runner.text(r), terminator: "")
+        if `repeat` > 1 {
+            let ms = { (s: Double) in String((s * 100_000).rounded() / 100) }
+            printError("latency: median \(ms(r.medianSeconds)) ms, min \(ms(r.seconds.min() ?? 0)) ms over \(`repeat`) runs")
+        }
         if let output { try NPY.write(r.logits, to: output) }
     }
 }
