@@ -190,10 +190,8 @@ def write_hostile(out, small_pt_bytes, small_sd):
     def zip_with_pickle(pkl, extra=None):
         b = io.BytesIO()
         with zipfile.ZipFile(b, "w", zipfile.ZIP_STORED) as z:
-            z.writestr("archive/data.pkl", pkl)
-            z.writestr("archive/byteorder", "little")
-            for k, v in (extra or {}).items():
-                z.writestr(k, v)
+            for k, v in [("archive/data.pkl", pkl), ("archive/byteorder", b"little")] + list((extra or {}).items()):
+                z.writestr(zipfile.ZipInfo(k, date_time=(1980, 1, 1, 0, 0, 0)), v)
         return b.getvalue()
 
     # pickle that would call posix.system("echo pwned") if executed
