@@ -60,7 +60,7 @@ public struct ParsingLimits: Sendable {
     /// Most entries in a zip archive.
     public var maxZipEntries = 1 << 20
     /// Largest decompressed size of one deflated zip entry.
-    public var maxInflatedBytes = 1 << 34
+    public var maxInflatedBytes = 1 << 33
     /// Largest safetensors JSON header (the reference implementation's limit: 100 MB).
     public var maxSafetensorsHeader = 100_000_000
     /// Most tensors in one file.

@@ -13,10 +13,10 @@ public final class TensorStorage: @unchecked Sendable {
     public let mappedFile: MappedFile?
     private let parent: TensorStorage?
 
-    /// Fresh zeroed storage of `byteCount` bytes.
-    public init(byteCount: Int) {
+    /// Fresh storage of `byteCount` bytes, zeroed unless the caller will overwrite every byte.
+    public init(byteCount: Int, zeroed: Bool = true) {
         let p = UnsafeMutableRawPointer.allocate(byteCount: max(byteCount, 1), alignment: 64)
-        p.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1))
+        if zeroed { p.initializeMemory(as: UInt8.self, repeating: 0, count: max(byteCount, 1)) }
         owned = p
         pointer = UnsafeRawPointer(p)
         self.byteCount = byteCount

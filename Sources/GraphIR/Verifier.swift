@@ -1,4 +1,7 @@
 extension Graph {
+    /// The most elements one value may hold (2^31: far above any vision model's tensors).
+    public static let maxElements = 1 << 31
+
     /// Checks every invariant of the IR: each value defined once and before use, op arity,
     /// shapes and dtypes agreeing with shape inference, constants matching their values,
     /// quantization parameters present where the dtype needs them, outputs defined, names unique.
@@ -13,6 +16,13 @@ extension Graph {
             try check(id, at: loc)
             guard !defined[id] else { throw IRError(.redefinedValue, at: loc, "%\(values[id].name) is defined twice") }
             defined[id] = true
+        }
+        for v in values {
+            guard let n = v.shape.checkedElementCount, n <= Self.maxElements else {
+                throw IRError(
+                    .shapeMismatch, at: "%\(v.name)",
+                    "shape \(v.shape) holds more than the \(Self.maxElements) elements a value may have")
+            }
         }
         var names = Set<String>()
         for v in values where !names.insert(v.name).inserted {

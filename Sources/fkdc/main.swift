@@ -100,12 +100,14 @@ struct Run: ParsableCommand {
     func run() throws {
         if let t = threads { Evaluator.setThreads(t) }
         let x = try NPY.read(path: input)
-        let r = try Runner.run(modelPath: file, input: x, inputPath: input, topK: topk, options: model.options,
+        let r = try Runner.run(
+            modelPath: file, input: x, inputPath: input, topK: topk, options: model.options,
             repeat: `repeat`)
         print(Runner.text(r), terminator: "")
         if `repeat` > 1 {
             let ms = { (s: Double) in String((s * 100_000).rounded() / 100) }
-            printError("latency: median \(ms(r.medianSeconds)) ms, min \(ms(r.seconds.min() ?? 0)) ms over \(`repeat`) runs")
+            printError(
+                "latency: median \(ms(r.medianSeconds)) ms, min \(ms(r.seconds.min() ?? 0)) ms over \(`repeat`) runs")
         }
         if let output { try NPY.write(r.logits, to: output) }
     }

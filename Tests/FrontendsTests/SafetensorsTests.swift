@@ -90,6 +90,19 @@ import Testing
         #expect(sd["features.0.0.weight"] == stored["features.0.0.weight"])
     }
 
+    @Test func deflatedEntriesAreCheckedAgainstTheirDeclaredSize() throws {
+        let pkl: [UInt8] = P.proto2 + P.dict([("a", P.tensor(key: "0", numel: 2, size: [2], stride: [1]))]) + P.stop
+        let entries = [("archive/data.pkl", pkl), ("archive/data/0", floatBytes([1, 2]))]
+        let ok = makeZip(entries, zip64: true, deflated: ["archive/data.pkl", "archive/data/0"])
+        #expect(try CheckpointReader.read(path: temporaryFile(ok))["a"]!.floatArray() == [1, 2])
+        let bomb = makeZip(entries, zip64: true, deflated: ["archive/data/0"], declared: ["archive/data/0": 1 << 32])
+        let e = #expect(throws: FrontendError.self) { try CheckpointReader.read(path: temporaryFile(bomb)) }
+        #expect(e?.description.contains("beyond what deflate can produce") == true, "\(e?.description ?? "")")
+        let short = makeZip(entries, deflated: ["archive/data/0"], declared: ["archive/data/0": 12])
+        let s = #expect(throws: FrontendError.self) { try CheckpointReader.read(path: temporaryFile(short)) }
+        #expect(s?.kind == .compression)
+    }
+
     @Test func unrecognisedAndMissingFiles() {
         let e = #expect(throws: FrontendError.self) {
             try CheckpointReader.read(path: temporaryFile(Array("hello world".utf8), suffix: ".bin"))

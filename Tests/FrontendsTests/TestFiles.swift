@@ -29,25 +29,31 @@ func temporaryFile(_ bytes: [UInt8], suffix: String = ".pt") -> String {
 }
 
 /// A minimal zip writer (stored entries), optionally with ZIP64 central-directory records.
-func makeZip(_ entries: [(String, [UInt8])], zip64: Bool = false) -> [UInt8] {
+/// `deflated` entries are written as one raw-deflate stored block; `declared` overrides the
+/// uncompressed size recorded in the directory.
+func makeZip(
+    _ entries: [(String, [UInt8])], zip64: Bool = false, deflated: Set<String> = [], declared: [String: Int] = [:]
+) -> [UInt8] {
     func le16(_ v: Int) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8 & 0xff)] }
     func le32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8(v >> (8 * $0) & 0xff) } }
     func le64(_ v: Int) -> [UInt8] { (0..<8).map { UInt8(v >> (8 * $0) & 0xff) } }
     var out: [UInt8] = []
     var central: [UInt8] = []
-    for (name, data) in entries {
-        let crc = data.withUnsafeBytes {
+    for (name, raw) in entries {
+        let crc = raw.withUnsafeBytes {
             Int(crc32(0, $0.baseAddress?.assumingMemoryBound(to: Bytef.self), uInt($0.count)))
         }
+        let method = deflated.contains(name) ? 8 : 0
+        let data = method == 8 ? [1] + le16(raw.count) + le16(~raw.count & 0xffff) + raw : raw
+        let usize = declared[name] ?? raw.count
         let offset = out.count
         let n = Array(name.utf8)
-        out +=
-            le32(0x0403_4b50) + le16(20) + le16(0) + le16(0) + le32(0) + le32(crc) + le32(data.count) + le32(data.count)
+        out += le32(0x0403_4b50) + le16(20) + le16(0) + le16(method) + le32(0) + le32(crc)
+        out += le32(data.count) + le32(usize)
         out += le16(n.count) + le16(0) + n + data
-        let extra = zip64 ? le16(1) + le16(24) + le64(data.count) + le64(data.count) + le64(offset) : []
-        let size = zip64 ? 0xFFFF_FFFF : data.count
-        central +=
-            le32(0x0201_4b50) + le16(45) + le16(45) + le16(0) + le16(0) + le32(0) + le32(crc) + le32(size) + le32(size)
+        let extra = zip64 ? le16(1) + le16(24) + le64(usize) + le64(data.count) + le64(offset) : []
+        central += le32(0x0201_4b50) + le16(45) + le16(45) + le16(0) + le16(method) + le32(0) + le32(crc)
+        central += le32(zip64 ? 0xFFFF_FFFF : data.count) + le32(zip64 ? 0xFFFF_FFFF : usize)
         central +=
             le16(n.count) + le16(extra.count) + le16(0) + le16(0) + le16(0) + le32(0)
             + le32(zip64 ? 0xFFFF_FFFF : offset) + n + extra

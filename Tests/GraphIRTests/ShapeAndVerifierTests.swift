@@ -113,6 +113,14 @@ import Testing
         #expect(throws: IRError.self) { try h.verify() }
     }
 
+    @Test func rejectsValuesTooLargeToEvaluate() throws {
+        let text =
+            "graph @g {\n  input %x : f32[1,4]\n  %y : f32[65536,65536,4] = expand(%x) {shape=[65536,65536,4]} @\"e\"\n  output %y\n}\n"
+        let g = try IRParser().parse(text)
+        let e = #expect(throws: IRError.self) { try g.verify() }
+        #expect(e?.description.contains("holds more than the 2147483648 elements") == true)
+    }
+
     @Test func rejectsConstantWhoseTensorDisagrees() throws {
         var g = try tiny()
         g.constants[1] = Tensor(shape: Shape([8]), floats: [Float](repeating: 0, count: 8))

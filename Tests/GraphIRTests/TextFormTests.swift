@@ -24,9 +24,7 @@ import Testing
         h = try g.addNode(name: "pick", op: .gather(axis: 1), inputs: [h, idx])
         h = try g.addNode(name: "sm", op: .softmax(axis: -1), inputs: [h])
         let half = g.addConstant(
-            name: "half",
-            Tensor(dtype: .float16, shape: Shape([1]), bytes: UnsafeRawBufferPointer(start: [UInt16(0x3800)], count: 2))
-        )
+            name: "half", [UInt16(0x3800)].withUnsafeBytes { Tensor(dtype: .float16, shape: Shape([1]), bytes: $0) })
         h = try g.addNode(name: "scale", op: .mul, inputs: [h, half])
         let q = g.addValue(
             Value(name: "q", dtype: .int8, shape: Shape([2, 2]), quant: QuantParams(scales: [0.5], zeroPoints: [-3])))

@@ -178,7 +178,14 @@ final class ZipArchive {
         guard e.uncompressedSize <= limits.maxInflatedBytes else {
             throw fail(.limitExceeded, "declares \(e.uncompressedSize) uncompressed bytes, over the limit", at: e.name)
         }
-        let out = TensorStorage(byteCount: e.uncompressedSize)
+        // deflate cannot expand data by more than about 1032:1; a larger claim is a bomb or a lie
+        guard e.uncompressedSize <= max(e.compressedSize, 1) * 1100 else {
+            throw fail(
+                .compression,
+                "declares \(e.uncompressedSize) bytes from \(e.compressedSize) compressed, beyond what deflate can produce",
+                at: e.name)
+        }
+        let out = TensorStorage(byteCount: e.uncompressedSize, zeroed: false)
         var z = z_stream()
         guard inflateInit2_(&z, -15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
             throw fail(.compression, "zlib could not start", at: e.name)
