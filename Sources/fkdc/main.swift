@@ -108,6 +108,12 @@ struct Run: ParsableCommand {
             let ms = { (s: Double) in String((s * 100_000).rounded() / 100) }
             printError(
                 "latency: median \(ms(r.medianSeconds)) ms, min \(ms(r.seconds.min() ?? 0)) ms over \(`repeat`) runs")
+            if Evaluator.blasCoreName.lowercased() == "prescott" {
+                printError(
+                    "note: OpenBLAS runs its generic SSE3 kernels (core 'Prescott'): it does not recognise this CPU; "
+                        + "OPENBLAS_CORETYPE=Haswell (or SkylakeX) selects AVX2 (AVX-512) kernels where the CPU has them"
+                )
+            }
         }
         if let output { try NPY.write(r.logits, to: output) }
     }
