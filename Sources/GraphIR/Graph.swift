@@ -106,7 +106,7 @@ public struct Graph: Sendable, Equatable {
         case .conv2d:
             let w = values[node.inputs[1]].shape
             return out.elementCount * w[1] * w[2] * w[3]
-        case .gemm:
+        case .gemm, .fullyConnected:
             return out.elementCount * values[node.inputs[1]].shape[1]
         case .matMul:
             let a = values[node.inputs[0]].shape

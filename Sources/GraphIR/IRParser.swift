@@ -11,7 +11,7 @@ public struct IRParser {
     }
 
     private enum Attr {
-        case int(Int), float(Float), bool(Bool), list([Int])
+        case int(Int), float(Float), bool(Bool), list([Int]), word(String)
     }
 
     private func parseGraph(_ lx: inout Lexer) throws(IRError) -> Graph {
@@ -210,6 +210,7 @@ public struct IRParser {
         if lx.peek == UInt8(ascii: "[") { return .list(try parseIntList(&lx)) }
         if lx.acceptWord("true") { return .bool(true) }
         if lx.acceptWord("false") { return .bool(false) }
+        if let c = lx.peek, Lexer.isWordByte(c), !(c >= 48 && c <= 57) { return .word(try lx.word()) }
         let tok = try lx.numberToken()
         if let i = Int(tok) { return .int(i) }
         guard let f = Float(tok) else { throw IRError(.syntax, at: lx.location, "bad number '\(tok)'") }
@@ -248,6 +249,18 @@ public struct IRParser {
             }
             return v
         }
+        func activation() throws(IRError) -> FusedActivation {
+            guard attrs["activation"] != nil else { return .none }
+            guard case .word(let w) = try get("activation") else {
+                throw IRError(.badAttribute, at: loc, "\(name).activation must be relu, clip or hard_swish")
+            }
+            switch w {
+            case "relu": return .relu
+            case "hard_swish": return .hardSwish
+            case "clip": return .clip(min: try float("clip_min"), max: try float("clip_max"))
+            default: throw IRError(.badAttribute, at: loc, "unknown activation '\(w)'")
+            }
+        }
         func pool() throws(IRError) -> PoolAttrs {
             PoolAttrs(
                 kernel: try list("kernel"), stride: try list("stride"), pad: try list("pad"),
@@ -259,11 +272,12 @@ public struct IRParser {
             op = .conv2d(
                 Conv2dAttrs(
                     stride: try list("stride"), pad: try list("pad"), dilation: try list("dilation"),
-                    groups: try int("groups")))
+                    groups: try int("groups"), activation: try activation()))
         case "batch_norm": op = .batchNorm(epsilon: try float("epsilon"))
-        case "gemm": op = .gemm
+        case "gemm": op = .gemm(try activation())
+        case "fully_connected": op = .fullyConnected(try activation())
         case "mat_mul": op = .matMul
-        case "add": op = .add
+        case "add": op = .add(try activation())
         case "mul": op = .mul
         case "relu": op = .relu
         case "clip": op = .clip(min: try float("min"), max: try float("max"))

@@ -64,6 +64,8 @@ public struct IRPrinter {
         switch op {
         case .conv2d(let a):
             return "stride=\(list(a.stride)), pad=\(list(a.pad)), dilation=\(list(a.dilation)), groups=\(a.groups)"
+                + activation(a.activation, leading: ", ")
+        case .gemm(let a), .fullyConnected(let a), .add(let a): return activation(a, leading: "")
         case .batchNorm(let e): return "epsilon=\(e)"
         case .clip(let lo, let hi): return "min=\(lo), max=\(hi)"
         case .layerNorm(let a, let e): return "axis=\(a), epsilon=\(e)"
@@ -75,9 +77,19 @@ public struct IRPrinter {
         case .transpose(let p): return "perm=\(list(p))"
         case .slice(let a, let s, let e, let st): return "axis=\(a), start=\(s), end=\(e), step=\(st)"
         case .dropout(let r): return "ratio=\(r)"
-        case .gemm, .matMul, .add, .mul, .relu, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .globalAvgPool,
+        case .matMul, .mul, .relu, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .globalAvgPool,
             .identity, .quantize, .dequantize:
             return ""
+        }
+    }
+
+    /// `activation=relu`, `activation=clip, clip_min=0.0, clip_max=6.0`, … (nothing for none).
+    static func activation(_ a: FusedActivation, leading: String) -> String {
+        switch a {
+        case .none: ""
+        case .relu: leading + "activation=relu"
+        case .hardSwish: leading + "activation=hard_swish"
+        case .clip(let lo, let hi): leading + "activation=clip, clip_min=\(lo), clip_max=\(hi)"
         }
     }
 

@@ -1,3 +1,23 @@
+/// An activation applied by the op that produced a value (created by `fuse-activation`): for
+/// INT8 kernels a relu or clip is only a tighter clamp of the requantized output.
+public enum FusedActivation: Sendable, Hashable {
+    case none
+    case relu
+    /// Clamp to [min, max]; ReLU6 is clip(0, 6).
+    case clip(min: Float, max: Float)
+    case hardSwish
+
+    /// The standalone op this activation stands for.
+    public var op: Op? {
+        switch self {
+        case .none: nil
+        case .relu: .relu
+        case .clip(let lo, let hi): .clip(min: lo, max: hi)
+        case .hardSwish: .hardSwish
+        }
+    }
+}
+
 /// Attributes of a 2-D convolution.
 ///
 /// Input `[N, Cin, H, W]`, weights `[Cout, Cin/groups, Kh, Kw]`, optional bias `[Cout]`,
@@ -7,12 +27,17 @@ public struct Conv2dAttrs: Sendable, Hashable {
     public var pad: [Int]  // [top, left, bottom, right]
     public var dilation: [Int]  // [dh, dw]
     public var groups: Int
+    public var activation: FusedActivation
 
-    public init(stride: [Int] = [1, 1], pad: [Int] = [0, 0, 0, 0], dilation: [Int] = [1, 1], groups: Int = 1) {
+    public init(
+        stride: [Int] = [1, 1], pad: [Int] = [0, 0, 0, 0], dilation: [Int] = [1, 1], groups: Int = 1,
+        activation: FusedActivation = .none
+    ) {
         self.stride = stride
         self.pad = pad
         self.dilation = dilation
         self.groups = groups
+        self.activation = activation
     }
 }
 
@@ -43,6 +68,7 @@ public struct PoolAttrs: Sendable, Hashable {
 /// - `conv2d`: x `[N,Cin,H,W]`, w `[Cout,Cin/groups,Kh,Kw]`, optional b `[Cout]`.
 /// - `batch_norm`: x `[N,C,…]`, scale `[C]`, bias `[C]`, mean `[C]`, var `[C]`.
 /// - `gemm` (a linear layer): x `[…,K]`, w `[N,K]`, optional b `[N]`; y = x·wᵀ + b.
+/// - `fully_connected`: x `[B,…]` read as `[B,K]` (flattened), w `[N,K]`, optional b `[N]` → `[B,N]`.
 /// - `mat_mul`: a `[…,M,K]`, b `[…,K,N]` (leading dims broadcast).
 /// - `add`, `mul`: two operands, NumPy broadcasting.
 /// - `layer_norm`: x, scale, bias; normalises over the dims from `axis` to the end.
@@ -50,9 +76,10 @@ public struct PoolAttrs: Sendable, Hashable {
 public enum Op: Sendable, Hashable {
     case conv2d(Conv2dAttrs)
     case batchNorm(epsilon: Float)
-    case gemm
+    case gemm(FusedActivation = .none)
+    case fullyConnected(FusedActivation = .none)
     case matMul
-    case add
+    case add(FusedActivation = .none)
     case mul
     case relu
     /// Clamp to [min, max]; ReLU6 is clip(0, 6).
@@ -92,6 +119,7 @@ public enum Op: Sendable, Hashable {
         case .conv2d: "conv2d"
         case .batchNorm: "batch_norm"
         case .gemm: "gemm"
+        case .fullyConnected: "fully_connected"
         case .matMul: "mat_mul"
         case .add: "add"
         case .mul: "mul"
@@ -123,7 +151,7 @@ public enum Op: Sendable, Hashable {
     /// Allowed input counts.
     public var arity: ClosedRange<Int> {
         switch self {
-        case .conv2d, .gemm: 2...3
+        case .conv2d, .gemm, .fullyConnected: 2...3
         case .batchNorm: 5...5
         case .layerNorm: 3...3
         case .matMul, .add, .mul, .gather: 2...2
@@ -135,10 +163,32 @@ public enum Op: Sendable, Hashable {
     /// Inputs that hold weights (counted as parameters by `inspect`).
     public var parameterInputs: Range<Int> {
         switch self {
-        case .conv2d, .gemm: 1..<3
+        case .conv2d, .gemm, .fullyConnected: 1..<3
         case .batchNorm: 1..<3  // running mean and variance are buffers, not parameters (as PyTorch counts)
         case .layerNorm: 1..<3
         default: 0..<0
+        }
+    }
+
+    /// The activation fused into this op, if it can carry one.
+    public var fusedActivation: FusedActivation? {
+        switch self {
+        case .conv2d(let a): a.activation
+        case .gemm(let a), .fullyConnected(let a), .add(let a): a
+        default: nil
+        }
+    }
+
+    /// The same op with `act` fused; nil when the op cannot carry an activation.
+    public func fusing(_ act: FusedActivation) -> Op? {
+        switch self {
+        case .conv2d(var a):
+            a.activation = act
+            return .conv2d(a)
+        case .gemm: return .gemm(act)
+        case .fullyConnected: return .fullyConnected(act)
+        case .add: return .add(act)
+        default: return nil
         }
     }
 

@@ -88,6 +88,16 @@ public enum ShapeInference {
                 throw fail("bias \(inputs[2].shape) must be [\(w[0])]")
             }
             return floatOut(xs.dropLast() + [w[0]])
+        case .fullyConnected:
+            let w = inputs[1].shape.dims
+            let k = xs.dropFirst().reduce(1, *)
+            guard xs.count >= 1, w.count == 2, k == w[1] else {
+                throw fail("input \(x.shape) flattens to \(k) features but the weight is \(Shape(w))")
+            }
+            if inputs.count == 3, inputs[2].shape.dims != [w[0]] {
+                throw fail("bias \(inputs[2].shape) must be [\(w[0])]")
+            }
+            return floatOut([xs[0], w[0]])
         case .matMul:
             let b = inputs[1].shape.dims
             guard xs.count >= 2, b.count >= 2, xs[xs.count - 1] == b[b.count - 2],

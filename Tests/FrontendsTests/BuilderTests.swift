@@ -19,7 +19,7 @@ import Testing
         #expect(m.architecture.hasPrefix("mobilenet_v2"))
         #expect(m.graph.nodes.filter { if case .batchNorm = $0.op { true } else { false } }.count == 52)
         #expect(m.graph.nodes.filter { if case .clip(0, 6) = $0.op { true } else { false } }.count == 35)
-        #expect(m.graph.nodes.filter { $0.op == .add }.count == 10)
+        #expect(m.graph.nodes.filter { $0.op == .add() }.count == 10)
         #expect(m.unusedKeys.isEmpty)
     }
 

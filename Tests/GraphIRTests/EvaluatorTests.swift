@@ -92,7 +92,7 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
     @Test func gemmAndBatchedMatMul() throws {
         var r = SplitMix(state: 1)
         let (x, w, b) = (r.tensor([2, 3, 5]), r.tensor([4, 5]), r.tensor([4]))
-        let got = try evalOne(.gemm, x, [w, b])
+        let got = try evalOne(.gemm(), x, [w, b])
         let (xf, wf, bf) = (x.floatArray(), w.floatArray(), b.floatArray())
         var want: [Float] = []
         for row in 0..<6 {
@@ -120,7 +120,7 @@ func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
     @Test func elementwiseAndBroadcast() throws {
         var r = SplitMix(state: 2)
         let (x, y) = (r.tensor([2, 3, 4]), r.tensor([3, 1]))
-        let got = try evalOne(.add, x, [y])
+        let got = try evalOne(.add(), x, [y])
         let (xf, yf) = (x.floatArray(), y.floatArray())
         #expect(maxAbsDiff(got, (0..<24).map { xf[$0] + yf[($0 / 4) % 3] }) == 0)
         let hs = try evalOne(.hardSwish, x, [])

@@ -69,7 +69,7 @@ import Testing
         var g = Graph(name: "t")
         let x = g.addInput(name: "x", shape: Shape([1, 4]))
         let w = g.addConstant(name: "w", Tensor(shape: Shape([2, 4]), floats: (0..<8).map(Float.init)))
-        let y = try g.addNode(name: "fc", op: .gemm, inputs: [x, w])
+        let y = try g.addNode(name: "fc", op: .gemm(), inputs: [x, w])
         g.outputs = [try g.addNode(name: "act", op: .relu, inputs: [y])]
         return g
     }

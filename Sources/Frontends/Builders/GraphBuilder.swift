@@ -113,7 +113,7 @@ struct GraphBuilder {
         let n = graph.values[w].shape[0]
         var ins = [x, w]
         if has(prefix + ".bias") { ins.append(try weight(prefix + ".bias", shape: [n])) }
-        return try node(prefix, .gemm, ins)
+        return try node(prefix, .gemm(), ins)
     }
 
     /// `LayerNorm` over the last dimension.

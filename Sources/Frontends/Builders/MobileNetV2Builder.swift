@@ -48,7 +48,7 @@ enum MobileNetV2Builder {
             y = try b.conv("\(p).\(next + 1)", y)  // linear projection
             y = try b.batchNorm("\(p).\(next + 2)", y)
             if stride == 1 && b.dims(y)[1] == cin {
-                y = try b.node("features.\(i).add", .add, [h, y])
+                y = try b.node("features.\(i).add", .add(), [h, y])
             }
             h = y
             i += 1

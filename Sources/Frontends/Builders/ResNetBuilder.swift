@@ -39,7 +39,7 @@ enum ResNetBuilder {
                     identity = try b.batchNorm(
                         p + ".downsample.1", try b.conv(p + ".downsample.0", h, stride: s, pad: 0))
                 }
-                y = try b.node(p + ".add", .add, [y, identity])
+                y = try b.node(p + ".add", .add(), [y, identity])
                 h = try b.node(p + ".relu", .relu, [y])
                 j += 1
             }

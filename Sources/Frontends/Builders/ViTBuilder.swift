@@ -69,7 +69,7 @@ enum ViTBuilder {
         let cls = try b.weight(n.classToken, shape: [1, 1, d])
         let clsB = try b.node("class_token.expand", .expand(shape: [batch, 1, d]), [cls])
         t = try b.node("tokens.concat", .concat(axis: 1), [clsB, t])
-        t = try b.node("pos_embedding.add", .add, [t, try b.weight(n.posEmbedding, shape: [1, tokens, d])])
+        t = try b.node("pos_embedding.add", .add(), [t, try b.weight(n.posEmbedding, shape: [1, tokens, d])])
         let scale = b.constant("attention.scale", Tensor(shape: Shape([1]), floats: [1 / Float(dh).squareRoot()]))
         var depth = 0
         while b.has("\(n.layer)\(depth).\(n.ln1).weight") {
@@ -78,7 +78,7 @@ enum ViTBuilder {
             var y = try b.layerNorm("\(l).\(n.ln1)", t, epsilon: 1e-6)
             let qkvW = try b.weight("\(l).\(n.qkvWeight)", shape: [3 * d, d])
             let qkvB = try b.weight("\(l).\(n.qkvBias)", shape: [3 * d])
-            let qkv = try b.node("\(a).qkv", .gemm, [y, qkvW, qkvB])
+            let qkv = try b.node("\(a).qkv", .gemm(), [y, qkvW, qkvB])
             func head(_ i: Int, _ name: String, _ perm: [Int]) throws(FrontendError) -> ValueID {
                 var v = try b.node("\(a).\(name)", .slice(axis: 2, start: i * d, end: (i + 1) * d, step: 1), [qkv])
                 v = try b.node("\(a).\(name).split_heads", .reshape(shape: [batch, tokens, h, dh]), [v])
@@ -94,12 +94,12 @@ enum ViTBuilder {
             o = try b.node("\(a).merge_heads.transpose", .transpose(perm: [0, 2, 1, 3]), [o])
             o = try b.node("\(a).merge_heads", .reshape(shape: [batch, tokens, d]), [o])
             o = try b.linear("\(l).\(n.outProj)", o, outFeatures: d)
-            t = try b.node("\(l).add_1", .add, [t, o])
+            t = try b.node("\(l).add_1", .add(), [t, o])
             y = try b.layerNorm("\(l).\(n.ln2)", t, epsilon: 1e-6)
             y = try b.linear("\(l).\(n.fc1)", y)
             y = try b.node("\(l).mlp.gelu", .gelu, [y])
             y = try b.linear("\(l).\(n.fc2)", y, outFeatures: d)
-            t = try b.node("\(l).add_2", .add, [t, y])
+            t = try b.node("\(l).add_2", .add(), [t, y])
             depth += 1
         }
         guard depth > 0 else {

@@ -4,7 +4,31 @@
     import Darwin
 #endif
 
+extension FusedActivation {
+    /// The activation an elementwise op is (relu, clip, hard_swish), for sharing one kernel.
+    init?(_ op: Op) {
+        switch op {
+        case .relu: self = .relu
+        case .clip(let lo, let hi): self = .clip(min: lo, max: hi)
+        case .hardSwish: self = .hardSwish
+        default: return nil
+        }
+    }
+}
+
 extension Kernels {
+    /// Applies an activation in place: the standalone ops and the fused forms share it, so fusing
+    /// changes no result.
+    static func activate(_ x: FloatBuffer, _ act: FusedActivation) {
+        let p = x.ptr
+        switch act {
+        case .none: return
+        case .relu: for i in 0..<x.count { p[i] = max(p[i], 0) }
+        case .clip(let lo, let hi): for i in 0..<x.count { p[i] = min(max(p[i], lo), hi) }
+        case .hardSwish: for i in 0..<x.count { p[i] = p[i] * min(max(p[i] + 3, 0), 6) / 6 }
+        }
+    }
+
     @inline(__always)
     static func unary(_ x: FloatBuffer, _ f: (Float) -> Float) -> FloatBuffer {
         let out = FloatBuffer(shape: x.shape)

@@ -64,18 +64,26 @@ public struct Evaluator {
     }
 
     private func execute(_ node: Node, _ a: [FloatBuffer]) throws(IRError) -> FloatBuffer {
+        let out = try compute(node, a)
+        if let act = node.op.fusedActivation { Kernels.activate(out, act) }
+        return out
+    }
+
+    private func compute(_ node: Node, _ a: [FloatBuffer]) throws(IRError) -> FloatBuffer {
         let outShape = graph.values[node.outputs[0]].shape.dims
         switch node.op {
         case .conv2d(let attrs):
             return Kernels.conv2d(a[0], a[1], a.count > 2 ? a[2] : nil, attrs, outShape: outShape)
         case .batchNorm(let eps): return Kernels.batchNorm(a[0], a[1], a[2], a[3], a[4], epsilon: eps)
-        case .gemm: return Kernels.gemm(a[0], a[1], a.count > 2 ? a[2] : nil, outShape: outShape)
+        case .gemm, .fullyConnected: return Kernels.gemm(a[0], a[1], a.count > 2 ? a[2] : nil, outShape: outShape)
         case .matMul: return Kernels.matMul(a[0], a[1], outShape: outShape)
         case .add: return Kernels.binary(a[0], a[1], outShape: outShape, +)
         case .mul: return Kernels.binary(a[0], a[1], outShape: outShape, *)
-        case .relu: return Kernels.unary(a[0]) { max($0, 0) }
-        case .clip(let lo, let hi): return Kernels.unary(a[0]) { min(max($0, lo), hi) }
-        case .hardSwish: return Kernels.unary(a[0]) { $0 * min(max($0 + 3, 0), 6) / 6 }
+        case .relu, .clip, .hardSwish:
+            let out = FloatBuffer(shape: a[0].shape)
+            out.ptr.update(from: a[0].ptr, count: out.count)
+            Kernels.activate(out, FusedActivation(node.op)!)
+            return out
         case .hardSigmoid: return Kernels.unary(a[0]) { min(max($0 + 3, 0), 6) / 6 }
         case .gelu: return Kernels.unary(a[0]) { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) }
         case .sigmoid: return Kernels.unary(a[0]) { 1 / (1 + expf(-$0)) }
