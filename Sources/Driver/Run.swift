@@ -24,10 +24,11 @@ public enum Runner {
         }
     }
 
-    /// Loads `modelPath` for the batch size of `input` and runs it in float32.
+    /// Loads `modelPath` for the batch size of `input` and runs it in float32, after the pass
+    /// `pipeline` when one is given.
     public static func run(
         modelPath: String, input: Tensor, inputPath: String, topK: Int, options: ModelOptions = ModelOptions(),
-        repeat count: Int = 1
+        repeat count: Int = 1, pipeline: String? = nil
     )
         throws(DriverError) -> Result
     {
@@ -40,7 +41,8 @@ public enum Runner {
         var opts = options
         opts.batch = input.shape[0]
         let model = try ModelLoader.load(path: modelPath, options: opts)
-        let g = model.graph
+        var g = model.graph
+        if let pipeline { g = try Optimizer.run(g, pipeline: pipeline).graph }
         guard g.inputs.count == 1 else {
             throw DriverError(.badInput, "\(modelPath): the model takes \(g.inputs.count) inputs")
         }

@@ -35,7 +35,7 @@ struct Fkdc: ParsableCommand {
             Reads PyTorch checkpoints (.pt .pth .ckpt), safetensors and .fkir graphs.
             Exit codes: 0 ok, 1 usage, 2 bad input, 3 a verification gate failed.
             """,
-        subcommands: [Inspect.self, Run.self])
+        subcommands: [Inspect.self, Run.self, Opt.self])
 }
 
 struct Inspect: ParsableCommand {
@@ -88,6 +88,12 @@ struct Run: ParsableCommand {
     @Option(help: "Threads for the BLAS kernels (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Run this pass pipeline before evaluating (comma-separated names, or 'default').")
+    var passes: String?
+
+    @Flag(help: "Run the default optimisation pipeline before evaluating (same as --passes default).")
+    var optimize = false
+
     @Option(help: "Evaluate this many times and print the median latency (for benchmarks).")
     var `repeat` = 1
 
@@ -102,7 +108,7 @@ struct Run: ParsableCommand {
         let x = try NPY.read(path: input)
         let r = try Runner.run(
             modelPath: file, input: x, inputPath: input, topK: topk, options: model.options,
-            repeat: `repeat`)
+            repeat: `repeat`, pipeline: passes ?? (optimize ? "default" : nil))
         print(Runner.text(r), terminator: "")
         if `repeat` > 1 {
             let ms = { (s: Double) in String((s * 100_000).rounded() / 100) }
@@ -143,4 +149,37 @@ do {
     }
     printError(Fkdc.fullMessage(for: error))
     exit(1)
+}
+
+struct Opt: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run graph optimisation passes over a model, print what each did, write the optimised IR.",
+        discussion: "Passes: " + Driver.passCatalog)
+
+    @Argument(help: "Model file (.pt .pth .ckpt .safetensors .fkir).")
+    var file: String
+
+    @OptionGroup var model: ModelSelection
+
+    @Option(help: "Comma-separated pass names, or 'default'.")
+    var passes = "default"
+
+    @Option(help: "Print the IR after this pass ('all' for every pass); repeatable.")
+    var printIRAfter: [String] = []
+
+    @Flag(help: "Print how long each pass took.")
+    var timePasses = false
+
+    @Option(name: .shortAndLong, help: "Write the optimised graph here as .fkir text (with all constant data).")
+    var output: String?
+
+    func run() throws {
+        let m = try ModelLoader.load(path: file, options: model.options)
+        let r = try Optimizer.run(m.graph, pipeline: passes, printIRAfter: Set(printIRAfter)) { pass, ir in
+            print("// IR after \(pass)\n\(ir)", terminator: "")
+        }
+        print(Optimizer.summary(r, times: timePasses), terminator: "")
+        print("nodes: \(r.nodesBefore) → \(r.graph.nodes.count)")
+        if let output { try AtomicFile.write(Array(r.graph.text.utf8), to: output) }
+    }
 }

@@ -27,12 +27,30 @@ extension Kernels {
         let (ho, wo) = (outShape[2], outShape[3])
         let groups = a.groups
         let coutG = cout / groups
+        let plane = ho * wo
         if cg == 1, coutG == 1 {
             depthwise(x, w, a, out: out)
+            if let bias {
+                for b in 0..<n {
+                    for c in 0..<cout {
+                        let p = out.ptr + (b * cout + c) * plane
+                        let v = bias.ptr[c]
+                        for i in 0..<plane { p[i] += v }
+                    }
+                }
+            }
         } else {
+            // the GEMM accumulates onto the bias, written into the output first
+            if let bias {
+                for b in 0..<n {
+                    for c in 0..<cout {
+                        (out.ptr + (b * cout + c) * plane).update(repeating: bias.ptr[c], count: plane)
+                    }
+                }
+            }
             let pointwise = kh == 1 && kw == 1 && a.stride == [1, 1] && a.pad == [0, 0, 0, 0]
             let colRows = cg * kh * kw
-            let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: colRows * ho * wo)
+            let col = pointwise ? nil : UnsafeMutablePointer<Float>.allocate(capacity: colRows * plane)
             defer { col?.deallocate() }
             for b in 0..<n {
                 for g in 0..<groups {
@@ -43,18 +61,9 @@ extension Kernels {
                         src = UnsafePointer(col)
                     }
                     sgemm(
-                        m: coutG, n: ho * wo, k: colRows, a: w.ptr + g * coutG * colRows, lda: colRows,
-                        b: src, ldb: ho * wo, c: out.ptr + (b * cout + g * coutG) * ho * wo, ldc: ho * wo)
-                }
-            }
-        }
-        if let bias {
-            let plane = ho * wo
-            for b in 0..<n {
-                for c in 0..<cout {
-                    let p = out.ptr + (b * cout + c) * plane
-                    let v = bias.ptr[c]
-                    for i in 0..<plane { p[i] += v }
+                        m: coutG, n: plane, k: colRows, a: w.ptr + g * coutG * colRows, lda: colRows,
+                        b: src, ldb: plane, c: out.ptr + (b * cout + g * coutG) * plane, ldc: plane,
+                        accumulate: bias != nil)
                 }
             }
         }
@@ -93,122 +102,97 @@ extension Kernels {
     }
 
     /// Depthwise convolution: channel c of the output reads only channel c of the input.
-    /// Works row by row so an output row stays in cache across the kernel taps; 3×3 windows
-    /// that lie wholly inside the image take an unrolled path the compiler vectorises.
+    ///
+    /// Each input plane is first copied into a zero-padded scratch plane, so every window lies
+    /// inside it and the loops need no bounds tests; 3×3 windows (stride 1 or 2) then compute
+    /// four outputs at a time with SIMD loads, other shapes run a plain loop.
     static func depthwise(_ x: FloatBuffer, _ w: FloatBuffer, _ a: Conv2dAttrs, out: FloatBuffer) {
         let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (kh, kw) = (w.shape[2], w.shape[3])
         let (ho, wo) = (out.shape[2], out.shape[3])
-        let (sh, sw, ph, pw, dh, dw) = (a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.dilation[0], a.dilation[1])
-        let geo = DepthwiseGeometry(h: h, w: wd, kh: kh, kw: kw, sh: sh, sw: sw, ph: ph, pw: pw, dh: dh, dw: dw)
-        let fast3x3 = kh == 3 && kw == 3 && dh == 1 && dw == 1
-        // output columns whose whole 3-wide window lies inside the row
-        let innerLo = fast3x3 ? min(wo, (pw + sw - 1) / sw) : 0
-        let innerHi = fast3x3 ? max(innerLo, min(wo, wd - 3 + pw >= 0 ? (wd - 3 + pw) / sw + 1 : 0)) : 0
+        let (sh, sw, dh, dw) = (a.stride[0], a.stride[1], a.dilation[0], a.dilation[1])
+        let (pt, pl) = (a.pad[0], a.pad[1])
+        let hp = h + pt + a.pad[2]
+        let wp = wd + pl + a.pad[3]
+        // 16 floats of slack: a SIMD load may read a few lanes past the last row
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: hp * wp + 16)
+        defer { scratch.deallocate() }
+        scratch.update(repeating: 0, count: hp * wp + 16)
+        let fast3x3 = kh == 3 && kw == 3 && dh == 1 && dw == 1 && (sw == 1 || sw == 2)
         for b in 0..<n {
             for ch in 0..<c {
                 let xc = x.ptr + (b * c + ch) * h * wd
+                for y in 0..<h { (scratch + (y + pt) * wp + pl).update(from: xc + y * wd, count: wd) }
                 let wc = w.ptr + ch * kh * kw
                 let oc = out.ptr + (b * c + ch) * ho * wo
                 for oy in 0..<ho {
+                    let row = scratch + oy * sh * wp
                     let orow = oc + oy * wo
-                    let iy0 = oy * sh - ph
-                    if fast3x3 && iy0 >= 0 && iy0 + 2 < h {
-                        let r0 = xc + iy0 * wd - pw
-                        let r1 = r0 + wd
-                        let r2 = r1 + wd
-                        let (w0, w1, w2, w3, w4, w5, w6, w7, w8) = (
-                            wc[0], wc[1], wc[2], wc[3], wc[4], wc[5], wc[6], wc[7], wc[8]
-                        )
-                        let start =
-                            sw == 1
-                            ? rowVector3x3(r0, r1, r2, wc, orow, innerLo, innerHi)
-                            : rowVector3x3s2(r0, r1, r2, wc, orow, innerLo, innerHi, rowEnd: wd + pw)
-                        // the rest one at a time (wrapping index arithmetic: the bounds above keep it in range)
-                        for ox in start..<max(start, innerHi) {
-                            let i = ox &* sw
-                            var acc = w0 * r0[i] + w1 * r0[i &+ 1] + w2 * r0[i &+ 2]
-                            acc += w3 * r1[i] + w4 * r1[i &+ 1] + w5 * r1[i &+ 2]
-                            acc += w6 * r2[i] + w7 * r2[i &+ 1] + w8 * r2[i &+ 2]
-                            orow[ox] = acc
+                    var ox = 0
+                    if fast3x3 {
+                        ox = sw == 1 ? row3x3(row, wp, wc, orow, wo) : row3x3s2(row, wp, wc, orow, wo)
+                    }
+                    // remaining outputs one at a time (wrapping arithmetic: indices stay inside scratch)
+                    while ox < wo {
+                        var acc: Float = 0
+                        for ky in 0..<kh {
+                            let r = row + (ky &* dh &* wp &+ ox &* sw)
+                            for kx in 0..<kw { acc += wc[ky &* kw &+ kx] * r[kx &* dw] }
                         }
-                        for ox in 0..<innerLo { orow[ox] = depthwisePoint(xc, wc, oy, ox, geo) }
-                        for ox in innerHi..<wo { orow[ox] = depthwisePoint(xc, wc, oy, ox, geo) }
-                    } else {
-                        for ox in 0..<wo { orow[ox] = depthwisePoint(xc, wc, oy, ox, geo) }
+                        orow[ox] = acc
+                        ox &+= 1
                     }
                 }
             }
         }
     }
 
-    /// 3×3 stride-1 depthwise row, eight outputs at a time; returns where it stopped.
-    /// `r0…r2` point at input column -pad of the three rows, so output `ox` reads `r[ox…ox+2]`.
+    /// A 3×3 stride-1 output row, four outputs per step; returns the first output not written.
     @inline(__always)
-    static func rowVector3x3(
-        _ r0: UnsafeMutablePointer<Float>, _ r1: UnsafeMutablePointer<Float>, _ r2: UnsafeMutablePointer<Float>,
-        _ w: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ lo: Int, _ hi: Int
+    static func row3x3(
+        _ r0: UnsafeMutablePointer<Float>, _ wp: Int, _ w: UnsafeMutablePointer<Float>,
+        _ out: UnsafeMutablePointer<Float>,
+        _ wo: Int
     ) -> Int {
-        typealias V = SIMD8<Float>
+        typealias V = SIMD4<Float>
+        let (r1, r2) = (r0 + wp, r0 + 2 * wp)
         func ld(_ p: UnsafeMutablePointer<Float>, _ i: Int) -> V { UnsafeRawPointer(p + i).loadUnaligned(as: V.self) }
-        var ox = lo
-        while ox &+ 8 <= hi {
-            var acc = w[0] * ld(r0, ox) + w[1] * ld(r0, ox &+ 1) + w[2] * ld(r0, ox &+ 2)
-            acc += w[3] * ld(r1, ox) + w[4] * ld(r1, ox &+ 1) + w[5] * ld(r1, ox &+ 2)
-            acc += w[6] * ld(r2, ox) + w[7] * ld(r2, ox &+ 1) + w[8] * ld(r2, ox &+ 2)
+        let (w0, w1, w2, w3, w4, w5, w6, w7, w8) = (w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8])
+        var ox = 0
+        while ox &+ 4 <= wo {
+            var acc = w0 * ld(r0, ox) + w1 * ld(r0, ox &+ 1) + w2 * ld(r0, ox &+ 2)
+            acc += w3 * ld(r1, ox) + w4 * ld(r1, ox &+ 1) + w5 * ld(r1, ox &+ 2)
+            acc += w6 * ld(r2, ox) + w7 * ld(r2, ox &+ 1) + w8 * ld(r2, ox &+ 2)
             UnsafeMutableRawPointer(out + ox).storeBytes(of: acc, as: V.self)
-            ox &+= 8
+            ox &+= 4
         }
         return ox
     }
 
-    /// 3×3 stride-2 depthwise row, eight outputs at a time from 16-wide loads split into even and
-    /// odd lanes; stops where a load would pass `rowEnd` (the row's length from `r`).
+    /// A 3×3 stride-2 output row: 8-wide loads split into even and odd lanes, four outputs per step.
     @inline(__always)
-    static func rowVector3x3s2(
-        _ r0: UnsafeMutablePointer<Float>, _ r1: UnsafeMutablePointer<Float>, _ r2: UnsafeMutablePointer<Float>,
-        _ w: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>, _ lo: Int, _ hi: Int, rowEnd: Int
+    static func row3x3s2(
+        _ r0: UnsafeMutablePointer<Float>, _ wp: Int, _ w: UnsafeMutablePointer<Float>,
+        _ out: UnsafeMutablePointer<Float>,
+        _ wo: Int
     ) -> Int {
-        typealias V = SIMD16<Float>
+        typealias V = SIMD8<Float>
+        let (r1, r2) = (r0 + wp, r0 + 2 * wp)
         func ld(_ p: UnsafeMutablePointer<Float>, _ i: Int) -> V { UnsafeRawPointer(p + i).loadUnaligned(as: V.self) }
-        var ox = lo
-        // a block reads r[2·ox … 2·ox + 17]
-        while ox &+ 8 <= hi && 2 &* ox &+ 18 <= rowEnd {
+        let (w0, w1, w2, w3, w4, w5, w6, w7, w8) = (w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7], w[8])
+        var ox = 0
+        while ox &+ 4 <= wo {
             let i = 2 &* ox
             let (a0, a2, b0, b2, c0, c2) = (
                 ld(r0, i), ld(r0, i &+ 2), ld(r1, i), ld(r1, i &+ 2), ld(r2, i), ld(r2, i &+ 2)
             )
-            var acc = w[0] * a0.evenHalf + w[1] * a0.oddHalf + w[2] * a2.evenHalf
-            acc += w[3] * b0.evenHalf + w[4] * b0.oddHalf + w[5] * b2.evenHalf
-            acc += w[6] * c0.evenHalf + w[7] * c0.oddHalf + w[8] * c2.evenHalf
-            UnsafeMutableRawPointer(out + ox).storeBytes(of: acc, as: SIMD8<Float>.self)
-            ox &+= 8
+            var acc = w0 * a0.evenHalf + w1 * a0.oddHalf + w2 * a2.evenHalf
+            acc += w3 * b0.evenHalf + w4 * b0.oddHalf + w5 * b2.evenHalf
+            acc += w6 * c0.evenHalf + w7 * c0.oddHalf + w8 * c2.evenHalf
+            UnsafeMutableRawPointer(out + ox).storeBytes(of: acc, as: SIMD4<Float>.self)
+            ox &+= 4
         }
         return ox
-    }
-
-    /// Geometry of a depthwise convolution as plain integers (no arrays in the inner loops).
-    struct DepthwiseGeometry {
-        var h, w, kh, kw, sh, sw, ph, pw, dh, dw: Int
-    }
-
-    /// One output element of a depthwise convolution, skipping taps in the padding.
-    @inline(__always)
-    static func depthwisePoint(
-        _ xc: UnsafeMutablePointer<Float>, _ wc: UnsafeMutablePointer<Float>, _ oy: Int, _ ox: Int,
-        _ g: DepthwiseGeometry
-    ) -> Float {
-        var acc: Float = 0
-        for ky in 0..<g.kh {
-            let iy = oy &* g.sh &- g.ph &+ ky &* g.dh
-            if iy < 0 || iy >= g.h { continue }
-            for kx in 0..<g.kw {
-                let ix = ox &* g.sw &- g.pw &+ kx &* g.dw
-                if ix < 0 || ix >= g.w { continue }
-                acc += wc[ky &* g.kw &+ kx] * xc[iy &* g.w &+ ix]
-            }
-        }
-        return acc
     }
 
     /// Linear layer: x `[…,K]`, w `[N,K]`, b `[N]` → `[…,N]`.

@@ -1,0 +1,82 @@
+import GraphIR
+
+/// Puts the graph in the forms later passes and emitters rely on:
+/// - a linear layer on a 2-D input (possibly through flatten or reshape to `[N, K]`) is
+///   `fully_connected`, reading the unflattened tensor directly;
+/// - an average pool covering the whole image is `global_avg_pool`;
+/// - chains of reshapes/flattens collapse into one reshape, chains of transposes into one, and
+///   what becomes a no-op is removed.
+struct CanonicalizePass: Pass {
+    static let name = "canonicalize"
+    static let summary = "Canonical forms: fully_connected, global_avg_pool, collapsed reshape/transpose chains"
+
+    func run(on graph: inout Graph, context: inout PassContext) throws(PassError) {
+        try PatternDriver.run(
+            [
+                FullyConnected(), GlobalAveragePool(), ReshapeChain(), TransposeChain(),
+                EliminateIdentityPass.RemoveNoOp(),
+            ],
+            on: &graph, context: &context,
+            pass: Self.name)
+    }
+
+    static func isReshape(_ op: Op) -> Bool {
+        switch op {
+        case .reshape, .flatten: true
+        default: false
+        }
+    }
+
+    struct FullyConnected: RewritePattern {
+        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
+            guard case .gemm(let act) = g.nodes[i].op else { return false }
+            var x = g.nodes[i].inputs[0]
+            guard g.values[x].shape.rank == 2 else { return false }
+            // read through a flatten/reshape that only merges the non-batch dims
+            if let p = g.producer(of: x), CanonicalizePass.isReshape(g.nodes[p].op) {
+                let src = g.nodes[p].inputs[0]
+                if g.values[src].shape.rank >= 1, g.values[src].shape[0] == g.values[x].shape[0] { x = src }
+            }
+            g.nodes[i].op = .fullyConnected(act)
+            g.nodes[i].inputs[0] = x
+            context.count("linear layers made fully_connected")
+            return true
+        }
+    }
+
+    struct GlobalAveragePool: RewritePattern {
+        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
+            guard case .avgPool(let a) = g.nodes[i].op else { return false }
+            let s = g.values[g.nodes[i].inputs[0]].shape
+            guard a.kernel == [s[2], s[3]], a.pad == [0, 0, 0, 0] else { return false }
+            g.nodes[i].op = .globalAvgPool
+            context.count("average pools made global_avg_pool")
+            return true
+        }
+    }
+
+    struct ReshapeChain: RewritePattern {
+        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
+            guard CanonicalizePass.isReshape(g.nodes[i].op), let p = g.producer(of: g.nodes[i].inputs[0]),
+                CanonicalizePass.isReshape(g.nodes[p].op)
+            else { return false }
+            g.nodes[i].op = .reshape(shape: g.values[g.nodes[i].outputs[0]].shape.dims)
+            g.nodes[i].inputs = [g.nodes[p].inputs[0]]
+            context.count("reshape chains collapsed")
+            return true
+        }
+    }
+
+    struct TransposeChain: RewritePattern {
+        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
+            guard case .transpose(let outer) = g.nodes[i].op, let p = g.producer(of: g.nodes[i].inputs[0]),
+                case .transpose(let inner) = g.nodes[p].op
+            else { return false }
+            // y = transpose(transpose(x, inner), outer): y[d] = x[inner[outer[d]]]
+            g.nodes[i].op = .transpose(perm: outer.map { inner[$0] })
+            g.nodes[i].inputs = [g.nodes[p].inputs[0]]
+            context.count("transpose chains collapsed")
+            return true
+        }
+    }
+}
