@@ -36,7 +36,7 @@ let package = Package(
         .testTarget(name: "FrontendsTests", dependencies: ["Frontends", "GraphIR"]),
         .testTarget(name: "PassesTests", dependencies: ["Passes", "GraphIR"]),
         .testTarget(
-            name: "DriverTests", dependencies: ["Driver", "GraphIR", "Frontends"],
+            name: "DriverTests", dependencies: ["Driver", "GraphIR", "Frontends", "Passes"],
             resources: []),
     ]
 )

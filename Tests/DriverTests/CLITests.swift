@@ -53,6 +53,23 @@ import Testing
         #expect(help.out.contains("--input"))
     }
 
+    @Test func optPrintsWhatEachPassDidAndWritesIR() throws {
+        guard Self.binary != nil else { return }
+        let out = NSTemporaryDirectory() + "fkdc-opt-\(getpid()).fkir"
+        defer { unlink(out) }
+        let r = try fkdc(["opt", "samples/student.pt", "--time-passes", "-o", out])
+        #expect(r.code == 0)
+        #expect(r.out.contains("folded batch norms: 52"))
+        #expect(r.out.contains("fused activations: 35"))
+        #expect(r.out.contains("nodes: 153 → 64"))
+        let run = try fkdc(["run", out, "--input", "samples/inputs/x0.npy"])
+        #expect(run.code == 0)
+        let plain = try fkdc(["run", "samples/student.pt", "--input", "samples/inputs/x0.npy"])
+        func classes(_ s: String) -> [Substring] { s.split(separator: " ").filter { $0.allSatisfy(\.isNumber) } }
+        #expect(classes(run.out) == classes(plain.out))
+        #expect(try fkdc(["opt", "samples/student.pt", "--passes", "nope"]).code == 1)
+    }
+
     @Test func runWritesLogitsAndPrintsTopK() throws {
         guard Self.binary != nil else { return }
         let out = NSTemporaryDirectory() + "fkdc-cli-\(getpid()).npy"
