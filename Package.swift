@@ -21,8 +21,12 @@ let package = Package(
         .systemLibrary(
             name: "CProtobufC", path: "Sources/CProtobufC", pkgConfig: "libprotobuf-c",
             providers: [.apt(["libprotobuf-c-dev"])]),
+        // protobuf-c code generated from onnx.proto (scripts/generate-onnx-protobuf.sh)
+        .target(
+            name: "CONNX", dependencies: ["CProtobufC"], exclude: ["onnx.proto", "NOTICE"],
+            cSettings: [.unsafeFlags(["-Wno-everything"])]),
         .target(name: "GraphIR", dependencies: ["COpenBLAS"]),
-        .target(name: "Frontends", dependencies: ["GraphIR", "CZlib", "CProtobufC"]),
+        .target(name: "Frontends", dependencies: ["GraphIR", "CZlib", "CProtobufC", "CONNX"]),
         .target(name: "Passes", dependencies: ["GraphIR"]),
         .target(name: "Codegen", dependencies: ["GraphIR"]),
         .target(name: "Driver", dependencies: ["GraphIR", "Frontends", "Passes", "Codegen"]),

@@ -232,12 +232,88 @@ def write_hostile(out, small_pt_bytes, small_sd):
     put("../valid/deflated_zip64.pt", b.getvalue())
 
 
+# ---------------------------------------------------------------- ONNX
+def export_onnx(model, path):
+    """The TorchScript exporter at opset 17 with a dynamic batch. TrainingMode.PRESERVE on a model
+    in eval mode keeps BatchNormalization nodes (EVAL would fold them into the convolutions),
+    so the ONNX student has the same parameters as the checkpoint."""
+    torch.onnx.export(model.eval(), (torch.zeros(1, 3, SIZE, SIZE),), path, dynamo=False, opset_version=17,
+                      training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=True,
+                      input_names=["input"], output_names=["logits"],
+                      dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+
+
+def onnx_goldens(names):
+    """onnxruntime's outputs for each ONNX sample on each input (fixtures for the ONNX frontend)."""
+    import onnxruntime as ort
+    for name in names:
+        sess = ort.InferenceSession(os.path.join(HERE, f"{name}.onnx"), providers=["CPUExecutionProvider"])
+        for x in ["x0", "x1", "x2", "x3", "batch3"]:
+            inp = np.load(os.path.join(HERE, "inputs", f"{x}.npy"))
+            np.save(os.path.join(HERE, "golden", f"{name}_onnx_{x}.npy"), sess.run(None, {"input": inp})[0])
+
+
+def write_onnx_fixtures(out):
+    """Malformed ONNX models (each must be refused with exit code 2) and one valid model with
+    external data."""
+    import onnx
+    from onnx import TensorProto, helper
+    os.makedirs(out, exist_ok=True)
+
+    def model(nodes, inits, inputs=None, outputs=None):
+        g = helper.make_graph(nodes, "fixture",
+                              inputs or [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 4, 4])],
+                              outputs or [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+        m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)], producer_name="fkdc-fixtures")
+        m.ir_version = 8
+        return m
+
+    w = helper.make_tensor("w", TensorProto.FLOAT, [2, 2, 1, 1], [1.0, 0.5, -0.5, 2.0])
+    conv = [helper.make_node("Conv", ["x", "w"], ["c"], name="conv"), helper.make_node("Relu", ["c"], ["y"], name="relu")]
+    good = model(conv, [w])
+    data = good.SerializeToString()
+    with open(os.path.join(out, "truncated.onnx"), "wb") as f:
+        f.write(data[: len(data) * 2 // 3])
+    cyc = model([helper.make_node("Relu", ["b"], ["a"], name="r1"), helper.make_node("Add", ["x", "a"], ["b"], name="add"),
+                 helper.make_node("Relu", ["b"], ["y"], name="r2")], [])
+    onnx.save(cyc, os.path.join(out, "cycle.onnx"))
+    bad = helper.make_tensor("w", TensorProto.FLOAT, [2, 2, 1, 1], [0.0] * 4)
+    bad.raw_data = b"\x00" * 12
+    del bad.float_data[:]
+    onnx.save(model(conv, [bad]), os.path.join(out, "raw_data_length.onnx"))
+    for name, loc in [("external_parent.onnx", "../secret.bin"), ("external_absolute.onnx", "/etc/passwd")]:
+        ext = helper.make_tensor("w", TensorProto.FLOAT, [2, 2, 1, 1], [0.0] * 4)
+        del ext.float_data[:]
+        ext.data_location = TensorProto.EXTERNAL
+        for k, v in [("location", loc), ("offset", "0"), ("length", "16")]:
+            e = ext.external_data.add(); e.key = k; e.value = v
+        onnx.save(model(conv, [ext]), os.path.join(out, name))
+    lstm = model([helper.make_node("NonMaxSuppression", ["x", "x"], ["y"], name="nms")], [])
+    onnx.save(lstm, os.path.join(out, "unsupported_op.onnx"))
+    undefined = model([helper.make_node("Relu", ["nowhere"], ["y"], name="relu")], [])
+    onnx.save(undefined, os.path.join(out, "undefined_input.onnx"))
+    # valid: the same model with its weights in a file beside it
+    valid = os.path.join(os.path.dirname(out), "valid")
+    os.makedirs(valid, exist_ok=True)
+    ext = helper.make_tensor("w", TensorProto.FLOAT, [2, 2, 1, 1], [0.0] * 4)
+    del ext.float_data[:]
+    ext.data_location = TensorProto.EXTERNAL
+    for k, v in [("location", "external_weights.bin"), ("offset", "8"), ("length", "16")]:
+        e = ext.external_data.add(); e.key = k; e.value = v
+    with open(os.path.join(valid, "external_weights.bin"), "wb") as f:
+        f.write(b"\xff" * 8 + struct.pack("<4f", 1.0, 0.5, -0.5, 2.0))
+    onnx.save(model(conv, [ext]), os.path.join(valid, "external_data.onnx"))
+
+
 # ---------------------------------------------------------------- main
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full-teacher", action="store_true", help="also write samples/large/vit_b_16.pt (343 MB)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--fixtures-only", action="store_true", help="only rewrite Tests/Fixtures (no training)")
+    ap.add_argument("--onnx-only", action="store_true", help="only re-export the ONNX samples from the committed .pt files "
+                    "and write onnxruntime's outputs as fixtures (no training)")
+    ap.add_argument("--large-only", action="store_true", help="only write samples/large/ (no training)")
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
@@ -247,6 +323,17 @@ def main():
         tiny = torchvision.models.mobilenet_v2(width_mult=0.1, num_classes=4).state_dict()
         b = io.BytesIO(); torch.save(tiny, b)
         write_hostile(os.path.join(os.path.dirname(HERE), "Tests", "Fixtures", "hostile"), b.getvalue(), tiny)
+        write_onnx_fixtures(os.path.join(os.path.dirname(HERE), "Tests", "Fixtures", "hostile"))
+        return
+    if args.large_only:
+        write_large(np.load(os.path.join(HERE, "inputs", "x0.npy")))
+        return
+    if args.onnx_only:
+        student = student_model(); student.load_state_dict(torch.load(os.path.join(HERE, "student.pt")))
+        teacher = teacher_model(); teacher.load_state_dict(torch.load(os.path.join(HERE, "teacher_vit.pt")))
+        export_onnx(student, os.path.join(HERE, "student.onnx"))
+        export_onnx(teacher, os.path.join(HERE, "teacher_vit.onnx"))
+        onnx_goldens(["student", "teacher_vit"])
         return
     print("images ...", flush=True)
     xtr, ytr = dataset(1, 150)
@@ -284,10 +371,8 @@ def main():
     torch.save(teacher.state_dict(), os.path.join(HERE, "teacher_vit.pt"))
 
     dummy = torch.zeros(1, 3, SIZE, SIZE)
-    torch.onnx.export(student, (dummy,), os.path.join(HERE, "student.onnx"), dynamo=False, opset_version=17,
-                      input_names=["input"], output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-    torch.onnx.export(teacher, (dummy,), os.path.join(HERE, "teacher_vit.onnx"), dynamo=False, opset_version=17,
-                      input_names=["input"], output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    export_onnx(student, os.path.join(HERE, "student.onnx"))
+    export_onnx(teacher, os.path.join(HERE, "teacher_vit.onnx"))
 
     print("inputs and golden logits ...", flush=True)
     os.makedirs(os.path.join(HERE, "inputs"), exist_ok=True)
@@ -321,25 +406,34 @@ def main():
     tiny = torchvision.models.mobilenet_v2(width_mult=0.1, num_classes=4).state_dict()
     b = io.BytesIO(); torch.save(tiny, b)
     write_hostile(os.path.join(os.path.dirname(HERE), "Tests", "Fixtures", "hostile"), b.getvalue(), tiny)
+    write_onnx_fixtures(os.path.join(os.path.dirname(HERE), "Tests", "Fixtures", "hostile"))
+    onnx_goldens(["student", "teacher_vit"])
 
     if args.full_teacher:
-        os.makedirs(os.path.join(HERE, "large"), exist_ok=True)
-        torch.manual_seed(7)
-        vit = torchvision.models.vit_b_16(num_classes=len(CLASSES)).eval()
-        nn.init.normal_(vit.heads.head.weight, std=0.02)  # torchvision zero-initialises the head
-        torch.save(vit.state_dict(), os.path.join(HERE, "large", "vit_b_16.pt"))
-        x = torch.from_numpy(picks["x0"])
-        with torch.no_grad():
-            np.save(os.path.join(HERE, "large", "vit_b_16_x0.npy"), vit(x).numpy())
-        torch.onnx.export(vit, (dummy,), os.path.join(HERE, "large", "vit_b_16.onnx"), dynamo=False, opset_version=17,
-                          input_names=["input"], output_names=["logits"])
-        torch.manual_seed(8)
-        r50 = torchvision.models.resnet50(num_classes=4).eval()
-        torch.save(r50.state_dict(), os.path.join(HERE, "large", "resnet50.pt"))
-        with torch.no_grad():
-            np.save(os.path.join(HERE, "large", "resnet50_x0.npy"), r50(x).numpy())
-        print("wrote samples/large/vit_b_16.pt and resnet50.pt")
+        write_large(picks["x0"])
     print("done")
+
+
+def write_large(x0):
+    """Full-size models for benchmarks and the tests that run when present (ignored by git)."""
+    os.makedirs(os.path.join(HERE, "large"), exist_ok=True)
+    torch.manual_seed(7)
+    vit = torchvision.models.vit_b_16(num_classes=len(CLASSES)).eval()
+    nn.init.normal_(vit.heads.head.weight, std=0.02)  # torchvision zero-initialises the head
+    torch.save(vit.state_dict(), os.path.join(HERE, "large", "vit_b_16.pt"))
+    x = torch.from_numpy(x0)
+    with torch.no_grad():
+        np.save(os.path.join(HERE, "large", "vit_b_16_x0.npy"), vit(x).numpy())
+    export_onnx(vit, os.path.join(HERE, "large", "vit_b_16.onnx"))
+    import onnxruntime as ort
+    sess = ort.InferenceSession(os.path.join(HERE, "large", "vit_b_16.onnx"), providers=["CPUExecutionProvider"])
+    np.save(os.path.join(HERE, "large", "vit_b_16_onnx_x0.npy"), sess.run(None, {"input": x0})[0])
+    torch.manual_seed(8)
+    r50 = torchvision.models.resnet50(num_classes=4).eval()
+    torch.save(r50.state_dict(), os.path.join(HERE, "large", "resnet50.pt"))
+    with torch.no_grad():
+        np.save(os.path.join(HERE, "large", "resnet50_x0.npy"), r50(x).numpy())
+    print("wrote samples/large/vit_b_16.pt and resnet50.pt")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import GraphIR
 public struct LoadedModel: Sendable {
     public var graph: Graph
     public var path: String
-    /// "pytorch-zip", "safetensors" or "fkir".
+    /// "pytorch-zip", "safetensors", "onnx" or "fkir".
     public var format: String
     public var architecture: String
     /// How the weights were found inside the file ("state_dict", prefix "student.").
@@ -13,7 +13,8 @@ public struct LoadedModel: Sendable {
     public var unusedKeys: [String]
 }
 
-/// Loads models from any supported file by content: PyTorch checkpoints, safetensors, `.fkir` text.
+/// Loads models from any supported file: PyTorch checkpoints and safetensors (by content),
+/// `.onnx` and `.fkir` text (by extension).
 public enum ModelLoader {
     public static func load(path: String, options: ModelOptions = ModelOptions()) throws(DriverError) -> LoadedModel {
         if path.hasSuffix(".fkir") {
@@ -28,6 +29,14 @@ public enum ModelLoader {
                 return LoadedModel(
                     graph: g, path: path, format: "fkir", architecture: g.name, location: "", unusedKeys: [])
             } catch { throw DriverError.from(error, file: path) }
+        }
+        if path.hasSuffix(".onnx") {
+            do {
+                let m = try ONNXReader.build(path: path, options: options)
+                return LoadedModel(
+                    graph: m.graph, path: path, format: "onnx", architecture: m.architecture, location: "",
+                    unusedKeys: [])
+            } catch { throw DriverError.from(error) }
         }
         do {
             let sd = try CheckpointReader.read(path: path)

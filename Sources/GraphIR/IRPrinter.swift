@@ -117,7 +117,7 @@ public struct IRPrinter {
 
 extension Tensor {
     /// Integer elements exactly (integer and bool dtypes).
-    func int64ArrayExact() -> [Int64] {
+    public func int64ArrayExact() -> [Int64] {
         let p = storage.pointer
         return (0..<elementCount).map { i -> Int64 in
             switch dtype {

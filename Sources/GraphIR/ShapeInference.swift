@@ -23,6 +23,12 @@ public enum ShapeInference {
         return out
     }
 
+    /// For each element of `to` (row-major), the flat index of the element of `from` it reads
+    /// under broadcasting.
+    public static func broadcastOffsets(from: [Int], to: [Int]) -> [Int] {
+        Kernels.broadcastOffsets(from: from, to: to)
+    }
+
     /// Normalises a possibly negative axis for a given rank.
     public static func axis(_ a: Int, rank: Int) -> Int? {
         let r = a < 0 ? a + rank : a
