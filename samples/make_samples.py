@@ -304,6 +304,40 @@ def write_onnx_fixtures(out):
         f.write(b"\xff" * 8 + struct.pack("<4f", 1.0, 0.5, -0.5, 2.0))
     onnx.save(model(conv, [ext]), os.path.join(valid, "external_data.onnx"))
 
+    # valid: layer norm and GELU decomposed as exporters before opset 17 write them, with
+    # onnxruntime's output on a fixed input
+    D = 8
+    c = lambda n, v: helper.make_node("Constant", [], [n], value=helper.make_tensor(n, TensorProto.FLOAT, [], [v]))
+    nodes = [
+        helper.make_node("ReduceMean", ["x"], ["mean"], axes=[-1], name="mean"),
+        helper.make_node("Sub", ["x", "mean"], ["d"], name="sub"), c("two", 2.0),
+        helper.make_node("Pow", ["d", "two"], ["sq"], name="pow"),
+        helper.make_node("ReduceMean", ["sq"], ["var"], axes=[-1], name="var"), c("eps", 1e-5),
+        helper.make_node("Add", ["var", "eps"], ["ve"], name="add_eps"),
+        helper.make_node("Sqrt", ["ve"], ["std"], name="sqrt"),
+        helper.make_node("Div", ["d", "std"], ["norm"], name="div"),
+        helper.make_node("Mul", ["norm", "gamma"], ["scaled"], name="mul_gamma"),
+        helper.make_node("Add", ["scaled", "beta"], ["ln"], name="add_beta"), c("sqrt2", 1.4142135381698608),
+        helper.make_node("Div", ["ln", "sqrt2"], ["g0"], name="gelu_div"),
+        helper.make_node("Erf", ["g0"], ["g1"], name="gelu_erf"), c("one", 1.0),
+        helper.make_node("Add", ["g1", "one"], ["g2"], name="gelu_add"),
+        helper.make_node("Mul", ["ln", "g2"], ["g3"], name="gelu_mul"), c("half", 0.5),
+        helper.make_node("Mul", ["g3", "half"], ["y"], name="gelu_half"),
+    ]
+    rng = np.random.default_rng(11)
+    inits = [helper.make_tensor("gamma", TensorProto.FLOAT, [D], rng.uniform(0.5, 1.5, D).tolist()),
+             helper.make_tensor("beta", TensorProto.FLOAT, [D], rng.uniform(-0.5, 0.5, D).tolist())]
+    g = helper.make_graph(nodes, "decomposed", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 3, D])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)], producer_name="fkdc-fixtures")
+    m.ir_version = 7
+    path = os.path.join(valid, "decomposed_layernorm_gelu.onnx")
+    onnx.save(m, path)
+    import onnxruntime as ort
+    x = rng.normal(0, 2, (2, 3, D)).astype(np.float32)
+    np.save(os.path.join(valid, "decomposed_input.npy"), x)
+    np.save(os.path.join(valid, "decomposed_output.npy"), ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, {"x": x})[0])
+
 
 # ---------------------------------------------------------------- main
 def main():

@@ -32,8 +32,11 @@ public enum Runner {
     )
         throws(DriverError) -> Result
     {
-        guard input.shape.rank == 4, input.shape[0] >= 1 else {
-            throw DriverError(.badInput, "\(inputPath): expected a float32 NCHW array, got shape \(input.shape)")
+        guard input.shape.rank >= 1, input.shape[0] >= 1 else {
+            throw DriverError(
+                .badInput,
+                "\(inputPath): expected a float32 array with a batch dimension (NCHW for images), got shape \(input.shape)"
+            )
         }
         guard input.dtype == .float32 || input.dtype == .float64 else {
             throw DriverError(.badInput, "\(inputPath): expected float32 data, got \(input.dtype.rawValue)")
@@ -47,7 +50,7 @@ public enum Runner {
             throw DriverError(.badInput, "\(modelPath): the model takes \(g.inputs.count) inputs")
         }
         let want = g.values[g.inputs[0]].shape
-        guard Array(want.dims.dropFirst()) == Array(input.shape.dims.dropFirst()) else {
+        guard want.rank == input.shape.rank, Array(want.dims.dropFirst()) == Array(input.shape.dims.dropFirst()) else {
             throw DriverError(
                 .badInput,
                 "\(inputPath): shape \(input.shape) does not match the model input [N,\(want.dims.dropFirst().map(String.init).joined(separator: ","))]"

@@ -30,7 +30,8 @@ import Testing
     @Test(arguments: [
         "truncated_zip.pt", "corrupt_deflate.pt", "wrong_crc.pt", "pickle_posix_system.pt", "pickle_huge_binunicode.pt",
         "pickle_deep_nesting.pt", "overlapping.safetensors", "oversized_header.safetensors", "missing_key.pt",
-        "wrong_shape.pt", "legacy_format.pt",
+        "wrong_shape.pt", "legacy_format.pt", "truncated.onnx", "cycle.onnx", "raw_data_length.onnx",
+        "external_parent.onnx", "external_absolute.onnx", "unsupported_op.onnx", "undefined_input.onnx",
     ])
     func hostileInputsExitWithTwo(file: String) throws {
         guard Self.binary != nil else {

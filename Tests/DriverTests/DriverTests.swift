@@ -46,8 +46,29 @@ func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
         #expect(maxAbsDiff(r.logits, want) <= 1e-4)
     }
 
+    /// ONNX samples against onnxruntime's outputs (1e-4 for the student, 1e-3 for the ViT).
+    @Test(arguments: [("student", Float(1e-4)), ("teacher_vit", Float(1e-3))], ["x0", "x1", "x2", "x3", "batch3"])
+    func onnxMatchesOnnxruntime(model: (String, Float), input: String) throws {
+        let x = try NPY.read(path: Repo.path("samples/inputs/\(input).npy"))
+        let want = try NPY.read(path: Repo.path("samples/golden/\(model.0)_onnx_\(input).npy"))
+        let r = try Runner.run(modelPath: Repo.path("samples/\(model.0).onnx"), input: x, inputPath: input, topK: 1)
+        #expect(maxAbsDiff(r.logits, want) <= model.1)
+    }
+
+    @Test func decomposedONNXPatternMatchesOnnxruntime() throws {
+        let x = try NPY.read(path: Repo.path("Tests/Fixtures/valid/decomposed_input.npy"))
+        let want = try NPY.read(path: Repo.path("Tests/Fixtures/valid/decomposed_output.npy"))
+        let r = try Runner.run(
+            modelPath: Repo.path("Tests/Fixtures/valid/decomposed_layernorm_gelu.onnx"), input: x, inputPath: "x",
+            topK: 1)
+        #expect(maxAbsDiff(r.logits, want) <= 1e-5)
+    }
+
     /// The full-size models, when `make_samples.py --full-teacher` has written them.
-    @Test(arguments: [("vit_b_16.pt", "vit_b_16_x0.npy"), ("resnet50.pt", "resnet50_x0.npy")])
+    @Test(arguments: [
+        ("vit_b_16.pt", "vit_b_16_x0.npy"), ("resnet50.pt", "resnet50_x0.npy"),
+        ("vit_b_16.onnx", "vit_b_16_onnx_x0.npy"),
+    ])
     func largeModelsWhenPresent(model: String, golden: String) throws {
         let path = Repo.path("samples/large/" + model)
         guard FileManager.default.fileExists(atPath: path) else {
@@ -62,6 +83,15 @@ func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
 }
 
 @Suite struct InspectTests {
+    @Test func onnxReportsTheCheckpointsParametersAndMACs() throws {
+        let onnx = InspectReport(try ModelLoader.load(path: Repo.path("samples/student.onnx")))
+        let pt = InspectReport(try ModelLoader.load(path: Repo.path("samples/student.pt")))
+        #expect(onnx.parameters == 2_228_996)
+        #expect(onnx.parameters == pt.parameters)
+        #expect(onnx.macs == pt.macs)
+        #expect(onnx.model.format == "onnx")
+    }
+
     @Test(arguments: ["samples/student.pt", "samples/student.ckpt", "samples/student.safetensors"])
     func studentTable(file: String) throws {
         let r = InspectReport(try ModelLoader.load(path: Repo.path(file)))

@@ -82,6 +82,13 @@ struct ONNXImporter {
             for o in n.outputs where !o.isEmpty { producer[o] = i }
             for x in n.inputs where !x.isEmpty { consumers[x, default: []].append(i) }
         }
+        // Constant nodes first: they have no inputs, and patterns look at constants ahead of them
+        for i in order where model.nodes[i].opType == "Constant" {
+            current = i
+            let n = model.nodes[i]
+            for (name, r) in zip(n.outputs, try ONNXOps.constantNode(&self, n)) { env[name] = r }
+            skip.insert(i)
+        }
         for i in order where !skip.contains(i) {
             current = i
             let n = model.nodes[i]
