@@ -23,9 +23,9 @@ public struct InspectReport: Sendable {
         var seen = Set<ValueID>()
         layers = g.nodes.map { n in
             var p = 0
-            for i in n.op.parameterInputs where i < n.inputs.count {
+            for i in n.inputs.indices where g.isParameter(input: i, of: n) {
                 let id = n.inputs[i]
-                if g.isConstant(id), seen.insert(id).inserted { p += g.values[id].shape.elementCount }
+                if seen.insert(id).inserted { p += g.values[id].shape.elementCount }
             }
             return LayerInfo(
                 name: n.name, op: n.op.name, outputShape: g.values[n.outputs[0]].shape.dims, parameters: p,

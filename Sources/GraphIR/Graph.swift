@@ -83,14 +83,25 @@ public struct Graph: Sendable, Equatable {
 
     public func isConstant(_ id: ValueID) -> Bool { constants[id] != nil }
 
-    /// Number of weight elements read by nodes (each constant counted once).
+    /// Whether constant input `i` of `node` is a learned parameter, as PyTorch counts them: the
+    /// weights of conv2d/gemm/fully_connected/batch_norm/layer_norm, and any other floating-point
+    /// constant with more than one element (a ViT's position embedding and class token, a bias
+    /// added separately) — but not batch norm's running mean and variance, which are buffers.
+    public func isParameter(input i: Int, of node: Node) -> Bool {
+        let id = node.inputs[i]
+        guard let t = constants[id], t.dtype.isFloatingPoint else { return false }
+        if node.op.parameterInputs.contains(i) { return true }
+        if case .batchNorm = node.op { return false }
+        return t.elementCount > 1
+    }
+
+    /// Number of parameter elements (see `isParameter`), each constant counted once.
     public var parameterCount: Int {
         var seen = Set<ValueID>()
         var n = 0
         for node in nodes {
-            for i in node.op.parameterInputs where i < node.inputs.count {
-                let id = node.inputs[i]
-                if constants[id] != nil, seen.insert(id).inserted { n += values[id].shape.elementCount }
+            for i in node.inputs.indices where isParameter(input: i, of: node) {
+                if seen.insert(node.inputs[i]).inserted { n += values[node.inputs[i]].shape.elementCount }
             }
         }
         return n

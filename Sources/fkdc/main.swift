@@ -24,7 +24,10 @@ struct ModelSelection: ParsableArguments {
     @Option(help: "Attention heads of a ViT (default: hidden size / 64).")
     var heads: Int?
 
-    var options: ModelOptions { ModelOptions(arch: arch, prefix: prefix, heads: heads) }
+    @Option(help: "Batch size the graph is built for (ONNX dynamic batch dimensions too; run takes it from the input).")
+    var batch = 1
+
+    var options: ModelOptions { ModelOptions(arch: arch, prefix: prefix, heads: heads, batch: batch) }
 }
 
 struct Fkdc: ParsableCommand {

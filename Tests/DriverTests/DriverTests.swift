@@ -83,6 +83,15 @@ func maxAbsDiff(_ a: Tensor, _ b: Tensor) -> Float {
 }
 
 @Suite struct InspectTests {
+    /// PyTorch's count (sum of p.numel() over model.parameters()) for the ViT teacher, which
+    /// includes the position embedding and class token, in both formats.
+    @Test(arguments: ["samples/teacher_vit.pt", "samples/teacher_vit.onnx"])
+    func vitParametersAsPyTorchCounts(file: String) throws {
+        #expect(
+            InspectReport(try ModelLoader.load(path: Repo.path(file), options: ModelOptions(heads: 4))).parameters
+                == 665_604)
+    }
+
     @Test func onnxReportsTheCheckpointsParametersAndMACs() throws {
         let onnx = InspectReport(try ModelLoader.load(path: Repo.path("samples/student.onnx")))
         let pt = InspectReport(try ModelLoader.load(path: Repo.path("samples/student.pt")))
