@@ -25,11 +25,14 @@ let package = Package(
         .target(
             name: "CONNX", dependencies: ["CProtobufC"], exclude: ["onnx.proto", "NOTICE"],
             cSettings: [.unsafeFlags(["-Wno-everything"])]),
+        // PNG and JPEG decoding through Debian's libpng and libjpeg
+        .target(
+            name: "CImageDecode", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         .target(name: "GraphIR", dependencies: ["COpenBLAS"]),
         .target(name: "Frontends", dependencies: ["GraphIR", "CZlib", "CProtobufC", "CONNX"]),
         .target(name: "Passes", dependencies: ["GraphIR"]),
         .target(name: "Codegen", dependencies: ["GraphIR"]),
-        .target(name: "Driver", dependencies: ["GraphIR", "Frontends", "Passes", "Codegen"]),
+        .target(name: "Driver", dependencies: ["GraphIR", "Frontends", "Passes", "Codegen", "CImageDecode"]),
         .executableTarget(
             name: "fkdc",
             dependencies: [

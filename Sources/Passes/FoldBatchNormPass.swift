@@ -24,6 +24,13 @@ struct FoldBatchNormPass: Pass {
         return (scale, shift)
     }
 
+    /// BN output per channel: mean β, standard deviation |γ| (running statistics normalise the input).
+    static func outputStatistics(_ g: Graph, _ n: Node) -> (mean: [Float], std: [Float]) {
+        let gamma = g.constants[n.inputs[1]]!.floatArray()
+        let beta = g.constants[n.inputs[2]]!.floatArray()
+        return (beta, gamma.map(abs))
+    }
+
     struct IntoProducer: RewritePattern {
         func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
             let bn = g.nodes[i]
@@ -57,6 +64,7 @@ struct FoldBatchNormPass: Pass {
                 name: g.freshName(biasName + ".bn_folded"), Tensor(shape: Shape([cout]), floats: bias))
             g.nodes[pi].inputs = [prod.inputs[0], nw, nb]
             g.replaceAllUses(of: bn.outputs[0], with: x)
+            context.batchNormStatistics[g.values[x].name] = FoldBatchNormPass.outputStatistics(g, bn)
             context.count("folded batch norms")
             return true
         }
@@ -82,6 +90,7 @@ struct FoldBatchNormPass: Pass {
             g.nodes[i] = Node(name: bn.name + ".mul", op: .mul, inputs: [x, s], outputs: [m])
             g.nodes.insert(Node(name: bn.name + ".add", op: .add(), inputs: [m, t], outputs: [a]), at: i + 1)
             g.replaceAllUses(of: bn.outputs[0], with: a)
+            context.batchNormStatistics[g.values[a].name] = FoldBatchNormPass.outputStatistics(g, bn)
             context.count("batch norms lowered to scale and shift")
             return true
         }

@@ -14,6 +14,16 @@ public struct PassContext: Sendable {
     public var fusableActivations: @Sendable (FusedActivation) -> Bool = { _ in true }
     /// Constant folding leaves results larger than this many elements unfolded.
     public var maxFoldedElements = 1 << 24
+    /// Per-channel (mean, standard deviation) of each batch norm's output, recorded by
+    /// `fold-batchnorm` under the name of the value that carries the result after folding
+    /// (BN output ~ N(β, γ²) per channel): what data-free calibration starts from.
+    public var batchNormStatistics: [String: (mean: [Float], std: [Float])] = [:]
+    /// Activation ranges (min, max) by value name, for `quantize`.
+    public var activationRanges: [String: (Float, Float)] = [:]
+    /// `quantize`: one scale per weight tensor instead of one per output channel (the naive way).
+    public var perTensorWeights = false
+    /// Nodes `quantize` left in float32 (no int8 kernel, or no range), as (node, op).
+    public var floatNodes: [(node: String, op: String)] = []
     /// What the current pass did, as (what, how many), in the order first counted.
     public private(set) var counts: [(String, Int)] = []
 

@@ -35,6 +35,11 @@ public struct PassManager: Sendable {
 
     public func run(on graph: inout Graph) throws(PassError) -> [PassRecord] {
         var ctx = context
+        return try run(on: &graph, context: &ctx)
+    }
+
+    /// Runs the passes with `ctx` (which passes read and extend, e.g. batch-norm statistics).
+    public func run(on graph: inout Graph, context ctx: inout PassContext) throws(PassError) -> [PassRecord] {
         var records: [PassRecord] = []
         for p in passes {
             let before = graph.nodes.count

@@ -10,6 +10,7 @@ public enum PassRegistry {
         CanonicalizePass.self,
         FuseActivationPass.self,
         DeadCodeEliminationPass.self,
+        QuantizePass.self,
     ]
 
     /// What `compile` and `opt` run unless told otherwise.

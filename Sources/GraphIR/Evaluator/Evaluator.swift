@@ -63,7 +63,7 @@ public struct Evaluator {
         return graph.outputs.map { env[$0]!.tensor() }
     }
 
-    private func execute(_ node: Node, _ a: [FloatBuffer]) throws(IRError) -> FloatBuffer {
+    func execute(_ node: Node, _ a: [FloatBuffer]) throws(IRError) -> FloatBuffer {
         let out = try compute(node, a)
         if let act = node.op.fusedActivation { Kernels.activate(out, act) }
         return out

@@ -1,0 +1,202 @@
+/// Int8 tensors in the quantized evaluator.
+final class Int8Storage: @unchecked Sendable {
+    let pointer: UnsafeMutablePointer<Int8>
+    let count: Int
+    init(count: Int) {
+        pointer = .allocate(capacity: max(count, 1))
+        self.count = count
+    }
+    deinit { pointer.deallocate() }
+}
+
+struct Int8Buffer {
+    var shape: [Int]
+    let storage: Int8Storage
+    init(shape: [Int]) {
+        self.shape = shape
+        storage = Int8Storage(count: shape.reduce(1, *))
+    }
+    init(shape: [Int], storage: Int8Storage) {
+        self.shape = shape
+        self.storage = storage
+    }
+    var ptr: UnsafeMutablePointer<Int8> { storage.pointer }
+    var count: Int { storage.count }
+
+    func tensor() -> Tensor {
+        Tensor(dtype: .int8, shape: Shape(shape), bytes: UnsafeRawBufferPointer(start: ptr, count: count))
+    }
+}
+
+/// The int8 kernels: integer arithmetic only, each output requantized by `QuantMath`.
+/// Zero points: an input element contributes (q − zp_in); padding contributes 0, which is the
+/// quantized real zero. Int32 accumulators: |q − zp| ≤ 255 and |w| ≤ 127, so a sum of K terms
+/// stays below 2^31 for K < 66,000 (MobileNetV2's largest K is 9·960 = 8,640).
+enum Int8Kernels {
+    /// conv2d: acc[co] = bias[co] + Σ w[co,ci,ky,kx]·(x − zp_x); out = requantize(acc, R[co]),
+    /// R[co] = s_x·s_w[co] / s_out, clamped to the fused activation's range.
+    static func conv2d(
+        _ x: Int8Buffer, xq: QuantParams, w: Tensor, wScales: [Float], bias: Tensor?, _ a: Conv2dAttrs,
+        outShape: [Int], outQ: QuantParams, lo: Int32, hi: Int32
+    ) -> Int8Buffer {
+        let out = Int8Buffer(shape: outShape)
+        let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let ws = w.shape.dims
+        let (cout, cg, kh, kw) = (ws[0], ws[1], ws[2], ws[3])
+        let (ho, wo) = (outShape[2], outShape[3])
+        let plane = ho * wo
+        let coutG = cout / a.groups
+        let zx = xq.zeroPoints[0]
+        let wp = w.storage.pointer.assumingMemoryBound(to: Int8.self)
+        let bp = bias.map { $0.storage.pointer.assumingMemoryBound(to: Int32.self) }
+        let req = wScales.map { Requantizer(real: Double(xq.scales[0]) * Double($0) / Double(outQ.scales[0])) }
+        let zo = outQ.zeroPoints[0]
+        let rows = cg * kh * kw
+        // the input less its zero point, as Int32, arranged as im2col rows (c, ky, kx) × (oy, ox)
+        var col = [Int32](repeating: 0, count: rows * plane)
+        var acc = [Int32](repeating: 0, count: plane)
+        let (sh, sw, ph, pw, dh, dw) = (a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.dilation[0], a.dilation[1])
+        col.withUnsafeMutableBufferPointer { colp in
+            acc.withUnsafeMutableBufferPointer { accp in
+                for b in 0..<n {
+                    for g in 0..<a.groups {
+                        var r = 0
+                        for ci in 0..<cg {
+                            let xc = x.ptr + ((b * cin + g * cg + ci) * h * wd)
+                            for ky in 0..<kh {
+                                for kx in 0..<kw {
+                                    let row = colp.baseAddress! + r * plane
+                                    for oy in 0..<ho {
+                                        let iy = oy * sh - ph + ky * dh
+                                        for ox in 0..<wo {
+                                            let ix = ox * sw - pw + kx * dw
+                                            row[oy * wo + ox] = (iy >= 0 && iy < h && ix >= 0 && ix < wd) ? Int32(xc[iy * wd + ix]) - zx : 0
+                                        }
+                                    }
+                                    r += 1
+                                }
+                            }
+                        }
+                        for oc in 0..<coutG {
+                            let co = g * coutG + oc
+                            let b0 = bp?[co] ?? 0
+                            for p in 0..<plane { accp[p] = b0 }
+                            let wrow = wp + co * rows
+                            for k in 0..<rows {
+                                let wv = Int32(wrow[k])
+                                if wv == 0 { continue }
+                                let src = colp.baseAddress! + k * plane
+                                for p in 0..<plane { accp[p] &+= wv &* src[p] }
+                            }
+                            let dst = out.ptr + (b * cout + co) * plane
+                            let q = req[co]
+                            for p in 0..<plane { dst[p] = QuantMath.requantize(accp[p], q, zeroPoint: zo, lo: lo, hi: hi) }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Linear layer on int8: x `[…,K]` (or flattened for fully_connected), w `[N,K]`.
+    static func linear(
+        _ x: Int8Buffer, xq: QuantParams, w: Tensor, wScales: [Float], bias: Tensor?, outShape: [Int], outQ: QuantParams,
+        lo: Int32, hi: Int32
+    ) -> Int8Buffer {
+        let out = Int8Buffer(shape: outShape)
+        let (nOut, k) = (w.shape[0], w.shape[1])
+        let rows = x.count / max(k, 1)
+        let zx = xq.zeroPoints[0]
+        let wp = w.storage.pointer.assumingMemoryBound(to: Int8.self)
+        let bp = bias.map { $0.storage.pointer.assumingMemoryBound(to: Int32.self) }
+        let req = wScales.map { Requantizer(real: Double(xq.scales[0]) * Double($0) / Double(outQ.scales[0])) }
+        let zo = outQ.zeroPoints[0]
+        var xs = [Int32](repeating: 0, count: k)
+        for r in 0..<rows {
+            for i in 0..<k { xs[i] = Int32(x.ptr[r * k + i]) - zx }
+            for o in 0..<nOut {
+                var acc: Int32 = bp?[o] ?? 0
+                let wrow = wp + o * k
+                for i in 0..<k { acc &+= Int32(wrow[i]) &* xs[i] }
+                out.ptr[r * nOut + o] = QuantMath.requantize(acc, req[o], zeroPoint: zo, lo: lo, hi: hi)
+            }
+        }
+        return out
+    }
+
+    /// Add of two int8 tensors with their own scales (the TFLite scheme on the same primitives):
+    /// each input, less its zero point, is shifted left by 20 bits and rescaled by
+    /// s_in / (2·max(s_a, s_b)); the sum is rescaled by 2·max(s_a, s_b) / (2^20·s_out).
+    static func add(
+        _ a: Int8Buffer, aq: QuantParams, _ b: Int8Buffer, bq: QuantParams, outShape: [Int], outQ: QuantParams, lo: Int32,
+        hi: Int32
+    ) -> Int8Buffer {
+        let out = Int8Buffer(shape: outShape)
+        let twiceMax = 2 * max(Double(aq.scales[0]), Double(bq.scales[0]))
+        let ra = Requantizer(real: Double(aq.scales[0]) / twiceMax)
+        let rb = Requantizer(real: Double(bq.scales[0]) / twiceMax)
+        let ro = Requantizer(real: twiceMax / (Double(1 << 20) * Double(outQ.scales[0])))
+        let (za, zb, zo) = (aq.zeroPoints[0], bq.zeroPoints[0], outQ.zeroPoints[0])
+        let ia = ShapeInference.broadcastOffsets(from: a.shape, to: outShape)
+        let ib = ShapeInference.broadcastOffsets(from: b.shape, to: outShape)
+        for i in 0..<out.count {
+            let va = QuantMath.scale((Int32(a.ptr[ia[i]]) - za) << 20, ra)
+            let vb = QuantMath.scale((Int32(b.ptr[ib[i]]) - zb) << 20, rb)
+            out.ptr[i] = QuantMath.requantize(va &+ vb, ro, zeroPoint: zo, lo: lo, hi: hi)
+        }
+        return out
+    }
+
+    /// Average over each window: acc = Σ (q − zp_in); out = requantize(acc, s_in / (s_out·count)).
+    /// Global pooling is one window over the whole plane.
+    static func averagePool(_ x: Int8Buffer, xq: QuantParams, _ p: PoolAttrs?, outShape: [Int], outQ: QuantParams) -> Int8Buffer {
+        let out = Int8Buffer(shape: outShape)
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (ho, wo) = (outShape[2], outShape[3])
+        let a = p ?? PoolAttrs(kernel: [h, w], stride: [1, 1])
+        let zx = xq.zeroPoints[0]
+        var cache: [Int: Requantizer] = [:]
+        for i in 0..<(n * c) {
+            let src = x.ptr + i * h * w
+            for oy in 0..<ho {
+                for ox in 0..<wo {
+                    let y0 = oy * a.stride[0] - a.pad[0]
+                    let x0 = ox * a.stride[1] - a.pad[1]
+                    let y1 = min(y0 + a.kernel[0], h + a.pad[2])
+                    let x1 = min(x0 + a.kernel[1], w + a.pad[3])
+                    let area = (y1 - y0) * (x1 - x0)
+                    let (ys, ye, xs, xe) = (max(y0, 0), min(y1, h), max(x0, 0), min(x1, w))
+                    var acc: Int32 = 0
+                    for y in ys..<max(ys, ye) { for xx in xs..<max(xs, xe) { acc += Int32(src[y * w + xx]) - zx } }
+                    let count = a.countIncludePad ? area : (ye - ys) * (xe - xs)
+                    let q = cache[count] ?? Requantizer(real: Double(xq.scales[0]) / (Double(outQ.scales[0]) * Double(max(count, 1))))
+                    cache[count] = q
+                    out.ptr[i * ho * wo + oy * wo + ox] = QuantMath.requantize(acc, q, zeroPoint: outQ.zeroPoints[0], lo: -128, hi: 127)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Max over each window (output has the input's quantization; padding is ignored).
+    static func maxPool(_ x: Int8Buffer, _ a: PoolAttrs, outShape: [Int]) -> Int8Buffer {
+        let out = Int8Buffer(shape: outShape)
+        let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+        let (ho, wo) = (outShape[2], outShape[3])
+        for i in 0..<(n * c) {
+            let src = x.ptr + i * h * w
+            for oy in 0..<ho {
+                for ox in 0..<wo {
+                    let (y0, x0) = (oy * a.stride[0] - a.pad[0], ox * a.stride[1] - a.pad[1])
+                    var m: Int8 = -128
+                    for y in max(y0, 0)..<max(max(y0, 0), min(y0 + a.kernel[0], h)) {
+                        for xx in max(x0, 0)..<max(max(x0, 0), min(x0 + a.kernel[1], w)) { m = max(m, src[y * w + xx]) }
+                    }
+                    out.ptr[i * ho * wo + oy * wo + ox] = m
+                }
+            }
+        }
+        return out
+    }
+}

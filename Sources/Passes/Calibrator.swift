@@ -1,0 +1,148 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+import GraphIR
+
+/// Chooses activation ranges by running the float32 graph over calibration data.
+///
+/// - `minmax`: the observed minimum and maximum;
+/// - `percentile`: the `percentile` / (100 − `percentile`) quantiles of a `bins`-bin histogram;
+/// - `entropy`: the clipping threshold minimising the KL divergence between the histogram and
+///   its int8 quantization (TensorRT's calibrator), on |x| (one-sided for non-negative tensors);
+/// - `mse`: the threshold minimising the expected squared error (clipping plus rounding).
+public struct Calibrator: Sendable {
+    public enum Method: String, Sendable, CaseIterable {
+        case minmax, percentile, entropy, mse
+    }
+
+    public var method: Method = .minmax
+    public var percentile: Double = 99.99
+    public var bins = 2048
+
+    public init(method: Method = .minmax, percentile: Double = 99.99, bins: Int = 2048) {
+        self.method = method
+        self.percentile = percentile
+        self.bins = bins
+    }
+
+    /// Ranges by value name for the graph input and every float node output.
+    public func ranges(
+        of graph: Graph, batches: [Tensor], progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws(IRError) -> [String: (Float, Float)] {
+        let ev = Evaluator(graph: graph)
+        var lo: [String: Float] = [:]
+        var hi: [String: Float] = [:]
+        func record(_ name: String, _ t: Tensor) {
+            guard t.dtype == .float32 else { return }
+            var (a, b) = (lo[name] ?? .infinity, hi[name] ?? -.infinity)
+            let p = t.storage.pointer.assumingMemoryBound(to: Float.self)
+            for i in 0..<t.elementCount where p[i].isFinite {
+                a = min(a, p[i])
+                b = max(b, p[i])
+            }
+            (lo[name], hi[name]) = (a, b)
+        }
+        let total = method == .minmax ? batches.count : 2 * batches.count
+        for (i, x) in batches.enumerated() {
+            record(graph.values[graph.inputs[0]].name, x)
+            _ = try ev.run([x]) { node, out in record(graph.values[node.outputs[0]].name, out) }
+            progress?(i + 1, total)
+        }
+        if method == .minmax { return lo.reduce(into: [:]) { $0[$1.key] = ($1.value, hi[$1.key]!) } }
+        // second pass: histograms of |x| over [0, max |x|]
+        var hist: [String: [Double]] = [:]
+        let amax = lo.reduce(into: [String: Float]()) { $0[$1.key] = max(abs($1.value), abs(hi[$1.key]!)) }
+        func add(_ name: String, _ t: Tensor) {
+            guard t.dtype == .float32, let m = amax[name], m > 0 else { return }
+            var h = hist[name] ?? [Double](repeating: 0, count: bins)
+            let p = t.storage.pointer.assumingMemoryBound(to: Float.self)
+            let k = Float(bins) / m
+            for i in 0..<t.elementCount where p[i].isFinite { h[min(Int(abs(p[i]) * k), bins - 1)] += 1 }
+            hist[name] = h
+        }
+        for (i, x) in batches.enumerated() {
+            add(graph.values[graph.inputs[0]].name, x)
+            _ = try ev.run([x]) { node, out in add(graph.values[node.outputs[0]].name, out) }
+            progress?(batches.count + i + 1, total)
+        }
+        var out: [String: (Float, Float)] = [:]
+        for (name, a) in lo {
+            let b = hi[name]!
+            guard let h = hist[name], let m = amax[name], m > 0 else {
+                out[name] = (a, b)
+                continue
+            }
+            let oneSided = a >= 0
+            let t = Float(threshold(h, levels: oneSided ? 255 : 127)) * m / Float(bins)
+            out[name] = (max(a, oneSided ? 0 : -t), min(b, t))
+        }
+        return out
+    }
+
+    /// The clipping threshold, in bins, by the chosen method.
+    func threshold(_ h: [Double], levels: Int) -> Double {
+        let total = h.reduce(0, +)
+        guard total > 0 else { return Double(h.count) }
+        switch method {
+        case .minmax:
+            return Double(h.count)
+        case .percentile:
+            var acc = 0.0
+            for (i, c) in h.enumerated() {
+                acc += c
+                if acc >= total * percentile / 100 { return Double(i + 1) }
+            }
+            return Double(h.count)
+        case .mse:
+            var best = (Double.infinity, h.count)
+            for t in stride(from: max(levels / 2, 1), through: h.count, by: max(1, h.count / 256)) {
+                let delta = Double(t) / Double(levels)
+                var err = 0.0
+                for (i, c) in h.enumerated() where c > 0 {
+                    let center = Double(i) + 0.5
+                    err += center > Double(t) ? c * (center - Double(t)) * (center - Double(t)) : c * delta * delta / 12
+                }
+                if err < best.0 { best = (err, t) }
+            }
+            return Double(best.1)
+        case .entropy:
+            return entropyThreshold(h, levels: levels + 1)
+        }
+    }
+
+    /// TensorRT's KL-divergence search: for each candidate i, P = h[0..<i] with the clipped tail
+    /// added to its last bin, Q = P merged into `levels` groups and spread back over each group's
+    /// non-empty bins; the i minimising KL(P‖Q) wins.
+    func entropyThreshold(_ h: [Double], levels: Int) -> Double {
+        var best = (Double.infinity, h.count)
+        let step = max(1, (h.count - levels) / 256)
+        for i in stride(from: levels, through: h.count, by: step) {
+            var p = Array(h[0..<i])
+            p[i - 1] += h[i...].reduce(0, +)
+            var q = [Double](repeating: 0, count: i)
+            let groupSize = Double(i) / Double(levels)
+            for g in 0..<levels {
+                let start = Int(Double(g) * groupSize)
+                let end = g == levels - 1 ? i : Int(Double(g + 1) * groupSize)
+                guard end > start else { continue }
+                let sum = h[start..<end].reduce(0, +)
+                let nonzero = h[start..<end].filter { $0 > 0 }.count
+                guard nonzero > 0 else { continue }
+                for j in start..<end where h[j] > 0 { q[j] = sum / Double(nonzero) }
+            }
+            let ps = p.reduce(0, +)
+            let qs = q.reduce(0, +)
+            guard ps > 0, qs > 0 else { continue }
+            var kl = 0.0
+            for j in 0..<i where p[j] > 0 {
+                let pj = p[j] / ps
+                let qj = max(q[j] / qs, 1e-12)
+                kl += pj * log(pj / qj)
+            }
+            if kl < best.0 { best = (kl, i) }
+        }
+        return Double(best.1) + 0.5
+    }
+}

@@ -1,0 +1,160 @@
+import GraphIR
+
+/// Rewrites a float32 graph into int8 with the ranges in `context.activationRanges`:
+/// conv2d, fully_connected/gemm, add (with relu/clip fused as clamps), global/average/max
+/// pooling and reshapes run in int8; weights become per-output-channel symmetric int8
+/// (`context.perTensorWeights`: one scale per tensor), biases int32 with scale
+/// s_in·s_w[c]; activations asymmetric per-tensor int8. Every other op stays float32 between
+/// `dequantize` and `quantize` (mixed precision) and is listed in `context.floatNodes`.
+struct QuantizePass: Pass {
+    static let name = "quantize"
+    static let summary = "Quantize to int8 with calibrated activation ranges (mixed precision where needed)"
+
+    func run(on graph: inout Graph, context: inout PassContext) throws(PassError) {
+        var b = Builder(old: graph, ranges: context.activationRanges, perTensor: context.perTensorWeights)
+        try b.build()
+        graph = b.g
+        context.floatNodes = b.floatNodes
+        context.count("int8 nodes", b.int8Count)
+        if !b.floatNodes.isEmpty { context.count("float32 nodes", b.floatNodes.count) }
+        context.count("quantize/dequantize nodes", b.boundaryCount)
+    }
+
+    struct Builder {
+        let old: Graph
+        let ranges: [String: (Float, Float)]
+        let perTensor: Bool
+        var g: Graph
+        var f32: [ValueID: ValueID] = [:]
+        var i8: [ValueID: ValueID] = [:]
+        var floatNodes: [(node: String, op: String)] = []
+        var int8Count = 0
+        var boundaryCount = 0
+
+        init(old: Graph, ranges: [String: (Float, Float)], perTensor: Bool) {
+            self.old = old
+            self.ranges = ranges
+            self.perTensor = perTensor
+            g = Graph(name: old.name)
+        }
+
+        func range(_ v: ValueID) -> (Float, Float)? { ranges[old.values[v].name] }
+
+        func fail(_ node: Node, _ m: String) -> PassError { PassError(.failed, pass: QuantizePass.name, at: node.name, m) }
+
+        mutating func build() throws(PassError) {
+            for id in old.inputs { f32[id] = g.addInput(name: old.values[id].name, dtype: .float32, shape: old.values[id].shape) }
+            for node in old.nodes {
+                if try !int8Node(node) { try floatNode(node) }
+            }
+            g.outputs = old.outputs.map { floatValue($0, for: "output") }
+        }
+
+        /// The float version of an old value (copying constants, dequantizing int8 ones).
+        mutating func floatValue(_ v: ValueID, for node: String) -> ValueID {
+            if let id = f32[v] { return id }
+            if let t = old.constants[v] {
+                let id = g.addConstant(name: old.values[v].name, t)
+                f32[v] = id
+                return id
+            }
+            let q = i8[v]!
+            let id = try! g.addNode(name: old.values[v].name + ".dequantize", op: .dequantize, inputs: [q], outputName: old.values[v].name + ".dq")
+            boundaryCount += 1
+            f32[v] = id
+            return id
+        }
+
+        /// The int8 version of an old value, quantizing with its calibrated range if needed.
+        mutating func int8Value(_ v: ValueID) -> ValueID? {
+            if let id = i8[v] { return id }
+            guard old.constants[v] == nil, old.values[v].dtype == .float32, let r = range(v), let src = f32[v] else { return nil }
+            let q = QuantMath.activationParams(min: r.0, max: r.1)
+            let out = g.addValue(Value(name: old.values[v].name + ".q", dtype: .int8, shape: old.values[v].shape, quant: q))
+            g.nodes.append(Node(name: old.values[v].name + ".quantize", op: .quantize, inputs: [src], outputs: [out]))
+            boundaryCount += 1
+            i8[v] = out
+            return out
+        }
+
+        mutating func floatNode(_ node: Node) throws(PassError) {
+            let ins = node.inputs.map { floatValue($0, for: node.name) }
+            let v = old.values[node.outputs[0]]
+            let out = g.addValue(Value(name: v.name, dtype: v.dtype, shape: v.shape))
+            g.nodes.append(Node(name: node.name, op: node.op, inputs: ins, outputs: [out]))
+            f32[node.outputs[0]] = out
+            floatNodes.append((node.name, node.op.name))
+        }
+
+        /// Emits the node in int8 when it has a kernel and every range it needs; returns false otherwise.
+        mutating func int8Node(_ node: Node) throws(PassError) -> Bool {
+            let outOld = node.outputs[0]
+            let v = old.values[outOld]
+            guard v.dtype == .float32 else { return false }
+            switch node.op {
+            case .conv2d(let a) where a.activation != .hardSwish:
+                return try weighted(node)
+            case .fullyConnected(let act), .gemm(let act):
+                guard act != .hardSwish else { return false }
+                return try weighted(node)
+            case .add(let act):
+                guard act != .hardSwish, range(outOld) != nil, f32[node.inputs[0]] != nil || i8[node.inputs[0]] != nil,
+                    !node.inputs.contains(where: { old.constants[$0] != nil }),
+                    let a = int8Value(node.inputs[0]), let b = int8Value(node.inputs[1])
+                else { return false }
+                emit(node, [a, b], params: QuantMath.activationParams(min: range(outOld)!.0, max: range(outOld)!.1))
+                return true
+            case .globalAvgPool, .avgPool:
+                guard let r = range(outOld), let x = int8Value(node.inputs[0]) else { return false }
+                emit(node, [x], params: QuantMath.activationParams(min: r.0, max: r.1))
+                return true
+            case .maxPool, .reshape, .flatten, .identity, .dropout:
+                // int8 only when the input already is: these keep its parameters
+                guard let x = i8[node.inputs[0]] else { return false }
+                emit(node, [x], params: g.values[x].quant!)
+                return true
+            default:
+                return false
+            }
+        }
+
+        mutating func emit(_ node: Node, _ inputs: [ValueID], params: QuantParams) {
+            let v = old.values[node.outputs[0]]
+            let out = g.addValue(Value(name: v.name, dtype: .int8, shape: v.shape, quant: params))
+            g.nodes.append(Node(name: node.name, op: node.op, inputs: inputs, outputs: [out]))
+            i8[node.outputs[0]] = out
+            int8Count += 1
+        }
+
+        /// conv2d / fully_connected / gemm with constant float weights.
+        mutating func weighted(_ node: Node) throws(PassError) -> Bool {
+            guard let w = old.constants[node.inputs[1]], w.dtype == .float32, let r = range(node.outputs[0]),
+                node.inputs.count < 3 || old.constants[node.inputs[2]] != nil, let x = int8Value(node.inputs[0])
+            else { return false }
+            let xq = g.values[x].quant!
+            let cout = w.shape[0]
+            let wf = w.floatArray()
+            var (q, scales) = QuantMath.quantizeWeights(wf, channels: cout)
+            if perTensor {
+                let (tq, ts) = QuantMath.quantizeWeights(wf, channels: 1)
+                q = tq
+                scales = ts
+            }
+            let wName = old.values[node.inputs[1]].name
+            let wq = QuantParams(scales: scales, zeroPoints: [Int32](repeating: 0, count: scales.count), axis: perTensor ? nil : 0)
+            let wID = g.addConstant(
+                name: wName + ".int8", q.withUnsafeBytes { Tensor(dtype: .int8, shape: w.shape, bytes: $0) }, quant: wq)
+            var ins = [x, wID]
+            if node.inputs.count > 2 {
+                let bf = old.constants[node.inputs[2]]!.floatArray()
+                let perChannel = perTensor ? [Float](repeating: scales[0], count: cout) : scales
+                let bq = QuantMath.quantizeBias(bf, inputScale: xq.scales[0], weightScales: perChannel)
+                let bias = bq.withUnsafeBytes { Tensor(dtype: .int32, shape: Shape([cout]), bytes: $0) }
+                let params = QuantParams(scales: perChannel.map { $0 * xq.scales[0] }, zeroPoints: [Int32](repeating: 0, count: cout), axis: 0)
+                ins.append(g.addConstant(name: old.values[node.inputs[2]].name + ".int32", bias, quant: params))
+            }
+            emit(node, ins, params: QuantMath.activationParams(min: r.0, max: r.1))
+            return true
+        }
+    }
+}
