@@ -373,11 +373,13 @@ def main():
     xtr, ytr = dataset(1, 150)
     xval, yval = dataset(2, 10)
     xcal, ycal = dataset(3, 4)
+    # folders named so that sorted order (ImageFolder's) is the models' class order
+    folders = [f"{i}_{c}" for i, c in enumerate(CLASSES)]
     for split, xs, ys in (("val", xval, yval), ("calib", xcal, ycal)):
-        for c in CLASSES:
+        for c in folders:
             os.makedirs(os.path.join(HERE, "fundus", split, c), exist_ok=True)
         for i, (im, c) in enumerate(zip(xs, ys)):
-            save_png(os.path.join(HERE, "fundus", split, CLASSES[c], f"{i:03d}.png"), im)
+            save_png(os.path.join(HERE, "fundus", split, folders[c], f"{i:03d}.png"), im)
 
     print("student (MobileNetV2) ...", flush=True)
     student = student_model()

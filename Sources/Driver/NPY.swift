@@ -133,3 +133,20 @@ public enum AtomicFile {
         }
     }
 }
+
+/// Output folders.
+public enum Outputs {
+    /// Creates `path` if it does not exist (parents must exist).
+    public static func makeDirectory(_ path: String) throws(DriverError) {
+        var st = stat()
+        if stat(path, &st) == 0 {
+            guard (st.st_mode & S_IFMT) == S_IFDIR else {
+                throw DriverError(.badInput, "\(path): exists and is not a folder")
+            }
+            return
+        }
+        guard mkdir(path, 0o755) == 0 else {
+            throw DriverError(.badInput, "\(path): cannot create: \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,9 +1,10 @@
+import GraphIR
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
     import Darwin
 #endif
-import GraphIR
 
 /// Chooses activation ranges by running the float32 graph over calibration data.
 ///

@@ -40,10 +40,14 @@ struct QuantizePass: Pass {
 
         func range(_ v: ValueID) -> (Float, Float)? { ranges[old.values[v].name] }
 
-        func fail(_ node: Node, _ m: String) -> PassError { PassError(.failed, pass: QuantizePass.name, at: node.name, m) }
+        func fail(_ node: Node, _ m: String) -> PassError {
+            PassError(.failed, pass: QuantizePass.name, at: node.name, m)
+        }
 
         mutating func build() throws(PassError) {
-            for id in old.inputs { f32[id] = g.addInput(name: old.values[id].name, dtype: .float32, shape: old.values[id].shape) }
+            for id in old.inputs {
+                f32[id] = g.addInput(name: old.values[id].name, dtype: .float32, shape: old.values[id].shape)
+            }
             for node in old.nodes {
                 if try !int8Node(node) { try floatNode(node) }
             }
@@ -59,7 +63,9 @@ struct QuantizePass: Pass {
                 return id
             }
             let q = i8[v]!
-            let id = try! g.addNode(name: old.values[v].name + ".dequantize", op: .dequantize, inputs: [q], outputName: old.values[v].name + ".dq")
+            let id = try! g.addNode(
+                name: old.values[v].name + ".dequantize", op: .dequantize, inputs: [q],
+                outputName: old.values[v].name + ".dq")
             boundaryCount += 1
             f32[v] = id
             return id
@@ -68,9 +74,12 @@ struct QuantizePass: Pass {
         /// The int8 version of an old value, quantizing with its calibrated range if needed.
         mutating func int8Value(_ v: ValueID) -> ValueID? {
             if let id = i8[v] { return id }
-            guard old.constants[v] == nil, old.values[v].dtype == .float32, let r = range(v), let src = f32[v] else { return nil }
+            guard old.constants[v] == nil, old.values[v].dtype == .float32, let r = range(v), let src = f32[v] else {
+                return nil
+            }
             let q = QuantMath.activationParams(min: r.0, max: r.1)
-            let out = g.addValue(Value(name: old.values[v].name + ".q", dtype: .int8, shape: old.values[v].shape, quant: q))
+            let out = g.addValue(
+                Value(name: old.values[v].name + ".q", dtype: .int8, shape: old.values[v].shape, quant: q))
             g.nodes.append(Node(name: old.values[v].name + ".quantize", op: .quantize, inputs: [src], outputs: [out]))
             boundaryCount += 1
             i8[v] = out
@@ -141,7 +150,8 @@ struct QuantizePass: Pass {
                 scales = ts
             }
             let wName = old.values[node.inputs[1]].name
-            let wq = QuantParams(scales: scales, zeroPoints: [Int32](repeating: 0, count: scales.count), axis: perTensor ? nil : 0)
+            let wq = QuantParams(
+                scales: scales, zeroPoints: [Int32](repeating: 0, count: scales.count), axis: perTensor ? nil : 0)
             let wID = g.addConstant(
                 name: wName + ".int8", q.withUnsafeBytes { Tensor(dtype: .int8, shape: w.shape, bytes: $0) }, quant: wq)
             var ins = [x, wID]
@@ -150,7 +160,9 @@ struct QuantizePass: Pass {
                 let perChannel = perTensor ? [Float](repeating: scales[0], count: cout) : scales
                 let bq = QuantMath.quantizeBias(bf, inputScale: xq.scales[0], weightScales: perChannel)
                 let bias = bq.withUnsafeBytes { Tensor(dtype: .int32, shape: Shape([cout]), bytes: $0) }
-                let params = QuantParams(scales: perChannel.map { $0 * xq.scales[0] }, zeroPoints: [Int32](repeating: 0, count: cout), axis: 0)
+                let params = QuantParams(
+                    scales: perChannel.map { $0 * xq.scales[0] }, zeroPoints: [Int32](repeating: 0, count: cout),
+                    axis: 0)
                 ins.append(g.addConstant(name: old.values[node.inputs[2]].name + ".int32", bias, quant: params))
             }
             emit(node, ins, params: QuantMath.activationParams(min: r.0, max: r.1))

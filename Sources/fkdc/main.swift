@@ -38,7 +38,7 @@ struct Fkdc: ParsableCommand {
             Reads PyTorch checkpoints (.pt .pth .ckpt), safetensors and .fkir graphs.
             Exit codes: 0 ok, 1 usage, 2 bad input, 3 a verification gate failed.
             """,
-        subcommands: [Inspect.self, Run.self, Opt.self])
+        subcommands: [Inspect.self, Run.self, Opt.self, Compile.self])
 }
 
 struct Inspect: ParsableCommand {
@@ -184,5 +184,113 @@ struct Opt: ParsableCommand {
         print(Optimizer.summary(r, times: timePasses), terminator: "")
         print("nodes: \(r.nodesBefore) → \(r.graph.nodes.count)")
         if let output { try AtomicFile.write(Array(r.graph.text.utf8), to: output) }
+    }
+}
+
+struct Compile: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Optimise, calibrate and quantize a model to INT8 and measure it against float32.",
+        discussion: """
+            Without --calib, activation ranges come from the batch-norm statistics in the checkpoint (data-free).
+            With --val, fp32 and int8 are compared: top-1 and per-class recall (labelled data), top-1 agreement,
+            logit SQNR and per-layer SQNR. Data: an image folder (PNG/JPEG, one subfolder per class) or a
+            float32 NCHW .npy (labels from --calib-labels / --val-labels).
+            """)
+
+    @Argument(help: "Model file (.pt .pth .ckpt .safetensors .onnx .fkir).")
+    var file: String
+
+    @OptionGroup var model: ModelSelection
+
+    @Option(help: "Calibration data: image folder or .npy (omit for data-free calibration).")
+    var calib: String?
+
+    @Option(help: "Integer labels .npy for --calib (optional).")
+    var calibLabels: String?
+
+    @Option(help: "Range selection: minmax, percentile, entropy or mse.")
+    var calibMethod = "minmax"
+
+    @Option(help: "Percentile for --calib-method percentile.")
+    var percentile = 99.99
+
+    @Option(help: "Histogram bins for percentile, entropy and mse.")
+    var bins = 2048
+
+    @Flag(help: "One weight scale per tensor instead of per output channel (the naive scheme).")
+    var perTensor = false
+
+    @Option(help: "Validation data: image folder or .npy.")
+    var val: String?
+
+    @Option(help: "Integer labels .npy for --val.")
+    var valLabels: String?
+
+    @Flag(help: "Fail on the first unreadable image instead of skipping it.")
+    var strict = false
+
+    @Option(help: "Normalisation mean per channel (comma-separated; default ImageNet's).")
+    var mean: String?
+
+    @Option(help: "Normalisation standard deviation per channel (comma-separated; default ImageNet's).")
+    var std: String?
+
+    @Option(help: "Use at most this many samples of each data set.")
+    var limit: Int?
+
+    @Flag(help: "Print the SQNR of every int8 layer.")
+    var layers = false
+
+    @Option(name: .shortAndLong, help: "Write the int8 graph here as DIR/model_int8.fkir.")
+    var output: String?
+
+    func floats(_ s: String?, _ name: String) throws -> [Float]? {
+        guard let s else { return nil }
+        let v = s.split(separator: ",").compactMap { Float($0.filter { $0 != " " }) }
+        guard v.count == 3 else { throw ValidationError("--\(name) needs three comma-separated numbers") }
+        return v
+    }
+
+    func run() throws {
+        guard let method = CalibrationMethod(rawValue: calibMethod) else {
+            throw ValidationError("--calib-method must be minmax, percentile, entropy or mse")
+        }
+        guard (50...100).contains(percentile), (16...65536).contains(bins) else {
+            throw ValidationError("--percentile must be in 50…100 and --bins in 16…65536")
+        }
+        var o = QuantizeOptions()
+        o.calib = calib
+        o.calibLabels = calibLabels
+        o.method = method
+        o.percentile = percentile
+        o.bins = bins
+        o.perTensor = perTensor
+        o.val = val
+        o.valLabels = valLabels
+        o.strict = strict
+        o.limit = limit
+        if let m = try floats(mean, "mean") { o.preprocessing.mean = m }
+        if let s = try floats(std, "std") { o.preprocessing.std = s }
+        let m = try ModelLoader.load(path: file, options: model.options)
+        let r = try Quantizer.run(m, options: o, progress: ProgressBar())
+        print("model:       \(m.path) (\(m.architecture))")
+        print("calibration: \(r.calibration)\(perTensor ? ", per-tensor weights" : ", per-channel weights")")
+        let int8Nodes = r.int8.nodes.filter { r.int8.values[$0.outputs[0]].dtype == .int8 && !$0.op.isQuantization }
+            .count
+        print(
+            "int8:        \(int8Nodes) nodes; float32: \(r.floatNodes.count)"
+                + (r.floatNodes.isEmpty
+                    ? "" : " (" + r.floatNodes.map { "\($0.node): \($0.op)" }.joined(separator: ", ") + ")"))
+        for s in r.skipped { printError("skipped \(s.file): \(s.reason)") }
+        if let a = r.accuracy {
+            print(a.text(), terminator: "")
+            if layers { print(a.layerTable(), terminator: "") }
+        } else {
+            print("accuracy:    not measured (no --val data)")
+        }
+        if let output {
+            try Outputs.makeDirectory(output)
+            try AtomicFile.write(Array(r.int8.text.utf8), to: output + "/model_int8.fkir")
+        }
     }
 }

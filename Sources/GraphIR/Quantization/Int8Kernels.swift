@@ -70,7 +70,9 @@ enum Int8Kernels {
                                         let iy = oy * sh - ph + ky * dh
                                         for ox in 0..<wo {
                                             let ix = ox * sw - pw + kx * dw
-                                            row[oy * wo + ox] = (iy >= 0 && iy < h && ix >= 0 && ix < wd) ? Int32(xc[iy * wd + ix]) - zx : 0
+                                            row[oy * wo + ox] =
+                                                (iy >= 0 && iy < h && ix >= 0 && ix < wd)
+                                                ? Int32(xc[iy * wd + ix]) - zx : 0
                                         }
                                     }
                                     r += 1
@@ -90,7 +92,9 @@ enum Int8Kernels {
                             }
                             let dst = out.ptr + (b * cout + co) * plane
                             let q = req[co]
-                            for p in 0..<plane { dst[p] = QuantMath.requantize(accp[p], q, zeroPoint: zo, lo: lo, hi: hi) }
+                            for p in 0..<plane {
+                                dst[p] = QuantMath.requantize(accp[p], q, zeroPoint: zo, lo: lo, hi: hi)
+                            }
                         }
                     }
                 }
@@ -101,7 +105,8 @@ enum Int8Kernels {
 
     /// Linear layer on int8: x `[…,K]` (or flattened for fully_connected), w `[N,K]`.
     static func linear(
-        _ x: Int8Buffer, xq: QuantParams, w: Tensor, wScales: [Float], bias: Tensor?, outShape: [Int], outQ: QuantParams,
+        _ x: Int8Buffer, xq: QuantParams, w: Tensor, wScales: [Float], bias: Tensor?, outShape: [Int],
+        outQ: QuantParams,
         lo: Int32, hi: Int32
     ) -> Int8Buffer {
         let out = Int8Buffer(shape: outShape)
@@ -129,7 +134,8 @@ enum Int8Kernels {
     /// each input, less its zero point, is shifted left by 20 bits and rescaled by
     /// s_in / (2·max(s_a, s_b)); the sum is rescaled by 2·max(s_a, s_b) / (2^20·s_out).
     static func add(
-        _ a: Int8Buffer, aq: QuantParams, _ b: Int8Buffer, bq: QuantParams, outShape: [Int], outQ: QuantParams, lo: Int32,
+        _ a: Int8Buffer, aq: QuantParams, _ b: Int8Buffer, bq: QuantParams, outShape: [Int], outQ: QuantParams,
+        lo: Int32,
         hi: Int32
     ) -> Int8Buffer {
         let out = Int8Buffer(shape: outShape)
@@ -150,7 +156,9 @@ enum Int8Kernels {
 
     /// Average over each window: acc = Σ (q − zp_in); out = requantize(acc, s_in / (s_out·count)).
     /// Global pooling is one window over the whole plane.
-    static func averagePool(_ x: Int8Buffer, xq: QuantParams, _ p: PoolAttrs?, outShape: [Int], outQ: QuantParams) -> Int8Buffer {
+    static func averagePool(_ x: Int8Buffer, xq: QuantParams, _ p: PoolAttrs?, outShape: [Int], outQ: QuantParams)
+        -> Int8Buffer
+    {
         let out = Int8Buffer(shape: outShape)
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (ho, wo) = (outShape[2], outShape[3])
@@ -170,9 +178,12 @@ enum Int8Kernels {
                     var acc: Int32 = 0
                     for y in ys..<max(ys, ye) { for xx in xs..<max(xs, xe) { acc += Int32(src[y * w + xx]) - zx } }
                     let count = a.countIncludePad ? area : (ye - ys) * (xe - xs)
-                    let q = cache[count] ?? Requantizer(real: Double(xq.scales[0]) / (Double(outQ.scales[0]) * Double(max(count, 1))))
+                    let q =
+                        cache[count]
+                        ?? Requantizer(real: Double(xq.scales[0]) / (Double(outQ.scales[0]) * Double(max(count, 1))))
                     cache[count] = q
-                    out.ptr[i * ho * wo + oy * wo + ox] = QuantMath.requantize(acc, q, zeroPoint: outQ.zeroPoints[0], lo: -128, hi: 127)
+                    out.ptr[i * ho * wo + oy * wo + ox] = QuantMath.requantize(
+                        acc, q, zeroPoint: outQ.zeroPoints[0], lo: -128, hi: 127)
                 }
             }
         }

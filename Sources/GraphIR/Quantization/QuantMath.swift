@@ -139,7 +139,9 @@ public enum QuantMath {
     public static func clampRange(_ act: FusedActivation, _ out: QuantParams) -> (lo: Int32, hi: Int32)? {
         let zp = out.zeroPoints[0]
         let s = out.scales[0]
-        func q(_ x: Float) -> Int32 { Int32(Swift.min(Swift.max((x / s).rounded(.toNearestOrAwayFromZero) + Float(zp), -128), 127)) }
+        func q(_ x: Float) -> Int32 {
+            Int32(Swift.min(Swift.max((x / s).rounded(.toNearestOrAwayFromZero) + Float(zp), -128), 127))
+        }
         switch act {
         case .none: return (-128, 127)
         case .relu: return (Swift.max(-128, zp), 127)

@@ -30,7 +30,9 @@ public struct QuantizedEvaluator {
         var env = [Buffer?](repeating: nil, count: graph.values.count)
         for (id, t) in zip(graph.inputs, inputs) {
             guard t.shape == graph.values[id].shape, t.dtype == .float32 else {
-                throw IRError(.badInput, at: "%\(graph.values[id].name)", "input must be f32\(graph.values[id].shape), got \(t.dtype.rawValue)\(t.shape)")
+                throw IRError(
+                    .badInput, at: "%\(graph.values[id].name)",
+                    "input must be f32\(graph.values[id].shape), got \(t.dtype.rawValue)\(t.shape)")
             }
             env[id] = .f32(FloatBuffer(t))
         }
@@ -64,9 +66,13 @@ public struct QuantizedEvaluator {
             }
             return (b, q)
         }
-        let inputsAreFloat = node.inputs.allSatisfy { graph.values[$0].dtype == .float32 || graph.constants[$0] != nil && graph.values[$0].dtype != .int8 }
+        let inputsAreFloat = node.inputs.allSatisfy {
+            graph.values[$0].dtype == .float32 || graph.constants[$0] != nil && graph.values[$0].dtype != .int8
+        }
         if case .quantize = node.op {
-            guard case .f32(let x)? = env[node.inputs[0]], let q = outV.quant else { throw IRError(.unsupported, at: node.name, "quantize needs f32 input and output parameters") }
+            guard case .f32(let x)? = env[node.inputs[0]], let q = outV.quant else {
+                throw IRError(.unsupported, at: node.name, "quantize needs f32 input and output parameters")
+            }
             let out = Int8Buffer(shape: outShape)
             let (s, z) = (q.scales[0], q.zeroPoints[0])
             for i in 0..<out.count { out.ptr[i] = QuantMath.quantize(x.ptr[i], scale: s, zeroPoint: z) }
@@ -82,12 +88,16 @@ public struct QuantizedEvaluator {
         if outV.dtype == .float32 && inputsAreFloat {
             var args: [FloatBuffer] = []
             for id in node.inputs {
-                guard case .f32(let b)? = env[id] else { throw IRError(.undefinedValue, at: node.name, "input not computed") }
+                guard case .f32(let b)? = env[id] else {
+                    throw IRError(.undefinedValue, at: node.name, "input not computed")
+                }
                 args.append(b)
             }
             return .f32(try float.execute(node, args))
         }
-        guard let outQ = outV.quant else { throw IRError(.missingQuantParams, at: node.name, "int8 output without parameters") }
+        guard let outQ = outV.quant else {
+            throw IRError(.missingQuantParams, at: node.name, "int8 output without parameters")
+        }
         func clamp(_ act: FusedActivation?) throws(IRError) -> (Int32, Int32) {
             guard let r = QuantMath.clampRange(act ?? FusedActivation.none, outQ) else {
                 throw IRError(.unsupported, at: node.name, "activation cannot be applied as an int8 clamp")
@@ -95,11 +105,14 @@ public struct QuantizedEvaluator {
             return r
         }
         func weights() throws(IRError) -> (Tensor, [Float], Tensor?) {
-            guard let w = graph.constants[node.inputs[1]], w.dtype == .int8, let wq = graph.values[node.inputs[1]].quant else {
+            guard let w = graph.constants[node.inputs[1]], w.dtype == .int8, let wq = graph.values[node.inputs[1]].quant
+            else {
                 throw IRError(.unsupported, at: node.name, "int8 \(node.op.name) needs int8 constant weights")
             }
             let bias = node.inputs.count > 2 ? graph.constants[node.inputs[2]] : nil
-            if let bias, bias.dtype != .int32 { throw IRError(.unsupported, at: node.name, "int8 \(node.op.name) needs an int32 bias") }
+            if let bias, bias.dtype != .int32 {
+                throw IRError(.unsupported, at: node.name, "int8 \(node.op.name) needs an int32 bias")
+            }
             let scales = wq.scales.count == 1 ? [Float](repeating: wq.scales[0], count: w.shape[0]) : wq.scales
             return (w, scales, bias)
         }
@@ -108,12 +121,16 @@ public struct QuantizedEvaluator {
             let (x, xq) = try int8(0)
             let (w, ws, b) = try weights()
             let (lo, hi) = try clamp(a.activation)
-            return .i8(Int8Kernels.conv2d(x, xq: xq, w: w, wScales: ws, bias: b, a, outShape: outShape, outQ: outQ, lo: lo, hi: hi))
+            return .i8(
+                Int8Kernels.conv2d(
+                    x, xq: xq, w: w, wScales: ws, bias: b, a, outShape: outShape, outQ: outQ, lo: lo, hi: hi))
         case .fullyConnected(let act), .gemm(let act):
             let (x, xq) = try int8(0)
             let (w, ws, b) = try weights()
             let (lo, hi) = try clamp(act)
-            return .i8(Int8Kernels.linear(x, xq: xq, w: w, wScales: ws, bias: b, outShape: outShape, outQ: outQ, lo: lo, hi: hi))
+            return .i8(
+                Int8Kernels.linear(
+                    x, xq: xq, w: w, wScales: ws, bias: b, outShape: outShape, outQ: outQ, lo: lo, hi: hi))
         case .add(let act):
             let (a, aq) = try int8(0)
             let (b, bq) = try int8(1)
@@ -127,11 +144,15 @@ public struct QuantizedEvaluator {
             return .i8(Int8Kernels.averagePool(x, xq: xq, p, outShape: outShape, outQ: outQ))
         case .maxPool(let p):
             let (x, xq) = try int8(0)
-            guard xq == outQ else { throw IRError(.unsupported, at: node.name, "int8 max_pool keeps its input's parameters") }
+            guard xq == outQ else {
+                throw IRError(.unsupported, at: node.name, "int8 max_pool keeps its input's parameters")
+            }
             return .i8(Int8Kernels.maxPool(x, p, outShape: outShape))
         case .reshape, .flatten, .identity, .dropout:
             let (x, xq) = try int8(0)
-            guard xq == outQ else { throw IRError(.unsupported, at: node.name, "int8 \(node.op.name) keeps its input's parameters") }
+            guard xq == outQ else {
+                throw IRError(.unsupported, at: node.name, "int8 \(node.op.name) keeps its input's parameters")
+            }
             return .i8(Int8Buffer(shape: outShape, storage: x.storage))
         default:
             throw IRError(.unsupported, at: node.name, "\(node.op.name) has no int8 kernel")

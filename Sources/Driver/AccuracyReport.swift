@@ -1,0 +1,139 @@
+import GraphIR
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// fp32 versus int8 on validation data: top-1 for both and per class (with labels), top-1
+/// agreement, logit SQNR, and per-layer SQNR of every int8 layer against its float value.
+public struct AccuracyReport: Sendable {
+    public var samples: Int
+    public var labelled: Bool
+    public var classNames: [String]
+    public var fp32Top1: Double?
+    public var int8Top1: Double?
+    /// Per class: (name, samples, fp32 recall, int8 recall).
+    public var perClass: [(name: String, count: Int, fp32: Double, int8: Double)] = []
+    public var agreement: Double
+    public var logitSQNR: Double
+    /// Per int8 layer, in graph order: (value name, op, SQNR in dB).
+    public var layers: [(name: String, op: String, sqnr: Double)] = []
+
+    static func sqnr(signal: Double, noise: Double) -> Double {
+        noise > 0 ? 10 * log10(signal / noise) : .infinity
+    }
+
+    static func argmax(_ t: Tensor) -> Int {
+        let f = t.floatArray()
+        return f.indices.max { f[$0] < f[$1] || (f[$0] == f[$1] && $0 > $1) } ?? 0
+    }
+
+    static func measure(float: Graph, int8: Graph, data: Dataset, progress: ProgressBar?, layerSamples: Int = 4)
+        throws(DriverError) -> AccuracyReport
+    {
+        let fe = Evaluator(graph: float)
+        let qe = QuantizedEvaluator(graph: int8)
+        var agree = 0
+        var (sig, noise) = (0.0, 0.0)
+        var fCorrect = 0
+        var qCorrect = 0
+        let classes = data.classNames.count
+        var counts = [Int](repeating: 0, count: classes)
+        var fHits = [Int](repeating: 0, count: classes)
+        var qHits = [Int](repeating: 0, count: classes)
+        var layerSig: [String: Double] = [:]
+        var layerNoise: [String: Double] = [:]
+        var layerOrder: [(String, String)] = []
+        progress?.start("validating", total: data.count)
+        for (i, x) in data.samples.enumerated() {
+            var floatValues: [String: [Float]] = [:]
+            let fo: Tensor
+            let qo: Tensor
+            do {
+                fo = try fe.run([x]) { node, out in
+                    if i < layerSamples { floatValues[float.values[node.outputs[0]].name] = out.floatArray() }
+                }[0]
+                qo = try qe.run([x]) { node, out in
+                    guard i < layerSamples, out.dtype == .int8, let q = int8.values[node.outputs[0]].quant,
+                        let ref = floatValues[int8.values[node.outputs[0]].name]
+                    else { return }
+                    let name = int8.values[node.outputs[0]].name
+                    if layerSig[name] == nil { layerOrder.append((name, node.op.name)) }
+                    let p = out.storage.pointer.assumingMemoryBound(to: Int8.self)
+                    var (s, e) = (0.0, 0.0)
+                    for j in 0..<ref.count {
+                        let d = Double(QuantMath.dequantize(p[j], scale: q.scales[0], zeroPoint: q.zeroPoints[0]))
+                        s += Double(ref[j]) * Double(ref[j])
+                        e += (Double(ref[j]) - d) * (Double(ref[j]) - d)
+                    }
+                    layerSig[name, default: 0] += s
+                    layerNoise[name, default: 0] += e
+                }[0]
+            } catch { throw DriverError(.badInput, "\(data.source): \(error.description)") }
+            let (ff, qf) = (fo.floatArray(), qo.floatArray())
+            for j in ff.indices {
+                sig += Double(ff[j]) * Double(ff[j])
+                noise += Double(ff[j] - qf[j]) * Double(ff[j] - qf[j])
+            }
+            let (fa, qa) = (argmax(fo), argmax(qo))
+            if fa == qa { agree += 1 }
+            if let labels = data.labels, i < labels.count {
+                let l = labels[i]
+                if l < classes {
+                    counts[l] += 1
+                    if fa == l { fHits[l] += 1 }
+                    if qa == l { qHits[l] += 1 }
+                }
+                if fa == l { fCorrect += 1 }
+                if qa == l { qCorrect += 1 }
+            }
+            progress?.update(i + 1)
+        }
+        progress?.finish()
+        let n = Double(data.count)
+        var r = AccuracyReport(
+            samples: data.count, labelled: data.labels != nil, classNames: data.classNames,
+            fp32Top1: data.labels != nil ? Double(fCorrect) / n : nil,
+            int8Top1: data.labels != nil ? Double(qCorrect) / n : nil,
+            agreement: Double(agree) / n, logitSQNR: sqnr(signal: sig, noise: noise))
+        if data.labels != nil {
+            r.perClass = (0..<classes).map { c in
+                (
+                    data.classNames[c], counts[c], counts[c] > 0 ? Double(fHits[c]) / Double(counts[c]) : 0,
+                    counts[c] > 0 ? Double(qHits[c]) / Double(counts[c]) : 0
+                )
+            }
+        }
+        r.layers = layerOrder.map { ($0.0, $0.1, sqnr(signal: layerSig[$0.0]!, noise: layerNoise[$0.0]!)) }
+        return r
+    }
+
+    /// The per-layer SQNR table.
+    public func layerTable() -> String {
+        layers.map {
+            "  \($0.name.padding(28)) \($0.op.padding(16)) \($0.sqnr.isFinite ? String(($0.sqnr * 10).rounded() / 10) + " dB" : "exact")"
+        }
+        .joined(separator: "\n") + "\n"
+    }
+
+    public func text() -> String {
+        func pct(_ v: Double?) -> String { v.map { String((($0 * 1000).rounded()) / 10) + "%" } ?? "—" }
+        func db(_ v: Double) -> String { v.isFinite ? String((v * 10).rounded() / 10) + " dB" : "exact" }
+        var out = "validation: \(samples) samples\(labelled ? "" : " (unlabelled: agreement and SQNR only)")\n"
+        if labelled {
+            out += "top-1: fp32 \(pct(fp32Top1)), int8 \(pct(int8Top1))\n"
+            for c in perClass {
+                out +=
+                    "  \(c.name.padding(22)) n=\(String(c.count).leftPadding(4))  recall fp32 \(pct(c.fp32).leftPadding(6))  int8 \(pct(c.int8).leftPadding(6))\n"
+            }
+        }
+        out += "top-1 agreement: \(pct(agreement)), logit SQNR \(db(logitSQNR))\n"
+        if let worst = layers.min(by: { $0.sqnr < $1.sqnr }) {
+            out +=
+                "per-layer SQNR: lowest \(db(worst.sqnr)) at \(worst.name) (\(worst.op)), \(layers.count) int8 layers\n"
+        }
+        return out
+    }
+}
