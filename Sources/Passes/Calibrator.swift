@@ -11,7 +11,8 @@ import GraphIR
 /// - `minmax`: the observed minimum and maximum;
 /// - `percentile`: the `percentile` / (100 − `percentile`) quantiles of a `bins`-bin histogram;
 /// - `entropy`: the clipping threshold minimising the KL divergence between the histogram and
-///   its int8 quantization (TensorRT's calibrator), on |x| (one-sided for non-negative tensors);
+///   its int8 quantization (TensorRT's calibrator), on |x| (one-sided for non-negative tensors),
+///   ignoring the bin of exact zeros;
 /// - `mse`: the threshold minimising the expected squared error (clipping plus rounding).
 public struct Calibrator: Sendable {
     public enum Method: String, Sendable, CaseIterable {
@@ -116,7 +117,11 @@ public struct Calibrator: Sendable {
     /// TensorRT's KL-divergence search: for each candidate i, P = h[0..<i] with the clipped tail
     /// added to its last bin, Q = P merged into `levels` groups and spread back over each group's
     /// non-empty bins; the i minimising KL(P‖Q) wins.
-    func entropyThreshold(_ h: [Double], levels: Int) -> Double {
+    func entropyThreshold(_ hist: [Double], levels: Int) -> Double {
+        // The first bin holds the exact zeros a ReLU produces: zero is exactly representable, and
+        // its spike would otherwise make the shortest candidate look best.
+        var h = hist
+        h[0] = 0
         var best = (Double.infinity, h.count)
         let step = max(1, (h.count - levels) / 256)
         for i in stride(from: levels, through: h.count, by: step) {

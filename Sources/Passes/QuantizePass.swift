@@ -30,6 +30,8 @@ struct QuantizePass: Pass {
         var floatNodes: [(node: String, op: String)] = []
         var int8Count = 0
         var boundaryCount = 0
+        /// Quantized weights by old constant (a weight read by several nodes is stored once).
+        var weightCache: [ValueID: (id: ValueID, scales: [Float])] = [:]
 
         init(old: Graph, ranges: [String: (Float, Float)], perTensor: Bool) {
             self.old = old
@@ -135,6 +137,20 @@ struct QuantizePass: Pass {
             int8Count += 1
         }
 
+        /// Symmetric int8 weights per output channel (or per tensor), made once per constant.
+        mutating func quantizedWeights(_ old: ValueID, _ w: Tensor) -> (ValueID, [Float]) {
+            if let c = weightCache[old] { return (c.id, c.scales) }
+            let (q, scales) = QuantMath.quantizeWeights(w.floatArray(), channels: perTensor ? 1 : w.shape[0])
+            let wq = QuantParams(
+                scales: scales, zeroPoints: [Int32](repeating: 0, count: scales.count), axis: perTensor ? nil : 0)
+            let id = g.addConstant(
+                name: self.old.values[old].name + ".int8",
+                q.withUnsafeBytes { Tensor(dtype: .int8, shape: w.shape, bytes: $0) },
+                quant: wq)
+            weightCache[old] = (id, scales)
+            return (id, scales)
+        }
+
         /// conv2d / fully_connected / gemm with constant float weights.
         mutating func weighted(_ node: Node) throws(PassError) -> Bool {
             guard let w = old.constants[node.inputs[1]], w.dtype == .float32, let r = range(node.outputs[0]),
@@ -142,18 +158,7 @@ struct QuantizePass: Pass {
             else { return false }
             let xq = g.values[x].quant!
             let cout = w.shape[0]
-            let wf = w.floatArray()
-            var (q, scales) = QuantMath.quantizeWeights(wf, channels: cout)
-            if perTensor {
-                let (tq, ts) = QuantMath.quantizeWeights(wf, channels: 1)
-                q = tq
-                scales = ts
-            }
-            let wName = old.values[node.inputs[1]].name
-            let wq = QuantParams(
-                scales: scales, zeroPoints: [Int32](repeating: 0, count: scales.count), axis: perTensor ? nil : 0)
-            let wID = g.addConstant(
-                name: wName + ".int8", q.withUnsafeBytes { Tensor(dtype: .int8, shape: w.shape, bytes: $0) }, quant: wq)
+            let (wID, scales) = quantizedWeights(node.inputs[1], w)
             var ins = [x, wID]
             if node.inputs.count > 2 {
                 let bf = old.constants[node.inputs[2]]!.floatArray()
@@ -163,7 +168,8 @@ struct QuantizePass: Pass {
                 let params = QuantParams(
                     scales: perChannel.map { $0 * xq.scales[0] }, zeroPoints: [Int32](repeating: 0, count: cout),
                     axis: 0)
-                ins.append(g.addConstant(name: old.values[node.inputs[2]].name + ".int32", bias, quant: params))
+                ins.append(
+                    g.addConstant(name: g.freshName(old.values[node.inputs[2]].name + ".int32"), bias, quant: params))
             }
             emit(node, ins, params: QuantMath.activationParams(min: r.0, max: r.1))
             return true

@@ -1,0 +1,126 @@
+import Testing
+
+@testable import GraphIR
+@testable import Passes
+
+/// Int8 kernels against the fake-quant reference: the same op in float on the dequantized int8
+/// inputs, weights and bias, then quantized. Integer requantization may differ from that by at
+/// most one step (the rounding of the multiplier); anything more is a kernel bug.
+@Suite struct QuantizeTests {
+    struct Rand {
+        var s: UInt64
+        mutating func next() -> Float {
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: s >> 11) % 20001) / 10000 - 1
+        }
+        mutating func tensor(_ d: [Int], scale: Float = 1) -> Tensor {
+            Tensor(shape: Shape(d), floats: (0..<d.reduce(1, *)).map { _ in next() * scale })
+        }
+    }
+
+    /// Quantizes a one-node float graph with ranges observed on `x`, returns both graphs.
+    func quantized(_ g: Graph, _ x: Tensor, perTensor: Bool = false) throws -> Graph {
+        var ctx = PassContext()
+        ctx.activationRanges = try Calibrator().ranges(of: g, batches: [x])
+        ctx.perTensorWeights = perTensor
+        var q = g
+        _ = try PassManager(passes: [QuantizePass.self]).run(on: &q, context: &ctx)
+        return q
+    }
+
+    /// Checks every int8 node of `q` against float arithmetic on its dequantized operands.
+    func checkAgainstFakeQuant(_ q: Graph, _ x: Tensor) throws {
+        var seen: [ValueID: Tensor] = [:]
+        _ = try QuantizedEvaluator(graph: q).run([x]) { node, out in seen[node.outputs[0]] = out }
+        var checked = 0
+        for node in q.nodes where q.values[node.outputs[0]].dtype == .int8 && !node.op.isQuantization {
+            // the op in float on dequantized operands
+            var f = Graph(name: "ref")
+            var ids: [ValueID] = []
+            for (i, v) in node.inputs.enumerated() {
+                let val = q.values[v]
+                let t = q.constants[v] ?? seen[v]!
+                let qp = val.quant!
+                let ints = t.int64ArrayExact()
+                let per = ints.count / max(qp.scales.count, 1)
+                let deq = ints.enumerated().map { j, iv in
+                    qp.scales[qp.scales.count == 1 ? 0 : j / per]
+                        * Float(Int32(iv) - (qp.zeroPoints.count == 1 ? qp.zeroPoints[0] : 0))
+                }
+                let dt = Tensor(shape: val.shape, floats: deq)
+                ids.append(i == 0 ? f.addInput(name: "x\(i)", shape: val.shape) : f.addConstant(name: "c\(i)", dt))
+                if i == 0 { seen[-1 - i] = dt }
+            }
+            f.outputs = [try f.addNode(name: "op", op: node.op, inputs: ids)]
+            let ref = try Evaluator(graph: f).run([seen[-1]!])[0].floatArray()
+            let outQ = q.values[node.outputs[0]].quant!
+            let got = seen[node.outputs[0]]!.int64ArrayExact()
+            for (r, g) in zip(ref, got) {
+                let want = Int64(QuantMath.quantize(r, scale: outQ.scales[0], zeroPoint: outQ.zeroPoints[0]))
+                #expect(abs(want - g) <= 1, "\(node.name) (\(node.op.name)): got \(g), fake-quant reference \(want)")
+            }
+            checked += 1
+        }
+        #expect(checked > 0)
+    }
+
+    @Test(arguments: [
+        (Conv2dAttrs(stride: [1, 1], pad: [1, 1, 1, 1]), [6, 4, 3, 3], false),
+        (Conv2dAttrs(stride: [2, 2], pad: [1, 1, 1, 1], groups: 4), [4, 1, 3, 3], false),
+        (Conv2dAttrs(stride: [1, 1], pad: [0, 0, 0, 0], activation: .clip(min: 0, max: 6)), [5, 4, 1, 1], false),
+        (Conv2dAttrs(stride: [1, 1], pad: [0, 0, 0, 0], activation: .relu), [5, 4, 1, 1], true),
+    ])
+    func convolution(attrs: Conv2dAttrs, weights: [Int], perTensor: Bool) throws {
+        var r = Rand(s: UInt64(weights.reduce(1, *)))
+        var g = Graph(name: "conv")
+        let x = g.addInput(name: "x", shape: Shape([1, 4, 9, 9]))
+        let w = g.addConstant(name: "w", r.tensor(weights, scale: 0.5))
+        let b = g.addConstant(name: "b", r.tensor([weights[0]], scale: 0.2))
+        g.outputs = [try g.addNode(name: "conv", op: .conv2d(attrs), inputs: [x, w, b])]
+        let input = r.tensor([1, 4, 9, 9], scale: 3)
+        try checkAgainstFakeQuant(try quantized(g, input, perTensor: perTensor), input)
+    }
+
+    @Test func linearAddAndPooling() throws {
+        var r = Rand(s: 7)
+        var g = Graph(name: "mix")
+        let x = g.addInput(name: "x", shape: Shape([1, 3, 4, 4]))
+        let w = g.addConstant(name: "w", r.tensor([3, 3, 1, 1]))
+        let c = try g.addNode(name: "conv", op: .conv2d(Conv2dAttrs()), inputs: [x, w])
+        let s = try g.addNode(name: "sum", op: .add(.relu), inputs: [c, x])
+        let a = try g.addNode(
+            name: "avg", op: .avgPool(PoolAttrs(kernel: [3, 3], stride: [1, 1], pad: [1, 1, 1, 1])), inputs: [s])
+        let p = try g.addNode(name: "gap", op: .globalAvgPool, inputs: [a])
+        let fw = g.addConstant(name: "fw", r.tensor([5, 3]))
+        let fb = g.addConstant(name: "fb", r.tensor([5]))
+        g.outputs = [try g.addNode(name: "fc", op: .fullyConnected(), inputs: [p, fw, fb])]
+        let input = r.tensor([1, 3, 4, 4], scale: 2)
+        let q = try quantized(g, input)
+        #expect(q.nodes.filter { q.values[$0.outputs[0]].dtype == .int8 }.count == 6)  // quantize + 5 int8 ops
+        try checkAgainstFakeQuant(q, input)
+        // the int8 model's logits stay close to float
+        let fo = try Evaluator(graph: g).run([input])[0].floatArray()
+        let qo = try QuantizedEvaluator(graph: q).run([input])[0].floatArray()
+        let scale = fo.map(abs).max()!
+        #expect(zip(fo, qo).map { abs($0 - $1) }.max()! <= 0.05 * scale)
+    }
+
+    @Test func opsWithoutInt8KernelsStayFloat() throws {
+        var r = Rand(s: 3)
+        var g = Graph(name: "mixed")
+        let x = g.addInput(name: "x", shape: Shape([1, 2, 4, 4]))
+        let w = g.addConstant(name: "w", r.tensor([2, 2, 1, 1]))
+        let c = try g.addNode(name: "conv", op: .conv2d(Conv2dAttrs()), inputs: [x, w])
+        let s = try g.addNode(name: "sig", op: .sigmoid, inputs: [c])
+        g.outputs = [try g.addNode(name: "conv2", op: .conv2d(Conv2dAttrs()), inputs: [s, w])]
+        var ctx = PassContext()
+        ctx.activationRanges = try Calibrator().ranges(of: g, batches: [r.tensor([1, 2, 4, 4])])
+        var q = g
+        _ = try PassManager(passes: [QuantizePass.self]).run(on: &q, context: &ctx)
+        #expect(ctx.floatNodes.map(\.node) == ["sig"])
+        #expect(
+            q.nodes.map(\.op.name) == [
+                "quantize", "conv2d", "dequantize", "sigmoid", "quantize", "conv2d", "dequantize",
+            ])
+    }
+}
