@@ -28,6 +28,7 @@ import torchvision
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLASSES = ["normal", "diabetic_retinopathy", "glaucoma", "cataract"]
 SIZE = 224
+CALIB_PER_CLASS = 30  # 120 calibration images
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
@@ -107,6 +108,24 @@ def normalise(hwc):
 def save_png(path, hwc):
     from PIL import Image
     Image.fromarray((np.clip(hwc, 0, 1) * 255 + 0.5).astype(np.uint8)).save(path, optimize=True)
+
+
+def write_images():
+    """The PNG validation and calibration sets (independent seeds, so they do not depend on training)."""
+    xval, yval = dataset(2, 10)
+    xcal, ycal = dataset(3, CALIB_PER_CLASS)
+    import shutil
+    for split in ("val", "calib"):
+        shutil.rmtree(os.path.join(HERE, "fundus", split), ignore_errors=True)
+    # folders named so that sorted order (ImageFolder's) is the models' class order
+    folders = [f"{i}_{c}" for i, c in enumerate(CLASSES)]
+    for split, xs, ys in (("val", xval, yval), ("calib", xcal, ycal)):
+        for c in folders:
+            os.makedirs(os.path.join(HERE, "fundus", split, c), exist_ok=True)
+        for i, (im, c) in enumerate(zip(xs, ys)):
+            save_png(os.path.join(HERE, "fundus", split, folders[c], f"{i:03d}.png"), im)
+
+    return xval, yval
 
 
 # ---------------------------------------------------------------- models
@@ -348,6 +367,7 @@ def main():
     ap.add_argument("--onnx-only", action="store_true", help="only re-export the ONNX samples from the committed .pt files "
                     "and write onnxruntime's outputs as fixtures (no training)")
     ap.add_argument("--large-only", action="store_true", help="only write samples/large/ (no training)")
+    ap.add_argument("--images-only", action="store_true", help="only rewrite samples/fundus (no training)")
     args = ap.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
@@ -370,17 +390,11 @@ def main():
         onnx_goldens(["student", "teacher_vit"])
         return
     print("images ...", flush=True)
+    if args.images_only:
+        write_images()
+        return
     xtr, ytr = dataset(1, 150)
-    xval, yval = dataset(2, 10)
-    xcal, ycal = dataset(3, 4)
-    # folders named so that sorted order (ImageFolder's) is the models' class order
-    folders = [f"{i}_{c}" for i, c in enumerate(CLASSES)]
-    for split, xs, ys in (("val", xval, yval), ("calib", xcal, ycal)):
-        for c in folders:
-            os.makedirs(os.path.join(HERE, "fundus", split, c), exist_ok=True)
-        for i, (im, c) in enumerate(zip(xs, ys)):
-            save_png(os.path.join(HERE, "fundus", split, folders[c], f"{i:03d}.png"), im)
-
+    xval, yval = write_images()
     print("student (MobileNetV2) ...", flush=True)
     student = student_model()
     train(student, normalise(xtr), ytr, args.epochs, 2e-3, seed=1)

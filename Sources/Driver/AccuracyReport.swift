@@ -20,6 +20,14 @@ public struct AccuracyReport: Sendable {
     public var logitSQNR: Double
     /// Per int8 layer, in graph order: (value name, op, SQNR in dB).
     public var layers: [(name: String, op: String, sqnr: Double)] = []
+    /// The teacher's float32 top-1, when a teacher was given.
+    public var teacher: (name: String, top1: Double)?
+
+    /// int8 student top-1 ÷ teacher top-1, as the distillation literature reports it.
+    public var retention: Double? {
+        guard let t = teacher, t.top1 > 0, let s = int8Top1 else { return nil }
+        return s / t.top1
+    }
 
     static func sqnr(signal: Double, noise: Double) -> Double {
         noise > 0 ? 10 * log10(signal / noise) : .infinity
@@ -130,6 +138,9 @@ public struct AccuracyReport: Sendable {
             }
         }
         out += "top-1 agreement: \(pct(agreement)), logit SQNR \(db(logitSQNR))\n"
+        if let t = teacher, let r = retention {
+            out += "teacher: top-1 \(pct(t.top1)) (\(t.name)); int8 student retains \(pct(r)) of it\n"
+        }
         if let worst = layers.min(by: { $0.sqnr < $1.sqnr }) {
             out +=
                 "per-layer SQNR: lowest \(db(worst.sqnr)) at \(worst.name) (\(worst.op)), \(layers.count) int8 layers\n"

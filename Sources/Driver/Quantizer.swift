@@ -1,3 +1,4 @@
+import Frontends
 import GraphIR
 import Passes
 
@@ -27,6 +28,9 @@ public struct QuantizeOptions: Sendable {
     public var preprocessing = Preprocessing()
     /// At most this many samples from each data set.
     public var limit: Int?
+    /// A teacher model evaluated on the validation data (its top-1 and the student's retention).
+    public var teacher: String?
+    public var teacherOptions = ModelOptions()
 
     public init() {}
 }
@@ -94,8 +98,40 @@ public enum Quantizer {
                 path: val, labels: options.valLabels, preprocessing: pre, strict: options.strict, limit: options.limit)
             result.skipped += data.skipped
             result.accuracy = try AccuracyReport.measure(float: g, int8: q, data: data, progress: progress)
+            if let teacher = options.teacher {
+                guard data.labels != nil else {
+                    throw DriverError(.badInput, "\(val): --teacher needs labelled validation data")
+                }
+                result.accuracy?.teacher = try teacherTop1(teacher, options: options, data: data)
+            }
         }
         return result
+    }
+}
+
+extension Quantizer {
+    /// The teacher's float32 top-1 on the validation data (reloaded at the teacher's input size).
+    static func teacherTop1(_ path: String, options: QuantizeOptions, data: Dataset) throws(DriverError) -> (
+        name: String, top1: Double
+    ) {
+        let t = try ModelLoader.load(path: path, options: options.teacherOptions)
+        var pre = options.preprocessing
+        let shape = t.graph.values[t.graph.inputs[0]].shape.dims
+        var samples = data
+        if shape.count == 4, shape[2] != data.samples[0].shape[2] || shape[3] != data.samples[0].shape[3] {
+            (pre.height, pre.width) = (shape[2], shape[3])
+            samples = try DatasetLoader.load(
+                path: data.source, labels: options.valLabels, preprocessing: pre, strict: options.strict,
+                limit: options.limit)
+        }
+        let ev = Evaluator(graph: t.graph)
+        var correct = 0
+        for (x, l) in zip(samples.samples, samples.labels ?? []) {
+            do throws(IRError) {
+                if AccuracyReport.argmax(try ev.run([x])[0]) == l { correct += 1 }
+            } catch { throw DriverError(.badInput, "\(path): \(error.description)") }
+        }
+        return (t.architecture, Double(correct) / Double(max(samples.count, 1)))
     }
 }
 

@@ -238,6 +238,15 @@ struct Compile: ParsableCommand {
     @Option(help: "Use at most this many samples of each data set.")
     var limit: Int?
 
+    @Option(help: "Teacher model evaluated on --val: its top-1 and the student's retention.")
+    var teacher: String?
+
+    @Option(help: "Attention heads of a ViT teacher (default: hidden size / 64).")
+    var teacherHeads: Int?
+
+    @Option(help: "Key prefix of the teacher in a checkpoint holding both (e.g. teacher.).")
+    var teacherPrefix: String?
+
     @Flag(help: "Print the SQNR of every int8 layer.")
     var layers = false
 
@@ -269,6 +278,8 @@ struct Compile: ParsableCommand {
         o.valLabels = valLabels
         o.strict = strict
         o.limit = limit
+        o.teacher = teacher
+        o.teacherOptions = ModelOptions(prefix: teacherPrefix, heads: teacherHeads)
         if let m = try floats(mean, "mean") { o.preprocessing.mean = m }
         if let s = try floats(std, "std") { o.preprocessing.std = s }
         let m = try ModelLoader.load(path: file, options: model.options)

@@ -59,6 +59,25 @@ import Testing
         #expect(r.int8.nodes.contains { r.int8.values[$0.outputs[0]].dtype == .int8 && $0.op.name == "gemm" })
     }
 
+    @Test func teacherRetention() throws {
+        let m = try ModelLoader.load(path: Repo.path("samples/student.ckpt"))
+        var o = options()
+        o.teacher = Repo.path("samples/student.ckpt")
+        o.teacherOptions = ModelOptions(prefix: "teacher.", heads: 4)
+        let a = try #require(try Quantizer.run(m, options: o).accuracy)
+        let t = try #require(a.teacher)
+        #expect(t.name.hasPrefix("vit"))
+        #expect(a.retention == a.int8Top1! / t.top1)
+        #expect(a.text().contains("retains"))
+    }
+
+    @Test func withoutValidationDataAccuracyIsNotMeasured() throws {
+        let m = try ModelLoader.load(path: Repo.path("samples/student.pt"))
+        var o = QuantizeOptions()
+        o.limit = 2
+        #expect(try Quantizer.run(m, options: o).accuracy == nil)
+    }
+
     @Test func imagesAreDecodedLikeTheNumpyInputs() throws {
         // val/0_normal/000.png is the image whose float version is inputs/x0.npy (PNG rounds to 8 bits)
         let png = try DatasetLoader.image(Repo.path("samples/fundus/val/0_normal/000.png"), Preprocessing())
