@@ -10,9 +10,12 @@ import GraphIR
 /// (recorded by `fold-batchnorm`): each batch norm's output is N(β, γ²) per channel. Those
 /// Gaussians are carried through the rest of the graph analytically — a fused ReLU/clip gives
 /// the clipped normal's moments, add sums means and variances, a linear layer maps means by its
-/// weights and variances by their squares, pooling keeps them — and a value's range is the union
-/// over its channels of mean ± `k`·σ, clamped by its activation.
+/// weights and variances by their squares, global pooling keeps them (its own range narrowed by
+/// √(H·W)) — and a value's range is the union over its channels of mean ± `k`·σ, clamped by its
+/// activation.
 public struct DataFreeRanges: Sendable {
+    /// Range = mean ± k·σ per channel: 4σ is about the largest of the few thousand values a
+    /// channel takes over a calibration set.
     public var k: Float = 6
     /// Per-channel mean and standard deviation of the input (after normalisation).
     public var inputMean: [Float]
@@ -60,7 +63,18 @@ public struct DataFreeRanges: Sendable {
                         throw fail(n)
                     }
                     pre = (zip(a.mean, b.mean).map(+), zip(a.std, b.std).map { ($0 * $0 + $1 * $1).squareRoot() })
-                case .globalAvgPool, .avgPool, .maxPool, .reshape, .flatten, .identity, .dropout:
+                case .globalAvgPool:
+                    // a mean over H·W positions: its own range uses the spread of a mean of
+                    // independent positions (σ/√(H·W)); what flows on keeps σ, since the features a
+                    // classifier sums are correlated and independence would underestimate its spread
+                    guard let x = stats[n.inputs[0]] else { throw fail(n) }
+                    let s = g.values[n.inputs[0]].shape
+                    let shrink = Float(s[2] * s[3]).squareRoot()
+                    let lo = zip(x.mean, x.std).map { $0 - k * $1 / shrink }.min() ?? 0
+                    let hi = zip(x.mean, x.std).map { $0 + k * $1 / shrink }.max() ?? 0
+                    stats[out] = Stats(mean: x.mean, std: x.std, range: (max(lo, x.range.0), min(hi, x.range.1)))
+                    continue
+                case .avgPool, .maxPool, .reshape, .flatten, .identity, .dropout:
                     guard let x = stats[n.inputs[0]] else { throw fail(n) }
                     stats[out] = x
                     continue
@@ -89,8 +103,9 @@ public struct DataFreeRanges: Sendable {
         return out
     }
 
-    /// Output moments of a conv/linear layer from its input's: mean_o = b_o + Σ w·mean_i,
-    /// var_o = Σ w²·var_i (inputs independent).
+    /// Output moments of a conv/linear layer from its input's: mean_o = b_o + Σ w·mean_i and
+    /// σ_o = Σ |w|·σ_i, the spread if the inputs move together (independent inputs would give
+    /// √(Σ w²σ_i²), which clips a classifier's winning logit: its features are correlated).
     func linear(_ n: Node, _ g: Graph, _ x: Stats, _ w: Tensor) -> (mean: [Float], std: [Float]) {
         let wf = w.floatArray()
         let cout = w.shape[0]
@@ -114,10 +129,10 @@ public struct DataFreeRanges: Sendable {
                 let c = channel(o, j)
                 let wv = wf[o * per + j]
                 m += wv * x.mean[c]
-                v += wv * wv * x.std[c] * x.std[c]
+                v += abs(wv) * x.std[c]
             }
             mean[o] = m
-            std[o] = v.squareRoot()
+            std[o] = v
         }
         return (mean, std)
     }
