@@ -21,6 +21,8 @@ public struct QuantizeOptions: Sendable {
     public var bins = 2048
     /// One weight scale per tensor (the naive scheme, for comparison).
     public var perTensor = false
+    /// Error-aware calibration: each layer on the outputs of the already-quantized layers before it.
+    public var sequential = false
     /// Validation data (image folder or .npy) and labels for .npy.
     public var val: String?
     public var valLabels: String?
@@ -69,14 +71,21 @@ public enum Quantizer {
                 limit: options.limit)
             skipped += data.skipped
             let c = Calibrator(method: options.method, percentile: options.percentile, bins: options.bins)
-            progress?.start(
-                "calibrating (\(options.method.rawValue))",
-                total: options.method == .minmax ? data.count : 2 * data.count)
             do {
-                ranges = try c.ranges(of: g, batches: data.samples) { i, _ in progress?.update(i) }
+                if options.sequential {
+                    progress?.start("calibrating layer by layer (\(options.method.rawValue))", total: g.nodes.count)
+                    ranges = try SequentialCalibration(calibrator: c, perTensorWeights: options.perTensor)
+                        .ranges(of: g, batches: data.samples) { i, _ in progress?.update(i) }
+                } else {
+                    progress?.start(
+                        "calibrating (\(options.method.rawValue))",
+                        total: options.method == .minmax ? data.count : 2 * data.count)
+                    ranges = try c.ranges(of: g, batches: data.samples) { i, _ in progress?.update(i) }
+                }
             } catch { throw DriverError(.badInput, "\(calib): \(error.description)") }
             progress?.finish()
-            calibration = "\(options.method.rawValue) on \(data.count) samples of \(calib)"
+            calibration =
+                "\(options.method.rawValue)\(options.sequential ? " (sequential)" : "") on \(data.count) samples of \(calib)"
         } else {
             let df = DataFreeRanges(normalisationMean: pre.mean, std: pre.std)
             do { ranges = try df.ranges(of: g, statistics: ctx.batchNormStatistics) } catch {

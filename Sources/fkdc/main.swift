@@ -220,6 +220,11 @@ struct Compile: ParsableCommand {
     @Flag(help: "One weight scale per tensor instead of per output channel (the naive scheme).")
     var perTensor = false
 
+    @Option(
+        help: "standard, or sequential: each layer calibrated on the outputs of the already-quantized layers before it."
+    )
+    var calibMode = "standard"
+
     @Option(help: "Validation data: image folder or .npy.")
     var val: String?
 
@@ -274,6 +279,11 @@ struct Compile: ParsableCommand {
         o.percentile = percentile
         o.bins = bins
         o.perTensor = perTensor
+        guard calibMode == "standard" || calibMode == "sequential" else {
+            throw ValidationError("--calib-mode must be standard or sequential")
+        }
+        o.sequential = calibMode == "sequential"
+        if o.sequential && calib == nil { throw ValidationError("--calib-mode sequential needs --calib data") }
         o.val = val
         o.valLabels = valLabels
         o.strict = strict

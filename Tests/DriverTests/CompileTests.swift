@@ -62,6 +62,21 @@ import Testing
         #expect(r.int8.nodes.contains { r.int8.values[$0.outputs[0]].dtype == .int8 && $0.op.name == "gemm" })
     }
 
+    @Test func sequentialCalibrationRangesEveryValue() throws {
+        let m = try ModelLoader.load(path: Repo.path("samples/student.pt"))
+        var o = options(calib: "samples/fundus/calib")
+        o.limit = 3
+        let standard = try Quantizer.run(m, options: o)
+        o.sequential = true
+        let sequential = try Quantizer.run(m, options: o)
+        #expect(sequential.calibration.contains("(sequential)"))
+        #expect(Set(sequential.ranges.keys) == Set(standard.ranges.keys))
+        // the input's range is the data's either way; later ranges see the quantization error
+        #expect(sequential.ranges["input"]! == standard.ranges["input"]!)
+        #expect(sequential.ranges.contains { standard.ranges[$0.key]! != $0.value })
+        #expect(try #require(sequential.accuracy).logitSQNR > 10)
+    }
+
     @Test func teacherRetention() throws {
         let m = try ModelLoader.load(path: Repo.path("samples/student.ckpt"))
         var o = options()

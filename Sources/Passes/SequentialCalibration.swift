@@ -1,0 +1,99 @@
+import GraphIR
+
+/// Error-aware calibration (`--calib-mode sequential`): layers are calibrated in graph order,
+/// each on the outputs of the layers before it as the int8 model will compute them — weights
+/// quantized, every int8-capable output rounded to its own calibrated grid (fake quantization) —
+/// so a layer's range accounts for the error the layers before it already made.
+public struct SequentialCalibration: Sendable {
+    public var calibrator: Calibrator
+    public var perTensorWeights: Bool
+
+    public init(calibrator: Calibrator, perTensorWeights: Bool = false) {
+        self.calibrator = calibrator
+        self.perTensorWeights = perTensorWeights
+    }
+
+    /// Ops `quantize` runs in int8 (their outputs are fake-quantized here).
+    static func runsInInt8(_ op: Op) -> Bool {
+        switch op {
+        case .conv2d(let a): a.activation != .hardSwish
+        case .fullyConnected(let a), .gemm(let a), .add(let a): a != .hardSwish
+        case .globalAvgPool, .avgPool, .maxPool, .reshape, .flatten, .identity, .dropout: true
+        default: false
+        }
+    }
+
+    static func fakeQuantize(_ t: Tensor, _ r: (Float, Float)) -> Tensor {
+        let q = QuantMath.activationParams(min: r.0, max: r.1)
+        let (s, z) = (q.scales[0], q.zeroPoints[0])
+        return Tensor(
+            shape: t.shape,
+            floats: t.floatArray().map {
+                QuantMath.dequantize(QuantMath.quantize($0, scale: s, zeroPoint: z), scale: s, zeroPoint: z)
+            })
+    }
+
+    /// Weights as the int8 model sees them: quantized per output channel (or per tensor), dequantized.
+    func fakeQuantizedWeights(_ w: Tensor) -> Tensor {
+        let channels = perTensorWeights ? 1 : w.shape[0]
+        let (q, scales) = QuantMath.quantizeWeights(w.floatArray(), channels: channels)
+        let per = q.count / channels
+        return Tensor(shape: w.shape, floats: q.enumerated().map { Float($0.element) * scales[$0.offset / per] })
+    }
+
+    public func ranges(of g: Graph, batches: [Tensor], progress: (@Sendable (Int, Int) -> Void)? = nil) throws(IRError)
+        -> [String: (Float, Float)]
+    {
+        var ranges: [String: (Float, Float)] = [:]
+        var acts: [ValueID: [Tensor]] = [:]
+        var lastUse = [Int](repeating: -1, count: g.values.count)
+        for (i, n) in g.nodes.enumerated() { for v in n.inputs { lastUse[v] = i } }
+        for id in g.inputs {
+            let r = try chooseRange(g.values[id].name, batches)
+            ranges[g.values[id].name] = r
+            acts[id] = batches.map { Self.fakeQuantize($0, r) }
+        }
+        var weights: [ValueID: Tensor] = [:]
+        for (i, n) in g.nodes.enumerated() {
+            let int8 = Self.runsInInt8(n.op)
+            var outs: [Tensor] = []
+            for s in 0..<batches.count {
+                var one = Graph(name: "step")
+                var ids: [ValueID] = []
+                for (j, v) in n.inputs.enumerated() {
+                    var t: Tensor
+                    if let c = g.constants[v] {
+                        if int8, j == 1, c.dtype == .float32, c.shape.rank >= 2 {
+                            if weights[v] == nil { weights[v] = fakeQuantizedWeights(c) }
+                            t = weights[v]!
+                        } else {
+                            t = c
+                        }
+                    } else {
+                        t = acts[v]![s]
+                    }
+                    ids.append(one.addConstant(name: "in\(j)", t))
+                }
+                let o = one.addValue(g.values[n.outputs[0]])
+                one.nodes = [Node(name: n.name, op: n.op, inputs: ids, outputs: [o])]
+                one.outputs = [o]
+                outs.append(try Evaluator(graph: one).run([])[0])
+            }
+            let name = g.values[n.outputs[0]].name
+            let r = try chooseRange(name, outs)
+            ranges[name] = r
+            acts[n.outputs[0]] = int8 ? outs.map { Self.fakeQuantize($0, r) } : outs
+            for v in n.inputs where lastUse[v] == i { acts[v] = nil }
+            progress?(i + 1, g.nodes.count)
+        }
+        return ranges
+    }
+
+    /// The calibrator's choice for one tensor's values over all samples.
+    func chooseRange(_ name: String, _ values: [Tensor]) throws(IRError) -> (Float, Float) {
+        var one = Graph(name: "range")
+        let x = one.addInput(name: name, shape: values[0].shape)
+        one.outputs = [try one.addNode(name: "id", op: .identity, inputs: [x])]
+        return try calibrator.ranges(of: one, batches: values)[name] ?? (0, 0)
+    }
+}
