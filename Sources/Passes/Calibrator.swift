@@ -36,37 +36,39 @@ public struct Calibrator: Sendable {
         let ev = Evaluator(graph: graph)
         var lo: [String: Float] = [:]
         var hi: [String: Float] = [:]
-        func record(_ name: String, _ t: Tensor) {
-            guard t.dtype == .float32 else { return }
+        func record(_ name: String, _ p: UnsafeBufferPointer<Float>) {
             var (a, b) = (lo[name] ?? .infinity, hi[name] ?? -.infinity)
-            let p = t.storage.pointer.assumingMemoryBound(to: Float.self)
-            for i in 0..<t.elementCount where p[i].isFinite {
+            for i in 0..<p.count where p[i].isFinite {
                 a = min(a, p[i])
                 b = max(b, p[i])
             }
             (lo[name], hi[name]) = (a, b)
         }
         let total = method == .minmax ? batches.count : 2 * batches.count
+        func floats(_ t: Tensor) -> UnsafeBufferPointer<Float> {
+            UnsafeBufferPointer(start: t.storage.pointer.assumingMemoryBound(to: Float.self), count: t.elementCount)
+        }
         for (i, x) in batches.enumerated() {
-            record(graph.values[graph.inputs[0]].name, x)
-            _ = try ev.run([x]) { node, out in record(graph.values[node.outputs[0]].name, out) }
+            let x = x.toFloat32()
+            record(graph.values[graph.inputs[0]].name, floats(x))
+            _ = try ev.run([x], observeValues: { node, out in record(graph.values[node.outputs[0]].name, out) })
             progress?(i + 1, total)
         }
         if method == .minmax { return lo.reduce(into: [:]) { $0[$1.key] = ($1.value, hi[$1.key]!) } }
         // second pass: histograms of |x| over [0, max |x|]
         var hist: [String: [Double]] = [:]
         let amax = lo.reduce(into: [String: Float]()) { $0[$1.key] = max(abs($1.value), abs(hi[$1.key]!)) }
-        func add(_ name: String, _ t: Tensor) {
-            guard t.dtype == .float32, let m = amax[name], m > 0 else { return }
+        func add(_ name: String, _ p: UnsafeBufferPointer<Float>) {
+            guard let m = amax[name], m > 0 else { return }
             var h = hist[name] ?? [Double](repeating: 0, count: bins)
-            let p = t.storage.pointer.assumingMemoryBound(to: Float.self)
             let k = Float(bins) / m
-            for i in 0..<t.elementCount where p[i].isFinite { h[min(Int(abs(p[i]) * k), bins - 1)] += 1 }
+            for i in 0..<p.count where p[i].isFinite { h[min(Int(abs(p[i]) * k), bins - 1)] += 1 }
             hist[name] = h
         }
         for (i, x) in batches.enumerated() {
-            add(graph.values[graph.inputs[0]].name, x)
-            _ = try ev.run([x]) { node, out in add(graph.values[node.outputs[0]].name, out) }
+            let x = x.toFloat32()
+            add(graph.values[graph.inputs[0]].name, floats(x))
+            _ = try ev.run([x], observeValues: { node, out in add(graph.values[node.outputs[0]].name, out) })
             progress?(batches.count + i + 1, total)
         }
         var out: [String: (Float, Float)] = [:]

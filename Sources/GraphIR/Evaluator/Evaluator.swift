@@ -30,6 +30,20 @@ public struct Evaluator {
     /// Runs the graph on `inputs` (one per graph input, matching its shape) and returns the outputs.
     /// `observe`, when given, sees every node's output as it is computed.
     public func run(_ inputs: [Tensor], observe: ((Node, Tensor) -> Void)? = nil) throws(IRError) -> [Tensor] {
+        if let observe { return try run(inputs, view: { node, b in observe(node, b.tensor()) }) }
+        return try run(inputs, view: nil)
+    }
+
+    /// Runs the graph; `observeValues` sees every node's float output in place (no copy; valid
+    /// only during the call).
+    public func run(_ inputs: [Tensor], observeValues: @escaping (Node, UnsafeBufferPointer<Float>) -> Void)
+        throws(IRError)
+        -> [Tensor]
+    {
+        try run(inputs, view: { node, b in observeValues(node, b.buffer) })
+    }
+
+    private func run(_ inputs: [Tensor], view: ((Node, FloatBuffer) -> Void)?) throws(IRError) -> [Tensor] {
         guard inputs.count == graph.inputs.count else {
             throw IRError(.badInput, at: "", "the model takes \(graph.inputs.count) inputs, got \(inputs.count)")
         }
@@ -57,7 +71,7 @@ public struct Evaluator {
                     "evaluated shape \(out.shape) differs from \(graph.values[outID].shape)")
             }
             env[outID] = out
-            observe?(node, out.tensor())
+            view?(node, out)
             for id in node.inputs where lastUse[id] == i && graph.constants[id] == nil { env[id] = nil }
         }
         return graph.outputs.map { env[$0]!.tensor() }

@@ -52,12 +52,15 @@ enum Int8Kernels {
         let req = wScales.map { Requantizer(real: Double(xq.scales[0]) * Double($0) / Double(outQ.scales[0])) }
         let zo = outQ.zeroPoints[0]
         let rows = cg * kh * kw
-        // the input less its zero point, as Int32, arranged as im2col rows (c, ky, kx) × (oy, ox)
-        var col = [Int32](repeating: 0, count: rows * plane)
+        // the input less its zero point (in [−255, 255], so Int16), as im2col rows (c, ky, kx) × (oy, ox);
+        // each product (q − zp)·w fits Int16 (|·| ≤ 255·127 = 32,385) and is summed in Int32
+        var col = [Int16](repeating: 0, count: rows * plane)
         var acc = [Int32](repeating: 0, count: plane)
         let (sh, sw, ph, pw, dh, dw) = (a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.dilation[0], a.dilation[1])
         col.withUnsafeMutableBufferPointer { colp in
             acc.withUnsafeMutableBufferPointer { accp in
+                let cbase = colp.baseAddress!
+                let abase = accp.baseAddress!
                 for b in 0..<n {
                     for g in 0..<a.groups {
                         var r = 0
@@ -65,14 +68,14 @@ enum Int8Kernels {
                             let xc = x.ptr + ((b * cin + g * cg + ci) * h * wd)
                             for ky in 0..<kh {
                                 for kx in 0..<kw {
-                                    let row = colp.baseAddress! + r * plane
+                                    let row = cbase + r * plane
                                     for oy in 0..<ho {
                                         let iy = oy * sh - ph + ky * dh
                                         for ox in 0..<wo {
                                             let ix = ox * sw - pw + kx * dw
                                             row[oy * wo + ox] =
                                                 (iy >= 0 && iy < h && ix >= 0 && ix < wd)
-                                                ? Int32(xc[iy * wd + ix]) - zx : 0
+                                                ? Int16(Int32(xc[iy * wd + ix]) - zx) : 0
                                         }
                                     }
                                     r += 1
@@ -82,18 +85,17 @@ enum Int8Kernels {
                         for oc in 0..<coutG {
                             let co = g * coutG + oc
                             let b0 = bp?[co] ?? 0
-                            for p in 0..<plane { accp[p] = b0 }
+                            for p in 0..<plane { abase[p] = b0 }
                             let wrow = wp + co * rows
                             for k in 0..<rows {
-                                let wv = Int32(wrow[k])
+                                let wv = Int16(wrow[k])
                                 if wv == 0 { continue }
-                                let src = colp.baseAddress! + k * plane
-                                for p in 0..<plane { accp[p] &+= wv &* src[p] }
+                                accumulate(abase, cbase + k * plane, wv, plane)
                             }
                             let dst = out.ptr + (b * cout + co) * plane
                             let q = req[co]
                             for p in 0..<plane {
-                                dst[p] = QuantMath.requantize(accp[p], q, zeroPoint: zo, lo: lo, hi: hi)
+                                dst[p] = QuantMath.requantize(abase[p], q, zeroPoint: zo, lo: lo, hi: hi)
                             }
                         }
                     }
@@ -101,6 +103,25 @@ enum Int8Kernels {
             }
         }
         return out
+    }
+
+    /// acc[p] += Int32(src[p]·w) for p < n: eight Int16 products at a time, widened to Int32.
+    @inline(__always)
+    static func accumulate(_ acc: UnsafeMutablePointer<Int32>, _ src: UnsafeMutablePointer<Int16>, _ w: Int16, _ n: Int)
+    {
+        let wv = SIMD8<Int16>(repeating: w)
+        var p = 0
+        while p &+ 8 <= n {
+            let prod = UnsafeRawPointer(src + p).loadUnaligned(as: SIMD8<Int16>.self) &* wv
+            let sum =
+                UnsafeRawPointer(acc + p).loadUnaligned(as: SIMD8<Int32>.self) &+ SIMD8<Int32>(truncatingIfNeeded: prod)
+            UnsafeMutableRawPointer(acc + p).storeBytes(of: sum, as: SIMD8<Int32>.self)
+            p &+= 8
+        }
+        while p < n {
+            acc[p] &+= Int32(src[p] &* w)
+            p &+= 1
+        }
     }
 
     /// Linear layer on int8: x `[…,K]` (or flattened for fully_connected), w `[N,K]`.
