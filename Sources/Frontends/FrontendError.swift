@@ -7,6 +7,7 @@ public struct FrontendError: Error, Sendable, CustomStringConvertible {
         case io
         case truncated
         case malformedZip
+        case malformedProtobuf
         case checksum
         case compression
         case unsupportedFormat

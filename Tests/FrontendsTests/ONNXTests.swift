@@ -9,7 +9,7 @@ import Testing
     }
 
     @Test(arguments: [
-        ("truncated.onnx", FrontendError.Kind.malformedZip, "not a valid ONNX protobuf"),
+        ("truncated.onnx", FrontendError.Kind.malformedProtobuf, "not a valid ONNX protobuf"),
         ("cycle.onnx", .layout, "the graph has a cycle"),
         ("undefined_input.onnx", .layout, "input 'nowhere' is not defined"),
         ("raw_data_length.onnx", .malformedTensor, "raw_data holds 12 bytes but dims [2,2,1,1] of f32 need 16"),

@@ -52,7 +52,7 @@ struct ONNXModel {
             throw FrontendError(.truncated, file: path, "the file is empty")
         }
         guard let msg = onnx__model_proto__unpack(nil, bytes.count, base.assumingMemoryBound(to: UInt8.self)) else {
-            throw FrontendError(.malformedZip, file: path, "not a valid ONNX protobuf (truncated or corrupted)")
+            throw FrontendError(.malformedProtobuf, file: path, "not a valid ONNX protobuf (truncated or corrupted)")
         }
         defer { onnx__model_proto__free_unpacked(msg, nil) }
         let m = msg.pointee
@@ -89,7 +89,7 @@ struct ONNXModel {
                 guard let a = n.attribute[j]?.pointee else { continue }
                 var attr = Attribute()
                 if a.has_i != 0 { attr.int = a.i }
-                if a.has_f != 0 { attr.f_set(a.f) }
+                if a.has_f != 0 { attr.float = a.f }
                 if a.n_ints > 0 { attr.ints = (0..<a.n_ints).map { a.ints[$0] } }
                 if a.n_floats > 0 { attr.floats = (0..<a.n_floats).map { a.floats[$0] } }
                 if a.has_s != 0 {
@@ -122,8 +122,4 @@ struct ONNXModel {
         }
         return info
     }
-}
-
-extension ONNXModel.Attribute {
-    fileprivate mutating func f_set(_ v: Float) { float = v }
 }
