@@ -38,8 +38,7 @@ struct ONNXImporter {
         do { try graph.verify() } catch {
             throw FrontendError(.shapeMismatch, file: path, at: error.location, error.message)
         }
-        var sd = StateDict(tensors: model.initializers.map { (key: $0.0, tensor: $0.1) }, file: path, format: "onnx")
-        sd.path = []
+        let sd = StateDict(tensors: model.initializers.map { (key: $0.0, tensor: $0.1) }, file: path, format: "onnx")
         let ops = Set(model.nodes.map(\.opType)).count
         return BuiltModel(
             graph: graph,

@@ -213,6 +213,7 @@ final class ZipArchive {
                         : "the deflate stream ends early") : "corrupt deflate stream (zlib error \(rc))"
                 throw fail(.compression, why, at: e.name)
             }
+            // no progress with input and room left: stop (the size check below reports it) rather than spin
             if z.avail_out != 0 && z.avail_in != 0 && rc != Z_OK { break }
         }
         guard outOff == e.uncompressedSize else {
