@@ -17,6 +17,21 @@ public struct LoadedModel: Sendable {
 /// `.onnx` and `.fkir` text (by extension).
 public enum ModelLoader {
     public static func load(path: String, options: ModelOptions = ModelOptions()) throws(DriverError) -> LoadedModel {
+        let m = try loadAny(path: path, options: options)
+        if let size = options.inputSize, let x = m.graph.inputs.first {
+            let d = m.graph.values[x].shape.dims
+            guard d.count == 4, d[2] == size, d[3] == size else {
+                throw DriverError(
+                    .badInput,
+                    "\(path): the model's input is \(d.map(String.init).joined(separator: "×")); --input-size \(size) "
+                        + "applies to convolutional networks built from a checkpoint (a ViT's size is fixed by its "
+                        + "position embeddings, an ONNX or .fkir graph's by the file)")
+            }
+        }
+        return m
+    }
+
+    static func loadAny(path: String, options: ModelOptions) throws(DriverError) -> LoadedModel {
         if path.hasSuffix(".fkir") {
             let text: String
             do {

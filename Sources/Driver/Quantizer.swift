@@ -23,6 +23,8 @@ public struct QuantizeOptions: Sendable {
     public var perTensor = false
     /// Error-aware calibration: each layer on the outputs of the already-quantized layers before it.
     public var sequential = false
+    /// Bias correction (analytic from batch-norm statistics without data, empirical with it).
+    public var biasCorrection = true
     /// Validation data (image folder or .npy) and labels for .npy.
     public var val: String?
     public var valLabels: String?
@@ -42,6 +44,8 @@ public struct QuantizeResult: Sendable {
     public var float: Graph
     public var int8: Graph
     public var ranges: [String: (Float, Float)]
+    /// Layers whose bias was corrected for the mean weight-rounding error.
+    public var biasCorrected = 0
     public var floatNodes: [(node: String, op: String)]
     /// "data-free (batch-norm statistics)" or "minmax on 16 samples of …".
     public var calibration: String
@@ -59,7 +63,8 @@ public enum Quantizer {
             throw DriverError(.badInput, error.description)
         }
         let ranges: [String: (Float, Float)]
-        let calibration: String
+        let means: [String: [Float]]
+        var calibration: String
         var skipped: [(file: String, reason: String)] = []
         var pre = options.preprocessing
         if let inShape = g.inputs.first.map({ g.values[$0].shape.dims }), inShape.count == 4 {
@@ -74,13 +79,13 @@ public enum Quantizer {
             do {
                 if options.sequential {
                     progress?.start("calibrating layer by layer (\(options.method.rawValue))", total: g.nodes.count)
-                    ranges = try SequentialCalibration(calibrator: c, perTensorWeights: options.perTensor)
-                        .ranges(of: g, batches: data.samples) { i, _ in progress?.update(i) }
+                    (ranges, means) = try SequentialCalibration(calibrator: c, perTensorWeights: options.perTensor)
+                        .calibrate(g, batches: data.samples) { i, _ in progress?.update(i) }
                 } else {
                     progress?.start(
                         "calibrating (\(options.method.rawValue))",
                         total: options.method == .minmax ? data.count : 2 * data.count)
-                    ranges = try c.ranges(of: g, batches: data.samples) { i, _ in progress?.update(i) }
+                    (ranges, means) = try c.calibrate(g, batches: data.samples) { i, _ in progress?.update(i) }
                 }
             } catch { throw DriverError(.badInput, "\(calib): \(error.description)") }
             progress?.finish()
@@ -88,7 +93,7 @@ public enum Quantizer {
                 "\(options.method.rawValue)\(options.sequential ? " (sequential)" : "") on \(data.count) samples of \(calib)"
         } else {
             let df = DataFreeRanges(normalisationMean: pre.mean, std: pre.std)
-            do { ranges = try df.ranges(of: g, statistics: ctx.batchNormStatistics) } catch {
+            do { (ranges, means) = try df.analyse(g, statistics: ctx.batchNormStatistics) } catch {
                 throw DriverError(.badInput, "\(model.path): \(error.description)")
             }
             calibration = "data-free (batch-norm statistics, ±\(Int(df.k))σ)"
@@ -96,11 +101,17 @@ public enum Quantizer {
         ctx.activationRanges = ranges
         ctx.perTensorWeights = options.perTensor
         var q = g
+        var corrected = 0
+        if options.biasCorrection {
+            corrected = BiasCorrection(perTensorWeights: options.perTensor).apply(to: &q, inputMeans: means)
+            if corrected > 0 { calibration += ", bias correction on \(corrected) layers" }
+        }
         do { _ = try PassManager(passes: [PassRegistry.named("quantize")!]).run(on: &q, context: &ctx) } catch {
             throw DriverError(.badInput, error.description)
         }
         var result = QuantizeResult(
-            float: g, int8: q, ranges: ranges, floatNodes: ctx.floatNodes, calibration: calibration, accuracy: nil,
+            float: g, int8: q, ranges: ranges, biasCorrected: corrected, floatNodes: ctx.floatNodes,
+            calibration: calibration, accuracy: nil,
             skipped: skipped)
         if let val = options.val {
             let data = try DatasetLoader.load(

@@ -33,16 +33,40 @@ public struct Calibrator: Sendable {
     public func ranges(
         of graph: Graph, batches: [Tensor], progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws(IRError) -> [String: (Float, Float)] {
+        try calibrate(graph, batches: batches, progress: progress).ranges
+    }
+
+    /// Ranges, and the per-channel means of every value over the data (axis 1 of NCHW or NC;
+    /// what empirical bias correction needs).
+    public func calibrate(
+        _ graph: Graph, batches: [Tensor], progress: (@Sendable (Int, Int) -> Void)? = nil
+    ) throws(IRError) -> (ranges: [String: (Float, Float)], means: [String: [Float]]) {
         let ev = Evaluator(graph: graph)
         var lo: [String: Float] = [:]
         var hi: [String: Float] = [:]
-        func record(_ name: String, _ p: UnsafeBufferPointer<Float>) {
+        var sums: [String: [Double]] = [:]
+        var counts: [String: Int] = [:]
+        func record(_ name: String, _ p: UnsafeBufferPointer<Float>, _ shape: Shape) {
             var (a, b) = (lo[name] ?? .infinity, hi[name] ?? -.infinity)
             for i in 0..<p.count where p[i].isFinite {
                 a = min(a, p[i])
                 b = max(b, p[i])
             }
             (lo[name], hi[name]) = (a, b)
+            guard shape.rank >= 2, shape[0] > 0, shape[1] > 0, p.count == shape.elementCount else { return }
+            let (n, c) = (shape[0], shape[1])
+            let per = p.count / (n * c)
+            var s = sums[name] ?? [Double](repeating: 0, count: c)
+            for b in 0..<n {
+                for ch in 0..<c {
+                    var acc: Float = 0
+                    let base = (b * c + ch) * per
+                    for i in 0..<per { acc += p[base + i] }
+                    s[ch] += Double(acc)
+                }
+            }
+            sums[name] = s
+            counts[name, default: 0] += n * per
         }
         let total = method == .minmax ? batches.count : 2 * batches.count
         func floats(_ t: Tensor) -> UnsafeBufferPointer<Float> {
@@ -50,11 +74,20 @@ public struct Calibrator: Sendable {
         }
         for (i, x) in batches.enumerated() {
             let x = x.toFloat32()
-            record(graph.values[graph.inputs[0]].name, floats(x))
-            _ = try ev.run([x], observeValues: { node, out in record(graph.values[node.outputs[0]].name, out) })
+            record(graph.values[graph.inputs[0]].name, floats(x), x.shape)
+            _ = try ev.run(
+                [x],
+                observeValues: { node, out in
+                    let v = graph.values[node.outputs[0]]
+                    record(v.name, out, v.shape)
+                })
             progress?(i + 1, total)
         }
-        if method == .minmax { return lo.reduce(into: [:]) { $0[$1.key] = ($1.value, hi[$1.key]!) } }
+        let means = sums.reduce(into: [String: [Float]]()) { m, e in
+            let n = Double(max(counts[e.key] ?? 1, 1))
+            m[e.key] = e.value.map { Float($0 / n) }
+        }
+        if method == .minmax { return (lo.reduce(into: [:]) { $0[$1.key] = ($1.value, hi[$1.key]!) }, means) }
         // second pass: histograms of |x| over [0, max |x|]
         var hist: [String: [Double]] = [:]
         let amax = lo.reduce(into: [String: Float]()) { $0[$1.key] = max(abs($1.value), abs(hi[$1.key]!)) }
@@ -82,7 +115,7 @@ public struct Calibrator: Sendable {
             let t = Float(threshold(h, levels: oneSided ? 255 : 127)) * m / Float(bins)
             out[name] = (max(a, oneSided ? 0 : -t), min(b, t))
         }
-        return out
+        return (out, means)
     }
 
     /// The clipping threshold, in bins, by the chosen method.

@@ -40,6 +40,13 @@ public struct DataFreeRanges: Sendable {
     public func ranges(of g: Graph, statistics: [String: (mean: [Float], std: [Float])]) throws(PassError) -> [String: (
         Float, Float
     )] {
+        try analyse(g, statistics: statistics).ranges
+    }
+
+    /// Ranges, and each value's per-channel mean (what analytic bias correction needs).
+    public func analyse(_ g: Graph, statistics: [String: (mean: [Float], std: [Float])]) throws(PassError) -> (
+        ranges: [String: (Float, Float)], means: [String: [Float]]
+    ) {
         var stats: [ValueID: Stats] = [:]
         for id in g.inputs { stats[id] = Stats(mean: inputMean, std: inputStd, range: inputRange) }
         func fail(_ n: Node) -> PassError {
@@ -99,8 +106,12 @@ public struct DataFreeRanges: Sendable {
             stats[out] = Stats(mean: mean, std: std, range: (max(a, lo), min(b, hi)))
         }
         var out: [String: (Float, Float)] = [:]
-        for (id, s) in stats { out[g.values[id].name] = s.range }
-        return out
+        var means: [String: [Float]] = [:]
+        for (id, s) in stats {
+            out[g.values[id].name] = s.range
+            means[g.values[id].name] = s.mean
+        }
+        return (out, means)
     }
 
     /// Output moments of a conv/linear layer from its input's: mean_o = b_o + Σ w·mean_i and
@@ -108,32 +119,12 @@ public struct DataFreeRanges: Sendable {
     /// √(Σ w²σ_i²), which clips a classifier's winning logit: its features are correlated).
     func linear(_ n: Node, _ g: Graph, _ x: Stats, _ w: Tensor) -> (mean: [Float], std: [Float]) {
         let wf = w.floatArray()
-        let cout = w.shape[0]
-        let per = wf.count / cout
-        let bias = n.inputs.count > 2 ? g.constants[n.inputs[2]]?.floatArray() : nil
-        let cin = x.mean.count
-        // which input channel weight element j of output o reads
-        var channel: (Int, Int) -> Int = { _, j in min(j * cin / max(per, 1), cin - 1) }  // linear layers
-        if case .conv2d(let a) = n.op {
-            let spatial = w.shape[2] * w.shape[3]
-            let cg = w.shape[1]
-            let coutG = max(cout / a.groups, 1)
-            channel = { o, j in min((o / coutG) * cg + j / spatial, cin - 1) }
+        let per = wf.count / w.shape[0]
+        var mean = LinearMoments.map(n, weights: wf, shape: w.shape, perOutput: per, input: x.mean)
+        if n.inputs.count > 2, let bias = g.constants[n.inputs[2]]?.floatArray(), bias.count == mean.count {
+            for o in mean.indices { mean[o] += bias[o] }
         }
-        var mean = [Float](repeating: 0, count: cout)
-        var std = [Float](repeating: 0, count: cout)
-        for o in 0..<cout {
-            var m = bias?[o] ?? 0
-            var v: Float = 0
-            for j in 0..<per {
-                let c = channel(o, j)
-                let wv = wf[o * per + j]
-                m += wv * x.mean[c]
-                v += abs(wv) * x.std[c]
-            }
-            mean[o] = m
-            std[o] = v
-        }
+        let std = LinearMoments.map(n, weights: wf.map(abs), shape: w.shape, perOutput: per, input: x.std)
         return (mean, std)
     }
 

@@ -44,6 +44,27 @@ public struct SequentialCalibration: Sendable {
     public func ranges(of g: Graph, batches: [Tensor], progress: (@Sendable (Int, Int) -> Void)? = nil) throws(IRError)
         -> [String: (Float, Float)]
     {
+        try calibrate(g, batches: batches, progress: progress).ranges
+    }
+
+    /// Per-channel means (axis 1) over all samples.
+    static func channelMeans(_ ts: [Tensor]) -> [Float]? {
+        guard let s = ts.first?.shape, s.rank >= 2, s[0] * s[1] > 0 else { return nil }
+        let (n, c) = (s[0], s[1])
+        let per = s.elementCount / (n * c)
+        var sums = [Double](repeating: 0, count: c)
+        for t in ts {
+            let f = t.floatArray()
+            for i in f.indices { sums[(i / per) % c] += Double(f[i]) }
+        }
+        return sums.map { Float($0 / Double(n * per * ts.count)) }
+    }
+
+    /// Ranges, and the per-channel means of every value as the int8 model computes it (for bias correction).
+    public func calibrate(_ g: Graph, batches: [Tensor], progress: (@Sendable (Int, Int) -> Void)? = nil)
+        throws(IRError) -> (ranges: [String: (Float, Float)], means: [String: [Float]])
+    {
+        var means: [String: [Float]] = [:]
         var ranges: [String: (Float, Float)] = [:]
         var acts: [ValueID: [Tensor]] = [:]
         var lastUse = [Int](repeating: -1, count: g.values.count)
@@ -52,6 +73,7 @@ public struct SequentialCalibration: Sendable {
             let r = try chooseRange(g.values[id].name, batches)
             ranges[g.values[id].name] = r
             acts[id] = batches.map { Self.fakeQuantize($0, r) }
+            means[g.values[id].name] = Self.channelMeans(acts[id]!)
         }
         var weights: [ValueID: Tensor] = [:]
         for (i, n) in g.nodes.enumerated() {
@@ -83,10 +105,11 @@ public struct SequentialCalibration: Sendable {
             let r = try chooseRange(name, outs)
             ranges[name] = r
             acts[n.outputs[0]] = int8 ? outs.map { Self.fakeQuantize($0, r) } : outs
+            means[name] = Self.channelMeans(acts[n.outputs[0]]!)
             for v in n.inputs where lastUse[v] == i { acts[v] = nil }
             progress?(i + 1, g.nodes.count)
         }
-        return ranges
+        return (ranges, means)
     }
 
     /// The calibrator's choice for one tensor's values over all samples.

@@ -27,7 +27,12 @@ struct ModelSelection: ParsableArguments {
     @Option(help: "Batch size the graph is built for (ONNX dynamic batch dimensions too; run takes it from the input).")
     var batch = 1
 
-    var options: ModelOptions { ModelOptions(arch: arch, prefix: prefix, heads: heads, batch: batch) }
+    @Option(help: "Input height and width of a CNN built from a checkpoint (default 224); images are resized to it.")
+    var inputSize: Int?
+
+    var options: ModelOptions {
+        ModelOptions(arch: arch, prefix: prefix, heads: heads, batch: batch, inputSize: inputSize)
+    }
 }
 
 struct Fkdc: ParsableCommand {
@@ -220,6 +225,9 @@ struct Compile: ParsableCommand {
     @Flag(help: "One weight scale per tensor instead of per output channel (the naive scheme).")
     var perTensor = false
 
+    @Flag(help: "Skip bias correction (the mean error of rounded weights subtracted from each layer's bias).")
+    var noBiasCorrection = false
+
     @Option(
         help: "standard, or sequential: each layer calibrated on the outputs of the already-quantized layers before it."
     )
@@ -279,6 +287,7 @@ struct Compile: ParsableCommand {
         o.percentile = percentile
         o.bins = bins
         o.perTensor = perTensor
+        o.biasCorrection = !noBiasCorrection
         guard calibMode == "standard" || calibMode == "sequential" else {
             throw ValidationError("--calib-mode must be standard or sequential")
         }

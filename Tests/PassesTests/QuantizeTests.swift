@@ -123,4 +123,62 @@ import Testing
                 "quantize", "conv2d", "dequantize", "sigmoid", "quantize", "conv2d", "dequantize",
             ])
     }
+
+    /// A graph's output with its weights rounded as `quantize` rounds them (dequantized, float bias).
+    func withRoundedWeights(_ g: Graph, perTensor: Bool) -> Graph {
+        var r = g
+        for n in g.nodes {
+            guard let w = g.constants[n.inputs[1]] else { continue }
+            let channels = perTensor ? 1 : w.shape[0]
+            let (q, scales) = QuantMath.quantizeWeights(w.floatArray(), channels: channels)
+            let per = q.count / channels
+            r.constants[n.inputs[1]] = Tensor(
+                shape: w.shape, floats: q.indices.map { Float(q[$0]) * scales[$0 / per] })
+        }
+        return r
+    }
+
+    @Test(arguments: [
+        (Op.fullyConnected(), [6, 10], [1, 10], false),
+        (Op.conv2d(Conv2dAttrs()), [6, 10, 1, 1], [1, 10, 3, 3], true),
+        (Op.conv2d(Conv2dAttrs(groups: 10)), [10, 1, 3, 3], [1, 10, 5, 5], false),
+    ])
+    func biasCorrectionRemovesTheMeanWeightError(op: Op, weights: [Int], input: [Int], perTensor: Bool) throws {
+        var r = Rand(s: UInt64(weights.reduce(3, *)))
+        var g = Graph(name: "layer")
+        let x = g.addInput(name: "x", shape: Shape(input))
+        // weights with a spread that rounds badly at one scale per channel
+        let w = g.addConstant(name: "w", r.tensor(weights, scale: 0.37))
+        let b = g.addConstant(name: "b", r.tensor([weights[0]], scale: 0.1))
+        g.outputs = [try g.addNode(name: "layer", op: op, inputs: [x, w, b])]
+        // an input that equals its per-channel mean everywhere: the corrected layer must then
+        // give the float output exactly, the uncorrected one does not
+        let means = (0..<input[1]).map { Float($0 % 4) * 0.8 + 0.3 }
+        let per = input.reduce(1, *) / input[1]
+        let constant = Tensor(shape: Shape(input), floats: (0..<input.reduce(1, *)).map { means[$0 / per] })
+        var corrected = g
+        let n = BiasCorrection(perTensorWeights: perTensor).apply(to: &corrected, inputMeans: ["x": means])
+        #expect(n == 1)
+        let want = try Evaluator(graph: g).run([constant])[0].floatArray()
+        let before = try Evaluator(graph: withRoundedWeights(g, perTensor: perTensor)).run([constant])[0].floatArray()
+        let after = try Evaluator(graph: withRoundedWeights(corrected, perTensor: perTensor)).run([constant])[0]
+            .floatArray()
+        let errBefore = zip(want, before).map { abs($0 - $1) }.max()!
+        let errAfter = zip(want, after).map { abs($0 - $1) }.max()!
+        #expect(errBefore > 1e-3)
+        #expect(errAfter < 1e-5, "before \(errBefore), after \(errAfter)")
+        // the float weights are untouched: quantize rounds them as the correction assumed
+        #expect(corrected.constants[corrected.nodes[0].inputs[1]] == g.constants[w])
+    }
+
+    @Test func calibratorMeasuresChannelMeans() throws {
+        var g = Graph(name: "id")
+        let x = g.addInput(name: "x", shape: Shape([1, 2, 2, 2]))
+        g.outputs = [try g.addNode(name: "r", op: .relu, inputs: [x])]
+        let a = Tensor(shape: Shape([1, 2, 2, 2]), floats: [1, 2, 3, 4, -1, -1, -1, -5])
+        let b = Tensor(shape: Shape([1, 2, 2, 2]), floats: [0, 0, 0, 0, 2, 2, 2, 2])
+        let m = try Calibrator().calibrate(g, batches: [a, b]).means
+        #expect(m["x"] == [1.25, 0])
+        #expect(m["r"] == [1.25, 1])
+    }
 }

@@ -17,9 +17,9 @@ enum MobileNetV2Builder {
             && k.contains("classifier.1.weight")
     }
 
-    static func build(_ sd: StateDict, batch: Int) throws(FrontendError) -> (Graph, String, [String]) {
+    static func build(_ sd: StateDict, batch: Int, size: Int = 224) throws(FrontendError) -> (Graph, String, [String]) {
         var b = GraphBuilder(name: "mobilenet_v2", stateDict: sd)
-        let x = b.graph.addInput(name: "input", shape: Shape([batch, 3, 224, 224]))
+        let x = b.graph.addInput(name: "input", shape: Shape([batch, 3, size, size]))
         func cbr(_ p: String, _ x: ValueID, stride: Int, relu6: Bool = true) throws(FrontendError) -> ValueID {
             var y = try b.conv(p + ".0", x, stride: stride)
             y = try b.batchNorm(p + ".1", y)

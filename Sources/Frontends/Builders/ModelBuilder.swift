@@ -10,12 +10,15 @@ public struct ModelOptions: Sendable {
     public var heads: Int?
     /// Batch size of the graph's input.
     public var batch: Int = 1
+    /// Input height and width of a convolutional network built from a checkpoint (default 224).
+    public var inputSize: Int?
 
-    public init(arch: String? = nil, prefix: String? = nil, heads: Int? = nil, batch: Int = 1) {
+    public init(arch: String? = nil, prefix: String? = nil, heads: Int? = nil, batch: Int = 1, inputSize: Int? = nil) {
         self.arch = arch
         self.prefix = prefix
         self.heads = heads
         self.batch = batch
+        self.inputSize = inputSize
     }
 }
 
@@ -61,6 +64,9 @@ public enum ModelBuilder {
         guard options.batch >= 1, options.batch <= 4096 else {
             throw FrontendError(.layout, file: full.file, "batch size \(options.batch) out of range (1…4096)")
         }
+        if let size = options.inputSize, !(32...2048).contains(size) {
+            throw FrontendError(.layout, file: full.file, "input size \(size) out of range (32…2048)")
+        }
         var sd = full
         if var p = options.prefix, !p.isEmpty {
             if !p.hasSuffix(".") { p += "." }
@@ -93,8 +99,10 @@ public enum ModelBuilder {
         }
         let (g, desc, unused): (Graph, String, [String])
         switch family {
-        case .mobileNetV2: (g, desc, unused) = try MobileNetV2Builder.build(sd, batch: options.batch)
-        case .resNet: (g, desc, unused) = try ResNetBuilder.build(sd, batch: options.batch)
+        case .mobileNetV2:
+            (g, desc, unused) = try MobileNetV2Builder.build(sd, batch: options.batch, size: options.inputSize ?? 224)
+        case .resNet:
+            (g, desc, unused) = try ResNetBuilder.build(sd, batch: options.batch, size: options.inputSize ?? 224)
         case .vit: (g, desc, unused) = try ViTBuilder.build(sd, batch: options.batch, heads: options.heads)
         }
         do { try g.verify() } catch {

@@ -8,9 +8,9 @@ enum ResNetBuilder {
         return k.contains("conv1.weight") && k.contains("layer1.0.conv1.weight") && k.contains("fc.weight")
     }
 
-    static func build(_ sd: StateDict, batch: Int) throws(FrontendError) -> (Graph, String, [String]) {
+    static func build(_ sd: StateDict, batch: Int, size: Int = 224) throws(FrontendError) -> (Graph, String, [String]) {
         var b = GraphBuilder(name: "resnet", stateDict: sd)
-        let x = b.graph.addInput(name: "input", shape: Shape([batch, 3, 224, 224]))
+        let x = b.graph.addInput(name: "input", shape: Shape([batch, 3, size, size]))
         var h = try b.conv("conv1", x, stride: 2)
         h = try b.batchNorm("bn1", h)
         h = try b.node("relu", .relu, [h])
