@@ -90,11 +90,18 @@ public enum NPY {
         return dims
     }
 
-    /// Writes a float32 array as .npy 1.0, through a temporary file renamed into place.
+    /// Writes a float32, int64, int32 or int8 array as .npy 1.0, through a temporary file renamed into place.
     public static func write(_ t: Tensor, to path: String) throws(DriverError) {
-        precondition(t.dtype == .float32)
+        let descr: String
+        switch t.dtype {
+        case .float32: descr = "<f4"
+        case .int64: descr = "<i8"
+        case .int32: descr = "<i4"
+        case .int8: descr = "|i1"
+        default: preconditionFailure("NPY.write: \(t.dtype) is not written")
+        }
         let shape = t.shape.dims.map(String.init).joined(separator: ", ") + (t.shape.rank == 1 ? "," : "")
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(shape)), }"
+        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': (\(shape)), }"
         let total = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
         var out = magic + [1, 0, UInt8(header.utf8.count & 0xff), UInt8(header.utf8.count >> 8)]

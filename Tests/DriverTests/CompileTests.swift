@@ -123,4 +123,40 @@ import Testing
         let e = #expect(throws: DriverError.self) { try DatasetLoader.load(path: dir, strict: true) }
         #expect(e?.exitCode == 2)
     }
+
+    @Test func npyDataWithLabels() throws {
+        let dir = NSTemporaryDirectory() + "fkdc-npy-\(getpid())"
+        try Outputs.makeDirectory(dir)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let labels = [Int64(0), 3, 2].withUnsafeBytes { Tensor(dtype: .int64, shape: Shape([3]), bytes: $0) }
+        try NPY.write(labels, to: dir + "/labels.npy")
+        let ds = try DatasetLoader.load(path: Repo.path("samples/inputs/batch3.npy"), labels: dir + "/labels.npy")
+        #expect(ds.count == 3)
+        #expect(ds.labels == [0, 3, 2])
+        #expect(ds.samples[0].shape == Shape([1, 3, 224, 224]))
+        // labels that do not match the samples are refused, naming the file
+        let two = [Int64(0), 1].withUnsafeBytes { Tensor(dtype: .int64, shape: Shape([2]), bytes: $0) }
+        try NPY.write(two, to: dir + "/two.npy")
+        let e = #expect(throws: DriverError.self) {
+            try DatasetLoader.load(path: Repo.path("samples/inputs/batch3.npy"), labels: dir + "/two.npy")
+        }
+        #expect(e?.exitCode == 2)
+        #expect(e?.message.contains("two.npy: expected 3 integer labels") == true)
+    }
+
+    @Test func inputSizeRebuildsACNNAndResizesImages() throws {
+        let m = try ModelLoader.load(path: Repo.path("samples/student.pt"), options: ModelOptions(inputSize: 160))
+        #expect(m.graph.values[m.graph.inputs[0]].shape == Shape([1, 3, 160, 160]))
+        var o = options()
+        o.limit = 2
+        let a = try #require(try Quantizer.run(m, options: o).accuracy)
+        #expect(a.samples == 2)
+        // a ViT's input size is fixed by its position embeddings
+        let e = #expect(throws: DriverError.self) {
+            try ModelLoader.load(
+                path: Repo.path("samples/teacher_vit.pt"), options: ModelOptions(heads: 4, inputSize: 160))
+        }
+        #expect(e?.exitCode == 2)
+        #expect(e?.message.contains("--input-size 160") == true)
+    }
 }
