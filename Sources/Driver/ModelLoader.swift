@@ -1,3 +1,4 @@
+import Codegen
 import Frontends
 import GraphIR
 
@@ -11,6 +12,8 @@ public struct LoadedModel: Sendable {
     /// How the weights were found inside the file ("state_dict", prefix "student.").
     public var location: String
     public var unusedKeys: [String]
+    /// A `.fkdc` file's metadata (compiler, target, source checksum, calibration).
+    public var metadata: [String: String] = [:]
 }
 
 /// Loads models from any supported file: PyTorch checkpoints and safetensors (by content),
@@ -32,6 +35,17 @@ public enum ModelLoader {
     }
 
     static func loadAny(path: String, options: ModelOptions) throws(DriverError) -> LoadedModel {
+        if path.hasSuffix(".fkdc") {
+            do {
+                let f = try MappedFile(path: path)
+                let c = try FkdcFile.read(f.bytes, file: path)
+                return LoadedModel(
+                    graph: c.graph, path: path, format: "fkdc", architecture: c.metadata["architecture"] ?? c.graph.name,
+                    location: "", unusedKeys: [], metadata: c.metadata)
+            } catch let e as FkdcError {
+                throw DriverError(.badInput, e.description)
+            } catch { throw DriverError(.badInput, "\(path): cannot open: \(error)") }
+        }
         if path.hasSuffix(".fkir") {
             let text: String
             do {

@@ -124,19 +124,34 @@ extension String {
 /// folder, then rename.
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String) throws(DriverError) {
-        let tmp = path + ".tmp-\(getpid())"
-        guard let f = fopen(tmp, "wb") else {
-            throw DriverError(.badInput, "\(path): cannot write: \(String(cString: strerror(errno)))")
+        try writeAll([(path, bytes)])
+    }
+
+    /// Writes every file under a temporary name, then renames them all: until every file is
+    /// complete none of the final names is touched; a failure removes the temporaries.
+    public static func writeAll(_ files: [(path: String, bytes: [UInt8])]) throws(DriverError) {
+        var temps: [String] = []
+        func cleanUp() { for t in temps { unlink(t) } }
+        for (path, bytes) in files {
+            let tmp = path + ".tmp-\(getpid())"
+            guard let f = fopen(tmp, "wb") else {
+                cleanUp()
+                throw DriverError(.badInput, "\(path): cannot write: \(String(cString: strerror(errno)))")
+            }
+            temps.append(tmp)
+            let n = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
+            let closed = fclose(f)
+            guard n == bytes.count, closed == 0 else {
+                cleanUp()
+                throw DriverError(.badInput, "\(path): write failed")
+            }
         }
-        let n = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, f) }
-        let closed = fclose(f)
-        guard n == bytes.count, closed == 0 else {
-            unlink(tmp)
-            throw DriverError(.badInput, "\(path): write failed")
-        }
-        guard rename(tmp, path) == 0 else {
-            unlink(tmp)
-            throw DriverError(.badInput, "\(path): cannot rename into place: \(String(cString: strerror(errno)))")
+        for (tmp, file) in zip(temps, files) {
+            guard rename(tmp, file.path) == 0 else {
+                cleanUp()
+                throw DriverError(
+                    .badInput, "\(file.path): cannot rename into place: \(String(cString: strerror(errno)))")
+            }
         }
     }
 }

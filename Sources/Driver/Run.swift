@@ -56,21 +56,41 @@ public enum Runner {
                 "\(inputPath): shape \(input.shape) does not match the model input [N,\(want.dims.dropFirst().map(String.init).joined(separator: ","))]"
             )
         }
-        var x = input.toFloat32()
-        if want[0] != x.shape[0] {
-            // .fkir graphs have a fixed batch
-            guard model.format != "fkir" else {
+        let x = input.toFloat32()
+        // graphs with a fixed batch (.fkir, .fkdc) run a batch of one sample at a time
+        let batches: [Tensor]
+        if want[0] == x.shape[0] {
+            batches = [x.reshaped(want)]
+        } else if model.format == "fkir" || model.format == "fkdc" {
+            guard want[0] == 1 else {
                 throw DriverError(
                     .badInput, "\(inputPath): batch \(x.shape[0]) differs from the graph's fixed batch \(want[0])")
             }
+            let f = x.floatArray()
+            let per = f.count / x.shape[0]
+            batches = (0..<x.shape[0]).map { Tensor(shape: want, floats: Array(f[($0 * per)..<(($0 + 1) * per)])) }
+        } else {
+            batches = [x.reshaped(want)]
         }
-        x = x.reshaped(want)
         var out = x
         var seconds: [Double] = []
-        let evaluator = Evaluator(graph: g)
+        // an int8 graph runs on the exact int8 evaluator
+        let int8 = g.values.contains { $0.dtype == .int8 }
+        let float = Evaluator(graph: g)
+        let quantized = QuantizedEvaluator(graph: g)
         for _ in 0..<max(1, count) {
             let start = now()
-            do { out = try evaluator.run([x])[0] } catch { throw DriverError.from(error, file: modelPath) }
+            var logits: [Float] = []
+            var shape: [Int] = []
+            do {
+                for b in batches {
+                    let o = int8 ? try quantized.run([b])[0] : try float.run([b])[0]
+                    logits += o.floatArray()
+                    shape = o.shape.dims
+                }
+            } catch { throw DriverError.from(error, file: modelPath) }
+            if batches.count > 1 { shape[0] = batches.count }
+            out = Tensor(shape: Shape(shape), floats: logits)
             seconds.append(now() - start)
         }
         return Result(logits: out, top: Self.topK(out, k: topK), seconds: seconds)

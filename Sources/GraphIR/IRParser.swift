@@ -2,8 +2,13 @@
 public struct IRParser {
     /// Accept `elided` constants, filling them with zeros (for structural tests of passes).
     public var allowElidedConstants: Bool
+    /// Data of constants written `external` (the `.fkdc` binary keeps it outside the text), by name.
+    public var external: [String: Tensor]
 
-    public init(allowElidedConstants: Bool = false) { self.allowElidedConstants = allowElidedConstants }
+    public init(allowElidedConstants: Bool = false, external: [String: Tensor] = [:]) {
+        self.allowElidedConstants = allowElidedConstants
+        self.external = external
+    }
 
     public func parse(_ text: String) throws(IRError) -> Graph {
         var lexer = Lexer(Array(text.utf8))
@@ -122,6 +127,17 @@ public struct IRParser {
     private func parseData(_ lx: inout Lexer, _ v: Value) throws(IRError) -> Tensor {
         let loc = lx.location
         let n = v.shape.elementCount
+        if lx.acceptWord("external") {
+            guard let t = external[v.name] else {
+                throw IRError(.syntax, at: loc, "constant %\(v.name) is external but no tensor data has that name")
+            }
+            guard t.dtype == v.dtype, t.shape == v.shape else {
+                throw IRError(
+                    .shapeMismatch, at: loc,
+                    "constant %\(v.name) is \(v.dtype.rawValue)\(v.shape) but its data is \(t.dtype.rawValue)\(t.shape)")
+            }
+            return t
+        }
         if lx.acceptWord("elided") {
             guard allowElidedConstants else {
                 throw IRError(.syntax, at: loc, "constant %\(v.name) is elided; print the IR with its data to parse it")

@@ -10,8 +10,14 @@
 public struct IRPrinter {
     /// Constants with more elements than this print as `elided` (nil: print all data).
     public var elideConstantsOver: Int?
+    /// Constants print as `external` and types without quantization parameters: the `.fkdc`
+    /// binary's graph section, whose tensors and parameters live in binary sections.
+    public var externalData: Bool
 
-    public init(elideConstantsOver: Int? = nil) { self.elideConstantsOver = elideConstantsOver }
+    public init(elideConstantsOver: Int? = nil, externalData: Bool = false) {
+        self.elideConstantsOver = elideConstantsOver
+        self.externalData = externalData
+    }
 
     public func print(_ g: Graph) -> String {
         var out = "graph @\(quoteIfNeeded(g.name)) {\n"
@@ -34,7 +40,7 @@ public struct IRPrinter {
 
     func type(_ v: Value) -> String {
         var s = "\(v.dtype.rawValue)\(v.shape)"
-        if let q = v.quant {
+        if let q = v.quant, !externalData {
             s += " quant<"
             if let a = q.axis { s += "axis=\(a), " }
             s += "scales=[\(q.scales.map { "\($0)" }.joined(separator: ", "))], "
@@ -44,6 +50,7 @@ public struct IRPrinter {
     }
 
     func data(_ t: Tensor) -> String {
+        if externalData { return "external" }
         if let limit = elideConstantsOver, t.elementCount > limit { return "elided" }
         switch t.dtype {
         case .float32:

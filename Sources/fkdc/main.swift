@@ -43,7 +43,8 @@ struct Fkdc: ParsableCommand {
             Reads PyTorch checkpoints (.pt .pth .ckpt), safetensors and .fkir graphs.
             Exit codes: 0 ok, 1 usage, 2 bad input, 3 a verification gate failed.
             """,
-        subcommands: [Inspect.self, Run.self, Opt.self, Compile.self])
+        version: FkdcVersion.string,
+        subcommands: [Inspect.self, Run.self, Opt.self, Compile.self, Verify.self, Targets.self])
 }
 
 struct Inspect: ParsableCommand {
@@ -194,8 +195,9 @@ struct Opt: ParsableCommand {
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Optimise, calibrate and quantize a model to INT8 and measure it against float32.",
+        abstract: "Compile a model to a verified INT8 binary for a target: DIR/model.fkdc and DIR/report.json.",
         discussion: """
+            import → default passes → calibration → int8 → emit → verify. Exit code 3 when a gate fails.
             Without --calib, activation ranges come from the batch-norm statistics in the checkpoint (data-free).
             With --val, fp32 and int8 are compared: top-1 and per-class recall (labelled data), top-1 agreement,
             logit SQNR and per-layer SQNR. Data: an image folder (PNG/JPEG, one subfolder per class) or a
@@ -263,8 +265,16 @@ struct Compile: ParsableCommand {
     @Flag(help: "Print the SQNR of every int8 layer.")
     var layers = false
 
-    @Option(name: .shortAndLong, help: "Write the int8 graph here as DIR/model_int8.fkir.")
+    @Option(help: "Target profile (fkdc targets lists them).")
+    var target = "generic-c"
+
+    @Option(name: .shortAndLong, help: "Output folder (default: <model name>-<target>).")
     var output: String?
+
+    @Flag(help: "Also write the int8 graph as readable IR, DIR/model_int8.fkir.")
+    var emitIr = false
+
+    @OptionGroup var gates: GateOptions
 
     func floats(_ s: String?, _ name: String) throws -> [Float]? {
         guard let s else { return nil }
@@ -301,26 +311,121 @@ struct Compile: ParsableCommand {
         o.teacherOptions = ModelOptions(prefix: teacherPrefix, heads: teacherHeads)
         if let m = try floats(mean, "mean") { o.preprocessing.mean = m }
         if let s = try floats(std, "std") { o.preprocessing.std = s }
+        guard let profile = TargetProfile.named(target) else {
+            throw ValidationError(
+                "unknown target '\(target)'; known targets: \(TargetProfile.all.map(\.name).joined(separator: ", "))")
+        }
         let m = try ModelLoader.load(path: file, options: model.options)
-        let r = try Quantizer.run(m, options: o, progress: ProgressBar())
+        var stem = String(file.split(separator: "/").last ?? "model")
+        if let dot = stem.lastIndex(of: "."), dot > stem.startIndex { stem = String(stem[..<dot]) }
+        let dir = output ?? "\(stem)-\(profile.name)"
+        var c = CompileOptions(output: dir)
+        c.quantize = o
+        c.target = profile
+        c.gates = try gates.gates()
+        let r = try Compiler.run(m, options: c, progress: ProgressBar())
+        let q = r.quantized
         print("model:       \(m.path) (\(m.architecture))")
-        print("calibration: \(r.calibration)\(perTensor ? ", per-tensor weights" : ", per-channel weights")")
-        let int8Nodes = r.int8.nodes.filter { r.int8.values[$0.outputs[0]].dtype == .int8 && !$0.op.isQuantization }
+        print("calibration: \(q.calibration)\(perTensor ? ", per-tensor weights" : ", per-channel weights")")
+        let int8Nodes = q.int8.nodes.filter { q.int8.values[$0.outputs[0]].dtype == .int8 && !$0.op.isQuantization }
             .count
         print(
-            "int8:        \(int8Nodes) nodes; float32: \(r.floatNodes.count)"
-                + (r.floatNodes.isEmpty
-                    ? "" : " (" + r.floatNodes.map { "\($0.node): \($0.op)" }.joined(separator: ", ") + ")"))
-        for s in r.skipped { printError("skipped \(s.file): \(s.reason)") }
-        if let a = r.accuracy {
+            "int8:        \(int8Nodes) nodes; float32: \(q.floatNodes.count)"
+                + (q.floatNodes.isEmpty
+                    ? "" : " (" + q.floatNodes.map { "\($0.node): \($0.op)" }.joined(separator: ", ") + ")"))
+        for s in q.skipped { printError("skipped \(s.file): \(s.reason)") }
+        if let a = q.accuracy {
             print(a.text(), terminator: "")
             if layers { print(a.layerTable(), terminator: "") }
         } else {
             print("accuracy:    not measured (no --val data)")
         }
-        if let output {
-            try Outputs.makeDirectory(output)
-            try AtomicFile.write(Array(r.int8.text.utf8), to: output + "/model_int8.fkir")
+        if emitIr { try AtomicFile.write(Array(q.int8.text.utf8), to: dir + "/model_int8.fkir") }
+        print(Report.summary(r, target: profile, output: dir), terminator: "")
+        try GateOptions.exitIfFailed(r.gates)
+    }
+}
+
+/// The verification gates, shared by compile and verify.
+struct GateOptions: ParsableArguments {
+    @Option(help: "Largest allowed binary size as a fraction of the fp32 weight bytes.")
+    var maxSizeRatio = 0.30
+
+    @Option(help: "Largest allowed top-1 drop, fp32 → int8, in percentage points (needs labelled --val).")
+    var maxTop1Drop: Double?
+
+    @Option(help: "Largest allowed drop of any class's recall, in percentage points (needs labelled --val).")
+    var maxClassDrop: Double?
+
+    @Option(help: "Smallest allowed top-1 agreement between fp32 and int8, in percent (needs --val).")
+    var minAgreement: Double?
+
+    @Option(help: "Smallest allowed int8 student top-1 ÷ teacher top-1, as a fraction (needs --val and --teacher).")
+    var minRetention: Double?
+
+    func gates() throws -> Gates {
+        var g = Gates()
+        for (name, v) in [
+            ("max-size-ratio", maxSizeRatio), ("max-top1-drop", maxTop1Drop), ("max-class-drop", maxClassDrop),
+            ("min-agreement", minAgreement), ("min-retention", minRetention),
+        ] {
+            if let v, !v.isFinite || v < 0 { throw ValidationError("--\(name) must be a number ≥ 0") }
+        }
+        g.maxSizeRatio = maxSizeRatio
+        g.maxTop1Drop = maxTop1Drop
+        g.maxClassDrop = maxClassDrop
+        g.minAgreement = minAgreement
+        g.minRetention = minRetention
+        return g
+    }
+
+    /// Exit code 3 naming every failed gate, its limit and its value.
+    static func exitIfFailed(_ results: [GateResult]) throws {
+        let failed = results.filter { !$0.passed }
+        guard !failed.isEmpty else { return }
+        throw DriverError(.gateFailed, failed.map(\.message).joined(separator: "; "))
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-check a compile's report.json against gates without recompiling (exit 3 when one fails).")
+
+    @Argument(help: "DIR/report.json, or DIR.")
+    var report: String
+
+    @OptionGroup var gates: GateOptions
+
+    func run() throws {
+        var path = report
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { path += "/report.json" }
+        let f: MappedFile
+        do { f = try MappedFile(path: path) } catch {
+            throw DriverError(.badInput, "\(path): cannot open: \(error)")
+        }
+        let values = try Report.values(fromJSON: f.bytes, file: path)
+        let results = try gates.gates().check(values)
+        for g in results { print((g.passed ? "pass  " : "FAIL  ") + g.message) }
+        try GateOptions.exitIfFailed(results)
+    }
+}
+
+struct Targets: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the target profiles compile knows.")
+
+    func run() throws {
+        for t in TargetProfile.all {
+            print("\(t.name)  —  \(t.summary)")
+            print("    CPU:    \(t.cpu)")
+            if let g = t.gpu {
+                print(
+                    "    GPU:    \(g.arch), CUDA \(g.cuda), fp16 \(g.fp16 ? "yes" : "no"), dp4a \(g.dp4a ? "yes" : "no")")
+            } else {
+                print("    GPU:    none")
+            }
+            print("    compute: \(t.precisions.joined(separator: ", "))")
+            print("    emits:  model.fkdc, report.json; \(t.emits.joined(separator: "; "))")
         }
     }
 }

@@ -1,6 +1,6 @@
 /// A minimal JSON reader for safetensors headers: it rejects duplicate keys (which a general
 /// JSON library would silently merge) and bounds nesting.
-enum JSONValue {
+public enum JSONValue: Sendable {
     case null
     case bool(Bool)
     case integer(Int)
@@ -8,6 +8,28 @@ enum JSONValue {
     case string(String)
     case array([JSONValue])
     case object([JSONMember])
+}
+
+extension JSONValue {
+    /// Parses a whole JSON document (duplicate keys rejected, nesting bounded).
+    public static func parse(_ bytes: UnsafeRawBufferPointer) throws(FrontendError) -> JSONValue {
+        var p = JSONParser(bytes)
+        return try p.parseDocument()
+    }
+
+    /// The member `key` of an object.
+    public subscript(_ key: String) -> JSONValue? {
+        guard case .object(let m) = self else { return nil }
+        return m.first { $0.key == key }?.value
+    }
+
+    public var number: Double? {
+        switch self {
+        case .integer(let i): Double(i)
+        case .number(let d): d
+        default: nil
+        }
+    }
 }
 
 struct JSONParser {
@@ -153,7 +175,7 @@ struct JSONParser {
 }
 
 /// One `"key": value` member of a JSON object, in document order.
-struct JSONMember {
-    var key: String
-    var value: JSONValue
+public struct JSONMember: Sendable {
+    public var key: String
+    public var value: JSONValue
 }

@@ -32,7 +32,7 @@ struct Int8Buffer {
 /// Zero points: an input element contributes (q − zp_in); padding contributes 0, which is the
 /// quantized real zero. Int32 accumulators: |q − zp| ≤ 255 and |w| ≤ 127, so a sum of K terms
 /// stays below 2^31 for K < 66,000 (MobileNetV2's largest K is 9·960 = 8,640).
-enum Int8Kernels {
+public enum Int8Kernels {
     /// conv2d: acc[co] = bias[co] + Σ w[co,ci,ky,kx]·(x − zp_x); out = requantize(acc, R[co]),
     /// R[co] = s_x·s_w[co] / s_out, clamped to the fused activation's range.
     static func conv2d(
@@ -49,7 +49,7 @@ enum Int8Kernels {
         let zx = xq.zeroPoints[0]
         let wp = w.storage.pointer.assumingMemoryBound(to: Int8.self)
         let bp = bias.map { $0.storage.pointer.assumingMemoryBound(to: Int32.self) }
-        let req = wScales.map { Requantizer(real: Double(xq.scales[0]) * Double($0) / Double(outQ.scales[0])) }
+        let req = channelRequantizers(xq: xq, wScales: wScales, outQ: outQ)
         let zo = outQ.zeroPoints[0]
         let rows = cg * kh * kw
         // the input less its zero point (in [−255, 255], so Int16), as im2col rows (c, ky, kx) × (oy, ox);
@@ -136,7 +136,7 @@ enum Int8Kernels {
         let zx = xq.zeroPoints[0]
         let wp = w.storage.pointer.assumingMemoryBound(to: Int8.self)
         let bp = bias.map { $0.storage.pointer.assumingMemoryBound(to: Int32.self) }
-        let req = wScales.map { Requantizer(real: Double(xq.scales[0]) * Double($0) / Double(outQ.scales[0])) }
+        let req = channelRequantizers(xq: xq, wScales: wScales, outQ: outQ)
         let zo = outQ.zeroPoints[0]
         var xs = [Int32](repeating: 0, count: k)
         for r in 0..<rows {
@@ -160,10 +160,7 @@ enum Int8Kernels {
         hi: Int32
     ) -> Int8Buffer {
         let out = Int8Buffer(shape: outShape)
-        let twiceMax = 2 * max(Double(aq.scales[0]), Double(bq.scales[0]))
-        let ra = Requantizer(real: Double(aq.scales[0]) / twiceMax)
-        let rb = Requantizer(real: Double(bq.scales[0]) / twiceMax)
-        let ro = Requantizer(real: twiceMax / (Double(1 << 20) * Double(outQ.scales[0])))
+        let (ra, rb, ro) = addRequantizers(aq: aq, bq: bq, outQ: outQ)
         let (za, zb, zo) = (aq.zeroPoints[0], bq.zeroPoints[0], outQ.zeroPoints[0])
         let ia = ShapeInference.broadcastOffsets(from: a.shape, to: outShape)
         let ib = ShapeInference.broadcastOffsets(from: b.shape, to: outShape)
@@ -230,5 +227,21 @@ enum Int8Kernels {
             }
         }
         return out
+    }
+
+    /// conv2d / linear: one requantizer per output channel, real = s_in · s_w[c] / s_out.
+    public static func channelRequantizers(xq: QuantParams, wScales: [Float], outQ: QuantParams) -> [Requantizer] {
+        wScales.map { Requantizer(real: Double(xq.scales[0]) * Double($0) / Double(outQ.scales[0])) }
+    }
+
+    /// add: each input's rescale to the common 2^20 grid and the sum's rescale to the output.
+    public static func addRequantizers(aq: QuantParams, bq: QuantParams, outQ: QuantParams) -> (
+        a: Requantizer, b: Requantizer, out: Requantizer
+    ) {
+        let twiceMax = 2 * max(Double(aq.scales[0]), Double(bq.scales[0]))
+        return (
+            Requantizer(real: Double(aq.scales[0]) / twiceMax), Requantizer(real: Double(bq.scales[0]) / twiceMax),
+            Requantizer(real: twiceMax / (Double(1 << 20) * Double(outQ.scales[0])))
+        )
     }
 }

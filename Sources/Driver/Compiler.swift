@@ -1,0 +1,149 @@
+import Codegen
+import GraphIR
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+public enum FkdcVersion {
+    public static let string = "0.6.0"
+}
+
+/// Verification gates (`compile` and `verify`). Units: size as a ratio of the fp32 weight
+/// bytes; top-1 and class drops in percentage points; agreement in percent; retention as a
+/// fraction of the teacher's top-1.
+public struct Gates: Sendable {
+    public var maxSizeRatio: Double = 0.30
+    public var maxTop1Drop: Double?
+    public var maxClassDrop: Double?
+    public var minAgreement: Double?
+    public var minRetention: Double?
+
+    public init() {}
+
+    /// Checks the gates against a report's numbers. A gate whose value was not measured fails.
+    public func check(_ r: ReportValues) -> [GateResult] {
+        var out: [GateResult] = []
+        out.append(GateResult(name: "size_ratio", limit: maxSizeRatio, value: r.sizeRatio, atMost: true))
+        if let l = maxTop1Drop {
+            let v = r.fp32Top1.flatMap { f in r.int8Top1.map { (f - $0) * 100 } }
+            out.append(GateResult(name: "top1_drop", limit: l, value: v, atMost: true))
+        }
+        if let l = maxClassDrop {
+            let drops = r.perClass.map { ($0.fp32 - $0.int8) * 100 }
+            out.append(GateResult(name: "class_drop", limit: l, value: drops.isEmpty ? nil : drops.max(), atMost: true))
+        }
+        if let l = minAgreement {
+            out.append(GateResult(name: "agreement", limit: l, value: r.agreement.map { $0 * 100 }, atMost: false))
+        }
+        if let l = minRetention {
+            out.append(GateResult(name: "retention", limit: l, value: r.retention, atMost: false))
+        }
+        return out
+    }
+}
+
+/// The numbers gates read, from a fresh compile or from report.json.
+public struct ReportValues: Sendable {
+    public var sizeRatio: Double
+    public var fp32Top1: Double?
+    public var int8Top1: Double?
+    public var agreement: Double?
+    public var perClass: [(name: String, fp32: Double, int8: Double)] = []
+    public var retention: Double?
+}
+
+public struct GateResult: Sendable {
+    public var name: String
+    public var limit: Double
+    /// nil: not measured (the gate fails).
+    public var value: Double?
+    /// The value must be ≤ limit (else ≥ limit).
+    public var atMost: Bool
+    public var passed: Bool {
+        guard let value else { return false }
+        // a tolerance for values that crossed a JSON round trip or a percentage conversion
+        return atMost ? value <= limit + 1e-9 : value >= limit - 1e-9
+    }
+
+    public var message: String {
+        let v = value.map { Self.format($0) } ?? "not measured"
+        return "gate \(name): \(v) \(passed ? (atMost ? "≤" : "≥") : (atMost ? ">" : "<")) limit \(Self.format(limit))"
+            + (value == nil ? " (no validation data for it)" : "")
+    }
+
+    static func format(_ d: Double) -> String { String((d * 10000).rounded() / 10000) }
+}
+
+/// What `compile --target` needs beyond quantization.
+public struct CompileOptions: Sendable {
+    public var quantize = QuantizeOptions()
+    public var target: TargetProfile = TargetProfile.named("generic-c")!
+    public var output: String
+    public var gates = Gates()
+
+    public init(output: String) { self.output = output }
+}
+
+public struct CompileResult: Sendable {
+    public var quantized: QuantizeResult
+    public var report: JSON
+    public var values: ReportValues
+    public var gates: [GateResult]
+    public var binaryBytes: Int
+    public var fp32WeightBytes: Int
+    public var files: [String]
+}
+
+/// import → passes → calibrate → quantize → emit → verify, writing DIR/model.fkdc and
+/// DIR/report.json. Every file is written under a temporary name first and renamed only when
+/// all of them are complete, so a failure leaves DIR as it was.
+public enum Compiler {
+    public static func run(
+        _ model: LoadedModel, options: CompileOptions, progress: ProgressBar? = nil
+    ) throws(DriverError) -> CompileResult {
+        let q = try Quantizer.run(model, options: options.quantize, progress: progress)
+        let source = try sha256(ofFile: model.path)
+        let pre = options.quantize.preprocessing
+        let meta: [String: String] = [
+            "compiler": "fkdc", "compiler_version": FkdcVersion.string, "target": options.target.name,
+            "source_path": model.path, "source_format": model.format, "source_sha256": source,
+            "architecture": model.architecture, "calibration": q.calibration,
+            "weights": options.quantize.perTensor ? "per-tensor" : "per-channel",
+            "input_mean": pre.mean.map { "\($0)" }.joined(separator: ","),
+            "input_std": pre.std.map { "\($0)" }.joined(separator: ","),
+        ]
+        let binary = FkdcFile.write(q.int8, metadata: meta)
+        let parameters = model.graph.parameterCount
+        let fp32Bytes = parameters * 4
+        var values = ReportValues(sizeRatio: Double(binary.count) / Double(max(fp32Bytes, 1)))
+        if let a = q.accuracy {
+            values.fp32Top1 = a.fp32Top1
+            values.int8Top1 = a.int8Top1
+            values.agreement = a.agreement
+            values.perClass = a.perClass.map { ($0.name, $0.fp32, $0.int8) }
+            values.retention = a.retention
+        }
+        let gates = options.gates.check(values)
+        let files = ["model.fkdc", "report.json"]
+        let report = Report.json(
+            model: model, options: options, result: q, sha256: source, parameters: parameters,
+            binaryBytes: binary.count, values: values, gates: gates, files: files)
+        try Outputs.makeDirectory(options.output)
+        try AtomicFile.writeAll([
+            (options.output + "/model.fkdc", binary), (options.output + "/report.json", Array((report.render() + "\n").utf8)),
+        ])
+        return CompileResult(
+            quantized: q, report: report, values: values, gates: gates, binaryBytes: binary.count,
+            fp32WeightBytes: fp32Bytes, files: files)
+    }
+
+    static func sha256(ofFile path: String) throws(DriverError) -> String {
+        do {
+            let f = try MappedFile(path: path)
+            return SHA256.hex(f.bytes)
+        } catch { throw DriverError(.badInput, "\(path): cannot read: \(error)") }
+    }
+}

@@ -1,0 +1,144 @@
+import Frontends
+import GraphIR
+
+/// report.json (README.md documents every field) and the terminal summary.
+public enum Report {
+    static func json(
+        model: LoadedModel, options: CompileOptions, result q: QuantizeResult, sha256: String, parameters: Int,
+        binaryBytes: Int, values: ReportValues, gates: [GateResult], files: [String]
+    ) -> JSON {
+        func num(_ d: Double?) -> JSON { d.map { .double($0) } ?? .null }
+        var accuracy: [(String, JSON)] = [("measured", .bool(q.accuracy != nil))]
+        if let a = q.accuracy {
+            accuracy += [
+                ("data", .string(options.quantize.val ?? "")), ("samples", .int(a.samples)),
+                ("labelled", .bool(a.labelled)), ("fp32_top1", num(a.fp32Top1)), ("int8_top1", num(a.int8Top1)),
+                ("top1_agreement", .double(a.agreement)), ("logit_sqnr_db", num(a.logitSQNR)),
+                (
+                    "per_class",
+                    .object(
+                        a.perClass.map {
+                            (
+                                $0.name,
+                                .object([
+                                    ("samples", .int($0.count)), ("fp32_recall", .double($0.fp32)),
+                                    ("int8_recall", .double($0.int8)),
+                                ])
+                            )
+                        })
+                ),
+            ]
+        }
+        var teacher: JSON = .null
+        if let a = q.accuracy, let t = a.teacher {
+            teacher = .object([
+                ("path", .string(options.quantize.teacher ?? "")), ("architecture", .string(t.name)),
+                ("top1", .double(t.top1)), ("retention", num(a.retention)),
+            ])
+        }
+        let sqnr = Dictionary(q.accuracy?.layers.map { ($0.name, $0.sqnr) } ?? [], uniquingKeysWith: { a, _ in a })
+        let g = q.int8
+        let layers: [JSON] = g.nodes.filter { !$0.op.isQuantization }.map { n in
+            let v = g.values[n.outputs[0]]
+            return .object([
+                ("name", .string(n.name)), ("op", .string(n.op.name)),
+                ("precision", .string(v.dtype == .int8 ? "int8" : "float32")),
+                ("sqnr_db", num(sqnr[v.name])),
+            ])
+        }
+        let fp32Bytes = parameters * 4
+        return .object([
+            ("fkdc_version", .string(FkdcVersion.string)),
+            ("target", .string(options.target.name)),
+            (
+                "source",
+                .object([
+                    ("path", .string(model.path)), ("format", .string(model.format)), ("sha256", .string(sha256)),
+                    ("architecture", .string(model.architecture)), ("parameters", .int(parameters)),
+                ])
+            ),
+            (
+                "calibration",
+                .object([
+                    ("description", .string(q.calibration)),
+                    ("data", options.quantize.calib.map { .string($0) } ?? .null),
+                    ("method", .string(options.quantize.calib == nil ? "data-free" : options.quantize.method.rawValue)),
+                    ("mode", .string(options.quantize.sequential ? "sequential" : "standard")),
+                    ("weights", .string(options.quantize.perTensor ? "per-tensor" : "per-channel")),
+                    ("bias_corrected_layers", .int(q.biasCorrected)),
+                ])
+            ),
+            (
+                "size",
+                .object([
+                    ("fp32_weight_bytes", .int(fp32Bytes)), ("binary_bytes", .int(binaryBytes)),
+                    ("ratio", .double(values.sizeRatio)),
+                ])
+            ),
+            ("accuracy", .object(accuracy)),
+            ("teacher", teacher),
+            ("float32_ops", .array(q.floatNodes.map { .object([("name", .string($0.node)), ("op", .string($0.op))]) })),
+            ("layers", .array(layers)),
+            (
+                "gates",
+                .array(
+                    gates.map {
+                        .object([
+                            ("name", .string($0.name)), ("limit", .double($0.limit)), ("value", num($0.value)),
+                            ("passed", .bool($0.passed)),
+                        ])
+                    })
+            ),
+            ("outputs", .array(files.map { .string($0) })),
+        ])
+    }
+
+    /// The terminal summary: the same facts as report.json, as a table.
+    public static func summary(_ r: CompileResult, target: TargetProfile, output: String) -> String {
+        func pct(_ v: Double?) -> String { v.map { String(($0 * 1000).rounded() / 10) + "%" } ?? "not measured" }
+        func row(_ k: String, _ v: String) -> String { "  " + k.padding(22) + v + "\n" }
+        var out = "\n"
+        out += row("target", "\(target.name) (\(target.summary))")
+        out += row(
+            "size", "\(r.binaryBytes) bytes vs \(r.fp32WeightBytes) fp32 weight bytes: ratio \(GateResult.format(r.values.sizeRatio))")
+        if let a = r.quantized.accuracy {
+            out += row("samples", "\(a.samples)\(a.labelled ? "" : " (unlabelled)")")
+            if a.labelled { out += row("top-1 fp32 → int8", "\(pct(a.fp32Top1)) → \(pct(a.int8Top1))") }
+            for c in a.perClass { out += row("  " + c.name, "\(pct(c.fp32)) → \(pct(c.int8))") }
+            out += row("top-1 agreement", pct(a.agreement))
+            out += row(
+                "logit SQNR", a.logitSQNR.isFinite ? "\((a.logitSQNR * 10).rounded() / 10) dB" : "exact")
+            if let t = a.teacher { out += row("teacher top-1", "\(pct(t.top1)), retention \(pct(a.retention))") }
+        } else {
+            out += row("accuracy", "not measured (no --val data)")
+        }
+        for g in r.gates { out += row("gate " + g.name, (g.passed ? "pass  " : "FAIL  ") + g.message) }
+        out += row("wrote", r.files.map { output + "/" + $0 }.joined(separator: ", "))
+        return out
+    }
+
+    /// The gate inputs recorded in a report.json.
+    public static func values(fromJSON bytes: UnsafeRawBufferPointer, file: String) throws(DriverError) -> ReportValues {
+        let j: JSONValue
+        do { j = try JSONValue.parse(bytes) } catch { throw DriverError(.badInput, "\(file): not JSON: \(error.message)") }
+        guard let ratio = j["size"]?["ratio"]?.number else {
+            throw DriverError(.badInput, "\(file): not an fkdc report (no size.ratio)")
+        }
+        var v = ReportValues(sizeRatio: ratio)
+        if let a = j["accuracy"], case .bool(true)? = a["measured"] {
+            v.fp32Top1 = a["fp32_top1"]?.number
+            v.int8Top1 = a["int8_top1"]?.number
+            v.agreement = a["top1_agreement"]?.number
+            if case .object(let classes)? = a["per_class"] {
+                for c in classes {
+                    guard let f = c.value["fp32_recall"]?.number, let q = c.value["int8_recall"]?.number else {
+                        throw DriverError(.badInput, "\(file): per_class.\(c.key) lacks fp32_recall/int8_recall")
+                    }
+                    v.perClass.append((c.key, f, q))
+                }
+            }
+        }
+        v.retention = j["teacher"]?["retention"]?.number
+        return v
+    }
+}

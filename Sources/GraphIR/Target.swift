@@ -1,0 +1,57 @@
+/// A deployment target as data (DESIGN.md, "Targets"): what its CPU and GPU can do and what
+/// `compile` emits for it. Emitters read these fields; nothing branches on a target's name.
+public struct TargetProfile: Sendable, Hashable {
+    public struct GPU: Sendable, Hashable {
+        /// CUDA architecture, e.g. "sm_53".
+        public var arch: String
+        public var cuda: String
+        /// Native fp16 arithmetic.
+        public var fp16: Bool
+        /// The DP4A int8 dot-product instruction (sm_61 and later).
+        public var dp4a: Bool
+    }
+
+    public var name: String
+    public var summary: String
+    public var cpu: String
+    /// Armv8 NEON (Advanced SIMD); the generated C takes its `__ARM_NEON` path.
+    public var neon: Bool
+    /// Armv8.2 dot-product instructions (SDOT/UDOT).
+    public var dotProduct: Bool
+    public var gpu: GPU?
+    /// Precisions the target computes in, best first.
+    public var precisions: [String]
+    /// What `compile` writes for it, besides model.fkdc and report.json.
+    public var emits: [String]
+
+    public static let all: [TargetProfile] = [
+        TargetProfile(
+            name: "jetson-nano", summary: "NVIDIA Jetson Nano (JetPack 4.6)",
+            cpu: "4× Cortex-A57, Armv8.0-A: NEON, no dot-product instructions", neon: true, dotProduct: false,
+            gpu: GPU(arch: "sm_53", cuda: "10.2", fp16: true, dp4a: false), precisions: ["int8 (CPU)", "fp16 (GPU)"],
+            emits: ["int8 C with a NEON path", "CUDA: int8 weights dequantized to fp16 compute"]),
+        TargetProfile(
+            name: "jetson-tx2", summary: "NVIDIA Jetson TX2",
+            cpu: "4× Cortex-A57 + 2× Denver 2, Armv8.0-A: NEON, no dot-product instructions", neon: true,
+            dotProduct: false, gpu: GPU(arch: "sm_62", cuda: "10.2", fp16: true, dp4a: true),
+            precisions: ["int8 (CPU, GPU dp4a)", "fp16 (GPU)"], emits: ["int8 C with a NEON path", "CUDA int8 (dp4a)"]),
+        TargetProfile(
+            name: "jetson-xavier-nx", summary: "NVIDIA Jetson Xavier NX",
+            cpu: "6× Carmel, Armv8.2-A: NEON, dot-product", neon: true, dotProduct: true,
+            gpu: GPU(arch: "sm_72", cuda: "11.4", fp16: true, dp4a: true),
+            precisions: ["int8 (CPU, GPU dp4a)", "fp16 (GPU)"], emits: ["int8 C with a NEON path", "CUDA int8 (dp4a)"]),
+        TargetProfile(
+            name: "jetson-orin-nano", summary: "NVIDIA Jetson Orin Nano",
+            cpu: "6× Cortex-A78AE, Armv8.2-A: NEON, dot-product", neon: true, dotProduct: true,
+            gpu: GPU(arch: "sm_87", cuda: "12.2", fp16: true, dp4a: true),
+            precisions: ["int8 (CPU, GPU dp4a)", "fp16 (GPU)"], emits: ["int8 C with a NEON path", "CUDA int8 (dp4a)"]),
+        TargetProfile(
+            name: "x86-64", summary: "the host (x86-64)", cpu: "x86-64", neon: false, dotProduct: false, gpu: nil,
+            precisions: ["int8 (CPU)"], emits: ["portable int8 C"]),
+        TargetProfile(
+            name: "generic-c", summary: "any C99 compiler", cpu: "any", neon: false, dotProduct: false, gpu: nil,
+            precisions: ["int8 (CPU)"], emits: ["portable int8 C"]),
+    ]
+
+    public static func named(_ name: String) -> TargetProfile? { all.first { $0.name == name } }
+}
