@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "FrontendsTests", dependencies: ["Frontends", "GraphIR"]),
         .testTarget(name: "PassesTests", dependencies: ["Passes", "GraphIR"], exclude: ["Golden"]),
         .testTarget(
-            name: "DriverTests", dependencies: ["Driver", "GraphIR", "Frontends", "Passes"],
+            name: "DriverTests", dependencies: ["Driver", "GraphIR", "Frontends", "Passes", "Codegen"],
             resources: []),
     ]
 )

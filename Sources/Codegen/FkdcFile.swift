@@ -59,7 +59,9 @@ public enum FkdcFile {
     // MARK: - writing
 
     /// The file's bytes for an int8 graph and its metadata. Deterministic.
-    public static func write(_ g: Graph, metadata: [String: String]) -> [UInt8] {
+    public static func write(_ graph: Graph, metadata: [String: String]) -> [UInt8] {
+        // values in printing order, so a graph read back from a file writes the same bytes
+        let g = graph.canonicalized()
         var meta = ByteWriter()
         meta.u32(UInt32(metadata.count))
         for k in metadata.keys.sorted() {

@@ -69,9 +69,12 @@ public struct GateResult: Sendable {
     }
 
     public var message: String {
-        let v = value.map { Self.format($0) } ?? "not measured"
-        return "gate \(name): \(v) \(passed ? (atMost ? "≤" : "≥") : (atMost ? ">" : "<")) limit \(Self.format(limit))"
-            + (value == nil ? " (no validation data for it)" : "")
+        guard let value else {
+            return
+                "gate \(name): not measured (limit \(atMost ? "≤" : "≥") \(Self.format(limit)); it needs validation data)"
+        }
+        return "gate \(name): \(Self.format(value)) \(passed ? (atMost ? "≤" : "≥") : (atMost ? ">" : "<")) limit "
+            + Self.format(limit)
     }
 
     static func format(_ d: Double) -> String { String((d * 10000).rounded() / 10000) }
@@ -109,7 +112,8 @@ public enum Compiler {
         let pre = options.quantize.preprocessing
         let meta: [String: String] = [
             "compiler": "fkdc", "compiler_version": FkdcVersion.string, "target": options.target.name,
-            "source_path": model.path, "source_format": model.format, "source_sha256": source,
+            "source_file": String(model.path.split(separator: "/").last ?? ""), "source_format": model.format,
+            "source_sha256": source,
             "architecture": model.architecture, "calibration": q.calibration,
             "weights": options.quantize.perTensor ? "per-tensor" : "per-channel",
             "input_mean": pre.mean.map { "\($0)" }.joined(separator: ","),
@@ -133,7 +137,8 @@ public enum Compiler {
             binaryBytes: binary.count, values: values, gates: gates, files: files)
         try Outputs.makeDirectory(options.output)
         try AtomicFile.writeAll([
-            (options.output + "/model.fkdc", binary), (options.output + "/report.json", Array((report.render() + "\n").utf8)),
+            (options.output + "/model.fkdc", binary),
+            (options.output + "/report.json", Array((report.render() + "\n").utf8)),
         ])
         return CompileResult(
             quantized: q, report: report, values: values, gates: gates, binaryBytes: binary.count,

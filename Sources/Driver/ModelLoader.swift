@@ -40,7 +40,8 @@ public enum ModelLoader {
                 let f = try MappedFile(path: path)
                 let c = try FkdcFile.read(f.bytes, file: path)
                 return LoadedModel(
-                    graph: c.graph, path: path, format: "fkdc", architecture: c.metadata["architecture"] ?? c.graph.name,
+                    graph: c.graph, path: path, format: "fkdc",
+                    architecture: c.metadata["architecture"] ?? c.graph.name,
                     location: "", unusedKeys: [], metadata: c.metadata)
             } catch let e as FkdcError {
                 throw DriverError(.badInput, e.description)

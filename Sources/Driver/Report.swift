@@ -77,7 +77,10 @@ public enum Report {
             ),
             ("accuracy", .object(accuracy)),
             ("teacher", teacher),
-            ("float32_ops", .array(q.floatNodes.map { .object([("name", .string($0.node)), ("op", .string($0.op))]) })),
+            (
+                "float32_ops",
+                .array(q.floatNodes.map { .object([("name", .string($0.node)), ("op", .string($0.op))]) })
+            ),
             ("layers", .array(layers)),
             (
                 "gates",
@@ -100,7 +103,9 @@ public enum Report {
         var out = "\n"
         out += row("target", "\(target.name) (\(target.summary))")
         out += row(
-            "size", "\(r.binaryBytes) bytes vs \(r.fp32WeightBytes) fp32 weight bytes: ratio \(GateResult.format(r.values.sizeRatio))")
+            "size",
+            "\(r.binaryBytes) bytes vs \(r.fp32WeightBytes) fp32 weight bytes: ratio \(GateResult.format(r.values.sizeRatio))"
+        )
         if let a = r.quantized.accuracy {
             out += row("samples", "\(a.samples)\(a.labelled ? "" : " (unlabelled)")")
             if a.labelled { out += row("top-1 fp32 → int8", "\(pct(a.fp32Top1)) → \(pct(a.int8Top1))") }
@@ -118,9 +123,12 @@ public enum Report {
     }
 
     /// The gate inputs recorded in a report.json.
-    public static func values(fromJSON bytes: UnsafeRawBufferPointer, file: String) throws(DriverError) -> ReportValues {
+    public static func values(fromJSON bytes: UnsafeRawBufferPointer, file: String) throws(DriverError) -> ReportValues
+    {
         let j: JSONValue
-        do { j = try JSONValue.parse(bytes) } catch { throw DriverError(.badInput, "\(file): not JSON: \(error.message)") }
+        do { j = try JSONValue.parse(bytes) } catch {
+            throw DriverError(.badInput, "\(file): not JSON: \(error.message)")
+        }
         guard let ratio = j["size"]?["ratio"]?.number else {
             throw DriverError(.badInput, "\(file): not an fkdc report (no size.ratio)")
         }

@@ -134,7 +134,8 @@ public struct IRParser {
             guard t.dtype == v.dtype, t.shape == v.shape else {
                 throw IRError(
                     .shapeMismatch, at: loc,
-                    "constant %\(v.name) is \(v.dtype.rawValue)\(v.shape) but its data is \(t.dtype.rawValue)\(t.shape)")
+                    "constant %\(v.name) is \(v.dtype.rawValue)\(v.shape) but its data is \(t.dtype.rawValue)\(t.shape)"
+                )
             }
             return t
         }

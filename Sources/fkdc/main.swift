@@ -420,7 +420,8 @@ struct Targets: ParsableCommand {
             print("    CPU:    \(t.cpu)")
             if let g = t.gpu {
                 print(
-                    "    GPU:    \(g.arch), CUDA \(g.cuda), fp16 \(g.fp16 ? "yes" : "no"), dp4a \(g.dp4a ? "yes" : "no")")
+                    "    GPU:    \(g.arch), CUDA \(g.cuda), fp16 \(g.fp16 ? "yes" : "no"), dp4a \(g.dp4a ? "yes" : "no")"
+                )
             } else {
                 print("    GPU:    none")
             }

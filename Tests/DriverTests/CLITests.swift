@@ -32,6 +32,8 @@ import Testing
         "pickle_deep_nesting.pt", "overlapping.safetensors", "oversized_header.safetensors", "missing_key.pt",
         "wrong_shape.pt", "legacy_format.pt", "truncated.onnx", "cycle.onnx", "raw_data_length.onnx",
         "external_parent.onnx", "external_absolute.onnx", "unsupported_op.onnx", "undefined_input.onnx",
+        "truncated.fkdc", "bad_magic.fkdc", "future_version.fkdc", "offset_past_end.fkdc", "count_overflow.fkdc",
+        "flipped_checksum.fkdc",
     ])
     func hostileInputsExitWithTwo(file: String) throws {
         guard Self.binary != nil else {
@@ -86,5 +88,34 @@ import Testing
         let bad = try fkdc(["run", "samples/student.pt", "--input", "samples/student.pt"])
         #expect(bad.code == 2)
         #expect(bad.err.contains("not a .npy file"))
+    }
+
+    @Test func compileGatesExitWithThreeAndVerifyRechecks() throws {
+        guard Self.binary != nil else { return }
+        let dir = NSTemporaryDirectory() + "fkdc-gates-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ok = try fkdc(["compile", "samples/student.pt", "--target", "jetson-nano", "-o", dir])
+        #expect(ok.code == 0, "\(ok.err)")
+        #expect(ok.out.contains("gate size_ratio"))
+        #expect(ok.out.contains("accuracy              not measured"))
+        // verify: the size gate passes at 0.27, fails at 0.2; accuracy gates fail without data
+        #expect(try fkdc(["verify", dir + "/report.json", "--max-size-ratio", "0.27"]).code == 0)
+        let small = try fkdc(["verify", dir, "--max-size-ratio", "0.2"])
+        #expect(small.code == 3)
+        #expect(small.err.contains("gate size_ratio: 0.2657 > limit 0.2"), "\(small.err)")
+        let agreement = try fkdc(["verify", dir, "--min-agreement", "99"])
+        #expect(agreement.code == 3)
+        #expect(agreement.err.contains("gate agreement: not measured"))
+        // compile itself exits 3 on a failed gate, after writing the report
+        let tight = try fkdc([
+            "compile", "samples/student.pt", "--target", "jetson-nano", "-o", dir, "--max-size-ratio", "0.1",
+        ])
+        #expect(tight.code == 3)
+        #expect(tight.err.contains("size_ratio"))
+        #expect(
+            try fkdc(["compile", "samples/student.pt", "--target", "pdp-11", "-o", dir]).err.contains("jetson-nano"))
+        #expect(try fkdc(["verify", "samples/student.pt"]).code == 2)
+        let targets = try fkdc(["targets"])
+        #expect(targets.code == 0 && targets.out.contains("sm_53") && targets.out.contains("dp4a no"))
     }
 }

@@ -1,0 +1,204 @@
+import Foundation
+import Testing
+
+@testable import Codegen
+@testable import Driver
+@testable import Frontends
+@testable import GraphIR
+
+/// `compile --target`: the `.fkdc` binary, report.json, gates and `verify`.
+@Suite struct FkdcTests {
+    func tempDir(_ tag: String) throws -> String {
+        let dir = NSTemporaryDirectory() + "fkdc-\(tag)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try Outputs.makeDirectory(dir)
+        return dir
+    }
+
+    func bytes(_ path: String) throws -> [UInt8] { Array(try Data(contentsOf: URL(fileURLWithPath: path))) }
+
+    func compile(
+        _ model: String, to dir: String, val: Bool = false, gates: Gates = Gates(), target: String = "jetson-nano"
+    ) throws -> CompileResult {
+        let m = try ModelLoader.load(path: Repo.path(model))
+        var o = CompileOptions(output: dir)
+        o.target = TargetProfile.named(target)!
+        o.gates = gates
+        if val {
+            o.quantize.val = Repo.path("samples/fundus/val")
+            o.quantize.limit = 4
+        }
+        return try Compiler.run(m, options: o)
+    }
+
+    @Test func studentCompilesDataFreeToAQuarterOfItsWeightBytes() throws {
+        let dir = try tempDir("student")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try compile("samples/student.pt", to: dir)
+        #expect(r.fp32WeightBytes == 2_228_996 * 4)
+        let size = try bytes(dir + "/model.fkdc").count
+        #expect(size == r.binaryBytes)
+        // the acceptance bound: at most 0.27 of the fp32 weight bytes (measured: 0.266)
+        #expect(Double(size) <= 0.27 * Double(r.fp32WeightBytes), "ratio \(r.values.sizeRatio)")
+        #expect(r.gates.map(\.name) == ["size_ratio"] && r.gates[0].passed)
+        // reading it back gives the int8 graph, and running it gives the evaluator's logits exactly
+        let loaded = try ModelLoader.load(path: dir + "/model.fkdc")
+        #expect(loaded.format == "fkdc")
+        #expect(loaded.metadata["target"] == "jetson-nano")
+        #expect(loaded.metadata["source_sha256"]?.count == 64)
+        let original = r.quantized.int8.canonicalized()
+        #expect(loaded.graph.nodes == original.nodes)
+        #expect(loaded.graph.values == original.values)
+        #expect(loaded.graph.constants == original.constants)
+        for name in ["x0", "x1", "x2", "x3"] {
+            let x = try NPY.read(path: Repo.path("samples/inputs/\(name).npy"))
+            let want = try QuantizedEvaluator(graph: r.quantized.int8).run([x])[0]
+            let run = try Runner.run(
+                modelPath: dir + "/model.fkdc", input: x, inputPath: name, topK: 1)
+            #expect(Array(run.logits.bytes) == Array(want.bytes), "\(name)")
+        }
+        // nothing float32 is stored for an all-int8 model
+        #expect(!loaded.graph.constants.values.contains { $0.dtype == .float32 })
+        let report = try bytes(dir + "/report.json")
+        let text = String(decoding: report, as: UTF8.self)
+        #expect(text.contains("\"measured\": false"))
+        #expect(!text.contains("fp32_top1"))
+    }
+
+    @Test func sameInputsGiveTheSameBytes() throws {
+        let a = try tempDir("same-a")
+        let b = try tempDir("same-b")
+        defer {
+            try? FileManager.default.removeItem(atPath: a)
+            try? FileManager.default.removeItem(atPath: b)
+        }
+        _ = try compile("samples/student.pt", to: a, val: true)
+        _ = try compile("samples/student.pt", to: b, val: true)
+        #expect(try bytes(a + "/model.fkdc") == bytes(b + "/model.fkdc"))
+        // the report names its output folder nowhere, so it is identical too
+        #expect(try bytes(a + "/report.json") == bytes(b + "/report.json"))
+        // and the committed fixture is what this fkdc writes for tiny_bn.fkir
+        let c = try tempDir("same-c")
+        defer { try? FileManager.default.removeItem(atPath: c) }
+        var g = Gates()
+        g.maxSizeRatio = 100
+        _ = try compile("Tests/Fixtures/valid/tiny_bn.fkir", to: c, gates: g, target: "generic-c")
+        #expect(try bytes(c + "/model.fkdc") == bytes(Repo.path("Tests/Fixtures/valid/tiny.fkdc")))
+    }
+
+    @Test func roundTripKeepsEveryTensorAndParameter() throws {
+        let m = try ModelLoader.load(path: Repo.path("Tests/Fixtures/valid/tiny.fkdc"))
+        let again = FkdcFile.write(m.graph, metadata: m.metadata)
+        let back = try again.withUnsafeBytes { try FkdcFile.read($0, file: "again") }
+        #expect(back.graph.values == m.graph.values)
+        #expect(back.graph.constants == m.graph.constants)
+        #expect(back.graph.nodes == m.graph.nodes)
+        #expect(again == (try bytes(Repo.path("Tests/Fixtures/valid/tiny.fkdc"))))
+    }
+
+    @Test(arguments: [
+        ("truncated.fkdc", "truncated or padded"), ("bad_magic.fkdc", "bad magic"),
+        ("future_version.fkdc", "version 2.0 is newer"), ("offset_past_end.fkdc", "runs past the end of the file"),
+        ("count_overflow.fkdc", "count 4294967295 cannot fit"), ("flipped_checksum.fkdc", "checksum mismatch"),
+    ])
+    func hostileBinariesAreRefused(file: String, reason: String) throws {
+        let path = Repo.path("Tests/Fixtures/hostile/" + file)
+        let e = #expect(throws: DriverError.self) { try ModelLoader.load(path: path) }
+        #expect(e?.exitCode == 2)
+        #expect(e?.message.hasPrefix(path + ": ") == true, "\(e?.message ?? "")")
+        #expect(e?.message.contains(reason) == true, "\(e?.message ?? "")")
+    }
+
+    /// Every single-byte corruption of the tiny binary (checksum recomputed, so the structural
+    /// checks see it) is either refused with an error or still a valid model: never a crash.
+    @Test func everyCorruptedByteIsRefusedOrHarmless() throws {
+        let good = try bytes(Repo.path("Tests/Fixtures/valid/tiny.fkdc"))
+        var refused = 0
+        for i in stride(from: 0, to: good.count, by: 3) where !(24..<28).contains(i) {
+            var b = good
+            b[i] ^= 0xA5
+            b.replaceSubrange(24..<28, with: [0, 0, 0, 0])
+            let crc = CRC32.checksum(b)
+            b.replaceSubrange(24..<28, with: withUnsafeBytes(of: crc.littleEndian) { Array($0) })
+            do { _ = try b.withUnsafeBytes { try FkdcFile.read($0, file: "x") } } catch { refused += 1 }
+        }
+        #expect(refused > 0)
+    }
+
+    @Test func gatesFailAndPass() throws {
+        var v = ReportValues(sizeRatio: 0.26)
+        v.fp32Top1 = 0.80
+        v.int8Top1 = 0.775
+        v.agreement = 0.95
+        v.perClass = [("a", 1.0, 0.9), ("b", 0.6, 0.6)]
+        v.retention = 0.9
+        var g = Gates()
+        g.maxSizeRatio = 0.27
+        g.maxTop1Drop = 2.5
+        g.maxClassDrop = 10
+        g.minAgreement = 95
+        g.minRetention = 0.9
+        #expect(g.check(v).allSatisfy { $0.passed })
+        // each gate, one at a time, just past its limit
+        var tight = g
+        tight.maxSizeRatio = 0.25
+        #expect(tight.check(v).filter { !$0.passed }.map(\.name) == ["size_ratio"])
+        tight = g
+        tight.maxTop1Drop = 2
+        #expect(tight.check(v).filter { !$0.passed }.map(\.name) == ["top1_drop"])
+        tight = g
+        tight.maxClassDrop = 9
+        #expect(tight.check(v).filter { !$0.passed }.map(\.name) == ["class_drop"])
+        tight = g
+        tight.minAgreement = 96
+        #expect(tight.check(v).filter { !$0.passed }.map(\.name) == ["agreement"])
+        tight = g
+        tight.minRetention = 0.95
+        let failed = tight.check(v).filter { !$0.passed }
+        #expect(failed.map(\.name) == ["retention"])
+        #expect(failed[0].message == "gate retention: 0.9 < limit 0.95")
+        // a gate on something not measured fails
+        #expect(!g.check(ReportValues(sizeRatio: 0.2)).filter { $0.name != "size_ratio" }.contains { $0.passed })
+    }
+
+    @Test func reportJSONCarriesTheGateInputs() throws {
+        let dir = try tempDir("report")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try compile("samples/student.pt", to: dir, val: true)
+        let json = try bytes(dir + "/report.json")
+        let v = try json.withUnsafeBytes { try Report.values(fromJSON: $0, file: "report.json") }
+        #expect(v.sizeRatio == r.values.sizeRatio)
+        #expect(v.fp32Top1 == r.values.fp32Top1 && v.int8Top1 == r.values.int8Top1)
+        #expect(v.agreement == r.values.agreement)
+        #expect(v.perClass.map(\.name) == ["0_normal", "1_diabetic_retinopathy", "2_glaucoma", "3_cataract"])
+        let j = try json.withUnsafeBytes { try JSONValue.parse($0) }
+        for key in ["fkdc_version", "target", "source", "size", "accuracy", "teacher", "layers", "gates"] {
+            #expect(j[key] != nil, "report.json lacks \(key)")
+        }
+        #expect(j["source"]?["parameters"]?.number == 2_228_996)
+        // a file that is not a report
+        let e = #expect(throws: DriverError.self) {
+            try Array("{\"x\": 1}".utf8).withUnsafeBytes { try Report.values(fromJSON: $0, file: "r.json") }
+        }
+        #expect(e?.exitCode == 2)
+    }
+
+    @Test func aFailedWriteLeavesNoOutput() throws {
+        let dir = try tempDir("atomic")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // the second file cannot be written: the first must not appear under its final name
+        let e = #expect(throws: DriverError.self) {
+            try AtomicFile.writeAll([(dir + "/model.fkdc", [1, 2, 3]), (dir + "/missing/report.json", [4])])
+        }
+        #expect(e?.exitCode == 2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir).isEmpty)
+    }
+
+    @Test func sha256MatchesTheStandardVectors() {
+        func hex(_ s: String) -> String { Array(s.utf8).withUnsafeBytes { SHA256.hex($0) } }
+        #expect(hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+    }
+}
