@@ -28,7 +28,7 @@ public enum Runner {
     /// `pipeline` when one is given.
     public static func run(
         modelPath: String, input: Tensor, inputPath: String, topK: Int, options: ModelOptions = ModelOptions(),
-        repeat count: Int = 1, pipeline: String? = nil
+        repeat count: Int = 1, pipeline: String? = nil, fakeQuant: Bool = false
     )
         throws(DriverError) -> Result
     {
@@ -78,13 +78,19 @@ public enum Runner {
         let int8 = g.values.contains { $0.dtype == .int8 }
         let float = Evaluator(graph: g)
         let quantized = QuantizedEvaluator(graph: g)
+        let fake = FakeQuantEvaluator(graph: g)
+        if fakeQuant && !int8 {
+            throw DriverError(.usage, "--fake-quant needs an int8 model (a .fkdc file or compile's --emit-ir output)")
+        }
         for _ in 0..<max(1, count) {
             let start = now()
             var logits: [Float] = []
             var shape: [Int] = []
             do {
                 for b in batches {
-                    let o = int8 ? try quantized.run([b])[0] : try float.run([b])[0]
+                    let o =
+                        fakeQuant
+                        ? try fake.run([b])[0] : int8 ? try quantized.run([b])[0] : try float.run([b])[0]
                     logits += o.floatArray()
                     shape = o.shape.dims
                 }

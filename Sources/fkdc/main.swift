@@ -112,12 +112,15 @@ struct Run: ParsableCommand {
         guard (1...10000).contains(`repeat`) else { throw ValidationError("--repeat must be in 1…10000") }
     }
 
+    @Flag(help: "Run an int8 model in the fake-quant float32 mode (fast error analysis; within one int8 step).")
+    var fakeQuant = false
+
     func run() throws {
         if let t = threads { Evaluator.setThreads(t) }
         let x = try NPY.read(path: input)
         let r = try Runner.run(
             modelPath: file, input: x, inputPath: input, topK: topk, options: model.options,
-            repeat: `repeat`, pipeline: passes ?? (optimize ? "default" : nil))
+            repeat: `repeat`, pipeline: passes ?? (optimize ? "default" : nil), fakeQuant: fakeQuant)
         print(Runner.text(r), terminator: "")
         if `repeat` > 1 {
             let ms = { (s: Double) in String((s * 100_000).rounded() / 100) }

@@ -181,4 +181,39 @@ import Testing
         #expect(m["x"] == [1.25, 0])
         #expect(m["r"] == [1.25, 1])
     }
+
+    @Test func fakeQuantModeIsWithinOneStepOfTheExactEvaluator() throws {
+        var r = Rand(s: 11)
+        var g = Graph(name: "mix")
+        let x = g.addInput(name: "x", shape: Shape([1, 3, 6, 6]))
+        let w = g.addConstant(name: "w", r.tensor([4, 3, 3, 3]))
+        let b = g.addConstant(name: "b", r.tensor([4], scale: 0.3))
+        let c = try g.addNode(
+            name: "conv", op: .conv2d(Conv2dAttrs(pad: [1, 1, 1, 1], activation: .clip(min: 0, max: 6))),
+            inputs: [x, w, b])
+        let dw = g.addConstant(name: "dw", r.tensor([4, 1, 3, 3]))
+        let d = try g.addNode(name: "dw", op: .conv2d(Conv2dAttrs(pad: [1, 1, 1, 1], groups: 4)), inputs: [c, dw])
+        let s = try g.addNode(name: "sum", op: .add(.none), inputs: [c, d])
+        let p = try g.addNode(name: "gap", op: .globalAvgPool, inputs: [s])
+        let fw = g.addConstant(name: "fw", r.tensor([5, 4]))
+        g.outputs = [try g.addNode(name: "fc", op: .fullyConnected(), inputs: [p, fw])]
+        let input = r.tensor([1, 3, 6, 6], scale: 2)
+        let q = try quantized(g, input)
+        var exact: [String: [Float]] = [:]
+        _ = try QuantizedEvaluator(graph: q).run([input]) { node, out in
+            guard let qp = q.values[node.outputs[0]].quant, out.dtype == .int8 else { return }
+            exact[node.name] = out.int64ArrayExact().map {
+                QuantMath.dequantize(Int8($0), scale: qp.scales[0], zeroPoint: qp.zeroPoints[0])
+            }
+        }
+        var compared = 0
+        _ = try FakeQuantEvaluator(graph: q).run([input]) { node, out in
+            guard let e = exact[node.name], let qp = q.values[node.outputs[0]].quant else { return }
+            for (a, b) in zip(Array(out), e) {
+                #expect(abs(a - b) <= qp.scales[0] * 1.001, "\(node.name): fake-quant \(a), exact \(b)")
+            }
+            compared += 1
+        }
+        #expect(compared == 6)  // quantize, conv, dw, sum, gap, fc
+    }
 }
