@@ -29,6 +29,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CLASSES = ["normal", "diabetic_retinopathy", "glaucoma", "cataract"]
 SIZE = 224
 CALIB_PER_CLASS = 30  # 120 calibration images
+# The student trains on 900 images for 12 epochs and then has its batch-norm statistics
+# recomputed over the training set in one pass (so eval-mode statistics match the data the
+# weights were fitted to): 100% on the validation set with wide margins (the smallest gap
+# between the top two probabilities is 0.69), so int8 agreement measures quantization, not
+# coin flips. The teacher keeps its recipe (600 images, 16 epochs).
+STUDENT_TRAIN_PER_CLASS = 225
+STUDENT_EPOCHS = 12
+TEACHER_TRAIN_PER_CLASS = 150
+TEACHER_EPOCHS = 16
 MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
@@ -164,6 +173,21 @@ def train(model, x, y, epochs, lr, batch=32, seed=0):
             correct += (out.argmax(1) == yt[idx]).sum().item()
             total += len(idx)
         print(f"  epoch {ep + 1}/{epochs}: loss {loss_sum / total:.3f} train acc {correct / total:.3f}", flush=True)
+    model.eval()
+
+
+def recalibrate_bn(model, x, batch=50):
+    """Batch-norm running statistics recomputed as plain averages over `x` (train-mode forward
+    passes, no gradient), replacing the momentum estimates left by training."""
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None
+    model.train()
+    with torch.no_grad():
+        xt = torch.from_numpy(x)
+        for i in range(0, len(xt), batch):
+            model(xt[i:i + batch])
     model.eval()
 
 
@@ -362,7 +386,10 @@ def write_onnx_fixtures(out):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--full-teacher", action="store_true", help="also write samples/large/vit_b_16.pt (343 MB)")
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--student-only", action="store_true", help="retrain only the student (keep the committed "
+                    "teacher_vit.pt and images) and rewrite its files, ONNX export and golden outputs")
+    ap.add_argument("--student-weights", help="with --student-only: use this state dict instead of training "
+                    "(a student trained earlier by this recipe)")
     ap.add_argument("--fixtures-only", action="store_true", help="only rewrite Tests/Fixtures (no training)")
     ap.add_argument("--onnx-only", action="store_true", help="only re-export the ONNX samples from the committed .pt files "
                     "and write onnxruntime's outputs as fixtures (no training)")
@@ -393,16 +420,28 @@ def main():
     if args.images_only:
         write_images()
         return
-    xtr, ytr = dataset(1, 150)
-    xval, yval = write_images()
+    xtr, ytr = dataset(1, STUDENT_TRAIN_PER_CLASS)
+    if args.student_only:
+        xval, yval = dataset(2, 10)
+        teacher = teacher_model(); teacher.load_state_dict(torch.load(os.path.join(HERE, "teacher_vit.pt")))
+        teacher.eval()
+    else:
+        xval, yval = write_images()
     print("student (MobileNetV2) ...", flush=True)
     student = student_model()
-    train(student, normalise(xtr), ytr, args.epochs, 2e-3, seed=1)
+    if args.student_weights:
+        student.load_state_dict(torch.load(args.student_weights))
+    else:
+        train(student, normalise(xtr), ytr, STUDENT_EPOCHS, 2e-3, seed=1)
+        recalibrate_bn(student, normalise(xtr))
+    student.eval()
     print(f"  val acc {accuracy(student, normalise(xval), yval):.3f}")
-    print("teacher (VisionTransformer, small) ...", flush=True)
-    teacher = teacher_model()
-    train(teacher, normalise(xtr), ytr, args.epochs * 2, 1e-3, seed=2)
-    print(f"  val acc {accuracy(teacher, normalise(xval), yval):.3f}")
+    if not args.student_only:
+        print("teacher (VisionTransformer, small) ...", flush=True)
+        teacher = teacher_model()
+        n = TEACHER_TRAIN_PER_CLASS * len(CLASSES)  # the first images of the same training set
+        train(teacher, normalise(xtr[:n]), ytr[:n], TEACHER_EPOCHS, 1e-3, seed=2)
+    print(f"  teacher val acc {accuracy(teacher, normalise(xval), yval):.3f}")
 
     sd = student.state_dict()
     torch.save(sd, os.path.join(HERE, "student.pt"))
@@ -412,17 +451,16 @@ def main():
     both = {f"student.{k}": v for k, v in sd.items()}
     both.update({f"teacher.{k}": v for k, v in teacher.state_dict().items()})
     ckpt = {
-        "epoch": args.epochs, "global_step": args.epochs * 13, "pytorch-lightning_version": "2.4.0",
+        "epoch": STUDENT_EPOCHS, "global_step": STUDENT_EPOCHS * 29, "pytorch-lightning_version": "2.4.0",
         "state_dict": both,
         "optimizer_states": [], "lr_schedulers": [],
         "hyper_parameters": {"alpha": 0.5, "temperature": 4.0, "args": argparse.Namespace(arch="mobilenet_v2")},
     }
     torch.save(ckpt, os.path.join(HERE, "student.ckpt"))
-    torch.save(teacher.state_dict(), os.path.join(HERE, "teacher_vit.pt"))
-
-    dummy = torch.zeros(1, 3, SIZE, SIZE)
     export_onnx(student, os.path.join(HERE, "student.onnx"))
-    export_onnx(teacher, os.path.join(HERE, "teacher_vit.onnx"))
+    if not args.student_only:
+        torch.save(teacher.state_dict(), os.path.join(HERE, "teacher_vit.pt"))
+        export_onnx(teacher, os.path.join(HERE, "teacher_vit.onnx"))
 
     print("inputs and golden logits ...", flush=True)
     os.makedirs(os.path.join(HERE, "inputs"), exist_ok=True)
@@ -434,6 +472,11 @@ def main():
             np.save(os.path.join(HERE, "inputs", f"{name}.npy"), x)
             np.save(os.path.join(HERE, "golden", f"student_{name}.npy"), student(torch.from_numpy(x)).numpy())
             np.save(os.path.join(HERE, "golden", f"teacher_{name}.npy"), teacher(torch.from_numpy(x)).numpy())
+    if args.student_only:
+        onnx_goldens(["student", "teacher_vit"])
+        print("done")
+        return
+    with torch.no_grad():
         # a narrow MobileNetV2 (width 0.5, 7 classes) and a ResNet-18 at 64x64 for builder tests
         torch.manual_seed(5)
         narrow = torchvision.models.mobilenet_v2(width_mult=0.5, num_classes=7).eval()

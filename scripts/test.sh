@@ -6,3 +6,5 @@ scripts/install-deps.sh
 swift format lint --strict -r Sources Tests Package.swift
 swift build --build-tests
 swift test
+# the CI gate: the sample student compiled for jetson-nano must shrink to ≤ 0.27 and keep its accuracy
+scripts/ci-gate.sh

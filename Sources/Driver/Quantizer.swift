@@ -23,8 +23,10 @@ public struct QuantizeOptions: Sendable {
     public var perTensor = false
     /// Error-aware calibration: each layer on the outputs of the already-quantized layers before it.
     public var sequential = false
-    /// Bias correction (analytic from batch-norm statistics without data, empirical with it).
-    public var biasCorrection = true
+    /// Bias correction: analytic from batch-norm statistics without data, empirical (calibration
+    /// data's channel means) with it. nil (auto): on for data-free ranges only — with data it
+    /// measured slightly worse on the sample student (README's ablation).
+    public var biasCorrection: Bool?
     /// Validation data (image folder or .npy) and labels for .npy.
     public var val: String?
     public var valLabels: String?
@@ -102,7 +104,7 @@ public enum Quantizer {
         ctx.perTensorWeights = options.perTensor
         var q = g
         var corrected = 0
-        if options.biasCorrection {
+        if options.biasCorrection ?? (options.calib == nil) {
             corrected = BiasCorrection(perTensorWeights: options.perTensor).apply(to: &q, inputMeans: means)
             if corrected > 0 { calibration += ", bias correction on \(corrected) layers" }
         }

@@ -99,7 +99,7 @@ public enum Report {
     /// The terminal summary: the same facts as report.json, as a table.
     public static func summary(_ r: CompileResult, target: TargetProfile, output: String) -> String {
         func pct(_ v: Double?) -> String { v.map { String(($0 * 1000).rounded() / 10) + "%" } ?? "not measured" }
-        func row(_ k: String, _ v: String) -> String { "  " + k.padding(22) + v + "\n" }
+        func row(_ k: String, _ v: String) -> String { "  " + k.padding(26) + v + "\n" }
         var out = "\n"
         out += row("target", "\(target.name) (\(target.summary))")
         out += row(

@@ -230,8 +230,11 @@ struct Compile: ParsableCommand {
     @Flag(help: "One weight scale per tensor instead of per output channel (the naive scheme).")
     var perTensor = false
 
-    @Flag(help: "Skip bias correction (the mean error of rounded weights subtracted from each layer's bias).")
-    var noBiasCorrection = false
+    @Option(
+        help:
+            "Bias correction (the mean error of rounded weights subtracted from each layer's bias): auto (on without --calib), on or off."
+    )
+    var biasCorrection = "auto"
 
     @Option(
         help: "standard, or sequential: each layer calibrated on the outputs of the already-quantized layers before it."
@@ -300,7 +303,12 @@ struct Compile: ParsableCommand {
         o.percentile = percentile
         o.bins = bins
         o.perTensor = perTensor
-        o.biasCorrection = !noBiasCorrection
+        switch biasCorrection {
+        case "auto": o.biasCorrection = nil
+        case "on": o.biasCorrection = true
+        case "off": o.biasCorrection = false
+        default: throw ValidationError("--bias-correction must be auto, on or off")
+        }
         guard calibMode == "standard" || calibMode == "sequential" else {
             throw ValidationError("--calib-mode must be standard or sequential")
         }

@@ -97,7 +97,7 @@ import Testing
         let ok = try fkdc(["compile", "samples/student.pt", "--target", "jetson-nano", "-o", dir])
         #expect(ok.code == 0, "\(ok.err)")
         #expect(ok.out.contains("gate size_ratio"))
-        #expect(ok.out.contains("accuracy              not measured"))
+        #expect(ok.out.contains("not measured (no --val data)"))
         // verify: the size gate passes at 0.27, fails at 0.2; accuracy gates fail without data
         #expect(try fkdc(["verify", dir + "/report.json", "--max-size-ratio", "0.27"]).code == 0)
         let small = try fkdc(["verify", dir, "--max-size-ratio", "0.2"])
