@@ -8,7 +8,7 @@ import GraphIR
 #endif
 
 public enum FkdcVersion {
-    public static let string = "0.6.0"
+    public static let string = "0.7.0"
 }
 
 /// Verification gates (`compile` and `verify`). Units: size as a ratio of the fp32 weight
@@ -86,6 +86,8 @@ public struct CompileOptions: Sendable {
     public var target: TargetProfile = TargetProfile.named("generic-c")!
     public var output: String
     public var gates = Gates()
+    /// Symbol prefix of the generated C (`<name>_run`).
+    public var name = "model"
 
     public init(output: String) { self.output = output }
 }
@@ -98,6 +100,9 @@ public struct CompileResult: Sendable {
     public var binaryBytes: Int
     public var fp32WeightBytes: Int
     public var files: [String]
+    /// The generated C, or why there is none (a graph with float32 ops).
+    public var c: CEmitter.Output?
+    public var cSkipped: String?
 }
 
 /// import → passes → calibrate → quantize → emit → verify, writing DIR/model.fkdc and
@@ -131,18 +136,30 @@ public enum Compiler {
             values.retention = a.retention
         }
         let gates = options.gates.check(values)
-        let files = ["model.fkdc", "report.json"]
+        var c: CEmitter.Output?
+        var cSkipped: String?
+        do {
+            c = try CEmitter(prefix: options.name, target: options.target, generator: "fkdc \(FkdcVersion.string)")
+                .emit(q.int8)
+        } catch { cSkipped = error.message }
+        var files = ["model.fkdc", "report.json"]
+        if c != nil { files += ["model.h", "model.c"] }
         let report = Report.json(
             model: model, options: options, result: q, sha256: source, parameters: parameters,
-            binaryBytes: binary.count, values: values, gates: gates, files: files)
+            binaryBytes: binary.count, values: values, gates: gates, files: files, c: c, cSkipped: cSkipped)
         try Outputs.makeDirectory(options.output)
-        try AtomicFile.writeAll([
+        var out: [(path: String, bytes: [UInt8])] = [
             (options.output + "/model.fkdc", binary),
             (options.output + "/report.json", Array((report.render() + "\n").utf8)),
-        ])
+        ]
+        if let c {
+            out.append((options.output + "/model.h", Array(c.header.utf8)))
+            out.append((options.output + "/model.c", Array(c.source.utf8)))
+        }
+        try AtomicFile.writeAll(out)
         return CompileResult(
             quantized: q, report: report, values: values, gates: gates, binaryBytes: binary.count,
-            fp32WeightBytes: fp32Bytes, files: files)
+            fp32WeightBytes: fp32Bytes, files: files, c: c, cSkipped: cSkipped)
     }
 
     static func sha256(ofFile path: String) throws(DriverError) -> String {

@@ -1,3 +1,4 @@
+import Codegen
 import Frontends
 import GraphIR
 
@@ -5,7 +6,8 @@ import GraphIR
 public enum Report {
     static func json(
         model: LoadedModel, options: CompileOptions, result q: QuantizeResult, sha256: String, parameters: Int,
-        binaryBytes: Int, values: ReportValues, gates: [GateResult], files: [String]
+        binaryBytes: Int, values: ReportValues, gates: [GateResult], files: [String], c: CEmitter.Output?,
+        cSkipped: String?
     ) -> JSON {
         func num(_ d: Double?) -> JSON { d.map { .double($0) } ?? .null }
         var accuracy: [(String, JSON)] = [("measured", .bool(q.accuracy != nil))]
@@ -118,6 +120,11 @@ public enum Report {
             out += row("accuracy", "not measured (no --val data)")
         }
         for g in r.gates { out += row("gate " + g.name, (g.passed ? "pass  " : "FAIL  ") + g.message) }
+        if let c = r.c {
+            out += row("generated C", "workspace \(c.workspaceBytes) bytes (largest live pair \(c.largestLivePair))")
+        } else if let why = r.cSkipped {
+            out += row("generated C", "none: \(why)")
+        }
         out += row("wrote", r.files.map { output + "/" + $0 }.joined(separator: ", "))
         return out
     }

@@ -280,6 +280,9 @@ struct Compile: ParsableCommand {
     @Flag(help: "Also write the int8 graph as readable IR, DIR/model_int8.fkir.")
     var emitIr = false
 
+    @Option(help: "Symbol prefix of the generated C (model.h / model.c): <name>_run.")
+    var name = "model"
+
     @OptionGroup var gates: GateOptions
 
     func floats(_ s: String?, _ name: String) throws -> [Float]? {
@@ -334,6 +337,11 @@ struct Compile: ParsableCommand {
         c.quantize = o
         c.target = profile
         c.gates = try gates.gates()
+        guard let first = name.unicodeScalars.first, first == "_" || (first.properties.isASCIIHexDigit == false && first.isASCII && first.properties.isAlphabetic),
+            name.unicodeScalars.allSatisfy({ $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }),
+            name.count <= 64
+        else { throw ValidationError("--name must be a C identifier (letters, digits, _; not starting with a digit)") }
+        c.name = name
         let r = try Compiler.run(m, options: c, progress: ProgressBar())
         let q = r.quantized
         print("model:       \(m.path) (\(m.architecture))")

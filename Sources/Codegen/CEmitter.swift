@@ -1,0 +1,434 @@
+import GraphIR
+
+/// A graph the C emitter cannot express, naming the node and why.
+public struct CodegenError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Generated C for an int8 graph (`model.h` / `model.c`): C99, no allocation, reentrant (all
+/// state in the caller's workspace), weights as `static const` arrays, and the exact arithmetic
+/// of `QuantizedEvaluator` (DESIGN.md's INT8 rules), so its outputs equal the evaluator's bit
+/// for bit. Activations are channel-last (NHWC) inside; the API takes and returns NCHW.
+public struct CEmitter {
+    public var prefix: String
+    public var target: TargetProfile
+    /// Named in the generated files' first line, e.g. "fkdc 0.7.0".
+    public var generator: String
+
+    public init(prefix: String = "model", target: TargetProfile, generator: String = "fkdc") {
+        self.prefix = prefix
+        self.target = target
+        self.generator = generator
+    }
+
+    public struct Output: Sendable {
+        public var header: String
+        public var source: String
+        public var workspaceBytes: Int
+        /// The largest sum of two activations live at the same time (the planner's yardstick).
+        public var largestLivePair: Int
+    }
+
+    /// A value's buffer: a workspace offset and its logical shape (N, C, H, W or N, C).
+    struct Buffer {
+        var offset: Int
+        var bytes: Int
+    }
+
+    public func emit(_ g: Graph) throws(CodegenError) -> Output {
+        var e = Emission(g: g, p: prefix, target: target, generator: generator)
+        try e.run()
+        return Output(
+            header: e.header(), source: e.source(), workspaceBytes: e.workspace, largestLivePair: e.largestPair)
+    }
+}
+
+struct Emission {
+    let g: Graph
+    let p: String
+    let target: TargetProfile
+    let generator: String
+    var body: [String] = []
+    var constants: [String] = []
+    var workspace = 0
+    var largestPair = 0
+    var offsets: [ValueID: Int] = [:]
+    var inputValue: ValueID = 0
+    var quantizedInput: ValueID = 0
+    var int8Output: ValueID = 0
+    var outputShape: [Int] = []
+    var counter = 0
+
+    init(g: Graph, p: String, target: TargetProfile, generator: String) {
+        self.g = g
+        self.p = p
+        self.target = target
+        self.generator = generator
+    }
+
+    var upper: String { p.uppercased() }
+
+    func fail(_ n: Node?, _ m: String) -> CodegenError {
+        CodegenError(n.map { "node '\($0.name)' (\($0.op.name)): \(m)" } ?? m)
+    }
+
+    static func cFloat(_ f: Float) -> String {
+        let s = "\(f)"
+        return s.contains(".") || s.contains("e") ? s + "f" : s + ".0f"
+    }
+
+    /// H, W, C of an NCHW (or NC) int8 value, batch 1.
+    func hwc(_ v: ValueID) -> (h: Int, w: Int, c: Int) {
+        let d = g.values[v].shape.dims
+        return d.count == 4 ? (d[2], d[3], d[1]) : (1, 1, d.count >= 2 ? d[1] : d[0])
+    }
+
+    func q(_ v: ValueID) -> QuantParams { g.values[v].quant! }
+
+    mutating func name(_ base: String) -> String {
+        counter += 1
+        return "\(base)\(counter)"
+    }
+
+    mutating func array<T: BinaryInteger>(_ type: String, _ base: String, _ values: [T]) -> String {
+        let n = name(base)
+        var lines: [String] = []
+        var line = ""
+        for (i, v) in values.enumerated() {
+            line += "\(v),"
+            if i % 24 == 23 {
+                lines.append(line)
+                line = ""
+            }
+        }
+        if !line.isEmpty { lines.append(line) }
+        constants.append(
+            "static const \(type) \(n)[\(max(values.count, 1))] = {\n" + (values.isEmpty ? "0" : lines.joined(separator: "\n"))
+                + "\n};")
+        return n
+    }
+
+    // MARK: - planning
+
+    /// Which values alias their input (no copy: same bytes, same layout).
+    func aliases(_ n: Node) -> Bool {
+        switch n.op {
+        case .identity, .dropout: return true
+        case .reshape, .flatten:
+            let (h, w, _) = hwc(n.inputs[0])
+            return h * w == 1  // NHWC equals NCHW order only without a spatial extent
+        default: return false
+        }
+    }
+
+    mutating func plan() throws(CodegenError) {
+        guard g.inputs.count == 1, g.outputs.count == 1 else {
+            throw fail(nil, "the C emitter needs one input and one output")
+        }
+        inputValue = g.inputs[0]
+        guard let first = g.nodes.first, case .quantize = first.op, first.inputs == [inputValue] else {
+            throw fail(nil, "the C emitter needs an int8 graph that starts by quantizing its input")
+        }
+        guard let last = g.nodes.last, case .dequantize = last.op, last.outputs == g.outputs else {
+            throw fail(nil, "the C emitter needs an int8 graph whose output is dequantized int8 logits")
+        }
+        quantizedInput = first.outputs[0]
+        int8Output = last.inputs[0]
+        outputShape = g.values[g.outputs[0]].shape.dims
+        guard g.values[inputValue].shape.rank == 4, g.values[inputValue].shape[0] == 1 else {
+            throw fail(nil, "the C emitter needs a batch-1 NCHW input")
+        }
+        // lifetimes over the int8 values between the quantize and the dequantize
+        var root: [ValueID: ValueID] = [:]
+        var def: [ValueID: Int] = [:]
+        var end: [ValueID: Int] = [:]
+        for (i, n) in g.nodes.enumerated() {
+            let out = n.outputs[0]
+            if i > 0, i < g.nodes.count - 1, g.values[out].dtype != .int8 {
+                throw fail(n, "runs in float32 (mixed precision); the C emitter has no float32 kernels yet")
+            }
+            if i == g.nodes.count - 1 { continue }
+            if aliases(n) {
+                root[out] = root[n.inputs[0]] ?? n.inputs[0]
+            } else {
+                root[out] = out
+                def[out] = i
+            }
+            for v in n.inputs where g.constants[v] == nil && v != inputValue {
+                let r = root[v] ?? v
+                end[r] = max(end[r] ?? i, i)
+            }
+        }
+        end[root[int8Output]!] = g.nodes.count
+        let roots = def.keys.sorted { (g.values[$0].shape.elementCount, -$0) > (g.values[$1].shape.elementCount, -$1) }
+        var placed: [(id: ValueID, start: Int, bytes: Int)] = []
+        for r in roots {
+            let bytes = (g.values[r].shape.elementCount + 15) / 16 * 16
+            let life = def[r]!...max(end[r] ?? def[r]!, def[r]!)
+            var offset = 0
+            let clashes =
+                placed.filter {
+                    let l2 = def[$0.id]!...max(end[$0.id] ?? def[$0.id]!, def[$0.id]!)
+                    return l2.overlaps(life)
+                }
+                .sorted { $0.start < $1.start }
+            for c in clashes where offset + bytes > c.start && offset < c.start + c.bytes {
+                offset = c.start + c.bytes
+            }
+            // first fit after sorting may still overlap an earlier block: retry until clear
+            var moved = true
+            while moved {
+                moved = false
+                for c in clashes where offset + bytes > c.start && offset < c.start + c.bytes {
+                    offset = c.start + c.bytes
+                    moved = true
+                }
+            }
+            placed.append((r, offset, bytes))
+            workspace = max(workspace, offset + bytes)
+        }
+        for (v, r) in root { offsets[v] = placed.first { $0.id == r }!.start }
+        // the yardstick: the largest input + output bytes any one op touches at once
+        for (i, n) in g.nodes.enumerated() where i > 0 && i < g.nodes.count - 1 && !aliases(n) {
+            let ins = n.inputs.filter { g.constants[$0] == nil }.map { g.values[$0].shape.elementCount }
+            largestPair = max(largestPair, ins.reduce(0, +) + g.values[n.outputs[0]].shape.elementCount)
+        }
+    }
+
+    // MARK: - code
+
+    func buf(_ v: ValueID) -> String { "(ws + \(offsets[v]!))" }
+
+    mutating func run() throws(CodegenError) {
+        try plan()
+        for n in g.nodes.dropFirst().dropLast() where !aliases(n) { try node(n) }
+    }
+
+    mutating func node(_ n: Node) throws(CodegenError) {
+        let out = n.outputs[0]
+        let oq = q(out)
+        let (ho, wo, _) = hwc(out)
+        body.append("    /* \(n.name): \(n.op.name) */")
+        func clamp(_ act: FusedActivation) throws(CodegenError) -> (Int32, Int32) {
+            guard let r = QuantMath.clampRange(act, oq) else { throw fail(n, "activation has no int8 clamp") }
+            return r
+        }
+        switch n.op {
+        case .conv2d(let a):
+            guard let w = g.constants[n.inputs[1]], w.dtype == .int8 else { throw fail(n, "needs int8 weights") }
+            let xq = q(n.inputs[0])
+            let (h, wd, c) = hwc(n.inputs[0])
+            let ws = w.shape.dims
+            let (o, cg, kh, kw) = (ws[0], ws[1], ws[2], ws[3])
+            let wScales = q(n.inputs[1]).scales.count == 1 ? [Float](repeating: q(n.inputs[1]).scales[0], count: o) : q(n.inputs[1]).scales
+            let req = Int8Kernels.channelRequantizers(xq: xq, wScales: wScales, outQ: oq)
+            let (lo, hi) = try clamp(a.activation)
+            var bias = n.inputs.count > 2 ? g.constants[n.inputs[2]]!.int64ArrayExact().map { Int32($0) } : [Int32](repeating: 0, count: o)
+            let wq = w.int64ArrayExact().map { Int8($0) }
+            let zx = xq.zeroPoints[0]
+            let mult = array("int32_t", "m", req.map(\.multiplier))
+            let lsh = array("int8_t", "l", req.map { Int8($0.leftShift) })
+            let rsh = array("int8_t", "r", req.map { Int8($0.rightShift) })
+            let pointwise = kh == 1 && kw == 1 && a.groups == 1 && a.stride == [1, 1] && a.pad == [0, 0, 0, 0]
+            let depthwise = a.groups == c && a.groups == o && cg == 1
+            if pointwise {
+                // bias' = bias − zx·Σw: the zero point folded in, so the inner loop is a plain dot product
+                for oc in 0..<o {
+                    var s: Int64 = 0
+                    for k in 0..<cg { s += Int64(wq[oc * cg + k]) }
+                    bias[oc] = Int32(clamping: Int64(bias[oc]) - Int64(zx) * s)
+                }
+                let wn = array("int8_t", "w", wq)
+                let bn = array("int32_t", "b", bias)
+                body.append(
+                    "    fk_pointwise(\(buf(n.inputs[0])), \(h * wd), \(c), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(o), \(oq.zeroPoints[0]), \(lo), \(hi));"
+                )
+            } else if depthwise {
+                // weights [kh][kw][C]: the inner loop runs over channels
+                var t = [Int8](repeating: 0, count: wq.count)
+                for oc in 0..<o { for k in 0..<(kh * kw) { t[k * o + oc] = wq[oc * kh * kw + k] } }
+                let wn = array("int8_t", "w", t)
+                let bn = array("int32_t", "b", bias)
+                body.append(
+                    "    fk_depthwise(\(buf(n.inputs[0])), \(h), \(wd), \(c), \(zx), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(ho), \(wo), \(kh), \(kw), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.dilation[0]), \(a.dilation[1]), \(oq.zeroPoints[0]), \(lo), \(hi));"
+                )
+            } else {
+                // weights [O][kh][kw][Cg]
+                var t = [Int8](repeating: 0, count: wq.count)
+                for oc in 0..<o {
+                    for ci in 0..<cg {
+                        for k in 0..<(kh * kw) { t[(oc * kh * kw + k) * cg + ci] = wq[(oc * cg + ci) * kh * kw + k] }
+                    }
+                }
+                let wn = array("int8_t", "w", t)
+                let bn = array("int32_t", "b", bias)
+                body.append(
+                    "    fk_conv(\(buf(n.inputs[0])), \(h), \(wd), \(c), \(zx), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(ho), \(wo), \(o), \(kh), \(kw), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.dilation[0]), \(a.dilation[1]), \(a.groups), \(oq.zeroPoints[0]), \(lo), \(hi));"
+                )
+            }
+        case .fullyConnected(let act), .gemm(let act):
+            guard let w = g.constants[n.inputs[1]], w.dtype == .int8, w.shape.rank == 2 else {
+                throw fail(n, "needs int8 weights [N, K]")
+            }
+            let xq = q(n.inputs[0])
+            let (o, k) = (w.shape[0], w.shape[1])
+            guard g.values[n.inputs[0]].shape.elementCount == k else {
+                throw fail(n, "the C emitter handles a single row (batch 1)")
+            }
+            if case .gemm = n.op, hwc(n.inputs[0]).h * hwc(n.inputs[0]).w != 1 {
+                throw fail(n, "gemm on a spatial input")
+            }
+            let wScales = q(n.inputs[1]).scales.count == 1 ? [Float](repeating: q(n.inputs[1]).scales[0], count: o) : q(n.inputs[1]).scales
+            let req = Int8Kernels.channelRequantizers(xq: xq, wScales: wScales, outQ: oq)
+            let (lo, hi) = try clamp(act)
+            var bias = n.inputs.count > 2 ? g.constants[n.inputs[2]]!.int64ArrayExact().map { Int32($0) } : [Int32](repeating: 0, count: o)
+            let wq = w.int64ArrayExact().map { Int8($0) }
+            for oc in 0..<o {
+                var s: Int64 = 0
+                for j in 0..<k { s += Int64(wq[oc * k + j]) }
+                bias[oc] = Int32(clamping: Int64(bias[oc]) - Int64(xq.zeroPoints[0]) * s)
+            }
+            let mult = array("int32_t", "m", req.map(\.multiplier))
+            let lsh = array("int8_t", "l", req.map { Int8($0.leftShift) })
+            let rsh = array("int8_t", "r", req.map { Int8($0.rightShift) })
+            let wn = array("int8_t", "w", wq)
+            let bn = array("int32_t", "b", bias)
+            body.append(
+                "    fk_pointwise(\(buf(n.inputs[0])), 1, \(k), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(o), \(oq.zeroPoints[0]), \(lo), \(hi));"
+            )
+        case .add(let act):
+            guard g.values[n.inputs[0]].shape == g.values[n.inputs[1]].shape,
+                g.values[n.inputs[0]].shape == g.values[out].shape
+            else { throw fail(n, "the C emitter handles add of equal shapes only") }
+            let (aq, bq) = (q(n.inputs[0]), q(n.inputs[1]))
+            let r = Int8Kernels.addRequantizers(aq: aq, bq: bq, outQ: oq)
+            let (lo, hi) = try clamp(act)
+            body.append(
+                "    fk_add(\(buf(n.inputs[0])), \(aq.zeroPoints[0]), \(r.a.multiplier), \(r.a.leftShift), \(r.a.rightShift), \(buf(n.inputs[1])), \(bq.zeroPoints[0]), \(r.b.multiplier), \(r.b.leftShift), \(r.b.rightShift), \(buf(out)), \(g.values[out].shape.elementCount), \(oq.zeroPoints[0]), \(r.out.multiplier), \(r.out.leftShift), \(r.out.rightShift), \(lo), \(hi));"
+            )
+        case .globalAvgPool, .avgPool:
+            let xq = q(n.inputs[0])
+            let (h, wd, c) = hwc(n.inputs[0])
+            let a: PoolAttrs
+            if case .avgPool(let pa) = n.op { a = pa } else { a = PoolAttrs(kernel: [h, wd], stride: [1, 1]) }
+            // one requantizer per window size (the count a window divides by)
+            let maxCount = (a.kernel[0] + a.pad[0] + a.pad[2]) * (a.kernel[1] + a.pad[1] + a.pad[3])
+            let reqs = (0...maxCount).map {
+                Requantizer(real: Double(xq.scales[0]) / (Double(oq.scales[0]) * Double(max($0, 1))))
+            }
+            let mult = array("int32_t", "m", reqs.map(\.multiplier))
+            let lsh = array("int8_t", "l", reqs.map { Int8($0.leftShift) })
+            let rsh = array("int8_t", "r", reqs.map { Int8($0.rightShift) })
+            body.append(
+                "    fk_avgpool(\(buf(n.inputs[0])), \(h), \(wd), \(c), \(xq.zeroPoints[0]), \(buf(out)), \(ho), \(wo), \(a.kernel[0]), \(a.kernel[1]), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.pad[2]), \(a.pad[3]), \(a.countIncludePad ? 1 : 0), \(mult), \(lsh), \(rsh), \(oq.zeroPoints[0]));"
+            )
+        case .maxPool(let a):
+            let (h, wd, c) = hwc(n.inputs[0])
+            body.append(
+                "    fk_maxpool(\(buf(n.inputs[0])), \(h), \(wd), \(c), \(buf(out)), \(ho), \(wo), \(a.kernel[0]), \(a.kernel[1]), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]));"
+            )
+        case .reshape, .flatten:
+            // a spatial tensor flattened: NHWC → the NCHW order the reshape means
+            let (h, wd, c) = hwc(n.inputs[0])
+            body.append("    fk_to_nchw(\(buf(n.inputs[0])), \(h * wd), \(c), \(buf(out)));")
+        default:
+            throw fail(n, "has no C kernel")
+        }
+    }
+
+    func header() -> String {
+        let x = g.values[inputValue].shape.dims
+        let iq = q(quantizedInput)
+        let oq = q(int8Output)
+        let guardName = "\(upper)_MODEL_H"
+        return """
+            /* \(p) — generated by \(generator) for \(target.name). Do not edit.
+             *
+             * C99, no allocation, reentrant: all state lives in the caller's workspace of
+             * \(upper)_WORKSPACE_BYTES bytes (any alignment; 16 is best). The int8 arithmetic is fkdc's
+             * (docs/fkdc-format.md, DESIGN.md "INT8 arithmetic"): outputs equal `fkdc run model.fkdc`
+             * bit for bit. Link with -lm (roundf). */
+            #ifndef \(guardName)
+            #define \(guardName)
+
+            #include <stdint.h>
+
+            #ifdef __cplusplus
+            extern "C" {
+            #endif
+
+            #define \(upper)_FKDC_FORMAT_VERSION \(FkdcFile.majorVersion)
+            #define \(upper)_TARGET "\(target.name)"
+            #define \(upper)_INPUT_N \(x[0])
+            #define \(upper)_INPUT_C \(x[1])
+            #define \(upper)_INPUT_H \(x[2])
+            #define \(upper)_INPUT_W \(x[3])
+            #define \(upper)_INPUT_SIZE \(x.reduce(1, *))
+            #define \(upper)_OUTPUT_SIZE \(outputShape.reduce(1, *))
+            #define \(upper)_INPUT_SCALE \(Self.cFloat(iq.scales[0]))
+            #define \(upper)_INPUT_ZERO_POINT \(iq.zeroPoints[0])
+            #define \(upper)_OUTPUT_SCALE \(Self.cFloat(oq.scales[0]))
+            #define \(upper)_OUTPUT_ZERO_POINT \(oq.zeroPoints[0])
+            #define \(upper)_WORKSPACE_BYTES \(workspace)
+
+            /* input: NCHW float32, normalised as the model expects (\(upper)_INPUT_SIZE values);
+             * logits: \(upper)_OUTPUT_SIZE float32. Returns 0, or −1 when an argument is NULL. */
+            int \(p)_run(const float *input, float *logits, void *workspace);
+
+            /* The same on int8: input NCHW quantized with \(upper)_INPUT_SCALE / _ZERO_POINT, logits
+             * int8 with \(upper)_OUTPUT_SCALE / _ZERO_POINT. */
+            int \(p)_run_int8(const int8_t *input, int8_t *logits, void *workspace);
+
+            #ifdef __cplusplus
+            }
+            #endif
+
+            #endif
+
+            """
+    }
+
+    func source() -> String {
+        let x = g.values[inputValue].shape.dims
+        let (c, h, w) = (x[1], x[2], x[3])
+        let iq = q(quantizedInput)
+        let oq = q(int8Output)
+        var s = "/* \(p) — generated by \(generator) for \(target.name). Do not edit. */\n"
+        s += "#include \"model.h\"\n\n#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n\n"
+        s += CKernels.source(neon: target.neon)
+        s += "\n/* weights, biases and requantization (multiplier, left shift, right shift) per channel */\n"
+        s += constants.joined(separator: "\n") + "\n\n"
+        s += "static void \(p)_core(int8_t *ws)\n{\n" + body.joined(separator: "\n") + "\n}\n\n"
+        let inOff = offsets[quantizedInput]!
+        let outOff = offsets[int8Output]!
+        s += """
+            int \(p)_run(const float *input, float *logits, void *workspace)
+            {
+                int8_t *ws = (int8_t *)workspace;
+                int i;
+                if (input == NULL || logits == NULL || workspace == NULL) return -1;
+                fk_quantize_nchw(input, \(c), \(h * w), \(Self.cFloat(iq.scales[0])), \(iq.zeroPoints[0]), ws + \(inOff));
+                \(p)_core(ws);
+                for (i = 0; i < \(outputShape.reduce(1, *)); i++)
+                    logits[i] = fk_dequantize(ws[\(outOff) + i], \(Self.cFloat(oq.scales[0])), \(oq.zeroPoints[0]));
+                return 0;
+            }
+
+            int \(p)_run_int8(const int8_t *input, int8_t *logits, void *workspace)
+            {
+                int8_t *ws = (int8_t *)workspace;
+                int i;
+                if (input == NULL || logits == NULL || workspace == NULL) return -1;
+                fk_nchw_to_nhwc(input, \(c), \(h * w), ws + \(inOff));
+                \(p)_core(ws);
+                for (i = 0; i < \(outputShape.reduce(1, *)); i++) logits[i] = ws[\(outOff) + i];
+                return 0;
+            }
+
+            """
+        return s
+    }
+}
+

@@ -1,0 +1,266 @@
+/// The C kernels every generated `model.c` carries: DESIGN.md's INT8 arithmetic written once in
+/// C, mirroring `QuantMath` and `Int8Kernels` (each formula is the Swift one, line for line), on
+/// channel-last (NHWC) activations. Portable C99 that compilers vectorise; with `neon`, an
+/// `#if defined(__ARM_NEON)` path for Armv8.0 (widening multiply-accumulate, SQRDMULH and
+/// SRSHL for requantization) in the kernels that carry most of the work.
+enum CKernels {
+    static func source(neon: Bool) -> String {
+        var s = #"""
+            /* ---- DESIGN.md's INT8 arithmetic (QuantMath.swift in C) ---- */
+
+            /* sqrdmulh(a, b) = clamp_int32((2ab + 2^31) >> 32), 64-bit; only -2^31 * -2^31 saturates */
+            static inline int32_t fk_sqrdmulh(int32_t a, int32_t b)
+            {
+                int64_t p;
+                if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+                p = (int64_t)a * (int64_t)b;
+                return (int32_t)((2 * p + ((int64_t)1 << 31)) >> 32);
+            }
+
+            /* rounding right shift (x + 2^(n-1)) >> n for n > 0 (arithmetic shift), x for n = 0 */
+            static inline int32_t fk_rshr(int32_t x, int n)
+            {
+                if (n == 0) return x;
+                return (int32_t)(((int64_t)x + ((int64_t)1 << (n - 1))) >> n);
+            }
+
+            /* sqshl(x, l) = clamp_int32(x * 2^l) */
+            static inline int32_t fk_sqshl(int32_t x, int l)
+            {
+                int64_t v;
+                if (l == 0) return x;
+                v = (int64_t)x * ((int64_t)1 << l);
+                return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+            }
+
+            static inline int32_t fk_scale(int32_t acc, int32_t m, int l, int r)
+            {
+                return fk_rshr(fk_sqrdmulh(fk_sqshl(acc, l), m), r);
+            }
+
+            /* out = clamp(rshr(sqrdmulh(sqshl(acc, l), M), r) + zp, lo, hi) */
+            static inline int8_t fk_requant(int32_t acc, int32_t m, int l, int r, int32_t zp, int32_t lo, int32_t hi)
+            {
+                int64_t v = (int64_t)fk_scale(acc, m, l, r) + zp;
+                if (v < lo) v = lo;
+                if (v > hi) v = hi;
+                return (int8_t)v;
+            }
+
+            /* float -> int8: clamp(round(x / s) + zp, -128, 127), rounding half away from zero */
+            static inline int8_t fk_quantize(float x, float s, int32_t zp)
+            {
+                float r = roundf(x / s);
+                int64_t v;
+                if (!isfinite(r)) return (int8_t)(r > 0 ? 127 : -128);
+                if (r > 1e9f) r = 1e9f;
+                if (r < -1e9f) r = -1e9f;
+                v = (int64_t)r + zp;
+                return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+            }
+
+            static inline float fk_dequantize(int8_t q, float s, int32_t zp)
+            {
+                return s * (float)((int32_t)q - zp);
+            }
+
+            /* ---- kernels on NHWC activations (batch 1) ---- */
+
+            /* NCHW float input -> NHWC int8 */
+            static inline void fk_quantize_nchw(const float *in, int c, int plane, float s, int32_t zp, int8_t *out)
+            {
+                int ch, p;
+                for (ch = 0; ch < c; ch++)
+                    for (p = 0; p < plane; p++) out[p * c + ch] = fk_quantize(in[ch * plane + p], s, zp);
+            }
+
+            static inline void fk_nchw_to_nhwc(const int8_t *in, int c, int plane, int8_t *out)
+            {
+                int ch, p;
+                for (ch = 0; ch < c; ch++)
+                    for (p = 0; p < plane; p++) out[p * c + ch] = in[ch * plane + p];
+            }
+
+            static inline void fk_to_nchw(const int8_t *in, int plane, int c, int8_t *out)
+            {
+                int ch, p;
+                for (p = 0; p < plane; p++)
+                    for (ch = 0; ch < c; ch++) out[ch * plane + p] = in[p * c + ch];
+            }
+
+            /* sum of k int8 products, exact in int32 */
+            static inline int32_t fk_dot(const int8_t *a, const int8_t *b, int k)
+            {
+            """#
+        if neon {
+            s += #"""
+
+                #if defined(__ARM_NEON) && defined(__aarch64__)
+                    /* Armv8.0: SMULL/SMLAL widen int8 products to int16 pairs, SADALP adds them into int32 */
+                    int32x4_t acc4 = vdupq_n_s32(0);
+                    int i = 0;
+                    int32_t acc;
+                    for (; i + 16 <= k; i += 16) {
+                        int8x16_t va = vld1q_s8(a + i), vb = vld1q_s8(b + i);
+                        int16x8_t lo = vmull_s8(vget_low_s8(va), vget_low_s8(vb));
+                        int16x8_t hi = vmull_s8(vget_high_s8(va), vget_high_s8(vb));
+                        acc4 = vpadalq_s16(acc4, lo);
+                        acc4 = vpadalq_s16(acc4, hi);
+                    }
+                    acc = vaddvq_s32(acc4);
+                    for (; i < k; i++) acc += (int32_t)a[i] * (int32_t)b[i];
+                    return acc;
+                #else
+                """#
+        }
+        s += #"""
+
+                int32_t acc = 0;
+                int i;
+                for (i = 0; i < k; i++) acc += (int32_t)a[i] * (int32_t)b[i];
+                return acc;
+            """#
+        if neon { s += "\n#endif" }
+        s += #"""
+
+            }
+
+            /* 1x1 convolution (and fully connected): y[p][o] = requant(b'[o] + sum_k x[p][k] w[o][k]),
+             * the input zero point folded into b' = b - zx * sum_k w[o][k] */
+            static inline void fk_pointwise(const int8_t *x, int plane, int k, const int8_t *w, const int32_t *b,
+                                            const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o,
+                                            int32_t zo, int32_t lo, int32_t hi)
+            {
+                int p, oc;
+                for (p = 0; p < plane; p++) {
+                    const int8_t *xp = x + (size_t)p * k;
+                    int8_t *yp = y + (size_t)p * o;
+                    for (oc = 0; oc < o; oc++)
+                        yp[oc] = fk_requant(b[oc] + fk_dot(xp, w + (size_t)oc * k, k), m[oc], l[oc], r[oc], zo, lo, hi);
+                }
+            }
+
+            /* depthwise convolution, weights [kh][kw][C]; padding contributes (zx - zx) * w = 0 */
+            static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
+                                            const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r,
+                                            int8_t *y, int ho, int wo, int kh, int kw, int sh, int sw, int ph, int pw,
+                                            int dh, int dw, int32_t zo, int32_t lo, int32_t hi)
+            {
+                int32_t acc[64];
+                int oy, ox, ky, kx, c0, j;
+                for (oy = 0; oy < ho; oy++)
+                    for (ox = 0; ox < wo; ox++)
+                        for (c0 = 0; c0 < c; c0 += 64) {
+                            int n = c - c0 < 64 ? c - c0 : 64;
+                            int8_t *yp = y + ((size_t)oy * wo + ox) * c + c0;
+                            for (j = 0; j < n; j++) acc[j] = b[c0 + j];
+                            for (ky = 0; ky < kh; ky++) {
+                                int iy = oy * sh - ph + ky * dh;
+                                if (iy < 0 || iy >= h) continue;
+                                for (kx = 0; kx < kw; kx++) {
+                                    int ix = ox * sw - pw + kx * dw;
+                                    const int8_t *xp, *wp;
+                                    if (ix < 0 || ix >= w) continue;
+                                    xp = x + ((size_t)iy * w + ix) * c + c0;
+                                    wp = wt + ((size_t)ky * kw + kx) * c + c0;
+                                    for (j = 0; j < n; j++) acc[j] += ((int32_t)xp[j] - zx) * (int32_t)wp[j];
+                                }
+                            }
+                            for (j = 0; j < n; j++)
+                                yp[j] = fk_requant(acc[j], m[c0 + j], l[c0 + j], r[c0 + j], zo, lo, hi);
+                        }
+            }
+
+            /* any convolution (the stem, grouped): weights [O][kh][kw][Cin/groups] */
+            static inline void fk_conv(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
+                                       const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y,
+                                       int ho, int wo, int o, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
+                                       int dw, int groups, int32_t zo, int32_t lo, int32_t hi)
+            {
+                int cg = c / groups, og = o / groups;
+                int oy, ox, oc, ky, kx, ci;
+                for (oy = 0; oy < ho; oy++)
+                    for (ox = 0; ox < wo; ox++)
+                        for (oc = 0; oc < o; oc++) {
+                            int g = oc / og;
+                            int32_t acc = b[oc];
+                            for (ky = 0; ky < kh; ky++) {
+                                int iy = oy * sh - ph + ky * dh;
+                                if (iy < 0 || iy >= h) continue;
+                                for (kx = 0; kx < kw; kx++) {
+                                    int ix = ox * sw - pw + kx * dw;
+                                    const int8_t *xp, *wp;
+                                    if (ix < 0 || ix >= w) continue;
+                                    xp = x + ((size_t)iy * w + ix) * c + (size_t)g * cg;
+                                    wp = wt + (((size_t)oc * kh + ky) * kw + kx) * cg;
+                                    for (ci = 0; ci < cg; ci++) acc += ((int32_t)xp[ci] - zx) * (int32_t)wp[ci];
+                                }
+                            }
+                            y[((size_t)oy * wo + ox) * o + oc] = fk_requant(acc, m[oc], l[oc], r[oc], zo, lo, hi);
+                        }
+            }
+
+            /* add with its own scales: each input (less its zero point) << 20, rescaled to 2 max(sa, sb),
+             * the sum rescaled to the output */
+            static inline void fk_add(const int8_t *a, int32_t za, int32_t ma, int la, int ra, const int8_t *b,
+                                      int32_t zb, int32_t mb, int lb, int rb, int8_t *y, int n, int32_t zo, int32_t mo,
+                                      int lo_shift, int ro, int32_t lo, int32_t hi)
+            {
+                int i;
+                for (i = 0; i < n; i++) {
+                    int32_t va = fk_scale(((int32_t)a[i] - za) * (1 << 20), ma, la, ra);
+                    int32_t vb = fk_scale(((int32_t)b[i] - zb) * (1 << 20), mb, lb, rb);
+                    y[i] = fk_requant(va + vb, mo, lo_shift, ro, zo, lo, hi);
+                }
+            }
+
+            /* average pooling (global: one window over the plane); the requantizer by divisor count */
+            static inline void fk_avgpool(const int8_t *x, int h, int w, int c, int32_t zx, int8_t *y, int ho, int wo,
+                                          int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int include_pad,
+                                          const int32_t *m, const int8_t *l, const int8_t *r, int32_t zo)
+            {
+                int ch, oy, ox, yy, xx;
+                for (oy = 0; oy < ho; oy++)
+                    for (ox = 0; ox < wo; ox++) {
+                        int y0 = oy * sh - pt, x0 = ox * sw - pl;
+                        int y1 = y0 + kh < h + pb ? y0 + kh : h + pb;
+                        int x1 = x0 + kw < w + pr ? x0 + kw : w + pr;
+                        int ys = y0 > 0 ? y0 : 0, ye = y1 < h ? y1 : h;
+                        int xs = x0 > 0 ? x0 : 0, xe = x1 < w ? x1 : w;
+                        int count = include_pad ? (y1 - y0) * (x1 - x0) : (ye - ys) * (xe - xs);
+                        for (ch = 0; ch < c; ch++) {
+                            int32_t acc = 0;
+                            for (yy = ys; yy < ye; yy++)
+                                for (xx = xs; xx < xe; xx++) acc += (int32_t)x[((size_t)yy * w + xx) * c + ch] - zx;
+                            y[((size_t)oy * wo + ox) * c + ch] = fk_requant(acc, m[count], l[count], r[count], zo, -128, 127);
+                        }
+                    }
+            }
+
+            /* max pooling (keeps the input's quantization; padding ignored) */
+            static inline void fk_maxpool(const int8_t *x, int h, int w, int c, int8_t *y, int ho, int wo, int kh, int kw,
+                                          int sh, int sw, int ph, int pw)
+            {
+                int ch, oy, ox, yy, xx;
+                for (oy = 0; oy < ho; oy++)
+                    for (ox = 0; ox < wo; ox++) {
+                        int y0 = oy * sh - ph, x0 = ox * sw - pw;
+                        int ys = y0 > 0 ? y0 : 0, ye = y0 + kh < h ? y0 + kh : h;
+                        int xs = x0 > 0 ? x0 : 0, xe = x0 + kw < w ? x0 + kw : w;
+                        for (ch = 0; ch < c; ch++) {
+                            int8_t mx = -128;
+                            for (yy = ys; yy < ye; yy++)
+                                for (xx = xs; xx < xe; xx++) {
+                                    int8_t v = x[((size_t)yy * w + xx) * c + ch];
+                                    if (v > mx) mx = v;
+                                }
+                            y[((size_t)oy * wo + ox) * c + ch] = mx;
+                        }
+                    }
+            }
+
+            """#
+        if neon { s = "#if defined(__ARM_NEON) && defined(__aarch64__)\n#include <arm_neon.h>\n#endif\n\n" + s }
+        return s
+    }
+}

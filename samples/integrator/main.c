@@ -1,0 +1,81 @@
+/* fkdc integrator example: links the generated model.c / model.h, reads an image tensor
+ * (a float32 NCHW .npy, already resized and normalised), runs the int8 model and prints the
+ * class probabilities. With a second argument it also writes the raw float32 logits there.
+ *
+ *     make MODEL=../../out/student-jetson-nano
+ *     ./classify ../inputs/x0.npy
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+
+static const char *class_names[] = {"normal", "diabetic_retinopathy", "glaucoma", "cataract"};
+
+/* Reads a little-endian float32 .npy holding exactly `count` values into `out`. */
+static int read_npy(const char *path, float *out, size_t count)
+{
+    unsigned char magic[10];
+    char header[4096];
+    size_t header_len;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        fprintf(stderr, "%s: cannot open\n", path);
+        return -1;
+    }
+    if (fread(magic, 1, 10, f) != 10 || memcmp(magic, "\x93NUMPY", 6) != 0 || magic[6] != 1) {
+        fprintf(stderr, "%s: not a version 1 .npy file\n", path);
+        fclose(f);
+        return -1;
+    }
+    header_len = (size_t)magic[8] | ((size_t)magic[9] << 8);
+    if (header_len >= sizeof header || fread(header, 1, header_len, f) != header_len) {
+        fprintf(stderr, "%s: bad .npy header\n", path);
+        fclose(f);
+        return -1;
+    }
+    header[header_len] = '\0';
+    if (strstr(header, "'<f4'") == NULL || strstr(header, "'fortran_order': False") == NULL) {
+        fprintf(stderr, "%s: expected little-endian float32 in C order\n", path);
+        fclose(f);
+        return -1;
+    }
+    if (fread(out, sizeof(float), count, f) != count || fgetc(f) != EOF) {
+        fprintf(stderr, "%s: expected exactly %lu float32 values\n", path, (unsigned long)count);
+        fclose(f);
+        return -1;
+    }
+    fclose(f);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static float input[MODEL_INPUT_SIZE];
+    static float logits[MODEL_OUTPUT_SIZE];
+    static unsigned char workspace[MODEL_WORKSPACE_BYTES];
+    float max, sum = 0, p[MODEL_OUTPUT_SIZE];
+    int i, best = 0;
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s image.npy [logits.raw]\n", argv[0]);
+        return 1;
+    }
+    if (read_npy(argv[1], input, MODEL_INPUT_SIZE) != 0) return 2;
+    if (model_run(input, logits, workspace) != 0) return 2;
+    max = logits[0];
+    for (i = 1; i < MODEL_OUTPUT_SIZE; i++)
+        if (logits[i] > max) max = logits[i], best = i;
+    for (i = 0; i < MODEL_OUTPUT_SIZE; i++) sum += p[i] = expf(logits[i] - max);
+    for (i = 0; i < MODEL_OUTPUT_SIZE; i++)
+        printf("class %d %-22s logit %8.4f  p=%.4f\n", i,
+               i < (int)(sizeof class_names / sizeof *class_names) ? class_names[i] : "", logits[i], p[i] / sum);
+    printf("top-1: class %d\n", best);
+    if (argc > 2) {
+        FILE *f = fopen(argv[2], "wb");
+        if (f == NULL || fwrite(logits, sizeof(float), MODEL_OUTPUT_SIZE, f) != MODEL_OUTPUT_SIZE) return 2;
+        fclose(f);
+    }
+    return 0;
+}
