@@ -11,3 +11,6 @@ set -x
 .build/release/fkdc compile samples/student.ckpt --target jetson-nano --val samples/fundus/val \
     --teacher samples/student.ckpt --teacher-prefix teacher. --teacher-heads 4 -o out/student-jetson-nano
 .build/release/fkdc run out/student-jetson-nano/model.fkdc --input samples/inputs/batch3.npy
+# the integrator example links the generated C and prints the same top-1 as fkdc run
+make -s -C samples/integrator MODEL=../../out/student-jetson-nano
+samples/integrator/classify samples/inputs/x0.npy

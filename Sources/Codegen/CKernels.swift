@@ -4,7 +4,22 @@
 /// `#if defined(__ARM_NEON)` path for Armv8.0 (widening multiply-accumulate, SQRDMULH and
 /// SRSHL for requantization) in the kernels that carry most of the work.
 enum CKernels {
-    static func source(neon: Bool) -> String {
+    /// The kernels `body` calls (and what they call), with the arithmetic every model needs.
+    static func source(neon: Bool, calls body: String) -> String {
+        let parts = all(neon: neon).split(separator: "/* @kernel ", omittingEmptySubsequences: false)
+        var out = String(parts[0])
+        var used = body
+        // a kernel is kept when the body (or a kept kernel) calls it; fk_pointwise calls fk_dot
+        if used.contains("fk_pointwise(") { used += " fk_dot(" }
+        for part in parts.dropFirst() {
+            guard let end = part.firstRange(of: " */\n") else { continue }
+            let name = String(part[..<end.lowerBound])
+            if used.contains(name + "(") { out += String(part[end.upperBound...]) }
+        }
+        return out
+    }
+
+    static func all(neon: Bool) -> String {
         var s = #"""
             /* ---- DESIGN.md's INT8 arithmetic (QuantMath.swift in C) ---- */
 
@@ -81,6 +96,7 @@ enum CKernels {
                     for (p = 0; p < plane; p++) out[p * c + ch] = in[ch * plane + p];
             }
 
+            /* @kernel fk_to_nchw */
             static inline void fk_to_nchw(const int8_t *in, int plane, int c, int8_t *out)
             {
                 int ch, p;
@@ -88,6 +104,7 @@ enum CKernels {
                     for (ch = 0; ch < c; ch++) out[ch * plane + p] = in[p * c + ch];
             }
 
+            /* @kernel fk_dot */
             /* sum of k int8 products, exact in int32 */
             static inline int32_t fk_dot(const int8_t *a, const int8_t *b, int k)
             {
@@ -125,6 +142,7 @@ enum CKernels {
 
             }
 
+            /* @kernel fk_pointwise */
             /* 1x1 convolution (and fully connected): y[p][o] = requant(b'[o] + sum_k x[p][k] w[o][k]),
              * the input zero point folded into b' = b - zx * sum_k w[o][k] */
             static inline void fk_pointwise(const int8_t *x, int plane, int k, const int8_t *w, const int32_t *b,
@@ -140,6 +158,7 @@ enum CKernels {
                 }
             }
 
+            /* @kernel fk_depthwise */
             /* depthwise convolution, weights [kh][kw][C]; padding contributes (zx - zx) * w = 0 */
             static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
                                             const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r,
@@ -171,6 +190,7 @@ enum CKernels {
                         }
             }
 
+            /* @kernel fk_conv */
             /* any convolution (the stem, grouped): weights [O][kh][kw][Cin/groups] */
             static inline void fk_conv(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
                                        const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y,
@@ -200,6 +220,7 @@ enum CKernels {
                         }
             }
 
+            /* @kernel fk_add */
             /* add with its own scales: each input (less its zero point) << 20, rescaled to 2 max(sa, sb),
              * the sum rescaled to the output */
             static inline void fk_add(const int8_t *a, int32_t za, int32_t ma, int la, int ra, const int8_t *b,
@@ -214,6 +235,7 @@ enum CKernels {
                 }
             }
 
+            /* @kernel fk_avgpool */
             /* average pooling (global: one window over the plane); the requantizer by divisor count */
             static inline void fk_avgpool(const int8_t *x, int h, int w, int c, int32_t zx, int8_t *y, int ho, int wo,
                                           int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int include_pad,
@@ -237,6 +259,7 @@ enum CKernels {
                     }
             }
 
+            /* @kernel fk_maxpool */
             /* max pooling (keeps the input's quantization; padding ignored) */
             static inline void fk_maxpool(const int8_t *x, int h, int w, int c, int8_t *y, int ho, int wo, int kh, int kw,
                                           int sh, int sw, int ph, int pw)

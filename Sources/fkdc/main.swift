@@ -337,8 +337,12 @@ struct Compile: ParsableCommand {
         c.quantize = o
         c.target = profile
         c.gates = try gates.gates()
-        guard let first = name.unicodeScalars.first, first == "_" || (first.properties.isASCIIHexDigit == false && first.isASCII && first.properties.isAlphabetic),
-            name.unicodeScalars.allSatisfy({ $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }),
+        guard let first = name.unicodeScalars.first,
+            first == "_"
+                || (first.properties.isASCIIHexDigit == false && first.isASCII && first.properties.isAlphabetic),
+            name.unicodeScalars.allSatisfy({
+                $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0))
+            }),
             name.count <= 64
         else { throw ValidationError("--name must be a C identifier (letters, digits, _; not starting with a digit)") }
         c.name = name
