@@ -74,6 +74,13 @@ struct Emission {
         CodegenError(n.map { "node '\($0.name)' (\($0.op.name)): \(m)" } ?? m)
     }
 
+    /// [rows][cols] → [cols][rows].
+    static func transpose(_ a: [Int8], rows: Int, cols: Int) -> [Int8] {
+        var t = [Int8](repeating: 0, count: a.count)
+        for r in 0..<rows { for c in 0..<cols { t[c * rows + r] = a[r * cols + c] } }
+        return t
+    }
+
     static func cFloat(_ f: Float) -> String {
         let s = "\(f)"
         return s.contains(".") || s.contains("e") ? s + "f" : s + ".0f"
@@ -245,7 +252,7 @@ struct Emission {
                     for k in 0..<cg { s += Int64(wq[oc * cg + k]) }
                     bias[oc] = Int32(clamping: Int64(bias[oc]) - Int64(zx) * s)
                 }
-                let wn = array("int8_t", "w", wq)
+                let wn = array("int8_t", "w", Self.transpose(wq, rows: o, cols: cg))
                 let bn = array("int32_t", "b", bias)
                 body.append(
                     "    fk_pointwise(\(buf(n.inputs[0])), \(h * wd), \(c), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(o), \(oq.zeroPoints[0]), \(lo), \(hi));"
@@ -302,7 +309,7 @@ struct Emission {
             let mult = array("int32_t", "m", req.map(\.multiplier))
             let lsh = array("int8_t", "l", req.map { Int8($0.leftShift) })
             let rsh = array("int8_t", "r", req.map { Int8($0.rightShift) })
-            let wn = array("int8_t", "w", wq)
+            let wn = array("int8_t", "w", Self.transpose(wq, rows: o, cols: k))
             let bn = array("int32_t", "b", bias)
             body.append(
                 "    fk_pointwise(\(buf(n.inputs[0])), 1, \(k), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(o), \(oq.zeroPoints[0]), \(lo), \(hi));"

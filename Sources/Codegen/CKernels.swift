@@ -10,7 +10,6 @@ enum CKernels {
         var out = String(parts[0])
         var used = body
         // a kernel is kept when the body (or a kept kernel) calls it; fk_pointwise calls fk_dot
-        if used.contains("fk_pointwise(") { used += " fk_dot(" }
         for part in parts.dropFirst() {
             guard let end = part.firstRange(of: " */\n") else { continue }
             let name = String(part[..<end.lowerBound])
@@ -143,18 +142,29 @@ enum CKernels {
             }
 
             /* @kernel fk_pointwise */
-            /* 1x1 convolution (and fully connected): y[p][o] = requant(b'[o] + sum_k x[p][k] w[o][k]),
-             * the input zero point folded into b' = b - zx * sum_k w[o][k] */
+            /* 1x1 convolution (and fully connected) with the weights transposed to [K][O]: for each
+             * pixel, acc[o] += x[k] * w[k][o] runs over contiguous output channels (a broadcast
+             * multiply-add compilers vectorise); the input zero point is folded into the bias,
+             * b' = b - zx * sum_k w[k][o] */
             static inline void fk_pointwise(const int8_t *x, int plane, int k, const int8_t *w, const int32_t *b,
                                             const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o,
                                             int32_t zo, int32_t lo, int32_t hi)
             {
-                int p, oc;
+                int32_t acc[256];
+                int p, o0, j, kk;
                 for (p = 0; p < plane; p++) {
                     const int8_t *xp = x + (size_t)p * k;
                     int8_t *yp = y + (size_t)p * o;
-                    for (oc = 0; oc < o; oc++)
-                        yp[oc] = fk_requant(b[oc] + fk_dot(xp, w + (size_t)oc * k, k), m[oc], l[oc], r[oc], zo, lo, hi);
+                    for (o0 = 0; o0 < o; o0 += 256) {
+                        int n = o - o0 < 256 ? o - o0 : 256;
+                        for (j = 0; j < n; j++) acc[j] = b[o0 + j];
+                        for (kk = 0; kk < k; kk++) {
+                            const int16_t xv = xp[kk];
+                            const int8_t *wp = w + (size_t)kk * o + o0;
+                            for (j = 0; j < n; j++) acc[j] += (int32_t)(int16_t)(xv * (int16_t)wp[j]);
+                        }
+                        for (j = 0; j < n; j++) yp[o0 + j] = fk_requant(acc[j], m[o0 + j], l[o0 + j], r[o0 + j], zo, lo, hi);
+                    }
                 }
             }
 
