@@ -8,8 +8,8 @@ enum CKernels {
     static func source(neon: Bool, calls body: String) -> String {
         let parts = all(neon: neon).split(separator: "/* @kernel ", omittingEmptySubsequences: false)
         var out = String(parts[0])
-        var used = body
-        // a kernel is kept when the body (or a kept kernel) calls it; fk_pointwise calls fk_dot
+        let used = body
+        // a kernel is kept when the body calls it
         for part in parts.dropFirst() {
             guard let end = part.firstRange(of: " */\n") else { continue }
             let name = String(part[..<end.lowerBound])
@@ -61,6 +61,39 @@ enum CKernels {
                 return (int8_t)v;
             }
 
+            /* requantizes n accumulators with per-channel (m, l, r) */
+            static inline void fk_requant_n(const int32_t *acc, const int32_t *m, const int8_t *l, const int8_t *r,
+                                            int n, int32_t zp, int32_t lo, int32_t hi, int8_t *out)
+            {
+                int j = 0;
+            """#
+        if neon {
+            s += #"""
+
+                #if defined(__ARM_NEON) && defined(__aarch64__)
+                    /* SQSHL, SQRDMULH and SRSHL (a negative shift is the rounding right shift): the same
+                     * three operations as fk_scale, four channels at a time */
+                    const int32x4_t vzp = vdupq_n_s32(zp), vlo = vdupq_n_s32(lo), vhi = vdupq_n_s32(hi);
+                    for (; j + 4 <= n; j += 4) {
+                        int32x4_t ls = {l[j], l[j + 1], l[j + 2], l[j + 3]};
+                        int32x4_t rs = {-r[j], -r[j + 1], -r[j + 2], -r[j + 3]};
+                        int32x4_t v = vqshlq_s32(vld1q_s32(acc + j), ls);
+                        v = vqrdmulhq_s32(v, vld1q_s32(m + j));
+                        v = vrshlq_s32(v, rs);
+                        v = vminq_s32(vmaxq_s32(vaddq_s32(v, vzp), vlo), vhi);
+                        out[j] = (int8_t)vgetq_lane_s32(v, 0);
+                        out[j + 1] = (int8_t)vgetq_lane_s32(v, 1);
+                        out[j + 2] = (int8_t)vgetq_lane_s32(v, 2);
+                        out[j + 3] = (int8_t)vgetq_lane_s32(v, 3);
+                    }
+                #endif
+                """#
+        }
+        s += #"""
+
+                for (; j < n; j++) out[j] = fk_requant(acc[j], m[j], l[j], r[j], zp, lo, hi);
+            }
+
             /* float -> int8: clamp(round(x / s) + zp, -128, 127), rounding half away from zero */
             static inline int8_t fk_quantize(float x, float s, int32_t zp)
             {
@@ -103,44 +136,6 @@ enum CKernels {
                     for (ch = 0; ch < c; ch++) out[ch * plane + p] = in[p * c + ch];
             }
 
-            /* @kernel fk_dot */
-            /* sum of k int8 products, exact in int32 */
-            static inline int32_t fk_dot(const int8_t *a, const int8_t *b, int k)
-            {
-            """#
-        if neon {
-            s += #"""
-
-                #if defined(__ARM_NEON) && defined(__aarch64__)
-                    /* Armv8.0: SMULL/SMLAL widen int8 products to int16 pairs, SADALP adds them into int32 */
-                    int32x4_t acc4 = vdupq_n_s32(0);
-                    int i = 0;
-                    int32_t acc;
-                    for (; i + 16 <= k; i += 16) {
-                        int8x16_t va = vld1q_s8(a + i), vb = vld1q_s8(b + i);
-                        int16x8_t lo = vmull_s8(vget_low_s8(va), vget_low_s8(vb));
-                        int16x8_t hi = vmull_s8(vget_high_s8(va), vget_high_s8(vb));
-                        acc4 = vpadalq_s16(acc4, lo);
-                        acc4 = vpadalq_s16(acc4, hi);
-                    }
-                    acc = vaddvq_s32(acc4);
-                    for (; i < k; i++) acc += (int32_t)a[i] * (int32_t)b[i];
-                    return acc;
-                #else
-                """#
-        }
-        s += #"""
-
-                int32_t acc = 0;
-                int i;
-                for (i = 0; i < k; i++) acc += (int32_t)a[i] * (int32_t)b[i];
-                return acc;
-            """#
-        if neon { s += "\n#endif" }
-        s += #"""
-
-            }
-
             /* @kernel fk_pointwise */
             /* 1x1 convolution (and fully connected) with the weights transposed to [K][O]: for each
              * pixel, acc[o] += x[k] * w[k][o] runs over contiguous output channels (a broadcast
@@ -161,9 +156,11 @@ enum CKernels {
                         for (kk = 0; kk < k; kk++) {
                             const int16_t xv = xp[kk];
                             const int8_t *wp = w + (size_t)kk * o + o0;
-                            for (j = 0; j < n; j++) acc[j] += (int32_t)(int16_t)(xv * (int16_t)wp[j]);
+                            j = 0;
+            @NEON_MAC@
+                            for (; j < n; j++) acc[j] += (int32_t)(int16_t)(xv * (int16_t)wp[j]);
                         }
-                        for (j = 0; j < n; j++) yp[o0 + j] = fk_requant(acc[j], m[o0 + j], l[o0 + j], r[o0 + j], zo, lo, hi);
+                        fk_requant_n(acc, m + o0, l + o0, r + o0, n, zo, lo, hi, yp + o0);
                     }
                 }
             }
@@ -195,8 +192,7 @@ enum CKernels {
                                     for (j = 0; j < n; j++) acc[j] += ((int32_t)xp[j] - zx) * (int32_t)wp[j];
                                 }
                             }
-                            for (j = 0; j < n; j++)
-                                yp[j] = fk_requant(acc[j], m[c0 + j], l[c0 + j], r[c0 + j], zo, lo, hi);
+                            fk_requant_n(acc, m + c0, l + c0, r + c0, n, zo, lo, hi, yp);
                         }
             }
 
@@ -293,6 +289,21 @@ enum CKernels {
             }
 
             """#
+        let mac = """
+            #if defined(__ARM_NEON) && defined(__aarch64__)
+                            {
+                                /* SMLAL: eight int8 weights widened to int16, multiplied by the input
+                                 * and accumulated into int32, exactly as the scalar loop */
+                                const int16x4_t xv4 = vdup_n_s16(xv);
+                                for (; j + 8 <= n; j += 8) {
+                                    int16x8_t w16 = vmovl_s8(vld1_s8(wp + j));
+                                    vst1q_s32(acc + j, vmlal_s16(vld1q_s32(acc + j), vget_low_s16(w16), xv4));
+                                    vst1q_s32(acc + j + 4, vmlal_s16(vld1q_s32(acc + j + 4), vget_high_s16(w16), xv4));
+                                }
+                            }
+            #endif
+            """
+        s = s.replacing("@NEON_MAC@\n", with: neon ? mac + "\n" : "")
         if neon { s = "#if defined(__ARM_NEON) && defined(__aarch64__)\n#include <arm_neon.h>\n#endif\n\n" + s }
         return s
     }
