@@ -158,7 +158,7 @@ public enum AtomicFile {
 
 /// Output folders.
 public enum Outputs {
-    /// Creates `path` if it does not exist (parents must exist).
+    /// Creates `path` and any missing parent folders (as `mkdir -p`).
     public static func makeDirectory(_ path: String) throws(DriverError) {
         var st = stat()
         if stat(path, &st) == 0 {
@@ -167,7 +167,10 @@ public enum Outputs {
             }
             return
         }
-        guard mkdir(path, 0o755) == 0 else {
+        if let slash = path.dropLast().lastIndex(of: "/"), slash > path.startIndex {
+            try makeDirectory(String(path[..<slash]))
+        }
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
             throw DriverError(.badInput, "\(path): cannot create: \(String(cString: strerror(errno)))")
         }
     }

@@ -87,9 +87,10 @@ public struct Graph: Sendable, Equatable {
     /// weights of conv2d/gemm/fully_connected/batch_norm/layer_norm, and any other floating-point
     /// constant with more than one element (a ViT's position embedding and class token, a bias
     /// added separately) — but not batch norm's running mean and variance, which are buffers.
+    /// In an int8 graph the quantized weights and int32 biases count too.
     public func isParameter(input i: Int, of node: Node) -> Bool {
         let id = node.inputs[i]
-        guard let t = constants[id], t.dtype.isFloatingPoint else { return false }
+        guard let t = constants[id], t.dtype.isFloatingPoint || values[id].quant != nil else { return false }
         if node.op.parameterInputs.contains(i) { return true }
         if case .batchNorm = node.op { return false }
         return t.elementCount > 1
