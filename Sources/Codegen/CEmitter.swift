@@ -74,10 +74,12 @@ struct Emission {
         CodegenError(n.map { "node '\($0.name)' (\($0.op.name)): \(m)" } ?? m)
     }
 
-    /// [rows][cols] → [cols][rows].
+    /// [rows][cols] → [cols/2][rows][2] (input-channel pairs, a zero column padding an odd count):
+    /// the layout `fk_pointwise` reads.
     static func transpose(_ a: [Int8], rows: Int, cols: Int) -> [Int8] {
-        var t = [Int8](repeating: 0, count: a.count)
-        for r in 0..<rows { for c in 0..<cols { t[c * rows + r] = a[r * cols + c] } }
+        let pairs = (cols + 1) / 2
+        var t = [Int8](repeating: 0, count: pairs * rows * 2)
+        for r in 0..<rows { for c in 0..<cols { t[((c / 2) * rows + r) * 2 + c % 2] = a[r * cols + c] } }
         return t
     }
 

@@ -137,28 +137,30 @@ enum CKernels {
             }
 
             /* @kernel fk_pointwise */
-            /* 1x1 convolution (and fully connected) with the weights transposed to [K][O]: for each
-             * pixel, acc[o] += x[k] * w[k][o] runs over contiguous output channels (a broadcast
-             * multiply-add compilers vectorise); the input zero point is folded into the bias,
-             * b' = b - zx * sum_k w[k][o] */
+            /* 1x1 convolution (and fully connected). Weights are stored in pairs of input channels,
+             * w[k/2][o][2] (a zero pads an odd k): acc[o] += x[2i] w[i][o][0] + x[2i+1] w[i][o][1] runs
+             * over contiguous output channels, so 32 accumulators stay in registers for the whole
+             * dot product. The input zero point is folded into the bias, b' = b - zx * sum_k w[k][o].
+             * Every path sums the same int32 products, so all give the same bytes. */
             static inline void fk_pointwise(const int8_t *x, int plane, int k, const int8_t *w, const int32_t *b,
                                             const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o,
                                             int32_t zo, int32_t lo, int32_t hi)
             {
-                int32_t acc[256];
-                int p, o0, j, kk;
+                int32_t acc[32];
+                int p, o0, j, kp;
+                const int pairs = (k + 1) / 2;
                 for (p = 0; p < plane; p++) {
                     const int8_t *xp = x + (size_t)p * k;
                     int8_t *yp = y + (size_t)p * o;
-                    for (o0 = 0; o0 < o; o0 += 256) {
-                        int n = o - o0 < 256 ? o - o0 : 256;
+                    for (o0 = 0; o0 < o; o0 += 32) {
+                        const int n = o - o0 < 32 ? o - o0 : 32;
+                        kp = 0;
                         for (j = 0; j < n; j++) acc[j] = b[o0 + j];
-                        for (kk = 0; kk < k; kk++) {
-                            const int16_t xv = xp[kk];
-                            const int8_t *wp = w + (size_t)kk * o + o0;
-                            j = 0;
-            @NEON_MAC@
-                            for (; j < n; j++) acc[j] += (int32_t)(int16_t)(xv * (int16_t)wp[j]);
+            @SIMD_MAC@
+                        for (; kp < pairs; kp++) {
+                            const int32_t x0 = xp[2 * kp], x1 = 2 * kp + 1 < k ? xp[2 * kp + 1] : 0;
+                            const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
+                            for (j = 0; j < n; j++) acc[j] += x0 * wp[2 * j] + x1 * wp[2 * j + 1];
                         }
                         fk_requant_n(acc, m + o0, l + o0, r + o0, n, zo, lo, hi, yp + o0);
                     }
@@ -289,21 +291,56 @@ enum CKernels {
             }
 
             """#
-        let mac = """
-            #if defined(__ARM_NEON) && defined(__aarch64__)
-                            {
-                                /* SMLAL: eight int8 weights widened to int16, multiplied by the input
-                                 * and accumulated into int32, exactly as the scalar loop */
-                                const int16x4_t xv4 = vdup_n_s16(xv);
-                                for (; j + 8 <= n; j += 8) {
-                                    int16x8_t w16 = vmovl_s8(vld1_s8(wp + j));
-                                    vst1q_s32(acc + j, vmlal_s16(vld1q_s32(acc + j), vget_low_s16(w16), xv4));
-                                    vst1q_s32(acc + j + 4, vmlal_s16(vld1q_s32(acc + j + 4), vget_high_s16(w16), xv4));
-                                }
+        // x86 with AVX2: VPMADDWD multiplies the 16-bit pairs and adds each pair into 32 bits (exact:
+        // |x·w| ≤ 128·127, so no pair sum saturates); eight outputs per instruction
+        let x86 = """
+            #if defined(__AVX2__)
+                        if (n == 32) {
+                            __m256i a0 = _mm256_loadu_si256((const __m256i *)acc);
+                            __m256i a1 = _mm256_loadu_si256((const __m256i *)(acc + 8));
+                            __m256i a2 = _mm256_loadu_si256((const __m256i *)(acc + 16));
+                            __m256i a3 = _mm256_loadu_si256((const __m256i *)(acc + 24));
+                            for (; kp < pairs; kp++) {
+                                const int32_t x0 = xp[2 * kp], x1 = 2 * kp + 1 < k ? xp[2 * kp + 1] : 0;
+                                const __m256i xv = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)x0 | ((uint32_t)(uint16_t)x1 << 16)));
+                                const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
+                                a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wp)), xv));
+                                a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 16))), xv));
+                                a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 32))), xv));
+                                a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 48))), xv));
                             }
+                            _mm256_storeu_si256((__m256i *)acc, a0);
+                            _mm256_storeu_si256((__m256i *)(acc + 8), a1);
+                            _mm256_storeu_si256((__m256i *)(acc + 16), a2);
+                            _mm256_storeu_si256((__m256i *)(acc + 24), a3);
+                        }
             #endif
             """
-        s = s.replacing("@NEON_MAC@\n", with: neon ? mac + "\n" : "")
+        // Armv8.0 NEON: LD2 splits each pair into the two input channels' weights, SMLAL widens and
+        // multiply-accumulates them into int32, eight outputs per pair of instructions
+        let arm = """
+            #if defined(__ARM_NEON) && defined(__aarch64__)
+                        if (n == 32) {
+                            int32x4_t a[8];
+                            int q;
+                            for (q = 0; q < 8; q++) a[q] = vld1q_s32(acc + 4 * q);
+                            for (; kp < pairs; kp++) {
+                                const int16x4_t x0 = vdup_n_s16(xp[2 * kp]);
+                                const int16x4_t x1 = vdup_n_s16(2 * kp + 1 < k ? xp[2 * kp + 1] : 0);
+                                const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
+                                for (q = 0; q < 4; q++) {
+                                    int8x8x2_t ww = vld2_s8(wp + 16 * q);
+                                    int16x8_t w0 = vmovl_s8(ww.val[0]), w1 = vmovl_s8(ww.val[1]);
+                                    a[2 * q] = vmlal_s16(vmlal_s16(a[2 * q], vget_low_s16(w0), x0), vget_low_s16(w1), x1);
+                                    a[2 * q + 1] = vmlal_s16(vmlal_s16(a[2 * q + 1], vget_high_s16(w0), x0), vget_high_s16(w1), x1);
+                                }
+                            }
+                            for (q = 0; q < 8; q++) vst1q_s32(acc + 4 * q, a[q]);
+                        }
+            #endif
+            """
+        s = s.replacing("@SIMD_MAC@\n", with: x86 + "\n" + (neon ? arm + "\n" : ""))
+        s = "#if defined(__AVX2__)\n#include <immintrin.h>\n#endif\n" + s
         if neon { s = "#if defined(__ARM_NEON) && defined(__aarch64__)\n#include <arm_neon.h>\n#endif\n\n" + s }
         return s
     }

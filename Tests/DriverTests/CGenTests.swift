@@ -119,6 +119,13 @@ import Testing
             return
         }
         try buildAndCompare(gcc, ["-O2"], tag: "gcc")
+        // -march=native takes the AVX2 (VPMADDWD) path where the CPU has it
+        let avx2 = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx2") ?? false
+        if avx2 {
+            try buildAndCompare(gcc, ["-O3", "-march=native"], tag: "gcc-native")
+        } else {
+            print("skipped: no AVX2")
+        }
     }
 
     @Test func clangBuildsWarningFreeAndMatchesTheEvaluator() throws {
