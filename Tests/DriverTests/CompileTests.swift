@@ -59,7 +59,11 @@ import Testing
         #expect(e?.message.contains("data-free calibration needs them, give --calib") == true)
         // with data, the attention and normalisation ops stay float32 (mixed precision)
         o.calib = Repo.path("samples/inputs/batch3.npy")
+        o.val = Repo.path("samples/inputs/batch3.npy")
         let r = try Quantizer.run(m, options: o)
+        // the mixed-precision graph runs (float ops read integer constants such as gather indices)
+        let a = try #require(r.accuracy)
+        #expect(a.samples == 3 && a.logitSQNR > 10)
         #expect(Set(r.floatNodes.map(\.op)).isSuperset(of: ["layer_norm", "softmax", "gelu", "mat_mul"]))
         #expect(r.int8.nodes.contains { r.int8.values[$0.outputs[0]].dtype == .int8 && $0.op.name == "gemm" })
     }

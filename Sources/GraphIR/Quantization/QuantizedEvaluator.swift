@@ -36,7 +36,9 @@ public struct QuantizedEvaluator {
             }
             env[id] = .f32(FloatBuffer(t))
         }
-        for (id, t) in graph.constants where t.dtype == .float32 { env[id] = .f32(FloatBuffer(t)) }
+        // float constants, and integer ones float ops read (a gather's indices); int8 weights and int32
+        // biases are read by the int8 kernels themselves
+        for (id, t) in graph.constants where graph.values[id].quant == nil { env[id] = .f32(FloatBuffer(t)) }
         for (i, node) in graph.nodes.enumerated() {
             let out = try execute(node, env)
             env[node.outputs[0]] = out
