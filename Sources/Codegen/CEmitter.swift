@@ -268,6 +268,19 @@ struct Emission {
                 body.append(
                     "    fk_depthwise(\(buf(n.inputs[0])), \(h), \(wd), \(c), \(zx), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(ho), \(wo), \(kh), \(kw), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.dilation[0]), \(a.dilation[1]), \(oq.zeroPoints[0]), \(lo), \(hi));"
                 )
+            } else if a.groups == 1 && kh * kw * cg <= 1024 {
+                // weights [kh][kw][C][O]
+                var t = [Int8](repeating: 0, count: wq.count)
+                for oc in 0..<o {
+                    for ci in 0..<cg {
+                        for k in 0..<(kh * kw) { t[(k * cg + ci) * o + oc] = wq[(oc * cg + ci) * kh * kw + k] }
+                    }
+                }
+                let wn = array("int8_t", "w", t)
+                let bn = array("int32_t", "b", bias)
+                body.append(
+                    "    fk_conv_dense(\(buf(n.inputs[0])), \(h), \(wd), \(c), \(zx), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(ho), \(wo), \(o), \(kh), \(kw), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.dilation[0]), \(a.dilation[1]), \(oq.zeroPoints[0]), \(lo), \(hi));"
+                )
             } else {
                 // weights [O][kh][kw][Cg]
                 var t = [Int8](repeating: 0, count: wq.count)

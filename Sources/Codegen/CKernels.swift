@@ -229,6 +229,42 @@ enum CKernels {
                         }
             }
 
+            /* @kernel fk_conv_dense */
+            /* a dense convolution (the stem): each output pixel's input window, less the zero point
+             * (0 in the padding), gathered into col[kh*kw*C]; weights [kh][kw][C][O], so the products
+             * run over contiguous output channels as in the 1x1 kernel */
+            static inline void fk_conv_dense(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
+                                             const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r,
+                                             int8_t *y, int ho, int wo, int o, int kh, int kw, int sh, int sw, int ph,
+                                             int pw, int dh, int dw, int32_t zo, int32_t lo, int32_t hi)
+            {
+                int16_t col[1024];
+                int32_t acc[32];
+                const int kk_n = kh * kw * c;
+                int oy, ox, ky, kx, ci, o0, j, kk;
+                for (oy = 0; oy < ho; oy++)
+                    for (ox = 0; ox < wo; ox++) {
+                        int idx = 0;
+                        for (ky = 0; ky < kh; ky++)
+                            for (kx = 0; kx < kw; kx++) {
+                                int iy = oy * sh - ph + ky * dh, ix = ox * sw - pw + kx * dw;
+                                int inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                                for (ci = 0; ci < c; ci++)
+                                    col[idx++] = (int16_t)(inside ? (int32_t)x[((size_t)iy * w + ix) * c + ci] - zx : 0);
+                            }
+                        for (o0 = 0; o0 < o; o0 += 32) {
+                            const int n = o - o0 < 32 ? o - o0 : 32;
+                            for (j = 0; j < n; j++) acc[j] = b[o0 + j];
+                            for (kk = 0; kk < kk_n; kk++) {
+                                const int32_t xv = col[kk];
+                                const int8_t *wp = wt + (size_t)kk * o + o0;
+                                for (j = 0; j < n; j++) acc[j] += xv * wp[j];
+                            }
+                            fk_requant_n(acc, m + o0, l + o0, r + o0, n, zo, lo, hi, y + ((size_t)oy * wo + ox) * o + o0);
+                        }
+                    }
+            }
+
             /* @kernel fk_conv */
             /* any convolution (the stem, grouped): weights [O][kh][kw][Cin/groups] */
             static inline void fk_conv(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
