@@ -380,6 +380,20 @@ enum CKernels {
                             _mm256_storeu_si256((__m256i *)(acc + 8), a1);
                             _mm256_storeu_si256((__m256i *)(acc + 16), a2);
                             _mm256_storeu_si256((__m256i *)(acc + 24), a3);
+                        } else if (n % 8 == 0) {
+                            /* 8, 16 or 24 output channels (layers of 16 or 24, the tail of 144) */
+                            int q, kq;
+                            for (q = 0; q < n / 8; q++) {
+                                __m256i a = _mm256_loadu_si256((const __m256i *)(acc + 8 * q));
+                                for (kq = 0; kq < pairs; kq++) {
+                                    const int32_t x0 = xp[2 * kq], x1 = 2 * kq + 1 < k ? xp[2 * kq + 1] : 0;
+                                    const __m256i xv = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)x0 | ((uint32_t)(uint16_t)x1 << 16)));
+                                    const int8_t *wp = w + ((size_t)kq * o + o0 + 8 * q) * 2;
+                                    a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wp)), xv));
+                                }
+                                _mm256_storeu_si256((__m256i *)(acc + 8 * q), a);
+                            }
+                            kp = pairs;
                         }
             #endif
             """
