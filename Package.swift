@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "GraphIR", dependencies: ["COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "Frontends", dependencies: ["GraphIR", "CZlib", "CProtobufC", "CONNX"]),
         .target(name: "Passes", dependencies: ["GraphIR"], swiftSettings: optimisedInDebug),
-        .target(name: "Codegen", dependencies: ["GraphIR"], swiftSettings: optimisedInDebug),
+        .target(name: "Codegen", dependencies: ["GraphIR", "CZlib"], swiftSettings: optimisedInDebug),
         .target(name: "Driver", dependencies: ["GraphIR", "Frontends", "Passes", "Codegen", "CImageDecode"]),
         .executableTarget(
             name: "fkdc",

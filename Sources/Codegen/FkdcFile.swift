@@ -1,3 +1,4 @@
+import CZlib
 import GraphIR
 
 /// A `.fkdc` file that cannot be read: names the file and what is wrong.
@@ -381,22 +382,21 @@ struct ByteReader {
     }
 }
 
-/// CRC-32 (the zlib / PNG polynomial 0xEDB88320, reflected).
+/// CRC-32 through zlib (the checksum the format names), fed in pieces.
 struct CRC32 {
-    static let table: [UInt32] = (0..<256).map { i in
-        var c = UInt32(i)
-        for _ in 0..<8 { c = c & 1 != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        return c
-    }
-    var crc: UInt32 = 0xFFFF_FFFF
+    var crc: UInt = 0
 
     mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        var c = crc
-        for b in bytes { c = Self.table[Int((c ^ UInt32(b)) & 0xFF)] ^ (c >> 8) }
-        crc = c
+        var off = 0
+        while off < bytes.count {
+            let chunk = Swift.min(bytes.count - off, 1 << 30)
+            crc = CZlib.crc32(
+                crc, bytes.baseAddress!.advanced(by: off).assumingMemoryBound(to: Bytef.self), uInt(chunk))
+            off += chunk
+        }
     }
     mutating func update(_ bytes: [UInt8]) { bytes.withUnsafeBytes { update($0) } }
-    var value: UInt32 { crc ^ 0xFFFF_FFFF }
+    var value: UInt32 { UInt32(truncatingIfNeeded: crc) }
 
     static func checksum(_ bytes: [UInt8]) -> UInt32 {
         var c = CRC32()

@@ -337,13 +337,9 @@ struct Compile: ParsableCommand {
         c.quantize = o
         c.target = profile
         c.gates = try gates.gates()
-        guard let first = name.unicodeScalars.first,
-            first == "_"
-                || (first.properties.isASCIIHexDigit == false && first.isASCII && first.properties.isAlphabetic),
-            name.unicodeScalars.allSatisfy({
-                $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0))
-            }),
-            name.count <= 64
+        func letter(_ u: Unicode.Scalar) -> Bool { ("a"..."z").contains(u) || ("A"..."Z").contains(u) || u == "_" }
+        guard let first = name.unicodeScalars.first, letter(first),
+            name.unicodeScalars.allSatisfy({ letter($0) || ("0"..."9").contains($0) }), name.count <= 64
         else { throw ValidationError("--name must be a C identifier (letters, digits, _; not starting with a digit)") }
         c.name = name
         let r = try Compiler.run(m, options: c, progress: ProgressBar())

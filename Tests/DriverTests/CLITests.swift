@@ -115,6 +115,20 @@ import Testing
         #expect(
             try fkdc(["compile", "samples/student.pt", "--target", "pdp-11", "-o", dir]).err.contains("jetson-nano"))
         #expect(try fkdc(["verify", "samples/student.pt"]).code == 2)
+        // bad option values: usage errors (1) naming the option; a bad input size is bad input (2)
+        let name = try fkdc(["compile", "samples/student.pt", "--name", "1model", "-o", dir])
+        #expect(name.code == 1 && name.err.contains("--name must be a C identifier"))
+        let named = try fkdc(["compile", "samples/student.pt", "--name", "fundus_v2", "-o", dir])
+        #expect(named.code == 0, "\(named.err)")
+        let header = try String(contentsOfFile: dir + "/model.h", encoding: .utf8)
+        #expect(
+            header.contains("int fundus_v2_run(const float *input")
+                && header.contains("#define FUNDUS_V2_WORKSPACE_BYTES"))
+        let bc = try fkdc(["compile", "samples/student.pt", "--bias-correction", "maybe", "-o", dir])
+        #expect(bc.code == 1 && bc.err.contains("--bias-correction must be auto, on or off"))
+        let size = try fkdc(["compile", "samples/student.pt", "--input-size", "8", "-o", dir])
+        #expect(size.code == 2 && size.err.contains("input size 8 out of range"))
+        #expect(try fkdc(["verify", dir, "--min-agreement", "-1"]).code == 1)
         let targets = try fkdc(["targets"])
         #expect(targets.code == 0 && targets.out.contains("sm_53") && targets.out.contains("dp4a no"))
     }
