@@ -108,6 +108,26 @@ def main():
         if m:
             print(f"instructions for one inference (portable C, gcc -O2, x86-64, callgrind, whole process): "
                   f"{int(m.group(1).replace(',', '')):,}")
+    if shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aarch64"):
+        # the NEON build for the Jetson Nano, under qemu with bench/qemu_insn_count.c counting
+        # executed instructions: two runs minus one run is one inference
+        nano = os.path.join(tmp, "nano")
+        subprocess.run([fkdc, "compile", os.path.join(ROOT, "samples/student.ckpt"), "--target", "jetson-nano",
+                        "--calib", os.path.join(ROOT, "samples/fundus/calib"), "-o", nano], check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        plugin = os.path.join(tmp, "insn.so")
+        subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", plugin, os.path.join(ROOT, "bench/qemu_insn_count.c")],
+                       check=True)
+        arm = os.path.join(tmp, "c_bench_arm")
+        subprocess.run(["aarch64-linux-gnu-gcc", "-std=c99", "-O2", "-mcpu=cortex-a57", "-static", "-I", nano, "-o", arm,
+                        os.path.join(ROOT, "bench/c_bench.c"), os.path.join(nano, "model.c"), "-lm"], check=True)
+        counts = []
+        for runs in ("1", "2"):
+            r = subprocess.run(["qemu-aarch64", "-plugin", plugin, "-d", "plugin", arm,
+                                os.path.join(ROOT, "samples/inputs/x0.npy"), runs], capture_output=True, text=True)
+            counts.append(int(re.search(r"instructions (\d+)", r.stdout + r.stderr).group(1)))
+        print(f"instructions for one inference (NEON build, aarch64-linux-gnu-gcc -O2 -mcpu=cortex-a57, "
+              f"qemu-aarch64): {counts[1] - counts[0]:,}")
     shutil.rmtree(tmp)
 
 
