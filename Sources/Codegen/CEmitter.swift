@@ -76,11 +76,21 @@ struct Emission {
 
     /// [rows][cols] → [cols/2][rows][2] (input-channel pairs, a zero column padding an odd count):
     /// the layout `fk_pointwise` reads.
-    static func transpose(_ a: [Int8], rows: Int, cols: Int) -> [Int8] {
+    static func pairLayout(_ a: [Int8], rows: Int, cols: Int) -> [Int8] {
         let pairs = (cols + 1) / 2
         var t = [Int8](repeating: 0, count: pairs * rows * 2)
         for r in 0..<rows { for c in 0..<cols { t[((c / 2) * rows + r) * 2 + c % 2] = a[r * cols + c] } }
         return t
+    }
+
+    /// bias' = bias − zx·Σ_k w[o][k] for weights [rows][cols]: the input zero point folded into the
+    /// bias, so `fk_pointwise`'s inner loop is a plain dot product (the same integers).
+    static func foldZeroPoint(_ bias: [Int32], _ w: [Int8], rows: Int, cols: Int, zx: Int32) -> [Int32] {
+        (0..<rows).map { o in
+            var s: Int64 = 0
+            for k in 0..<cols { s += Int64(w[o * cols + k]) }
+            return Int32(clamping: Int64(bias[o]) - Int64(zx) * s)
+        }
     }
 
     static func cFloat(_ f: Float) -> String {
@@ -248,13 +258,8 @@ struct Emission {
             let pointwise = kh == 1 && kw == 1 && a.groups == 1 && a.stride == [1, 1] && a.pad == [0, 0, 0, 0]
             let depthwise = a.groups == c && a.groups == o && cg == 1
             if pointwise {
-                // bias' = bias − zx·Σw: the zero point folded in, so the inner loop is a plain dot product
-                for oc in 0..<o {
-                    var s: Int64 = 0
-                    for k in 0..<cg { s += Int64(wq[oc * cg + k]) }
-                    bias[oc] = Int32(clamping: Int64(bias[oc]) - Int64(zx) * s)
-                }
-                let wn = array("int8_t", "w", Self.transpose(wq, rows: o, cols: cg))
+                bias = Self.foldZeroPoint(bias, wq, rows: o, cols: cg, zx: zx)
+                let wn = array("int8_t", "w", Self.pairLayout(wq, rows: o, cols: cg))
                 let bn = array("int32_t", "b", bias)
                 body.append(
                     "    fk_pointwise(\(buf(n.inputs[0])), \(h * wd), \(c), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(o), \(oq.zeroPoints[0]), \(lo), \(hi));"
@@ -316,15 +321,11 @@ struct Emission {
                 n.inputs.count > 2
                 ? g.constants[n.inputs[2]]!.int64ArrayExact().map { Int32($0) } : [Int32](repeating: 0, count: o)
             let wq = w.int64ArrayExact().map { Int8($0) }
-            for oc in 0..<o {
-                var s: Int64 = 0
-                for j in 0..<k { s += Int64(wq[oc * k + j]) }
-                bias[oc] = Int32(clamping: Int64(bias[oc]) - Int64(xq.zeroPoints[0]) * s)
-            }
+            bias = Self.foldZeroPoint(bias, wq, rows: o, cols: k, zx: xq.zeroPoints[0])
             let mult = array("int32_t", "m", req.map(\.multiplier))
             let lsh = array("int8_t", "l", req.map { Int8($0.leftShift) })
             let rsh = array("int8_t", "r", req.map { Int8($0.rightShift) })
-            let wn = array("int8_t", "w", Self.transpose(wq, rows: o, cols: k))
+            let wn = array("int8_t", "w", Self.pairLayout(wq, rows: o, cols: k))
             let bn = array("int32_t", "b", bias)
             body.append(
                 "    fk_pointwise(\(buf(n.inputs[0])), 1, \(k), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(o), \(oq.zeroPoints[0]), \(lo), \(hi));"
