@@ -18,7 +18,10 @@ int main(int argc, char **argv)
 {
     static float input[MODEL_INPUT_SIZE];
     static float logits[MODEL_OUTPUT_SIZE];
-    static unsigned char workspace[MODEL_WORKSPACE_BYTES];
+    static union {
+        double align;
+        unsigned char bytes[MODEL_WORKSPACE_BYTES];
+    } workspace;
     static double ms[1000];
     unsigned char magic[10];
     int runs = argc > 2 ? atoi(argv[2]) : 30, i;
@@ -33,7 +36,7 @@ int main(int argc, char **argv)
     for (i = 0; i < runs; i++) {
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
-        model_run(input, logits, workspace);
+        model_run(input, logits, workspace.bytes);
         clock_gettime(CLOCK_MONOTONIC, &b);
         ms[i] = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
     }

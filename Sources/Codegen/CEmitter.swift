@@ -9,8 +9,12 @@ public struct CodegenError: Error, Sendable, CustomStringConvertible {
 
 /// Generated C for an int8 graph (`model.h` / `model.c`): C99, no allocation, reentrant (all
 /// state in the caller's workspace), weights as `static const` arrays, and the exact arithmetic
-/// of `QuantizedEvaluator` (DESIGN.md's INT8 rules), so its outputs equal the evaluator's bit
-/// for bit. Activations are channel-last (NHWC) inside; the API takes and returns NCHW.
+/// of `QuantizedEvaluator` (DESIGN.md's INT8 rules), so its int8 kernels equal the evaluator's
+/// bit for bit. int8 feature maps are channel-last (NHWC) inside; everything else (float32
+/// values of a mixed-precision graph, int8 tensors of other ranks) is row-major as in the IR; the
+/// API takes and returns NCHW. A graph that starts by quantizing its input and ends by
+/// dequantizing int8 logits also gets an int8-in/int8-out entry point; any other graph (float32
+/// at either end, or entirely float32) gets the float one only.
 public struct CEmitter {
     public var prefix: String
     public var target: TargetProfile
@@ -29,6 +33,9 @@ public struct CEmitter {
         public var workspaceBytes: Int
         /// The largest sum of two activations live at the same time (the planner's yardstick).
         public var largestLivePair: Int
+        /// Ops that run in float32 in the generated C (mixed precision), and how many run in int8.
+        public var float32Ops: Int
+        public var int8Ops: Int
     }
 
     /// A value's buffer: a workspace offset and its logical shape (N, C, H, W or N, C).
@@ -41,7 +48,8 @@ public struct CEmitter {
         var e = Emission(g: g, p: prefix, target: target, generator: generator)
         try e.run()
         return Output(
-            header: e.header(), source: e.source(), workspaceBytes: e.workspace, largestLivePair: e.largestPair)
+            header: e.header(), source: e.source(), workspaceBytes: e.workspace, largestLivePair: e.largestPair,
+            float32Ops: e.floatOps, int8Ops: e.int8Ops)
     }
 }
 
@@ -60,6 +68,16 @@ struct Emission {
     var int8Output: ValueID = 0
     var outputShape: [Int] = []
     var counter = 0
+    /// The graph starts by quantizing its input and ends by dequantizing int8 logits: `core` runs
+    /// the int8 network between, and `run_int8` exists.
+    var int8Ends = false
+    var floatOps = 0
+    var int8Ops = 0
+    /// Some activation in the workspace is float32 (the workspace must then be 4-byte aligned).
+    var floatActivations = false
+    /// Values living in the caller's input (the graph input and what aliases it).
+    var inCaller: Set<ValueID> = []
+    var floatConstants: [ValueID: String] = [:]
 
     init(g: Graph, p: String, target: TargetProfile, generator: String) {
         self.g = g
@@ -94,6 +112,8 @@ struct Emission {
     }
 
     static func cFloat(_ f: Float) -> String {
+        if f.isNaN { return "NAN" }
+        if f.isInfinite { return f > 0 ? "HUGE_VALF" : "(-HUGE_VALF)" }
         let s = "\(f)"
         return s.contains(".") || s.contains("e") ? s + "f" : s + ".0f"
     }
@@ -137,10 +157,20 @@ struct Emission {
         switch n.op {
         case .identity, .dropout: return true
         case .reshape, .flatten:
-            let (h, w, _) = hwc(n.inputs[0])
-            return h * w == 1  // NHWC equals NCHW order only without a spatial extent
+            // NHWC equals NCHW order only without a spatial extent
+            return naturalOrder(n.inputs[0]) && naturalOrder(n.outputs[0])
         default: return false
         }
+    }
+
+    /// An int8 feature map [1, C, H, W] is stored channel-last (NHWC); every other value row-major.
+    func isNHWC(_ v: ValueID) -> Bool { g.values[v].dtype == .int8 && g.values[v].shape.rank == 4 }
+
+    /// Whether the stored bytes are in the row-major order of the logical shape.
+    func naturalOrder(_ v: ValueID) -> Bool { !isNHWC(v) || hwc(v).h * hwc(v).w == 1 }
+
+    func storageBytes(_ v: ValueID) -> Int {
+        g.values[v].shape.elementCount * (g.values[v].dtype == .float32 ? 4 : 1)
     }
 
     mutating func plan() throws(CodegenError) {
@@ -148,44 +178,52 @@ struct Emission {
             throw fail(nil, "the C emitter needs one input and one output")
         }
         inputValue = g.inputs[0]
-        guard let first = g.nodes.first, case .quantize = first.op, first.inputs == [inputValue] else {
-            throw fail(nil, "the C emitter needs an int8 graph that starts by quantizing its input")
+        let outputValue = g.outputs[0]
+        outputShape = g.values[outputValue].shape.dims
+        guard g.values[inputValue].dtype == .float32, g.values[inputValue].shape.rank == 4,
+            g.values[inputValue].shape[0] == 1
+        else { throw fail(nil, "the C emitter needs a batch-1 NCHW float32 input") }
+        guard g.values[outputValue].dtype == .float32 else { throw fail(nil, "the C emitter needs a float32 output") }
+        guard !g.nodes.isEmpty else { throw fail(nil, "the graph has no ops") }
+        let readers = g.nodes.filter { $0.inputs.contains(inputValue) }.count
+        if let first = g.nodes.first, case .quantize = first.op, first.inputs == [inputValue], readers == 1,
+            let last = g.nodes.last, case .dequantize = last.op, last.outputs == g.outputs, g.nodes.count > 2,
+            naturalOrder(last.inputs[0])
+        {
+            int8Ends = true
+            quantizedInput = first.outputs[0]
+            int8Output = last.inputs[0]
         }
-        guard let last = g.nodes.last, case .dequantize = last.op, last.outputs == g.outputs else {
-            throw fail(nil, "the C emitter needs an int8 graph whose output is dequantized int8 logits")
-        }
-        quantizedInput = first.outputs[0]
-        int8Output = last.inputs[0]
-        outputShape = g.values[g.outputs[0]].shape.dims
-        guard g.values[inputValue].shape.rank == 4, g.values[inputValue].shape[0] == 1 else {
-            throw fail(nil, "the C emitter needs a batch-1 NCHW input")
-        }
-        // lifetimes over the int8 values between the quantize and the dequantize
+        let finalValue = int8Ends ? int8Output : outputValue
+        // lifetimes over the values `core` computes (with the quantized input when int8Ends)
         var root: [ValueID: ValueID] = [:]
         var def: [ValueID: Int] = [:]
         var end: [ValueID: Int] = [:]
+        inCaller = int8Ends ? [] : [inputValue]
         for (i, n) in g.nodes.enumerated() {
             let out = n.outputs[0]
-            if i > 0, i < g.nodes.count - 1, g.values[out].dtype != .int8 {
-                throw fail(n, "runs in float32 (mixed precision); the C emitter has no float32 kernels yet")
+            guard g.values[out].dtype == .int8 || g.values[out].dtype == .float32 else {
+                throw fail(n, "produces \(g.values[out].dtype.rawValue); the C emitter handles int8 and float32")
             }
-            if i == g.nodes.count - 1 { continue }
+            if int8Ends && i == g.nodes.count - 1 { continue }
             if aliases(n) {
                 root[out] = root[n.inputs[0]] ?? n.inputs[0]
+                if inCaller.contains(n.inputs[0]) { inCaller.insert(out) }
             } else {
                 root[out] = out
                 def[out] = i
             }
-            for v in n.inputs where g.constants[v] == nil && v != inputValue {
+            for v in n.inputs where g.constants[v] == nil && !inCaller.contains(v) {
                 let r = root[v] ?? v
                 end[r] = max(end[r] ?? i, i)
             }
         }
-        end[root[int8Output]!] = g.nodes.count
-        let roots = def.keys.sorted { (g.values[$0].shape.elementCount, -$0) > (g.values[$1].shape.elementCount, -$1) }
+        if !inCaller.contains(finalValue) { end[root[finalValue]!] = g.nodes.count }
+        let roots = def.keys.sorted { (storageBytes($0), -$0) > (storageBytes($1), -$1) }
         var placed: [(id: ValueID, start: Int, bytes: Int)] = []
         for r in roots {
-            let bytes = (g.values[r].shape.elementCount + 15) / 16 * 16
+            let bytes = (storageBytes(r) + 15) / 16 * 16
+            if g.values[r].dtype == .float32 { floatActivations = true }
             let life = def[r]!...max(end[r] ?? def[r]!, def[r]!)
             var offset = 0
             let clashes =
@@ -194,10 +232,7 @@ struct Emission {
                     return l2.overlaps(life)
                 }
                 .sorted { $0.start < $1.start }
-            for c in clashes where offset + bytes > c.start && offset < c.start + c.bytes {
-                offset = c.start + c.bytes
-            }
-            // first fit after sorting may still overlap an earlier block: retry until clear
+            // first fit; an earlier block may overlap after moving past a later one: retry until clear
             var moved = true
             while moved {
                 moved = false
@@ -209,25 +244,40 @@ struct Emission {
             placed.append((r, offset, bytes))
             workspace = max(workspace, offset + bytes)
         }
-        for (v, r) in root { offsets[v] = placed.first { $0.id == r }!.start }
-        // the yardstick: the largest input + output bytes any one op touches at once
-        for (i, n) in g.nodes.enumerated() where i > 0 && i < g.nodes.count - 1 && !aliases(n) {
-            let ins = n.inputs.filter { g.constants[$0] == nil }.map { g.values[$0].shape.elementCount }
-            largestPair = max(largestPair, ins.reduce(0, +) + g.values[n.outputs[0]].shape.elementCount)
+        let starts = Dictionary(uniqueKeysWithValues: placed.map { ($0.id, $0.start) })
+        for (v, r) in root where !inCaller.contains(v) { offsets[v] = starts[r]! }
+        // the yardstick: the largest input + output bytes in the workspace any one op touches at once
+        for (i, n) in g.nodes.enumerated() where !aliases(n) && (!int8Ends || (i > 0 && i < g.nodes.count - 1)) {
+            let ins = n.inputs.filter { g.constants[$0] == nil && offsets[$0] != nil }.map(storageBytes)
+            largestPair = max(largestPair, ins.reduce(0, +) + storageBytes(n.outputs[0]))
         }
     }
 
     // MARK: - code
 
+    /// An int8 value's bytes in the workspace.
     func buf(_ v: ValueID) -> String { "(ws + \(offsets[v]!))" }
+
+    /// The nodes `core` runs.
+    var coreNodes: ArraySlice<Node> { int8Ends ? g.nodes.dropFirst().dropLast() : g.nodes[...] }
 
     mutating func run() throws(CodegenError) {
         try plan()
-        for n in g.nodes.dropFirst().dropLast() where !aliases(n) { try node(n) }
+        for n in coreNodes where !aliases(n) {
+            if g.values[n.outputs[0]].dtype == .float32 || n.op.isQuantization {
+                try floatNode(n)
+            } else {
+                int8Ops += 1
+                try node(n)
+            }
+        }
     }
 
     mutating func node(_ n: Node) throws(CodegenError) {
         let out = n.outputs[0]
+        guard n.inputs.allSatisfy({ g.constants[$0] != nil || g.values[$0].dtype == .int8 }) else {
+            throw fail(n, "an int8 op with a float32 input")
+        }
         let oq = q(out)
         let (ho, wo, _) = hwc(out)
         body.append("    /* \(n.name): \(n.op.name) */")
@@ -306,12 +356,11 @@ struct Emission {
             }
             let xq = q(n.inputs[0])
             let (o, k) = (w.shape[0], w.shape[1])
-            guard g.values[n.inputs[0]].shape.elementCount == k else {
-                throw fail(n, "the C emitter handles a single row (batch 1)")
+            let count = g.values[n.inputs[0]].shape.elementCount
+            guard k > 0, count % k == 0, naturalOrder(n.inputs[0]), naturalOrder(out) else {
+                throw fail(n, "a linear layer on a spatial int8 map (channel-last inside)")
             }
-            if case .gemm = n.op, hwc(n.inputs[0]).h * hwc(n.inputs[0]).w != 1 {
-                throw fail(n, "gemm on a spatial input")
-            }
+            let rows = count / k  // a row per token (a ViT's [1, tokens, K]) or per batch item
             let wScales =
                 q(n.inputs[1]).scales.count == 1
                 ? [Float](repeating: q(n.inputs[1]).scales[0], count: o) : q(n.inputs[1]).scales
@@ -328,7 +377,7 @@ struct Emission {
             let wn = array("int8_t", "w", Self.pairLayout(wq, rows: o, cols: k))
             let bn = array("int32_t", "b", bias)
             body.append(
-                "    fk_pointwise(\(buf(n.inputs[0])), 1, \(k), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(o), \(oq.zeroPoints[0]), \(lo), \(hi));"
+                "    fk_pointwise(\(buf(n.inputs[0])), \(rows), \(k), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(o), \(oq.zeroPoints[0]), \(lo), \(hi));"
             )
         case .add(let act):
             guard g.values[n.inputs[0]].shape == g.values[n.inputs[1]].shape,
@@ -362,9 +411,17 @@ struct Emission {
                 "    fk_maxpool(\(buf(n.inputs[0])), \(h), \(wd), \(c), \(buf(out)), \(ho), \(wo), \(a.kernel[0]), \(a.kernel[1]), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]));"
             )
         case .reshape, .flatten:
-            // a spatial tensor flattened: NHWC → the NCHW order the reshape means
-            let (h, wd, c) = hwc(n.inputs[0])
-            body.append("    fk_to_nchw(\(buf(n.inputs[0])), \(h * wd), \(c), \(buf(out)));")
+            if naturalOrder(out) {
+                // a spatial map flattened: NHWC → the NCHW order the reshape means
+                let (h, wd, c) = hwc(n.inputs[0])
+                body.append("    fk_to_nchw(\(buf(n.inputs[0])), \(h * wd), \(c), \(buf(out)));")
+            } else if naturalOrder(n.inputs[0]) {
+                // row-major values read as a spatial map: NCHW → NHWC
+                let (h, wd, c) = hwc(out)
+                body.append("    fk_nchw_to_nhwc(\(buf(n.inputs[0])), \(c), \(h * wd), \(buf(out)));")
+            } else {
+                throw fail(n, "reshapes one spatial int8 map into another")
+            }
         default:
             throw fail(n, "has no C kernel")
         }
@@ -372,16 +429,38 @@ struct Emission {
 
     func header() -> String {
         let x = g.values[inputValue].shape.dims
-        let iq = q(quantizedInput)
-        let oq = q(int8Output)
         let guardName = "\(upper)_MODEL_H"
+        var quant = ""
+        var int8API = ""
+        if int8Ends {
+            let (iq, oq) = (q(quantizedInput), q(int8Output))
+            quant = """
+                #define \(upper)_INPUT_SCALE \(Self.cFloat(iq.scales[0]))
+                #define \(upper)_INPUT_ZERO_POINT \(iq.zeroPoints[0])
+                #define \(upper)_OUTPUT_SCALE \(Self.cFloat(oq.scales[0]))
+                #define \(upper)_OUTPUT_ZERO_POINT \(oq.zeroPoints[0])
+
+                """
+            int8API = """
+
+                /* The same on int8: input NCHW quantized with \(upper)_INPUT_SCALE / _ZERO_POINT, logits
+                 * int8 with \(upper)_OUTPUT_SCALE / _ZERO_POINT. */
+                int \(p)_run_int8(const int8_t *input, int8_t *logits, void *workspace);
+
+                """
+        }
+        let alignment =
+            floatActivations
+            ? "aligned to at least 4 bytes (float32 activations; 16 is best)" : "any alignment; 16 is best"
+        let precision =
+            floatOps == 0
+            ? "The int8 arithmetic is fkdc's\n * (docs/fkdc-format.md, DESIGN.md \"INT8 arithmetic\"): outputs equal `fkdc run model.fkdc`\n * bit for bit."
+            : "\(int8Ops) ops run in int8 (fkdc's arithmetic, bit for bit\n * the evaluator's) and \(floatOps) in float32 (mixed precision: equal to the evaluator's\n * within float rounding)."
         return """
             /* \(p) — generated by \(generator) for \(target.name). Do not edit.
              *
              * C99, no allocation, reentrant: all state lives in the caller's workspace of
-             * \(upper)_WORKSPACE_BYTES bytes (any alignment; 16 is best). The int8 arithmetic is fkdc's
-             * (docs/fkdc-format.md, DESIGN.md "INT8 arithmetic"): outputs equal `fkdc run model.fkdc`
-             * bit for bit. Link with -lm (roundf). */
+             * \(upper)_WORKSPACE_BYTES bytes (\(alignment)). \(precision) Link with -lm. */
             #ifndef \(guardName)
             #define \(guardName)
 
@@ -399,20 +478,13 @@ struct Emission {
             #define \(upper)_INPUT_W \(x[3])
             #define \(upper)_INPUT_SIZE \(x.reduce(1, *))
             #define \(upper)_OUTPUT_SIZE \(outputShape.reduce(1, *))
-            #define \(upper)_INPUT_SCALE \(Self.cFloat(iq.scales[0]))
-            #define \(upper)_INPUT_ZERO_POINT \(iq.zeroPoints[0])
-            #define \(upper)_OUTPUT_SCALE \(Self.cFloat(oq.scales[0]))
-            #define \(upper)_OUTPUT_ZERO_POINT \(oq.zeroPoints[0])
-            #define \(upper)_WORKSPACE_BYTES \(workspace)
+            \(quant)#define \(upper)_WORKSPACE_BYTES \(workspace)
+            #define \(upper)_FLOAT32_OPS \(floatOps)
 
             /* input: NCHW float32, normalised as the model expects (\(upper)_INPUT_SIZE values);
-             * logits: \(upper)_OUTPUT_SIZE float32. Returns 0, or −1 when an argument is NULL. */
+             * logits: \(upper)_OUTPUT_SIZE float32. Returns 0, or −1 when an argument is NULL\(floatActivations ? " or the\n * workspace is not 4-byte aligned" : ""). */
             int \(p)_run(const float *input, float *logits, void *workspace);
-
-            /* The same on int8: input NCHW quantized with \(upper)_INPUT_SCALE / _ZERO_POINT, logits
-             * int8 with \(upper)_OUTPUT_SCALE / _ZERO_POINT. */
-            int \(p)_run_int8(const int8_t *input, int8_t *logits, void *workspace);
-
+            \(int8API)
             #ifdef __cplusplus
             }
             #endif
@@ -425,13 +497,35 @@ struct Emission {
     func source() -> String {
         let x = g.values[inputValue].shape.dims
         let (c, h, w) = (x[1], x[2], x[3])
-        let iq = q(quantizedInput)
-        let oq = q(int8Output)
+        let outCount = outputShape.reduce(1, *)
         var s = "/* \(p) — generated by \(generator) for \(target.name). Do not edit. */\n"
         s += "#include \"model.h\"\n\n#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n\n"
         s += CKernels.source(neon: target.neon, calls: body.joined(separator: "\n"))
         s += "\n/* weights, biases and requantization (multiplier, left shift, right shift) per channel */\n"
         s += constants.joined(separator: "\n") + "\n\n"
+        let check =
+            "if (input == NULL || logits == NULL || workspace == NULL"
+            + (floatActivations ? " || (uintptr_t)workspace % 4 != 0" : "") + ") return -1;"
+        if !int8Ends {
+            let result = inCaller.contains(g.outputs[0]) ? "input" : "((const float *)(ws + \(offsets[g.outputs[0]]!)))"
+            s += "static void \(p)_core(const float *in, int8_t *ws)\n{\n"
+            s += (body.isEmpty ? "    (void)in;\n    (void)ws;" : body.joined(separator: "\n")) + "\n}\n\n"
+            s += """
+                int \(p)_run(const float *input, float *logits, void *workspace)
+                {
+                    int8_t *ws = (int8_t *)workspace;
+                    int i;
+                    \(check)
+                    \(p)_core(input, ws);
+                    for (i = 0; i < \(outCount); i++) logits[i] = \(result)[i];
+                    return 0;
+                }
+
+                """
+            return s
+        }
+        let iq = q(quantizedInput)
+        let oq = q(int8Output)
         s += "static void \(p)_core(int8_t *ws)\n{\n" + body.joined(separator: "\n") + "\n}\n\n"
         let inOff = offsets[quantizedInput]!
         let outOff = offsets[int8Output]!
@@ -440,10 +534,10 @@ struct Emission {
             {
                 int8_t *ws = (int8_t *)workspace;
                 int i;
-                if (input == NULL || logits == NULL || workspace == NULL) return -1;
+                \(check)
                 fk_quantize_nchw(input, \(c), \(h * w), \(Self.cFloat(iq.scales[0])), \(iq.zeroPoints[0]), ws + \(inOff));
                 \(p)_core(ws);
-                for (i = 0; i < \(outputShape.reduce(1, *)); i++)
+                for (i = 0; i < \(outCount); i++)
                     logits[i] = fk_dequantize(ws[\(outOff) + i], \(Self.cFloat(oq.scales[0])), \(oq.zeroPoints[0]));
                 return 0;
             }
@@ -452,10 +546,10 @@ struct Emission {
             {
                 int8_t *ws = (int8_t *)workspace;
                 int i;
-                if (input == NULL || logits == NULL || workspace == NULL) return -1;
+                \(check)
                 fk_nchw_to_nhwc(input, \(c), \(h * w), ws + \(inOff));
                 \(p)_core(ws);
-                for (i = 0; i < \(outputShape.reduce(1, *)); i++) logits[i] = ws[\(outOff) + i];
+                for (i = 0; i < \(outCount); i++) logits[i] = ws[\(outOff) + i];
                 return 0;
             }
 

@@ -6,16 +6,27 @@
 enum CKernels {
     /// The kernels `body` calls (and what they call), with the arithmetic every model needs.
     static func source(neon: Bool, calls body: String) -> String {
-        let parts = all(neon: neon).split(separator: "/* @kernel ", omittingEmptySubsequences: false)
-        var out = String(parts[0])
-        let used = body
-        // a kernel is kept when the body calls it
-        for part in parts.dropFirst() {
-            guard let end = part.firstRange(of: " */\n") else { continue }
-            let name = String(part[..<end.lowerBound])
-            if used.contains(name + "(") { out += String(part[end.upperBound...]) }
+        let parts = (all(neon: neon) + CFloatKernels.text).split(
+            separator: "/* @kernel ", omittingEmptySubsequences: false)
+        let kernels: [(name: String, text: Substring)] = parts.dropFirst().compactMap { part in
+            guard let end = part.firstRange(of: " */\n") else { return nil }
+            return (String(part[..<end.lowerBound]), part[end.upperBound...])
         }
-        return out
+        // a kernel is kept when the body or a kept kernel calls it
+        var kept = Set<String>()
+        var changed = true
+        while changed {
+            changed = false
+            for k in kernels where !kept.contains(k.name) {
+                let call = k.name + "("
+                if body.contains(call) || kernels.contains(where: { kept.contains($0.name) && $0.text.contains(call) })
+                {
+                    kept.insert(k.name)
+                    changed = true
+                }
+            }
+        }
+        return String(parts[0]) + kernels.filter { kept.contains($0.name) }.map { String($0.text) }.joined()
     }
 
     static func all(neon: Bool) -> String {

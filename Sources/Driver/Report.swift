@@ -85,6 +85,17 @@ public enum Report {
             ),
             ("layers", .array(layers)),
             (
+                "c",
+                c.map {
+                    .object([
+                        ("emitted", .bool(true)), ("prefix", .string(options.name)),
+                        ("workspace_bytes", .int($0.workspaceBytes)),
+                        ("largest_live_pair_bytes", .int($0.largestLivePair)), ("int8_ops", .int($0.int8Ops)),
+                        ("float32_ops", .int($0.float32Ops)),
+                    ])
+                } ?? .object([("emitted", .bool(false)), ("reason", .string(cSkipped ?? ""))])
+            ),
+            (
                 "gates",
                 .array(
                     gates.map {
@@ -121,7 +132,10 @@ public enum Report {
         }
         for g in r.gates { out += row("gate " + g.name, (g.passed ? "pass  " : "FAIL  ") + g.message) }
         if let c = r.c {
-            out += row("generated C", "workspace \(c.workspaceBytes) bytes (largest live pair \(c.largestLivePair))")
+            out += row(
+                "generated C",
+                "workspace \(c.workspaceBytes) bytes (largest live pair \(c.largestLivePair)); "
+                    + "\(c.int8Ops) int8 ops, \(c.float32Ops) float32")
         } else if let why = r.cSkipped {
             out += row("generated C", "none: \(why)")
         }

@@ -55,7 +55,11 @@ int main(int argc, char **argv)
 {
     static float input[MODEL_INPUT_SIZE];
     static float logits[MODEL_OUTPUT_SIZE];
-    static unsigned char workspace[MODEL_WORKSPACE_BYTES];
+    /* a union aligns the workspace for the float32 activations a mixed-precision model has */
+    static union {
+        double align;
+        unsigned char bytes[MODEL_WORKSPACE_BYTES];
+    } workspace;
     float max, sum = 0, p[MODEL_OUTPUT_SIZE];
     int i, best = 0;
     if (argc < 2) {
@@ -63,7 +67,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (read_npy(argv[1], input, MODEL_INPUT_SIZE) != 0) return 2;
-    if (model_run(input, logits, workspace) != 0) return 2;
+    if (model_run(input, logits, workspace.bytes) != 0) return 2;
     max = logits[0];
     for (i = 1; i < MODEL_OUTPUT_SIZE; i++)
         if (logits[i] > max) max = logits[i], best = i;
