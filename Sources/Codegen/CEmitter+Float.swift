@@ -9,7 +9,10 @@ extension Emission {
         if let t = g.constants[v] {
             if let name = floatConstants[v] { return name }
             guard t.dtype == .float32 else { throw fail(n, "reads a \(t.dtype.rawValue) constant as float32") }
-            let name = floatArray("f", t.floatArray())
+            let count = t.shape.elementCount
+            let name =
+                external != nil && count > 256
+                ? try weights(v, .identity(count: count), for: n) : floatArray("f", t.floatArray())
             floatConstants[v] = name
             return name
         }
@@ -105,7 +108,7 @@ extension Emission {
             let w = try constFloats(1)
             let ws = dims(1)
             let x = try fbuf(n.inputs[0], for: n)
-            let wn = floatArray("w", w)
+            let wn = try weights(n.inputs[1], .identity(count: w.count), for: n)
             let bn = n.inputs.count > 2 ? floatArray("b", try constFloats(2)) : "NULL"
             let (act, lo, hi) = activation(a.activation)
             let y = try fbuf(out, for: n)
@@ -115,11 +118,10 @@ extension Emission {
         case .gemm(let fused), .fullyConnected(let fused):
             let w = try constFloats(1)
             let (o, k) = (dims(1)[0], dims(1)[1])
+            guard w.count == o * k else { throw fail(n, "weights must be [N, K]") }
             // weights transposed to [K][N]: the inner loop runs over contiguous outputs
-            var wt = [Float](repeating: 0, count: w.count)
-            for r in 0..<o { for c in 0..<k { wt[c * o + r] = w[r * k + c] } }
             let x = try fbuf(n.inputs[0], for: n)
-            let wn = floatArray("w", wt)
+            let wn = try weights(n.inputs[1], .transposed(rows: o, cols: k), for: n)
             let bn = n.inputs.count > 2 ? floatArray("b", try constFloats(2)) : "NULL"
             let (act, lo, hi) = activation(fused)
             let y = try fbuf(out, for: n)

@@ -20,11 +20,16 @@ public struct CEmitter {
     public var target: TargetProfile
     /// Named in the generated files' first line, e.g. "fkdc 0.7.0".
     public var generator: String
+    /// Set: the weights stay in the `.fkdc` (`--weights external`); nil: `static const` in the C.
+    public var external: ExternalWeights?
 
-    public init(prefix: String = "model", target: TargetProfile, generator: String = "fkdc") {
+    public init(
+        prefix: String = "model", target: TargetProfile, generator: String = "fkdc", external: ExternalWeights? = nil
+    ) {
         self.prefix = prefix
         self.target = target
         self.generator = generator
+        self.external = external
     }
 
     public struct Output: Sendable {
@@ -36,6 +41,8 @@ public struct CEmitter {
         /// Ops that run in float32 in the generated C (mixed precision), and how many run in int8.
         public var float32Ops: Int
         public var int8Ops: Int
+        /// With external weights: the caller's buffer `_prepare` unpacks them into (0 otherwise).
+        public var packedBytes: Int
     }
 
     /// A value's buffer: a workspace offset and its logical shape (N, C, H, W or N, C).
@@ -46,10 +53,11 @@ public struct CEmitter {
 
     public func emit(_ g: Graph) throws(CodegenError) -> Output {
         var e = Emission(g: g, p: prefix, target: target, generator: generator)
+        e.external = external
         try e.run()
         return Output(
             header: e.header(), source: e.source(), workspaceBytes: e.workspace, largestLivePair: e.largestPair,
-            float32Ops: e.floatOps, int8Ops: e.int8Ops)
+            float32Ops: e.floatOps, int8Ops: e.int8Ops, packedBytes: e.packedBytes)
     }
 }
 
@@ -78,6 +86,10 @@ struct Emission {
     /// Values living in the caller's input (the graph input and what aliases it).
     var inCaller: Set<ValueID> = []
     var floatConstants: [ValueID: String] = [:]
+    var external: ExternalWeights?
+    /// With external weights: the `fk_pack` calls of `_prepare`, and the packed buffer's size.
+    var pack: [String] = []
+    var packedBytes = 0
 
     init(g: Graph, p: String, target: TargetProfile, generator: String) {
         self.g = g
@@ -90,15 +102,6 @@ struct Emission {
 
     func fail(_ n: Node?, _ m: String) -> CodegenError {
         CodegenError(n.map { "node '\($0.name)' (\($0.op.name)): \(m)" } ?? m)
-    }
-
-    /// [rows][cols] → [cols/2][rows][2] (input-channel pairs, a zero column padding an odd count):
-    /// the layout `fk_pointwise` reads.
-    static func pairLayout(_ a: [Int8], rows: Int, cols: Int) -> [Int8] {
-        let pairs = (cols + 1) / 2
-        var t = [Int8](repeating: 0, count: pairs * rows * 2)
-        for r in 0..<rows { for c in 0..<cols { t[((c / 2) * rows + r) * 2 + c % 2] = a[r * cols + c] } }
-        return t
     }
 
     /// bias' = bias − zx·Σ_k w[o][k] for weights [rows][cols]: the input zero point folded into the
@@ -309,42 +312,28 @@ struct Emission {
             let depthwise = a.groups == c && a.groups == o && cg == 1
             if pointwise {
                 bias = Self.foldZeroPoint(bias, wq, rows: o, cols: cg, zx: zx)
-                let wn = array("int8_t", "w", Self.pairLayout(wq, rows: o, cols: cg))
+                let wn = try weights(n.inputs[1], .pairs(rows: o, cols: cg), for: n)
                 let bn = array("int32_t", "b", bias)
                 body.append(
                     "    fk_pointwise(\(buf(n.inputs[0])), \(h * wd), \(c), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(o), \(oq.zeroPoints[0]), \(lo), \(hi));"
                 )
             } else if depthwise {
                 // weights [kh][kw][C]: the inner loop runs over channels
-                var t = [Int8](repeating: 0, count: wq.count)
-                for oc in 0..<o { for k in 0..<(kh * kw) { t[k * o + oc] = wq[oc * kh * kw + k] } }
-                let wn = array("int8_t", "w", t)
+                let wn = try weights(n.inputs[1], .depthwise(channels: o, kk: kh * kw), for: n)
                 let bn = array("int32_t", "b", bias)
                 body.append(
                     "    fk_depthwise(\(buf(n.inputs[0])), \(h), \(wd), \(c), \(zx), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(ho), \(wo), \(kh), \(kw), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.dilation[0]), \(a.dilation[1]), \(oq.zeroPoints[0]), \(lo), \(hi));"
                 )
             } else if a.groups == 1 && kh * kw * cg <= 1024 {
                 // weights [kh][kw][C][O]
-                var t = [Int8](repeating: 0, count: wq.count)
-                for oc in 0..<o {
-                    for ci in 0..<cg {
-                        for k in 0..<(kh * kw) { t[(k * cg + ci) * o + oc] = wq[(oc * cg + ci) * kh * kw + k] }
-                    }
-                }
-                let wn = array("int8_t", "w", t)
+                let wn = try weights(n.inputs[1], .dense(o: o, cg: cg, kk: kh * kw), for: n)
                 let bn = array("int32_t", "b", bias)
                 body.append(
                     "    fk_conv_dense(\(buf(n.inputs[0])), \(h), \(wd), \(c), \(zx), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(ho), \(wo), \(o), \(kh), \(kw), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.dilation[0]), \(a.dilation[1]), \(oq.zeroPoints[0]), \(lo), \(hi));"
                 )
             } else {
                 // weights [O][kh][kw][Cg]
-                var t = [Int8](repeating: 0, count: wq.count)
-                for oc in 0..<o {
-                    for ci in 0..<cg {
-                        for k in 0..<(kh * kw) { t[(oc * kh * kw + k) * cg + ci] = wq[(oc * cg + ci) * kh * kw + k] }
-                    }
-                }
-                let wn = array("int8_t", "w", t)
+                let wn = try weights(n.inputs[1], .general(o: o, cg: cg, kk: kh * kw), for: n)
                 let bn = array("int32_t", "b", bias)
                 body.append(
                     "    fk_conv(\(buf(n.inputs[0])), \(h), \(wd), \(c), \(zx), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(ho), \(wo), \(o), \(kh), \(kw), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.dilation[0]), \(a.dilation[1]), \(a.groups), \(oq.zeroPoints[0]), \(lo), \(hi));"
@@ -374,7 +363,7 @@ struct Emission {
             let mult = array("int32_t", "m", req.map(\.multiplier))
             let lsh = array("int8_t", "l", req.map { Int8($0.leftShift) })
             let rsh = array("int8_t", "r", req.map { Int8($0.rightShift) })
-            let wn = array("int8_t", "w", Self.pairLayout(wq, rows: o, cols: k))
+            let wn = try weights(n.inputs[1], .pairs(rows: o, cols: k), for: n)
             let bn = array("int32_t", "b", bias)
             body.append(
                 "    fk_pointwise(\(buf(n.inputs[0])), \(rows), \(k), \(wn), \(bn), \(mult), \(lsh), \(rsh), \(buf(out)), \(o), \(oq.zeroPoints[0]), \(lo), \(hi));"
@@ -427,6 +416,9 @@ struct Emission {
         }
     }
 
+    /// The weights parameter of the entry points (external weights only).
+    var weightsParam: String { external != nil ? "const void *weights, " : "" }
+
     func header() -> String {
         let x = g.values[inputValue].shape.dims
         let guardName = "\(upper)_MODEL_H"
@@ -445,7 +437,24 @@ struct Emission {
 
                 /* The same on int8: input NCHW quantized with \(upper)_INPUT_SCALE / _ZERO_POINT, logits
                  * int8 with \(upper)_OUTPUT_SCALE / _ZERO_POINT. */
-                int \(p)_run_int8(const int8_t *input, int8_t *logits, void *workspace);
+                int \(p)_run_int8(\(weightsParam)const int8_t *input, int8_t *logits, void *workspace);
+
+                """
+        }
+        var weightsAPI = "#define \(upper)_WEIGHTS_EXTERNAL 0\n"
+        if let ext = external {
+            weightsAPI = """
+                #define \(upper)_WEIGHTS_EXTERNAL 1
+                #define \(upper)_FKDC_BYTES \(ext.fileBytes)
+                #define \(upper)_FKDC_CRC32 0x\(String(ext.crc, radix: 16, uppercase: true))u
+                #define \(upper)_PACKED_BYTES \(max(packedBytes, 1))
+
+                /* External weights: unpacks the weights of model.fkdc — `fkdc` (its `size` bytes, e.g.
+                 * mapped or read by the caller; only the file this C was generated with is accepted:
+                 * its size, magic and CRC-32 are checked, the CRC over every byte) — into `packed`, \(upper)_PACKED_BYTES bytes
+                 * aligned to at least 4, in the layouts the kernels read. Once; the file may then be
+                 * released. Every run reads `packed` (pass it as `weights`). Returns 0, or −1. */
+                int \(p)_prepare(const void *fkdc, size_t size, void *packed);
 
                 """
         }
@@ -456,6 +465,10 @@ struct Emission {
             floatOps == 0
             ? "The int8 arithmetic is fkdc's\n * (docs/fkdc-format.md, DESIGN.md \"INT8 arithmetic\"): outputs equal `fkdc run model.fkdc`\n * bit for bit."
             : "\(int8Ops) ops run in int8 (fkdc's arithmetic, bit for bit\n * the evaluator's) and \(floatOps) in float32 (mixed precision: equal to the evaluator's\n * within float rounding)."
+        let refusals = [
+            "an argument is NULL", floatActivations ? "the workspace is not 4-byte aligned" : nil,
+            external != nil ? "the weights are not 4-byte aligned" : nil,
+        ].compactMap { $0 }
         return """
             /* \(p) — generated by \(generator) for \(target.name). Do not edit.
              *
@@ -464,6 +477,7 @@ struct Emission {
             #ifndef \(guardName)
             #define \(guardName)
 
+            #include <stddef.h>
             #include <stdint.h>
 
             #ifdef __cplusplus
@@ -480,10 +494,10 @@ struct Emission {
             #define \(upper)_OUTPUT_SIZE \(outputShape.reduce(1, *))
             \(quant)#define \(upper)_WORKSPACE_BYTES \(workspace)
             #define \(upper)_FLOAT32_OPS \(floatOps)
-
+            \(weightsAPI)
             /* input: NCHW float32, normalised as the model expects (\(upper)_INPUT_SIZE values);
-             * logits: \(upper)_OUTPUT_SIZE float32. Returns 0, or −1 when an argument is NULL\(floatActivations ? " or the\n * workspace is not 4-byte aligned" : ""). */
-            int \(p)_run(const float *input, float *logits, void *workspace);
+             * logits: \(upper)_OUTPUT_SIZE float32. Returns 0, or −1 when \(refusals.joined(separator: " or ")). */
+            int \(p)_run(\(weightsParam)const float *input, float *logits, void *workspace);
             \(int8API)
             #ifdef __cplusplus
             }
@@ -499,24 +513,49 @@ struct Emission {
         let (c, h, w) = (x[1], x[2], x[3])
         let outCount = outputShape.reduce(1, *)
         var s = "/* \(p) — generated by \(generator) for \(target.name). Do not edit. */\n"
-        s += "#include \"model.h\"\n\n#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n\n"
-        s += CKernels.source(neon: target.neon, calls: body.joined(separator: "\n"))
+        s +=
+            "#include \"model.h\"\n\n#include <math.h>\n#include <stddef.h>\n#include <stdint.h>\n#include <string.h>\n\n"
+        s += CKernels.source(
+            neon: target.neon, calls: (body + pack + (external != nil ? ["fk_crc32("] : [])).joined(separator: "\n"))
         s += "\n/* weights, biases and requantization (multiplier, left shift, right shift) per channel */\n"
         s += constants.joined(separator: "\n") + "\n\n"
-        let check =
-            "if (input == NULL || logits == NULL || workspace == NULL"
-            + (floatActivations ? " || (uintptr_t)workspace % 4 != 0" : "") + ") return -1;"
+        var check = "if (input == NULL || logits == NULL || workspace == NULL"
+        if floatActivations { check += " || (uintptr_t)workspace % 4 != 0" }
+        if external != nil { check += " || weights == NULL || (uintptr_t)weights % 4 != 0" }
+        check += ") return -1;"
+        let wts = external != nil ? "const unsigned char *wts, " : ""
+        let wtsArg = external != nil ? "(const unsigned char *)weights, " : ""
+        let unused = external != nil ? "    (void)wts;\n" : ""
+        if let ext = external {
+            s += """
+                int \(p)_prepare(const void *fkdc, size_t size, void *packed)
+                {
+                    const unsigned char *f = (const unsigned char *)fkdc;
+                    unsigned char *p = (unsigned char *)packed;
+                    unsigned long crc;
+                    if (fkdc == NULL || packed == NULL || (uintptr_t)packed % 4 != 0) return -1;
+                    if (size != \(ext.fileBytes)u || memcmp(f, "FKDC\\r\\n\\x1a\\n", 8) != 0) return -1;
+                    crc = (unsigned long)f[24] | (unsigned long)f[25] << 8 | (unsigned long)f[26] << 16 | (unsigned long)f[27] << 24;
+                    if (crc != 0x\(String(ext.crc, radix: 16, uppercase: true))ul || fk_crc32(f, size) != crc) return -1;
+                    memset(p, 0, \(max(packedBytes, 1)));
+                \(pack.joined(separator: "\n"))
+                    return 0;
+                }
+
+
+                """
+        }
         if !int8Ends {
             let result = inCaller.contains(g.outputs[0]) ? "input" : "((const float *)(ws + \(offsets[g.outputs[0]]!)))"
-            s += "static void \(p)_core(const float *in, int8_t *ws)\n{\n"
+            s += "static void \(p)_core(\(wts)const float *in, int8_t *ws)\n{\n\(unused)"
             s += (body.isEmpty ? "    (void)in;\n    (void)ws;" : body.joined(separator: "\n")) + "\n}\n\n"
             s += """
-                int \(p)_run(const float *input, float *logits, void *workspace)
+                int \(p)_run(\(weightsParam)const float *input, float *logits, void *workspace)
                 {
                     int8_t *ws = (int8_t *)workspace;
                     int i;
                     \(check)
-                    \(p)_core(input, ws);
+                    \(p)_core(\(wtsArg)input, ws);
                     for (i = 0; i < \(outCount); i++) logits[i] = \(result)[i];
                     return 0;
                 }
@@ -526,29 +565,29 @@ struct Emission {
         }
         let iq = q(quantizedInput)
         let oq = q(int8Output)
-        s += "static void \(p)_core(int8_t *ws)\n{\n" + body.joined(separator: "\n") + "\n}\n\n"
+        s += "static void \(p)_core(\(wts)int8_t *ws)\n{\n\(unused)" + body.joined(separator: "\n") + "\n}\n\n"
         let inOff = offsets[quantizedInput]!
         let outOff = offsets[int8Output]!
         s += """
-            int \(p)_run(const float *input, float *logits, void *workspace)
+            int \(p)_run(\(weightsParam)const float *input, float *logits, void *workspace)
             {
                 int8_t *ws = (int8_t *)workspace;
                 int i;
                 \(check)
                 fk_quantize_nchw(input, \(c), \(h * w), \(Self.cFloat(iq.scales[0])), \(iq.zeroPoints[0]), ws + \(inOff));
-                \(p)_core(ws);
+                \(p)_core(\(wtsArg)ws);
                 for (i = 0; i < \(outCount); i++)
                     logits[i] = fk_dequantize(ws[\(outOff) + i], \(Self.cFloat(oq.scales[0])), \(oq.zeroPoints[0]));
                 return 0;
             }
 
-            int \(p)_run_int8(const int8_t *input, int8_t *logits, void *workspace)
+            int \(p)_run_int8(\(weightsParam)const int8_t *input, int8_t *logits, void *workspace)
             {
                 int8_t *ws = (int8_t *)workspace;
                 int i;
                 \(check)
                 fk_nchw_to_nhwc(input, \(c), \(h * w), ws + \(inOff));
-                \(p)_core(ws);
+                \(p)_core(\(wtsArg)ws);
                 for (i = 0; i < \(outCount); i++) logits[i] = ws[\(outOff) + i];
                 return 0;
             }

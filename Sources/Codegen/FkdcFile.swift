@@ -61,6 +61,12 @@ public enum FkdcFile {
 
     /// The file's bytes for an int8 graph and its metadata. Deterministic.
     public static func write(_ graph: Graph, metadata: [String: String]) -> [UInt8] {
+        layout(graph, metadata: metadata).bytes
+    }
+
+    /// The file's bytes, and where each constant's data starts in them (by value name): what
+    /// generated C with external weights reads.
+    public static func layout(_ graph: Graph, metadata: [String: String]) -> (bytes: [UInt8], offsets: [String: Int]) {
         // values in printing order, so a graph read back from a file writes the same bytes
         let g = graph.canonicalized()
         var meta = ByteWriter()
@@ -76,9 +82,11 @@ public enum FkdcFile {
         var data = ByteWriter()
         let constantIDs = g.constants.keys.sorted()
         tensors.u32(UInt32(constantIDs.count))
+        var dataOffsets: [String: Int] = [:]
         for id in constantIDs {
             let t = g.constants[id]!
             data.pad(to: alignment)
+            dataOffsets[g.values[id].name] = data.bytes.count
             tensors.string(g.values[id].name)
             tensors.u8(dtypeCodes[t.dtype]!)
             tensors.u8(UInt8(t.shape.rank))
@@ -114,8 +122,10 @@ public enum FkdcFile {
         let tableOffset = out.bytes.count
         out.bytes += [UInt8](repeating: 0, count: 24 * sections.count)
         var table = ByteWriter()
+        var dataStart = 0
         for (kind, bytes) in sections {
             out.pad(to: alignment)
+            if kind == .data { dataStart = out.bytes.count }
             table.u32(kind.rawValue)
             table.u32(0)
             table.u64(UInt64(out.bytes.count))
@@ -136,7 +146,7 @@ public enum FkdcFile {
         out.bytes.replaceSubrange(0..<headerSize, with: header.bytes)
         let crc = CRC32.checksum(out.bytes)
         out.bytes.replaceSubrange(24..<28, with: withUnsafeBytes(of: crc.littleEndian) { Array($0) })
-        return out.bytes
+        return (out.bytes, dataOffsets.mapValues { $0 + dataStart })
     }
 
     // MARK: - reading

@@ -88,6 +88,8 @@ public struct CompileOptions: Sendable {
     public var gates = Gates()
     /// Symbol prefix of the generated C (`<name>_run`).
     public var name = "model"
+    /// The generated C reads its weights from `model.fkdc` (`<name>_prepare`) instead of holding them.
+    public var externalWeights = false
 
     public init(output: String) { self.output = output }
 }
@@ -124,7 +126,8 @@ public enum Compiler {
             "input_mean": pre.mean.map { "\($0)" }.joined(separator: ","),
             "input_std": pre.std.map { "\($0)" }.joined(separator: ","),
         ]
-        let binary = FkdcFile.write(q.int8, metadata: meta)
+        let layout = FkdcFile.layout(q.int8, metadata: meta)
+        let binary = layout.bytes
         let parameters = model.graph.parameterCount
         let fp32Bytes = parameters * 4
         var values = ReportValues(sizeRatio: Double(binary.count) / Double(max(fp32Bytes, 1)))
@@ -139,8 +142,11 @@ public enum Compiler {
         var c: CEmitter.Output?
         var cSkipped: String?
         do {
-            c = try CEmitter(prefix: options.name, target: options.target, generator: "fkdc \(FkdcVersion.string)")
-                .emit(q.int8)
+            c = try CEmitter(
+                prefix: options.name, target: options.target, generator: "fkdc \(FkdcVersion.string)",
+                external: options.externalWeights ? ExternalWeights(layout: layout) : nil
+            )
+            .emit(q.int8)
         } catch { cSkipped = error.message }
         var files = ["model.fkdc", "report.json"]
         if c != nil { files += ["model.h", "model.c"] }

@@ -92,6 +92,8 @@ public enum Report {
                         ("workspace_bytes", .int($0.workspaceBytes)),
                         ("largest_live_pair_bytes", .int($0.largestLivePair)), ("int8_ops", .int($0.int8Ops)),
                         ("float32_ops", .int($0.float32Ops)),
+                        ("weights", .string(options.externalWeights ? "external" : "embedded")),
+                        ("packed_weights_bytes", .int($0.packedBytes)),
                     ])
                 } ?? .object([("emitted", .bool(false)), ("reason", .string(cSkipped ?? ""))])
             ),

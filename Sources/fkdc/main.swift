@@ -283,6 +283,12 @@ struct Compile: ParsableCommand {
     @Option(help: "Symbol prefix of the generated C (model.h / model.c): <name>_run.")
     var name = "model"
 
+    @Option(
+        help:
+            "Where the generated C finds its weights: embedded (static const arrays in model.c) or external (read from model.fkdc by <name>_prepare)."
+    )
+    var weights = "embedded"
+
     @OptionGroup var gates: GateOptions
 
     func floats(_ s: String?, _ name: String) throws -> [Float]? {
@@ -342,6 +348,10 @@ struct Compile: ParsableCommand {
             name.unicodeScalars.allSatisfy({ letter($0) || ("0"..."9").contains($0) }), name.count <= 64
         else { throw ValidationError("--name must be a C identifier (letters, digits, _; not starting with a digit)") }
         c.name = name
+        guard weights == "embedded" || weights == "external" else {
+            throw ValidationError("--weights must be embedded or external")
+        }
+        c.externalWeights = weights == "external"
         let r = try Compiler.run(m, options: c, progress: ProgressBar())
         let q = r.quantized
         print("model:       \(m.path) (\(m.architecture))")

@@ -131,6 +131,27 @@ import Testing
             }
         }
         print("quantized ViT C vs int8 evaluator: \(exact) of \(total) logits equal, \(total - exact) one step apart")
+
+        // external weights (the position embedding too): the same logits as the embedded C
+        o.output = dir + "-external"
+        o.externalWeights = true
+        let rx = try Compiler.run(m, options: o)
+        #expect((rx.c?.packedBytes ?? 0) > 500_000)
+        let gx = rx.quantized.int8
+        let ex = QuantizedEvaluator(graph: gx)
+        if let exe = try Self.build("gcc", ["-O2"], dir: o.output, tag: "gcc-external") {
+            for (name, x) in xs {
+                let npy = "\(o.output)/\(name).npy"
+                try NPY.write(x, to: npy)
+                let res = try CGenTests.sh(exe, ["\(o.output)/model.fkdc", npy, "\(o.output)/\(name).raw"])
+                #expect(res.code == 0, "\(res.out)")
+                let got = try Data(contentsOf: URL(fileURLWithPath: "\(o.output)/\(name).raw"))
+                    .withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+                let want = try ex.run([x])[0].floatArray()
+                #expect(
+                    zip(got, want).allSatisfy { abs($0 - $1) <= outQ.scales[0] * 1.5 }, "\(name): \(got) vs \(want)")
+            }
+        }
     }
 
     /// What the emitter cannot express is a clear error naming the node, not wrong C.

@@ -156,6 +156,72 @@ import Testing
         try buildAndCompare(cross, ["-O2", "-mcpu=cortex-a57", "-static"], runner: [qemu], tag: "aarch64")
     }
 
+    /// `--weights external`: no weight arrays in the C; `model_prepare` unpacks them from the
+    /// `.fkdc` (every build byte-equal to the evaluator again) and refuses any other file.
+    @Test func externalWeightsAreReadFromTheFkdc() throws {
+        let f = try #require(Self.fixture)
+        let dir = f.dir + "-external"
+        let m = try ModelLoader.load(path: Repo.path("samples/student.ckpt"))
+        var o = CompileOptions(output: dir)
+        o.target = TargetProfile.named("jetson-nano")!
+        o.quantize.calib = Repo.path("samples/fundus/calib")
+        o.quantize.limit = 8
+        o.externalWeights = true
+        let r = try Compiler.run(m, options: o)
+        let c = try #require(r.c)
+        #expect(c.packedBytes >= 2_100_000, "the student's int8 weights are packed: \(c.packedBytes)")
+        let src = try String(contentsOfFile: "\(dir)/model.c", encoding: .utf8)
+        #expect(!src.contains("static const int8_t w"), "weights were embedded")
+        #expect(src.utf8.count < 600_000)
+        let h = try String(contentsOfFile: "\(dir)/model.h", encoding: .utf8)
+        #expect(h.contains("int model_prepare(const void *fkdc, size_t size, void *packed);"))
+        #expect(h.contains("int model_run(const void *weights, const float *input, float *logits, void *workspace);"))
+        var builds: [(exe: String, runner: [String])] = []
+        for (cc, flags, runner, tag) in [
+            ("gcc", ["-O2"], [String](), "gcc"),
+            ("gcc", ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"], [], "asan"),
+            ("aarch64-linux-gnu-gcc", ["-O2", "-mcpu=cortex-a57", "-static"], ["qemu-aarch64"], "a64"),
+        ] {
+            guard let exe = Self.which(cc), runner.allSatisfy({ Self.which($0) != nil }) else {
+                print("skipped: \(([cc] + runner).joined(separator: " or ")) not found")
+                continue
+            }
+            let out = "\(dir)/classify-\(tag)"
+            let b = try Self.sh(
+                exe,
+                ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"] + flags + [
+                    "-I", dir, "-o", out, Repo.path("samples/integrator/main.c"), "\(dir)/model.c", "-lm",
+                ])
+            #expect(b.code == 0 && b.out.isEmpty, "\(tag): \(b.out)")
+            if b.code == 0 { builds.append((out, runner.compactMap { Self.which($0) })) }
+        }
+        func run(_ b: (exe: String, runner: [String]), _ args: [String]) throws -> (code: Int32, out: String) {
+            b.runner.isEmpty ? try Self.sh(b.exe, args) : try Self.sh(b.runner[0], [b.exe] + args)
+        }
+        let evaluator = QuantizedEvaluator(graph: r.quantized.int8)
+        for b in builds {
+            for (name, x) in f.inputs {
+                let raw = "\(dir)/\(name).raw"
+                let res = try run(b, ["\(dir)/model.fkdc", "\(f.dir)/\(name).npy", raw])
+                #expect(res.code == 0, "\(b.exe) \(name): \(res.out)")
+                let got = try Data(contentsOf: URL(fileURLWithPath: raw))
+                let want = try evaluator.run([x])[0]
+                #expect(
+                    Array(got) == Array(want.bytes),
+                    "\(b.exe) \(name): \(got.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }) vs \(want.floatArray())")
+            }
+        }
+        // any other file: refused with the reason, exit 2
+        var bad = try Array(Data(contentsOf: URL(fileURLWithPath: "\(dir)/model.fkdc")))
+        bad[bad.count - 100] ^= 1
+        try Data(bad).write(to: URL(fileURLWithPath: "\(dir)/bad.fkdc"))
+        for file in ["\(dir)/bad.fkdc", Repo.path("Tests/Fixtures/valid/tiny.fkdc")] {
+            guard let b = builds.first else { break }
+            let res = try run(b, [file, "\(f.dir)/x0.npy"])
+            #expect(res.code == 2 && res.out.contains("not the model.fkdc"), "\(file): \(res.out)")
+        }
+    }
+
     @Test func integratorExamplePrintsTheSameTop1AsFkdcRun() throws {
         let f = try #require(Self.fixture)
         guard let make = Self.which("make"), Self.which("cc") != nil else {

@@ -4,6 +4,10 @@
  *
  *     make MODEL=../../out/student-jetson-nano
  *     ./classify ../inputs/x0.npy
+ *
+ * A model compiled with `--weights external` reads its weights from model.fkdc, named first:
+ *
+ *     ./classify ../../out/student-jetson-nano/model.fkdc ../inputs/x0.npy
  */
 #include <math.h>
 #include <stdio.h>
@@ -51,6 +55,32 @@ static int read_npy(const char *path, float *out, size_t count)
     return 0;
 }
 
+#if MODEL_WEIGHTS_EXTERNAL
+/* Unpacks the weights of a .fkdc file into a new buffer (NULL on failure, with the reason printed). */
+static void *load_weights(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    long size;
+    unsigned char *bytes;
+    void *packed = malloc(MODEL_PACKED_BYTES); /* malloc aligns for any type */
+    if (f == NULL || packed == NULL || fseek(f, 0, SEEK_END) != 0 || (size = ftell(f)) < 0 ||
+        fseek(f, 0, SEEK_SET) != 0 || (bytes = malloc((size_t)size + 1)) == NULL) {
+        fprintf(stderr, "%s: cannot read\n", path);
+        if (f != NULL) fclose(f);
+        free(packed);
+        return NULL;
+    }
+    if (fread(bytes, 1, (size_t)size, f) != (size_t)size || model_prepare(bytes, (size_t)size, packed) != 0) {
+        fprintf(stderr, "%s: not the model.fkdc this model.c was generated from\n", path);
+        free(packed);
+        packed = NULL;
+    }
+    free(bytes);
+    fclose(f);
+    return packed;
+}
+#endif
+
 int main(int argc, char **argv)
 {
     static float input[MODEL_INPUT_SIZE];
@@ -61,13 +91,29 @@ int main(int argc, char **argv)
         unsigned char bytes[MODEL_WORKSPACE_BYTES];
     } workspace;
     float max, sum = 0, p[MODEL_OUTPUT_SIZE];
-    int i, best = 0;
+    int i, best = 0, status;
+#if MODEL_WEIGHTS_EXTERNAL
+    void *weights;
+    if (argc < 3) {
+        fprintf(stderr, "usage: %s model.fkdc image.npy [logits.raw]\n", argv[0]);
+        return 1;
+    }
+    if ((weights = load_weights(argv[1])) == NULL) return 2;
+    argc--, argv++;
+#else
     if (argc < 2) {
         fprintf(stderr, "usage: %s image.npy [logits.raw]\n", argv[0]);
         return 1;
     }
+#endif
     if (read_npy(argv[1], input, MODEL_INPUT_SIZE) != 0) return 2;
-    if (model_run(input, logits, workspace.bytes) != 0) return 2;
+#if MODEL_WEIGHTS_EXTERNAL
+    status = model_run(weights, input, logits, workspace.bytes);
+    free(weights);
+#else
+    status = model_run(input, logits, workspace.bytes);
+#endif
+    if (status != 0) return 2;
     max = logits[0];
     for (i = 1; i < MODEL_OUTPUT_SIZE; i++)
         if (logits[i] > max) max = logits[i], best = i;
