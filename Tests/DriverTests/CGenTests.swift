@@ -208,7 +208,8 @@ import Testing
                 let want = try evaluator.run([x])[0]
                 #expect(
                     Array(got) == Array(want.bytes),
-                    "\(b.exe) \(name): \(got.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }) vs \(want.floatArray())")
+                    "\(b.exe) \(name): \(got.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }) vs \(want.floatArray())"
+                )
             }
         }
         // any other file: refused with the reason, exit 2
