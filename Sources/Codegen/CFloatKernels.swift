@@ -1,9 +1,11 @@
 /// The float32 kernels of generated C: the ops a mixed-precision graph keeps in float32 (a ViT's
 /// layer norm, softmax, GELU, attention mat_mul and the layout ops between them; convolutions
 /// and linear layers the quantizer left in float32), on row-major (NCHW) tensors. Each formula
-/// is the float evaluator's (`Kernels` in GraphIR), in the same order where the evaluator's is
-/// its own loop; mat_mul, gemm and convolution sum in a different order from OpenBLAS, so
-/// float32 results agree within rounding (CGenTests states and checks the tolerance).
+/// is the float evaluator's (`Kernels` in GraphIR) in the same order; mat_mul, linear layers and
+/// convolution sum their products in the order of `QuantizedEvaluator`'s float ops
+/// (`OrderedKernels.swift`), so a mixed-precision graph's C gives the int8 evaluator's bits
+/// when compiled without floating-point contraction (`-std=c99`, or `-ffp-contract=off`). Against
+/// the float evaluator (OpenBLAS) they agree within rounding (CFloatTests states the tolerance).
 enum CFloatKernels {
     static let text = #"""
 
@@ -139,11 +141,15 @@ enum CFloatKernels {
                 mean = sum / (double)inner;
                 for (i = 0; i < inner; i++) {
                     d = (double)src[i] - mean;
-                    sq += d * d;
+                    d = d * d;
+                    sq += d;
                 }
                 inv = (float)(1 / sqrt(sq / (double)inner + (double)eps));
                 m = (float)mean;
-                for (i = 0; i < inner; i++) dst[i] = (src[i] - m) * inv * scale[i] + bias[i];
+                for (i = 0; i < inner; i++) {
+                    const float t = (src[i] - m) * inv * scale[i];
+                    dst[i] = t + bias[i];
+                }
             }
         }
 
@@ -183,7 +189,10 @@ enum CFloatKernels {
                     for (p = 0; p < k; p++) {
                         const float av = A[i * k + p];
                         const float *br = B + (long)p * n;
-                        for (j = 0; j < n; j++) row[j] += av * br[j];
+                        for (j = 0; j < n; j++) {
+                            const float prod = av * br[j]; /* a statement of its own: never contracted */
+                            row[j] += prod;
+                        }
                     }
                 }
             }
@@ -204,7 +213,10 @@ enum CFloatKernels {
                 for (p = 0; p < k; p++) {
                     const float xv = xr[p];
                     const float *wr = wt + (long)p * n;
-                    for (j = 0; j < n; j++) row[j] += xv * wr[j];
+                    for (j = 0; j < n; j++) {
+                        const float prod = xv * wr[j];
+                        row[j] += prod;
+                    }
                 }
                 if (act != 0)
                     for (j = 0; j < n; j++) row[j] = fk_act(row[j], act, lo, hi);
@@ -234,7 +246,8 @@ enum CFloatKernels {
                                     for (kx = 0; kx < kw; kx++) {
                                         const int ix = ox * sw - pl + kx * dw;
                                         if (ix < 0 || ix >= w) continue;
-                                        acc += xp[iy * w + ix] * wp[ky * kw + kx];
+                                        const float prod = xp[iy * w + ix] * wp[ky * kw + kx];
+                                        acc += prod;
                                     }
                                 }
                             }
@@ -289,7 +302,10 @@ enum CFloatKernels {
                     const float k = scale[ch] / sqrtf(var[ch] + eps), m = mean[ch], s = bias[ch];
                     const float *src = x + ((long)bt * c + ch) * inner;
                     float *dst = y + ((long)bt * c + ch) * inner;
-                    for (i = 0; i < inner; i++) dst[i] = (src[i] - m) * k + s;
+                    for (i = 0; i < inner; i++) {
+                        const float t = (src[i] - m) * k;
+                        dst[i] = t + s;
+                    }
                 }
         }
 

@@ -95,7 +95,8 @@ public struct QuantizedEvaluator {
                 }
                 args.append(b)
             }
-            return .f32(try float.execute(node, args))
+            // products summed in generated C's order, so mixed-precision C gives these bits
+            return .f32(try float.executeOrdered(node, args))
         }
         guard let outQ = outV.quant else {
             throw IRError(.missingQuantParams, at: node.name, "int8 output without parameters")
