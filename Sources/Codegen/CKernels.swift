@@ -459,6 +459,47 @@ enum CKernels {
                     }
             #endif
             """
+        // the same on Armv8.0 NEON: one LD2 and widening per weight vector for both pixels; the four
+        // inputs (two channels of two pixels) sit in the lanes of one register for SMLAL by lane
+        let armTwo = """
+            #if defined(__ARM_NEON) && defined(__aarch64__)
+                    if (o % 32 == 0 && p + 1 < plane) {
+                        const int8_t *xq = xp + k;
+                        int8_t *yq = yp + o;
+                        int32_t acc2[32];
+                        for (o0 = 0; o0 < o; o0 += 32) {
+                            int32x4_t a[8], c[8];
+                            int q;
+                            for (q = 0; q < 8; q++) a[q] = c[q] = vld1q_s32(b + o0 + 4 * q);
+                            for (kp = 0; kp < pairs; kp++) {
+                                const int odd = 2 * kp + 1 < k;
+                                const uint64_t packed = (uint64_t)(uint16_t)xp[2 * kp] |
+                                                        (uint64_t)(uint16_t)(odd ? xp[2 * kp + 1] : 0) << 16 |
+                                                        (uint64_t)(uint16_t)xq[2 * kp] << 32 |
+                                                        (uint64_t)(uint16_t)(odd ? xq[2 * kp + 1] : 0) << 48;
+                                const int16x4_t xv = vcreate_s16(packed);
+                                const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
+                                for (q = 0; q < 4; q++) {
+                                    const int8x8x2_t ww = vld2_s8(wp + 16 * q);
+                                    const int16x8_t w0 = vmovl_s8(ww.val[0]), w1 = vmovl_s8(ww.val[1]);
+                                    a[2 * q] = vmlal_lane_s16(vmlal_lane_s16(a[2 * q], vget_low_s16(w0), xv, 0), vget_low_s16(w1), xv, 1);
+                                    a[2 * q + 1] = vmlal_lane_s16(vmlal_lane_s16(a[2 * q + 1], vget_high_s16(w0), xv, 0), vget_high_s16(w1), xv, 1);
+                                    c[2 * q] = vmlal_lane_s16(vmlal_lane_s16(c[2 * q], vget_low_s16(w0), xv, 2), vget_low_s16(w1), xv, 3);
+                                    c[2 * q + 1] = vmlal_lane_s16(vmlal_lane_s16(c[2 * q + 1], vget_high_s16(w0), xv, 2), vget_high_s16(w1), xv, 3);
+                                }
+                            }
+                            for (q = 0; q < 8; q++) {
+                                vst1q_s32(acc + 4 * q, a[q]);
+                                vst1q_s32(acc2 + 4 * q, c[q]);
+                            }
+                            fk_requant_n(acc, m + o0, l + o0, r + o0, 32, zo, lo, hi, yp + o0);
+                            fk_requant_n(acc2, m + o0, l + o0, r + o0, 32, zo, lo, hi, yq + o0);
+                        }
+                        p++;
+                        continue;
+                    }
+            #endif
+            """
         // Armv8.0 NEON: LD2 splits each pair into the two input channels' weights, SMLAL widens and
         // multiply-accumulates them into int32, eight outputs per pair of instructions
         let arm = """
@@ -483,7 +524,7 @@ enum CKernels {
             #endif
             """
         s = s.replacing("@SIMD_MAC@\n", with: x86 + "\n" + (neon ? arm + "\n" : ""))
-        s = s.replacing("@SIMD_TWO@\n", with: x86Two + "\n")
+        s = s.replacing("@SIMD_TWO@\n", with: x86Two + "\n" + (neon ? armTwo + "\n" : ""))
         s = "#if defined(__AVX2__)\n#include <immintrin.h>\n#endif\n" + s
         if neon { s = "#if defined(__ARM_NEON) && defined(__aarch64__)\n#include <arm_neon.h>\n#endif\n\n" + s }
         return s
