@@ -234,7 +234,10 @@ enum CKernels {
                                     if (ix < 0 || ix >= w) continue;
                                     xp = x + ((size_t)iy * w + ix) * c + c0;
                                     wp = wt + ((size_t)ky * kw + kx) * c + c0;
-                                    for (j = 0; j < n; j++) acc[j] += ((int32_t)xp[j] - zx) * (int32_t)wp[j];
+                                    /* |x - zx| <= 255 and |w| <= 128: the product fits 16 bits, so
+                                     * compilers may multiply 16 lanes at a time */
+                                    for (j = 0; j < n; j++)
+                                        acc[j] += (int16_t)((int16_t)((int32_t)xp[j] - zx) * (int16_t)wp[j]);
                                 }
                             }
                             fk_requant_n(acc, m + c0, l + c0, r + c0, n, zo, lo, hi, yp);
