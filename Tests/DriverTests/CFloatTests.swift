@@ -208,6 +208,18 @@ import Testing
             #expect(vsTorch <= 1e-4, "\(golden) \(name): \(got) vs PyTorch \(torch)")
             print("\(golden) float32 C \(name): vs evaluator \(Self.relativeError(got, want)), vs PyTorch \(vsTorch)")
         }
+        // a GNU language mode on FMA hardware: gcc would fuse multiply-adds but for model.c's pragma
+        let fma = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" fma") ?? false
+        guard fma, let gnu = try Self.build("gcc", ["-std=gnu99", "-O3", "-march=native"], dir: dir, tag: "gnu")
+        else {
+            print("skipped: no FMA (the contraction check)")
+            return
+        }
+        for (name, x) in try Self.inputs() {
+            let got = try Self.run(gnu, x, dir: dir, name: name)
+            #expect(
+                got == (try ordered.run([x])[0].floatArray()), "\(golden) \(name) gnu99 FMA: not the evaluator's bits")
+        }
     }
 
     /// A graph reaching every float kernel the models above do not (pooling with padding, batch
