@@ -449,11 +449,12 @@ struct Emission {
                 #define \(upper)_FKDC_CRC32 0x\(String(ext.crc, radix: 16, uppercase: true))u
                 #define \(upper)_PACKED_BYTES \(max(packedBytes, 1))
 
-                /* External weights: unpacks the weights of model.fkdc — `fkdc` (its `size` bytes, e.g.
-                 * mapped or read by the caller; only the file this C was generated with is accepted:
-                 * its size, magic and CRC-32 are checked, the CRC over every byte) — into `packed`, \(upper)_PACKED_BYTES bytes
-                 * aligned to at least 4, in the layouts the kernels read. Once; the file may then be
-                 * released. Every run reads `packed` (pass it as `weights`). Returns 0, or −1. */
+                /* External weights: unpacks the weights of model.fkdc (`fkdc`: its `size` bytes, mapped
+                 * or read by the caller) into `packed` (\(upper)_PACKED_BYTES bytes, aligned to at least
+                 * 4) in the layouts the kernels read. Only the file this C was generated with is
+                 * accepted: its size, magic and CRC-32 (over every byte) are checked. Call it once; the
+                 * file may then be released. Every run reads `packed` (pass it as `weights`). Returns
+                 * 0, or −1. */
                 int \(p)_prepare(const void *fkdc, size_t size, void *packed);
 
                 """
@@ -464,7 +465,7 @@ struct Emission {
         let precision =
             floatOps == 0
             ? "The int8 arithmetic is fkdc's\n * (docs/fkdc-format.md, DESIGN.md \"INT8 arithmetic\"): outputs equal `fkdc run model.fkdc`\n * bit for bit."
-            : "\(int8Ops) ops run in int8 (fkdc's arithmetic, bit for bit\n * the evaluator's) and \(floatOps) in float32 (mixed precision: equal to the evaluator's\n * within float rounding)."
+            : "\(int8Ops) ops run in int8 (fkdc's arithmetic) and \(floatOps) in float32\n * (mixed precision, products summed in the evaluator's order, never fused): outputs equal\n * `fkdc run model.fkdc` bit for bit (do not build with -ffp-contract=fast)."
         let refusals = [
             "an argument is NULL", floatActivations ? "the workspace is not 4-byte aligned" : nil,
             external != nil ? "the weights are not 4-byte aligned" : nil,
