@@ -66,7 +66,7 @@ import Testing
     // MARK: - mixed precision
 
     /// The teacher ViT quantized (int8 linear layers, float32 attention, layer norm, GELU): gcc,
-    /// the sanitizers and aarch64 under qemu (the NEON int8 path) all give the int8 evaluator's
+    /// clang, the sanitizers and aarch64 under qemu (the NEON int8 path) all give the int8 evaluator's
     /// logits, bit for bit.
     @Test func quantizedViTMatchesTheEvaluator() throws {
         let dir = NSTemporaryDirectory() + "fkdc-cfloat-vit-\(getpid())"
@@ -103,6 +103,11 @@ import Testing
         let xs = try Self.inputs() + [("random", random)]
         var builds: [(String, String?)] = []
         if let e = try Self.build("gcc", ["-O2"], dir: dir, tag: "gcc") { builds.append((e, nil)) }
+        if let e = try Self.build(
+            CGenTests.which("clang-19") != nil ? "clang-19" : "clang", ["-O2"], dir: dir, tag: "clang")
+        {
+            builds.append((e, nil))
+        }
         if let e = try Self.build(
             "gcc", ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all"], dir: dir, tag: "asan")
         {
