@@ -270,7 +270,9 @@ enum CKernels {
                         for (o0 = 0; o0 < o; o0 += 32) {
                             const int n = o - o0 < 32 ? o - o0 : 32;
                             for (j = 0; j < n; j++) acc[j] = b[o0 + j];
-                            for (kk = 0; kk < kk_n; kk++) {
+                            kk = 0;
+            @SIMD_DENSE@
+                            for (; kk < kk_n; kk++) {
                                 const int32_t xv = col[kk];
                                 const int8_t *wp = wt + (size_t)kk * o + o0;
                                 for (j = 0; j < n; j++) acc[j] += xv * wp[j];
@@ -523,10 +525,47 @@ enum CKernels {
                                 }
                             }
                             for (q = 0; q < 8; q++) vst1q_s32(acc + 4 * q, a[q]);
+                        } else if (n % 8 == 0) {
+                            /* 8, 16 or 24 output channels, eight at a time */
+                            int q, kq;
+                            for (q = 0; q < n / 8; q++) {
+                                int32x4_t a0 = vld1q_s32(acc + 8 * q), a1 = vld1q_s32(acc + 8 * q + 4);
+                                for (kq = 0; kq < pairs; kq++) {
+                                    const int16x4_t x0 = vdup_n_s16(xp[2 * kq]);
+                                    const int16x4_t x1 = vdup_n_s16(2 * kq + 1 < k ? xp[2 * kq + 1] : 0);
+                                    const int8x8x2_t ww = vld2_s8(w + ((size_t)kq * o + o0 + 8 * q) * 2);
+                                    const int16x8_t w0 = vmovl_s8(ww.val[0]), w1 = vmovl_s8(ww.val[1]);
+                                    a0 = vmlal_s16(vmlal_s16(a0, vget_low_s16(w0), x0), vget_low_s16(w1), x1);
+                                    a1 = vmlal_s16(vmlal_s16(a1, vget_high_s16(w0), x0), vget_high_s16(w1), x1);
+                                }
+                                vst1q_s32(acc + 8 * q, a0);
+                                vst1q_s32(acc + 8 * q + 4, a1);
+                            }
+                            kp = pairs;
                         }
             #endif
             """
+        // the stem on NEON: eight output channels at a time, SMLAL by the window value
+        let armDense = """
+            #if defined(__ARM_NEON) && defined(__aarch64__)
+                            if (n % 8 == 0) {
+                                int q;
+                                for (q = 0; q < n; q += 8) {
+                                    int32x4_t a0 = vld1q_s32(acc + q), a1 = vld1q_s32(acc + q + 4);
+                                    for (kk = 0; kk < kk_n; kk++) {
+                                        const int16x8_t wv = vmovl_s8(vld1_s8(wt + (size_t)kk * o + o0 + q));
+                                        a0 = vmlal_n_s16(a0, vget_low_s16(wv), col[kk]);
+                                        a1 = vmlal_n_s16(a1, vget_high_s16(wv), col[kk]);
+                                    }
+                                    vst1q_s32(acc + q, a0);
+                                    vst1q_s32(acc + q + 4, a1);
+                                }
+                                kk = kk_n;
+                            }
+            #endif
+            """
         s = s.replacing("@SIMD_MAC@\n", with: x86 + "\n" + (neon ? arm + "\n" : ""))
+        s = s.replacing("@SIMD_DENSE@\n", with: neon ? armDense + "\n" : "")
         s = s.replacing("@SIMD_TWO@\n", with: x86Two + "\n" + (neon ? armTwo + "\n" : ""))
         s = "#if defined(__AVX2__)\n#include <immintrin.h>\n#endif\n" + s
         if neon { s = "#if defined(__ARM_NEON) && defined(__aarch64__)\n#include <arm_neon.h>\n#endif\n\n" + s }
