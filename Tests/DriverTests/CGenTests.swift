@@ -223,6 +223,68 @@ import Testing
         }
     }
 
+    /// The generated requantization (`fk_requant_n`: scalar, AVX2 eight at a time, NEON eight and
+    /// four at a time) against `QuantMath.requantize` on accumulators, multipliers and shifts at
+    /// their extremes, with and without a fused clamp.
+    @Test func requantizationEdgeCasesMatchInC() throws {
+        let f = try #require(Self.fixture)
+        let accs: [Int32] = [.min, .min + 1, -(1 << 30), -12345, -1, 0, 1, 12345, 1 << 30, .max]
+        let mults: [Int32] = [1 << 30, .max, 1_518_500_250, 1]
+        let rights = [0, 1, 2, 15, 30, 31]
+        // every accumulator with every multiplier and right shifts 0, 1 and 31 (120, no left shift:
+        // the AVX2 blocks), then left shifts, then a tail: 16 blocks of 8, one of 4, 3 scalar
+        var cases: [(acc: Int32, q: Requantizer)] = []
+        for a in accs {
+            for m in mults {
+                for r in [0, 1, 31] { cases.append((a, Requantizer(multiplier: m, leftShift: 0, rightShift: r))) }
+            }
+        }
+        for i in 0..<15 {
+            let q = Requantizer(
+                multiplier: mults[i % mults.count], leftShift: [1, 3, 8][i % 3], rightShift: rights[i % rights.count])
+            cases.append((accs[(i * 7) % accs.count], q))
+        }
+        let clamps: [(zp: Int32, lo: Int32, hi: Int32)] = [
+            (0, -128, 127), (-128, -128, 127), (127, -128, 127), (-5, -5, 40),
+        ]
+        func list<T>(_ a: [T]) -> String { a.map { "\($0)" }.joined(separator: ", ") }
+        var c = "#include \"model.c\"\n#include <stdio.h>\nint main(void)\n{\n"
+        c += "    static const int32_t acc[] = {\(list(cases.map { $0.acc == .min ? "INT32_MIN" : "\($0.acc)" }))};\n"
+        c += "    static const int32_t m[] = {\(list(cases.map { $0.q.multiplier }))};\n"
+        c += "    static const int8_t l[] = {\(list(cases.map { $0.q.leftShift }))};\n"
+        c += "    static const int8_t r[] = {\(list(cases.map { $0.q.rightShift }))};\n"
+        c += "    int8_t out[\(cases.count)];\n    int i;\n"
+        for k in clamps {
+            c += "    fk_requant_n(acc, m, l, r, \(cases.count), \(k.zp), \(k.lo), \(k.hi), out);\n"
+            c += "    for (i = 0; i < \(cases.count); i++) printf(\"%d\\n\", out[i]);\n"
+        }
+        c += "    return 0;\n}\n"
+        let src = "\(f.dir)/requant_test.c"
+        try c.write(toFile: src, atomically: true, encoding: .utf8)
+        let want = clamps.flatMap { k in
+            cases.map { Int(QuantMath.requantize($0.acc, $0.q, zeroPoint: k.zp, lo: k.lo, hi: k.hi)) }
+        }
+        let avx2 = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx2") ?? false
+        var builds: [(cc: String, flags: [String], runner: String?)] = [("gcc", ["-O2"], nil)]
+        if avx2 { builds.append(("gcc", ["-O2", "-march=native"], nil)) }
+        builds.append(("aarch64-linux-gnu-gcc", ["-O2", "-mcpu=cortex-a57", "-static"], "qemu-aarch64"))
+        for (n, b) in builds.enumerated() {
+            guard let cc = Self.which(b.cc), b.runner.map({ Self.which($0) != nil }) ?? true else {
+                print("skipped: \(b.cc) \(b.runner ?? "") not found")
+                continue
+            }
+            let exe = "\(f.dir)/requant-\(n)"
+            let built = try Self.sh(cc, ["-std=c99", "-w"] + b.flags + ["-I", f.dir, "-o", exe, src, "-lm"])
+            #expect(built.code == 0, "\(built.out)")
+            guard built.code == 0 else { continue }
+            let run = try b.runner.map { try Self.sh(Self.which($0)!, [exe]) } ?? Self.sh(exe, [])
+            let got = run.out.split(separator: "\n").compactMap { Int($0) }
+            #expect(
+                got == want,
+                "\(b.cc) \(b.flags): \(zip(got, want).enumerated().filter { $0.element.0 != $0.element.1 }.prefix(5))")
+        }
+    }
+
     @Test func integratorExamplePrintsTheSameTop1AsFkdcRun() throws {
         let f = try #require(Self.fixture)
         guard let make = Self.which("make"), Self.which("cc") != nil else {
