@@ -431,10 +431,18 @@ enum CKernels {
         // the 16 ymm registers hold 8 accumulators, 4 weight vectors and the 2 inputs
         let x86Two = """
             #if defined(__AVX2__)
-                    if (o % 32 == 0 && p + 1 < plane) {
+                    if (o % 32 == 0 && p + 1 < plane && pairs <= 1024) {
                         const int8_t *xq = xp + k;
                         int8_t *yq = yp + o;
                         int32_t acc2[32];
+                        int32_t px[1024], py[1024]; /* each pixel's input pairs as 16-bit halves, packed once */
+                        for (kp = 0; kp < pairs; kp++) {
+                            const int odd = 2 * kp + 1 < k;
+                            const int32_t x0 = xp[2 * kp], x1 = odd ? xp[2 * kp + 1] : 0;
+                            const int32_t y0 = xq[2 * kp], y1 = odd ? xq[2 * kp + 1] : 0;
+                            px[kp] = (int32_t)((uint32_t)(uint16_t)x0 | ((uint32_t)(uint16_t)x1 << 16));
+                            py[kp] = (int32_t)((uint32_t)(uint16_t)y0 | ((uint32_t)(uint16_t)y1 << 16));
+                        }
                         for (o0 = 0; o0 < o; o0 += 32) {
                             __m256i a0 = _mm256_loadu_si256((const __m256i *)(b + o0));
                             __m256i a1 = _mm256_loadu_si256((const __m256i *)(b + o0 + 8));
@@ -442,11 +450,8 @@ enum CKernels {
                             __m256i a3 = _mm256_loadu_si256((const __m256i *)(b + o0 + 24));
                             __m256i c0 = a0, c1 = a1, c2 = a2, c3 = a3;
                             for (kp = 0; kp < pairs; kp++) {
-                                const int odd = 2 * kp + 1 < k;
-                                const int32_t x0 = xp[2 * kp], x1 = odd ? xp[2 * kp + 1] : 0;
-                                const int32_t y0 = xq[2 * kp], y1 = odd ? xq[2 * kp + 1] : 0;
-                                const __m256i xv = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)x0 | ((uint32_t)(uint16_t)x1 << 16)));
-                                const __m256i yv = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)y0 | ((uint32_t)(uint16_t)y1 << 16)));
+                                const __m256i xv = _mm256_set1_epi32(px[kp]);
+                                const __m256i yv = _mm256_set1_epi32(py[kp]);
                                 const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
                                 const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wp));
                                 const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 16)));
@@ -481,21 +486,24 @@ enum CKernels {
         // inputs (two channels of two pixels) sit in the lanes of one register for SMLAL by lane
         let armTwo = """
             #if defined(__ARM_NEON) && defined(__aarch64__)
-                    if (o % 32 == 0 && p + 1 < plane) {
+                    if (o % 32 == 0 && p + 1 < plane && pairs <= 1024) {
                         const int8_t *xq = xp + k;
                         int8_t *yq = yp + o;
                         int32_t acc2[32];
+                        int16_t px[4 * 1024]; /* per pair: x[2i], x[2i+1] of both pixels, packed once */
+                        for (kp = 0; kp < pairs; kp++) {
+                            const int odd = 2 * kp + 1 < k;
+                            px[4 * kp] = xp[2 * kp];
+                            px[4 * kp + 1] = odd ? xp[2 * kp + 1] : 0;
+                            px[4 * kp + 2] = xq[2 * kp];
+                            px[4 * kp + 3] = odd ? xq[2 * kp + 1] : 0;
+                        }
                         for (o0 = 0; o0 < o; o0 += 32) {
                             int32x4_t a[8], c[8];
                             int q;
                             for (q = 0; q < 8; q++) a[q] = c[q] = vld1q_s32(b + o0 + 4 * q);
                             for (kp = 0; kp < pairs; kp++) {
-                                const int odd = 2 * kp + 1 < k;
-                                const uint64_t packed = (uint64_t)(uint16_t)xp[2 * kp] |
-                                                        (uint64_t)(uint16_t)(odd ? xp[2 * kp + 1] : 0) << 16 |
-                                                        (uint64_t)(uint16_t)xq[2 * kp] << 32 |
-                                                        (uint64_t)(uint16_t)(odd ? xq[2 * kp + 1] : 0) << 48;
-                                const int16x4_t xv = vcreate_s16(packed);
+                                const int16x4_t xv = vld1_s16(px + 4 * kp);
                                 const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
                                 for (q = 0; q < 4; q++) {
                                     const int8x8x2_t ww = vld2_s8(wp + 16 * q);
