@@ -25,7 +25,7 @@ func temporaryFile(_ bytes: [UInt8], suffix: String = ".pt") -> String {
     precondition(fd >= 0)
     _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
     close(fd)
-    return String(cString: template)
+    return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }
 
 /// A minimal zip writer (stored entries), optionally with ZIP64 central-directory records.
