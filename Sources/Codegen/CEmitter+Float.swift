@@ -221,6 +221,9 @@ extension Emission {
             body.append(
                 "    fk_pool_f32(\(x), \(xd[0] * xd[1]), \(xd[2]), \(xd[3]), \(y), \(od[2]), \(od[3]), \(a.kernel[0]), \(a.kernel[1]), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.pad[2]), \(a.pad[3]), \(a.countIncludePad ? 1 : 0), \(isMax));"
             )
+        case .reshape, .flatten, .identity, .dropout:
+            // only a constant's reshape gets here (others alias): the same values, copied
+            try copy(n, from: n.inputs[0], offset: 0, dims: [count], strides: [1], to: 0)
         case .transpose(let perm):
             let xs = Self.strides(dims(0))
             try copy(n, from: n.inputs[0], offset: 0, dims: od, strides: perm.map { xs[$0] }, to: 0)

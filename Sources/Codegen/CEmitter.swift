@@ -157,6 +157,7 @@ struct Emission {
 
     /// Which values alias their input (no copy: same bytes, same layout).
     func aliases(_ n: Node) -> Bool {
+        if g.constants[n.inputs[0]] != nil { return false }  // a constant reshaped: copied (float32) or refused
         switch n.op {
         case .identity, .dropout: return true
         case .reshape, .flatten:
@@ -280,6 +281,13 @@ struct Emission {
         let out = n.outputs[0]
         guard n.inputs.allSatisfy({ g.constants[$0] != nil || g.values[$0].dtype == .int8 }) else {
             throw fail(n, "an int8 op with a float32 input")
+        }
+        switch n.op {
+        case .conv2d, .fullyConnected, .gemm: break
+        default:
+            guard !n.inputs.contains(where: { g.constants[$0] != nil }) else {
+                throw fail(n, "an int8 op on a constant (fold constants first)")
+            }
         }
         let oq = q(out)
         let (ho, wo, _) = hwc(out)
