@@ -36,15 +36,7 @@ extension Emission {
     /// `(const int[]){a, b, …}`: a C99 compound literal for a kernel's small int arguments.
     static func ints(_ a: [Int]) -> String { "(const int[]){\(a.map(String.init).joined(separator: ", "))}" }
 
-    static func strides(_ dims: [Int]) -> [Int] {
-        var s = [Int](repeating: 1, count: dims.count)
-        var acc = 1
-        for i in stride(from: dims.count - 1, through: 0, by: -1) {
-            s[i] = acc
-            acc *= dims[i]
-        }
-        return s
-    }
+    static func strides(_ dims: [Int]) -> [Int] { Shape(dims).strides }
 
     /// Strides reading `from` (right-aligned, NumPy broadcasting) over the index space `to`: 0
     /// along a dimension it repeats.

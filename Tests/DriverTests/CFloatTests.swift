@@ -135,6 +135,32 @@ import Testing
         }
         print("quantized ViT C vs int8 evaluator: \(exact) of \(total) logits equal")
 
+        // float32 activations need a 4-byte aligned workspace: anything else, or a NULL, is refused
+        let refusal = """
+            #include <stdio.h>
+            #include <stdlib.h>
+            #include "model.h"
+            int main(void)
+            {
+                static float input[MODEL_INPUT_SIZE], logits[MODEL_OUTPUT_SIZE];
+                unsigned char *ws = malloc(MODEL_WORKSPACE_BYTES + 16);
+                if (ws == NULL) return 1;
+                printf("%d %d %d %d\\n", model_run(input, logits, ws + 1), model_run(NULL, logits, ws),
+                       model_run(input, logits, NULL), model_run(input, logits, ws));
+                free(ws);
+                return 0;
+            }
+            """
+        try refusal.write(toFile: "\(dir)/refusal.c", atomically: true, encoding: .utf8)
+        if let gcc = CGenTests.which("gcc") {
+            let b = try CGenTests.sh(
+                gcc,
+                Self.flags + ["-O2", "-I", dir, "-o", "\(dir)/refusal", "\(dir)/refusal.c", "\(dir)/model.c", "-lm"])
+            #expect(b.code == 0 && b.out.isEmpty, "\(b.out)")
+            let r = try CGenTests.sh("\(dir)/refusal", [])
+            #expect(r.out == "-1 -1 -1 0\n", "\(r.out)")
+        }
+
         // external weights (the position embedding too): the same logits as the embedded C
         o.output = dir + "-external"
         o.externalWeights = true
