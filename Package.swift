@@ -43,6 +43,9 @@ let package = Package(
                 "Driver",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // libFuzzer's driver entry point (scripts/fuzz.sh links libFuzzer; plain builds replay files)
+        .systemLibrary(name: "CFuzzDriver", path: "Sources/CFuzzDriver"),
+        .executableTarget(name: "fkdc-fuzz", dependencies: ["Driver", "GraphIR", "CFuzzDriver"]),
         .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
         .testTarget(name: "FrontendsTests", dependencies: ["Frontends", "GraphIR"]),
         .testTarget(name: "PassesTests", dependencies: ["Passes", "GraphIR"], exclude: ["Golden"]),

@@ -54,7 +54,7 @@ public struct FrontendError: Error, Sendable, CustomStringConvertible {
 public struct ParsingLimits: Sendable {
     /// Largest pickle stream (data.pkl) read, in bytes.
     public var maxPickleBytes = 1 << 30
-    /// Deepest nesting of containers in a pickle.
+    /// Deepest nesting of containers in a pickle, and of messages in an ONNX protobuf.
     public var maxNesting = 200
     /// Largest pickle stack, memo and mark stack.
     public var maxStackDepth = 1 << 20

@@ -40,12 +40,22 @@ public struct Shape: Sendable, Hashable, CustomStringConvertible {
 
     public var rank: Int { dims.count }
 
-    /// Element count, or nil when it overflows `Int`.
+    /// Element count, or nil when a dim is negative or the product of the non-zero dims
+    /// overflows `Int` (a zero-element shape with a huge dim is refused too: a flatten or
+    /// reshape of part of it would overflow).
     public var checkedElementCount: Int? {
+        guard span != nil else { return nil }
+        return dims.contains(0) ? 0 : span
+    }
+
+    /// Product of the dims with zeros counted as one, or nil when a dim is negative or it
+    /// overflows. When it is at most `Graph.maxElements`, no product of any subset of the dims
+    /// can overflow, whatever an op multiplies.
+    public var span: Int? {
         var n = 1
         for d in dims {
             guard d >= 0 else { return nil }
-            let (p, o) = n.multipliedReportingOverflow(by: d)
+            let (p, o) = n.multipliedReportingOverflow(by: Swift.max(d, 1))
             if o { return nil }
             n = p
         }

@@ -36,6 +36,8 @@ public enum ShapeInference {
     }
 
     /// Output length of a window of `k` (dilated extent) sliding with `stride` over `n + padding`.
+    /// Every argument is at most 2^62 (dims and attributes below 2^31, extents below 2^62), so
+    /// the sums cannot overflow; 0 when the window does not fit.
     static func windowCount(_ n: Int, _ padBefore: Int, _ padAfter: Int, _ extent: Int, _ stride: Int, ceil: Bool)
         -> Int
     {
@@ -47,17 +49,43 @@ public enum ShapeInference {
         return out
     }
 
+    /// Output types of `op` on `inputs`. Total on any input: input shapes beyond
+    /// `Graph.maxElements`, attributes beyond `Graph.maxAttribute` and outputs that would exceed
+    /// the element limit are errors, never an overflow.
     public static func infer(op: Op, inputs: [Value], constants: [Tensor?], node: String) throws(IRError)
         -> [Inferred]
     {
-        func fail(_ m: String) -> IRError { IRError(.shapeMismatch, at: node, "\(op.name): \(m)") }
-        func attr(_ m: String) -> IRError { IRError(.badAttribute, at: node, "\(op.name): \(m)") }
-        guard op.arity.contains(inputs.count) else {
+        guard op.arity.contains(inputs.count), constants.count == inputs.count else {
             throw IRError(
                 .arity, at: node,
                 "\(op.name) takes \(op.arity.lowerBound)…\(op.arity.upperBound == Int.max ? "n" : String(op.arity.upperBound)) inputs, got \(inputs.count)"
             )
         }
+        for v in inputs {
+            guard let n = v.shape.span, n <= Graph.maxElements else {
+                throw IRError(
+                    .shapeMismatch, at: node,
+                    "\(op.name): input %\(v.name) \(v.shape) holds more than the \(Graph.maxElements) elements a value may have")
+            }
+        }
+        let out = try inferBounded(op: op, inputs: inputs, constants: constants, node: node)
+        for o in out {
+            guard let n = o.shape.span, n <= Graph.maxElements else {
+                throw IRError(
+                    .shapeMismatch, at: node,
+                    "\(op.name): the output \(o.shape) would hold more than the \(Graph.maxElements) elements a value may have")
+            }
+        }
+        return out
+    }
+
+    /// `infer` on inputs whose shapes are known to be within the element limit.
+    static func inferBounded(op: Op, inputs: [Value], constants: [Tensor?], node: String) throws(IRError)
+        -> [Inferred]
+    {
+        func fail(_ m: String) -> IRError { IRError(.shapeMismatch, at: node, "\(op.name): \(m)") }
+        func attr(_ m: String) -> IRError { IRError(.badAttribute, at: node, "\(op.name): \(m)") }
+        func small(_ a: [Int]) -> Bool { a.allSatisfy { $0 <= Graph.maxAttribute && $0 >= -Graph.maxAttribute } }
         let x = inputs[0]
         let xs = x.shape.dims
         let floatOut = { (s: [Int]) in [Inferred(dtype: x.dtype, shape: Shape(s))] }
@@ -66,7 +94,8 @@ public enum ShapeInference {
             let w = inputs[1].shape.dims
             guard xs.count == 4, w.count == 4 else { throw fail("input \(x.shape) and weight \(Shape(w)) must be 4-D") }
             guard a.stride.count == 2, a.pad.count == 4, a.dilation.count == 2, a.groups >= 1,
-                a.stride.allSatisfy({ $0 >= 1 }), a.dilation.allSatisfy({ $0 >= 1 }), a.pad.allSatisfy({ $0 >= 0 })
+                a.stride.allSatisfy({ $0 >= 1 }), a.dilation.allSatisfy({ $0 >= 1 }), a.pad.allSatisfy({ $0 >= 0 }),
+                small(a.stride + a.pad + a.dilation + [a.groups])
             else { throw attr("stride, pad, dilation or groups out of range") }
             guard w[0] % a.groups == 0, xs[1] == w[1] * a.groups else {
                 throw fail("input channels \(xs[1]) do not match weight \(Shape(w)) with groups=\(a.groups)")
@@ -140,7 +169,7 @@ public enum ShapeInference {
         case .avgPool(let a), .maxPool(let a):
             guard xs.count == 4 else { throw fail("input \(x.shape) must be [N,C,H,W]") }
             guard a.kernel.count == 2, a.stride.count == 2, a.pad.count == 4, a.kernel.allSatisfy({ $0 >= 1 }),
-                a.stride.allSatisfy({ $0 >= 1 }), a.pad.allSatisfy({ $0 >= 0 })
+                a.stride.allSatisfy({ $0 >= 1 }), a.pad.allSatisfy({ $0 >= 0 }), small(a.kernel + a.stride + a.pad)
             else { throw attr("kernel, stride or pad out of range") }
             let ho = windowCount(xs[2], a.pad[0], a.pad[2], a.kernel[0], a.stride[0], ceil: a.ceilMode)
             let wo = windowCount(xs[3], a.pad[1], a.pad[3], a.kernel[1], a.stride[1], ceil: a.ceilMode)
@@ -150,7 +179,9 @@ public enum ShapeInference {
             guard target.filter({ $0 == -1 }).count <= 1, target.allSatisfy({ $0 >= -1 }) else {
                 throw attr("shape \(target) may hold one -1 and no other negative")
             }
-            let known = target.filter { $0 != -1 }.reduce(1, *)
+            guard let known = Shape(target.filter { $0 != -1 }).checkedElementCount, known <= Graph.maxElements else {
+                throw fail("cannot reshape \(x.shape) to \(target): too many elements")
+            }
             let n = x.shape.elementCount
             var out = target
             if let i = target.firstIndex(of: -1) {
@@ -183,7 +214,7 @@ public enum ShapeInference {
             guard step >= 1 else { throw attr("step must be ≥ 1") }
             let (s, e) = sliceBounds(start: start, end: end, dim: xs[a])
             var out = xs
-            out[a] = e > s ? (e - s + step - 1) / step : 0
+            out[a] = e > s ? (e - s - 1) / step + 1 : 0
             return floatOut(out)
         case .gather(let ax):
             guard let a = axis(ax, rank: xs.count) else { throw attr("axis \(ax) out of range for \(x.shape)") }
@@ -196,7 +227,7 @@ public enum ShapeInference {
             }
             return floatOut(Array(xs[..<a]) + idx.shape.dims + Array(xs[(a + 1)...]))
         case .expand(let target):
-            guard let s = broadcast(xs, target), s == target else {
+            guard small(target), let s = broadcast(xs, target), s == target else {
                 throw fail("cannot expand \(x.shape) to \(target)")
             }
             return floatOut(s)

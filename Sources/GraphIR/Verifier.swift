@@ -1,6 +1,11 @@
 extension Graph {
-    /// The most elements one value may hold (2^31: far above any vision model's tensors).
+    /// The most elements one value may hold (2^31: far above any vision model's tensors), and
+    /// the bound on the product of its dims with zeros counted as one (`Shape.span`).
     public static let maxElements = 1 << 31
+    /// The largest integer attribute (pad, stride, dilation, kernel, groups, reshape dim) shape
+    /// inference accepts: with dims and attributes both under 2^31, every window and product it
+    /// computes fits in 64 bits.
+    public static let maxAttribute = 1 << 31
 
     /// Checks every invariant of the IR: each value defined once and before use, op arity,
     /// shapes and dtypes agreeing with shape inference, constants matching their values,
@@ -18,7 +23,7 @@ extension Graph {
             defined[id] = true
         }
         for v in values {
-            guard let n = v.shape.checkedElementCount, n <= Self.maxElements else {
+            guard let n = v.shape.span, n <= Self.maxElements else {
                 throw IRError(
                     .shapeMismatch, at: "%\(v.name)",
                     "shape \(v.shape) holds more than the \(Self.maxElements) elements a value may have")

@@ -52,7 +52,14 @@ struct ONNXImporter {
         return FrontendError(kind, file: file, at: n.map { "node '\($0.name)' (\($0.opType))" } ?? "", m)
     }
 
+    /// The most elements an op folded at import (Expand, Range, ConstantOfShape, Concat of
+    /// constants) may produce: larger constants are refused before they are allocated.
+    static let maxFoldedElements = 1 << 24
+
     mutating func run(batch: Int) throws(FrontendError) {
+        for n in model.nodes {
+            if let m = ONNXArity.problem(n) { throw fail(.layout, m, node: n) }
+        }
         for (name, t) in model.initializers { env[name] = .constant(t) }
         for v in model.inputs where env[v.name] == nil {
             guard let dtype = ONNXTensorReader.dtype(v.elemType), dtype.isFloatingPoint else {
@@ -72,6 +79,11 @@ struct ONNXImporter {
                         .unsupportedFormat,
                         "dimension \(i) of graph input '\(v.name)' is dynamic; only the batch dimension may be")
                 }
+            }
+            guard let span = Shape(dims).span, span <= Graph.maxElements else {
+                throw fail(
+                    .shapeMismatch,
+                    "graph input '\(v.name)' has shape \(Shape(dims)): more than the \(Graph.maxElements) elements a value may have")
             }
             let id = g.addInput(name: uniqueName(v.name), dtype: .float32, shape: Shape(dims))
             env[v.name] = .value(id)

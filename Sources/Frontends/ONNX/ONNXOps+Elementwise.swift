@@ -109,7 +109,10 @@ extension ONNXOps {
     }
 
     /// Folds when every input is a constant; `nil` from `f` means the inputs do not fit.
-    static func constantOnly(_ imp: inout ONNXImporter, _ n: ONNXModel.Node, _ f: ([Tensor]) -> Tensor?)
+    static func constantOnly(
+        _ imp: inout ONNXImporter, _ n: ONNXModel.Node, refusal: String = "inputs do not broadcast",
+        _ f: ([Tensor]) -> Tensor?
+    )
         throws(FrontendError) -> [ONNXRef]
     {
         var ts: [Tensor] = []
@@ -122,7 +125,7 @@ extension ONNXOps {
             }
             ts.append(t)
         }
-        guard let out = f(ts) else { throw imp.fail(.shapeMismatch, "inputs do not broadcast", node: n) }
+        guard let out = f(ts) else { throw imp.fail(.shapeMismatch, refusal, node: n) }
         return [.constant(out)]
     }
 

@@ -16,7 +16,9 @@ extension ONNXOps {
         },
         "ConstantOfShape": { imp, n throws(FrontendError) in
             let s = try imp.requireConstant(n, 0, "shape").int64ArrayExact().map { Int($0) }
-            guard s.allSatisfy({ $0 >= 0 }), let count = Shape(s).checkedElementCount, count <= 1 << 24 else {
+            guard s.allSatisfy({ $0 >= 0 }), let count = Shape(s).checkedElementCount,
+                count <= ONNXImporter.maxFoldedElements
+            else {
                 throw imp.fail(.shapeMismatch, "ConstantOfShape of \(s)", node: n)
             }
             let fill = n.attributes["value"]?.tensor
@@ -27,12 +29,16 @@ extension ONNXOps {
             ]
         },
         "Range": { imp, n throws(FrontendError) in
-            try constantOnly(&imp, n) { a in
+            let refusal =
+                "Range needs scalar start, limit and a non-zero delta, finite, giving at most \(ONNXImporter.maxFoldedElements) elements"
+            return try constantOnly(&imp, n, refusal: refusal) { a in
                 guard let start = ConstMath.scalar(a[0]), let limit = ConstMath.scalar(a[1]),
                     let delta = ConstMath.scalar(a[2]), delta != 0
                 else { return nil }
-                let count = max(0, Int(((limit - start) / delta).rounded(.up)))
-                guard count <= 1 << 24 else { return nil }
+                // NaN or infinite bounds, or too many elements: not a range this importer folds
+                let q = ((limit - start) / delta).rounded(.up)
+                guard q.isFinite, q <= Double(ONNXImporter.maxFoldedElements) else { return nil }
+                let count = max(0, Int(q))
                 return ConstMath.tensor(
                     (0..<count).map { start + Double($0) * delta }, shape: [count], dtype: a[0].dtype)
             }
@@ -88,8 +94,17 @@ extension ONNXOps {
             }
             let consts = refs.compactMap { r -> Tensor? in if case .constant(let t) = r { t } else { nil } }
             if consts.count == refs.count {
-                guard consts.allSatisfy({ $0.shape.rank == rank }) else {
-                    throw imp.fail(.shapeMismatch, "Concat of different ranks", node: n)
+                let first = consts[0].shape.dims
+                guard
+                    consts.allSatisfy({ c in
+                        c.shape.rank == rank && (0..<rank).allSatisfy { $0 == axis || c.shape[$0] == first[$0] }
+                    }), let total = consts.reduce(0, { $0 + $1.shape.elementCount }) as Int?,
+                    total <= ONNXImporter.maxFoldedElements
+                else {
+                    throw imp.fail(
+                        .shapeMismatch,
+                        "Concat of constants \(consts.map { $0.shape.description }.joined(separator: ", ")) along axis \(axis)",
+                        node: n)
                 }
                 return [.constant(ConstMath.concat(consts, axis: axis))]
             }
@@ -127,10 +142,20 @@ extension ONNXOps {
         "Expand": { imp, n throws(FrontendError) in
             let x = try imp.ref(n.inputs[0])
             let target = try imp.requireConstant(n, 1, "shape").int64ArrayExact().map { Int($0) }
-            guard let out = ShapeInference.broadcast(imp.shape(x), target), Shape(out).checkedElementCount != nil else {
+            guard let out = ShapeInference.broadcast(imp.shape(x), target), let count = Shape(out).checkedElementCount,
+                count <= Graph.maxElements
+            else {
                 throw imp.fail(.shapeMismatch, "cannot expand \(imp.shape(x)) to \(target)", node: n)
             }
-            if case .constant(let t) = x { return [.constant(ConstMath.expand(t, to: out))] }
+            if case .constant(let t) = x {
+                guard count <= ONNXImporter.maxFoldedElements else {
+                    throw imp.fail(
+                        .limitExceeded,
+                        "Expand of a constant to \(Shape(out)) (\(count) elements; at most \(ONNXImporter.maxFoldedElements) are folded)",
+                        node: n)
+                }
+                return [.constant(ConstMath.expand(t, to: out))]
+            }
             if out == imp.shape(x) { return [x] }
             return [
                 .value(
@@ -169,7 +194,9 @@ extension ONNXOps {
     static func reshaped(_ imp: inout ONNXImporter, _ n: ONNXModel.Node, _ x: ONNXRef, to out: [Int])
         throws(FrontendError) -> ONNXRef
     {
-        guard Shape(out).checkedElementCount == imp.shape(x).reduce(1, *) else {
+        guard let count = Shape(out).checkedElementCount, count == imp.shape(x).reduce(1, *),
+            Shape(out).span.map({ $0 <= Graph.maxElements }) == true
+        else {
             throw imp.fail(.shapeMismatch, "cannot reshape \(imp.shape(x)) to \(out)", node: n)
         }
         if case .constant(let t) = x { return .constant(t.reshaped(Shape(out))) }
@@ -192,8 +219,10 @@ extension ONNXOps {
         }
         let total = s.reduce(1, *)
         if let i = target.firstIndex(of: -1) {
-            let known = target.enumerated().filter { $0.offset != i }.map(\.element).reduce(1, *)
-            guard known > 0, total % known == 0, target.filter({ $0 == -1 }).count == 1 else {
+            let rest = target.enumerated().filter { $0.offset != i }.map(\.element)
+            guard rest.allSatisfy({ $0 >= 0 }), let known = Shape(rest).checkedElementCount, known > 0,
+                total % known == 0, target.filter({ $0 == -1 }).count == 1
+            else {
                 throw imp.fail(.shapeMismatch, "cannot reshape \(s) to \(target)", node: n)
             }
             target[i] = total / known
@@ -233,7 +262,7 @@ extension ONNXOps {
             }
             let dim = imp.shape(x)[axis]
             let (b, e) = ShapeInference.sliceBounds(start: starts[k], end: ends[k], dim: dim)
-            let count = e > b ? (e - b + steps[k] - 1) / steps[k] : 0
+            let count = e > b ? (e - b - 1) / steps[k] + 1 : 0
             if b == 0 && count == dim && steps[k] == 1 { continue }
             if case .constant(let t) = x {
                 x = .constant(ConstMath.slice(t, axis: axis, start: b, step: steps[k], count: count))
@@ -264,7 +293,10 @@ extension ONNXOps {
             let each = (s[axis] + parts - 1) / max(parts, 1)
             sizes = (0..<parts).map { min(each, max(0, s[axis] - $0 * each)) }
         }
-        guard let sz = sizes, sz.count == parts, sz.reduce(0, +) == s[axis], sz.allSatisfy({ $0 >= 0 }) else {
+        // sizes are checked one by one against the dimension, so their sum cannot overflow
+        guard let sz = sizes, sz.count == parts, sz.allSatisfy({ (0...s[axis]).contains($0) }),
+            sz.reduce(0, +) == s[axis]
+        else {
             throw imp.fail(.shapeMismatch, "Split sizes \(sizes ?? []) do not cover dimension \(s[axis])", node: n)
         }
         var out: [ONNXRef] = []

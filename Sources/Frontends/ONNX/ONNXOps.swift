@@ -84,6 +84,15 @@ enum ONNXOps {
         _ imp: inout ONNXImporter, _ n: ONNXModel.Node, input: [Int], kernel: [Int], stride: [Int], dilation: [Int]
     ) throws(FrontendError) -> [Int] {
         let auto = n.string("auto_pad") ?? "NOTSET"
+        let limit = Graph.maxAttribute
+        guard input.count == 4, kernel.count == 2, stride.count == 2, dilation.count == 2,
+            (kernel + stride + dilation).allSatisfy({ (1...limit).contains($0) })
+        else {
+            throw imp.fail(
+                .unsupportedFormat,
+                "kernel \(kernel), strides \(stride) and dilations \(dilation) must be two values in 1…\(limit) each over a 4-D input",
+                node: n)
+        }
         switch auto {
         case "NOTSET", "": return n.ints("pads") ?? [0, 0, 0, 0]
         case "VALID": return [0, 0, 0, 0]
@@ -123,6 +132,7 @@ enum ONNXOps {
         var a = try imp.input(n, 0)
         if transA { a = try imp.emit(.transpose(perm: [1, 0]), [a], output: n.outputs[0] + ".a_t", node: n) }
         var b = try imp.requireConstant(n, 1, "B").toFloat32()
+        guard b.shape.rank == 2 else { throw imp.fail(.shapeMismatch, "Gemm's B must be 2-D, got \(b.shape)", node: n) }
         if !transB { b = ConstMath.transpose(b, perm: [1, 0]) }
         if alpha != 1 { b = ConstMath.unary(b) { $0 * Double(alpha) } }
         let w = imp.value(.constant(b), name: n.inputs[1] + (transB && alpha == 1 ? "" : ".gemm_weight"))

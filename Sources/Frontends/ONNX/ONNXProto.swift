@@ -51,6 +51,15 @@ struct ONNXModel {
         guard let base = bytes.baseAddress, bytes.count > 0 else {
             throw FrontendError(.truncated, file: path, "the file is empty")
         }
+        let depth = withUnsafePointer(to: onnx__model_proto__descriptor) {
+            ProtobufNesting.depth(of: bytes, root: $0, limit: limits.maxNesting)
+        }
+        guard depth != nil else {
+            throw FrontendError(
+                .limitExceeded, file: path,
+                "messages nest deeper than \(limits.maxNesting) levels (a TypeProto or subgraph nested this deep is not a real model)"
+            )
+        }
         guard let msg = onnx__model_proto__unpack(nil, bytes.count, base.assumingMemoryBound(to: UInt8.self)) else {
             throw FrontendError(.malformedProtobuf, file: path, "not a valid ONNX protobuf (truncated or corrupted)")
         }

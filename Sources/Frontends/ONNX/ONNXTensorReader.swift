@@ -42,7 +42,7 @@ struct ONNXTensorReader {
             dims.append(d)
         }
         let shape = Shape(dims)
-        guard let count = shape.checkedElementCount, count <= Graph.maxElements else {
+        guard let count = shape.checkedElementCount, let span = shape.span, span <= Graph.maxElements else {
             throw fail(name, "dims \(dims) are too large")
         }
         let bytes = count * dtype.byteSize
