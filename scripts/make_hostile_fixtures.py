@@ -4,7 +4,7 @@ pickle, safetensors, images), one per class of failure the readers must turn int
 Stdlib only. Run from the repository root: python3 scripts/make_hostile_fixtures.py
 Each file is documented where it is written; Tests/DriverTests/HostileTests.swift replays them.
 """
-import io, json, os, struct, zipfile, zlib
+import io, json, os, struct, sys, zipfile, zlib
 
 here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "Tests", "Fixtures", "hostile")
 
@@ -154,3 +154,142 @@ def onnx():
 
 
 onnx()
+
+
+# --- PyTorch checkpoints ----------------------------------------------------------------------
+
+
+def torch_zip(pkl, blobs=()):
+    z = io.BytesIO()
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_STORED) as f:
+        f.writestr("archive/data.pkl", pkl)
+        for name, b in blobs:
+            f.writestr("archive/data/" + name, b)
+        f.writestr("archive/version", "3\n")
+    return z.getvalue()
+
+
+def rebuild(storage_key, numel, offset, size, stride):
+    """Pickle ops for torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, {})."""
+    def ints(vs):
+        return b"(" + b"".join(b"\x8a\x08" + struct.pack("<q", v) for v in vs) + b"t"
+    pid = b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX" + struct.pack("<I", len(storage_key)) + storage_key.encode()
+    pid += b"X\x03\x00\x00\x00cpu\x8a\x08" + struct.pack("<q", numel) + b"tQ"
+    return (b"ctorch._utils\n_rebuild_tensor_v2\n(" + pid + b"\x8a\x08" + struct.pack("<q", offset) + ints(size)
+            + ints(stride) + b"\x89}tR")
+
+
+def state_dict(entries):
+    """An OrderedDict-free plain dict {name: tensor} pickle (protocol 2)."""
+    body = b"".join(b"X" + struct.pack("<I", len(k)) + k.encode() + v for k, v in entries)
+    return b"\x80\x02}(" + body + b"u."
+
+
+def pytorch():
+    # a list appended to itself, and a dict holding itself (exclusivity violation before the fix)
+    write("pickle_self_append.pt", torch_zip(b"\x80\x02]2a."))
+    write("pickle_self_setitem.pt", torch_zip(b"\x80\x02}q\x00K\x01h\x00s."))
+    four = struct.pack("<4f", 1, 2, 3, 4)
+    # a stride-0 view whose element count is 2^62 (allocation of 2^64 bytes before the fix)
+    write("storage_stride0_huge.pt", torch_zip(
+        state_dict([("fc.weight", rebuild("0", 4, 0, [2**31, 2**31], [0, 0]))]), [("0", four)]))
+    # a zero-element view at a storage offset near Int64.max
+    write("storage_empty_huge_offset.pt", torch_zip(
+        state_dict([("fc.weight", rebuild("0", 4, 2**62, [0, 4], [4, 1]))]), [("0", four)]))
+    # a view with fewer strides than dimensions
+    write("storage_short_stride.pt", torch_zip(
+        state_dict([("fc.weight", rebuild("0", 4, 0, [2, 2], [1]))]), [("0", four)]))
+
+
+pytorch()
+
+
+# --- .fkdc: a well-formed container around a hostile GRAPH or QUANT section --------------------
+
+
+def fkdc():
+    good = open(os.path.join(here, "..", "valid", "tiny.fkdc"), "rb").read()
+    n, table = struct.unpack_from("<I", good, 28)[0], struct.unpack_from("<Q", good, 32)[0]
+    entries = {struct.unpack_from("<I", good, table + 24 * i)[0]: table + 24 * i for i in range(n)}
+
+    def section(kind):
+        e = entries[kind]
+        off, ln = struct.unpack_from("<QQ", good, e + 8)
+        return good[off:off + ln]
+
+    def replaced(kind, body):
+        """The file with section `kind` moved to a new 64-aligned tail holding `body`, CRC redone."""
+        b = bytearray(good)
+        b += b"\0" * ((64 - len(b) % 64) % 64)
+        struct.pack_into("<QQ", b, entries[kind] + 8, len(b), len(body))
+        b += body
+        struct.pack_into("<Q", b, 16, len(b))
+        b[24:28] = b"\0\0\0\0"
+        b[24:28] = struct.pack("<I", zlib.crc32(bytes(b)) & 0xFFFFFFFF)
+        return bytes(b)
+
+    graph = section(2)
+    # shape arithmetic inside GRAPH: the first conv's pads near Int64.max
+    write("fkdc_graph_huge_pad.fkdc", replaced(2, graph.replace(b"pad=[1,1,1,1]", b"pad=[9223372036854775807,1,1,1]", 1)))
+    # QUANT: the first per-channel entry (8 scales) cut down to 2, so fewer scales than channels
+    quant = bytearray(section(4))
+    pos, count = 4, struct.unpack_from("<I", quant, 0)[0]
+    for _ in range(count):
+        ln = struct.unpack_from("<I", quant, pos)[0]
+        name_end = pos + 4 + ln
+        axis, k, flags = struct.unpack_from("<iII", quant, name_end)
+        body = name_end + 12
+        size = 4 * k * (2 if flags == 1 else 1)
+        if k == 8:
+            scales = quant[body:body + 8]
+            zps = quant[body + 32:body + 40] if flags == 1 else b""
+            new = quant[:name_end] + struct.pack("<iII", axis, 2, flags) + scales + zps + quant[body + size:]
+            write("fkdc_quant_few_scales.fkdc", replaced(4, bytes(new)))
+            break
+        pos = body + size
+
+
+fkdc()
+
+
+# --- images ------------------------------------------------------------------------------------
+
+
+def images():
+    try:
+        from PIL import Image
+    except ImportError:
+        print("Pillow not found: the JPEG fixtures are not rewritten", file=sys.stderr)
+        return
+    # a progressive 2048×2048 grey JPEG whose last scan is repeated 5,000 times: each scan is a
+    # few bytes but a full pass over the image (minutes of decoding before libjpeg's scan limit)
+    b = io.BytesIO()
+    Image.new("L", (2048, 2048), 128).save(b, "JPEG", progressive=True, quality=90)
+    data = b.getvalue()
+    pos, scans = 2, []
+    while pos < len(data):
+        assert data[pos] == 0xFF
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            break
+        ln = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        end = pos + 2 + ln
+        if marker == 0xDA:  # SOS: entropy-coded data follows up to the next non-RST marker
+            while not (data[end] == 0xFF and data[end + 1] not in (0x00, *range(0xD0, 0xD8))):
+                end += 1
+            scans.append((pos, end))
+        pos = end
+    last = data[scans[-1][0]:scans[-1][1]]
+    write("jpeg_many_scans.jpg", data[:scans[-1][1]] + last * 5000 + b"\xff\xd9")
+    # a CMYK JPEG (refused with a message, not decoded as RGB)
+    b = io.BytesIO()
+    Image.new("CMYK", (8, 8), (0, 128, 255, 0)).save(b, "JPEG")
+    write("jpeg_cmyk.jpg", b.getvalue())
+    # a PNG whose header claims 65535×65535 pixels (refused before anything is allocated)
+    def chunk(t, d):
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 65535, 65535, 16, 6, 0, 0, 0))
+    write("png_huge_dims.png", png + chunk(b"IDAT", zlib.compress(b"\0" * 1024)) + chunk(b"IEND", b""))
+
+
+images()

@@ -60,22 +60,50 @@ static void jpeg_quiet(j_common_ptr cinfo, int level) {
     (void)level;
 }
 
+/* A progressive JPEG may hold any number of scans, each a full pass over the image: a few
+   bytes each can make decoding take hours. Real encoders write about ten; like libjpeg-turbo's
+   TurboJPEG scan limit (but tighter: mozjpeg writes at most a few dozen), more than FKDC_JPEG_MAX_SCANS is refused while decoding. */
+#define FKDC_JPEG_MAX_SCANS 64
+
+static void jpeg_progress(j_common_ptr cinfo) {
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (d->inputctl != NULL && d->input_scan_number > FKDC_JPEG_MAX_SCANS) {
+        struct jpeg_failure *f = (struct jpeg_failure *)cinfo->err;
+        snprintf(f->message, sizeof f->message, "more than %d scans (a progressive JPEG has about ten)",
+                 FKDC_JPEG_MAX_SCANS);
+        longjmp(f->jump, 1);
+    }
+}
+
 static int decode_jpeg(const uint8_t *data, size_t size, size_t max_pixels, int *w, int *h, uint8_t **out,
                        char *error, size_t n) {
     struct jpeg_decompress_struct cinfo;
     struct jpeg_failure err;
+    struct jpeg_progress_mgr progress;
     uint8_t *volatile buf = NULL;
     cinfo.err = jpeg_std_error(&err.base);
     err.base.error_exit = jpeg_fail;
     err.base.emit_message = jpeg_quiet;
+    progress.progress_monitor = jpeg_progress;
     if (setjmp(err.jump)) {
         jpeg_destroy_decompress(&cinfo);
         free(buf);
         return fail(error, n, err.message);
     }
     jpeg_create_decompress(&cinfo);
+    cinfo.progress = &progress;
     jpeg_mem_src(&cinfo, (unsigned char *)data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
+    /* dimensions and colour model before libjpeg allocates anything the size of the image */
+    if ((size_t)cinfo.image_width * cinfo.image_height > max_pixels || cinfo.image_width == 0 ||
+        cinfo.image_height == 0) {
+        jpeg_destroy_decompress(&cinfo);
+        return fail(error, n, "image dimensions are zero or too large");
+    }
+    if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK) {
+        jpeg_destroy_decompress(&cinfo);
+        return fail(error, n, "CMYK JPEGs are not supported; convert the image to RGB");
+    }
     cinfo.out_color_space = JCS_RGB;
     jpeg_start_decompress(&cinfo);
     if ((size_t)cinfo.output_width * cinfo.output_height > max_pixels || cinfo.output_components != 3) {

@@ -133,7 +133,7 @@ public enum DatasetLoader {
     /// Decodes, resizes and normalises one image to `[1, 3, H, W]`.
     public static func image(_ file: String, _ pre: Preprocessing) throws(DriverError) -> Tensor {
         let f: MappedFile
-        do { f = try MappedFile(path: file) } catch { throw DriverError(.badInput, "\(file): cannot open") }
+        do { f = try MappedFile(path: file) } catch { throw DriverError(.badInput, "\(file): cannot open: \(error)") }
         guard let base = f.bytes.baseAddress, f.count > 0 else { throw DriverError(.badInput, "\(file): empty file") }
         var w: Int32 = 0
         var h: Int32 = 0

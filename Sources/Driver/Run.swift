@@ -57,20 +57,25 @@ public enum Runner {
             )
         }
         let x = input.toFloat32()
-        // graphs with a fixed batch (.fkir, .fkdc) run a batch of one sample at a time
+        // a graph with a fixed batch (.fkir, .fkdc, an ONNX exported with a static batch) runs the
+        // input in slices of its batch: every sample gets exactly the logits a run of it alone
+        // would give
+        let fixed = want[0]
+        guard fixed >= 1, x.shape[0] % fixed == 0 else {
+            throw DriverError(
+                .badInput,
+                "\(inputPath): batch \(x.shape[0]) is not a multiple of the model's fixed batch \(fixed) (\(modelPath) was built for batch \(fixed))"
+            )
+        }
         let batches: [Tensor]
-        if want[0] == x.shape[0] {
+        if fixed == x.shape[0] {
             batches = [x.reshaped(want)]
-        } else if model.format == "fkir" || model.format == "fkdc" {
-            guard want[0] == 1 else {
-                throw DriverError(
-                    .badInput, "\(inputPath): batch \(x.shape[0]) differs from the graph's fixed batch \(want[0])")
-            }
-            let f = x.floatArray()
-            let per = f.count / x.shape[0]
-            batches = (0..<x.shape[0]).map { Tensor(shape: want, floats: Array(f[($0 * per)..<(($0 + 1) * per)])) }
         } else {
-            batches = [x.reshaped(want)]
+            let f = x.floatArray()
+            let per = f.count / x.shape[0] * fixed
+            batches = (0..<(x.shape[0] / fixed)).map {
+                Tensor(shape: want, floats: Array(f[($0 * per)..<(($0 + 1) * per)]))
+            }
         }
         var out = x
         var seconds: [Double] = []
@@ -95,7 +100,7 @@ public enum Runner {
                     shape = o.shape.dims
                 }
             } catch { throw DriverError.from(error, file: modelPath) }
-            if batches.count > 1 { shape[0] = batches.count }
+            if batches.count > 1, !shape.isEmpty { shape[0] *= batches.count }
             out = Tensor(shape: Shape(shape), floats: logits)
             seconds.append(now() - start)
         }

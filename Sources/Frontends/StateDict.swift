@@ -50,6 +50,36 @@ public struct StateDict: Sendable {
         s.strippedPrefix = strippedPrefix + prefix
         return s
     }
+
+    /// `stripping(prefix: name + ".")` for every top-level group at once, in first-seen order:
+    /// one pass over the keys, so a file of 60,000 groups costs no more than one of 60,000 keys.
+    public func strippedGroups() -> [(name: String, dict: StateDict)] {
+        var order: [String] = []
+        var parts: [String: StateDict] = [:]
+        func part(_ g: String) -> StateDict {
+            if let p = parts[g] { return p }
+            order.append(g)
+            var e = self
+            e.tensors = []
+            e.nonTensors = [:]
+            e.strippedPrefix = strippedPrefix + g + "."
+            return e
+        }
+        for (k, t) in tensors {
+            let pieces = k.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+            let g = String(pieces[0])
+            var p = part(g)
+            if pieces.count == 2 { p.tensors.append((String(pieces[1]), t)) }
+            parts[g] = p
+        }
+        for (k, v) in nonTensors {
+            let pieces = k.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+            guard pieces.count == 2, var p = parts[String(pieces[0])] else { continue }
+            p.nonTensors[String(pieces[1])] = v
+            parts[String(pieces[0])] = p
+        }
+        return order.compactMap { g in parts[g].map { (g, $0) } }
+    }
 }
 
 /// Reads any supported weights file by its content: PyTorch zip checkpoints (.pt .pth .ckpt,

@@ -11,20 +11,38 @@ public final class MappedFile: @unchecked Sendable {
     public let count: Int
     private let base: UnsafeMutableRawPointer?
 
-    public enum OpenError: Error, Sendable {
+    public enum OpenError: Error, Sendable, CustomStringConvertible {
         case cannotOpen(path: String, reason: String)
+
+        /// The reason alone: callers put the path in front.
+        public var description: String {
+            switch self { case .cannotOpen(_, let reason): reason }
+        }
     }
 
+    /// Maps the regular file at `path`. A FIFO, device, socket or directory is refused without
+    /// blocking: the file is opened non-blocking (a FIFO with no writer would otherwise hang
+    /// `open`) and checked with `fstat` before anything is read.
     public init(path: String) throws(OpenError) {
         self.path = path
-        let fd = open(path, O_RDONLY)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw .cannotOpen(path: path, reason: String(cString: strerror(errno))) }
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else {
             throw .cannotOpen(path: path, reason: String(cString: strerror(errno)))
         }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .cannotOpen(path: path, reason: "not a regular file") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else {
+            let kind =
+                switch st.st_mode & S_IFMT {
+                case S_IFDIR: "a directory"
+                case S_IFIFO: "a FIFO"
+                case S_IFCHR, S_IFBLK: "a device"
+                case S_IFSOCK: "a socket"
+                default: "not a regular file"
+                }
+            throw .cannotOpen(path: path, reason: "\(kind), not a regular file (only regular files are read)")
+        }
         count = Int(st.st_size)
         if count == 0 {
             base = nil

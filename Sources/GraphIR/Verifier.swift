@@ -78,19 +78,62 @@ extension Graph {
                 }
             }
         }
-        for v in values {
-            if let q = v.quant {
-                guard !q.scales.isEmpty, q.scales.count == q.zeroPoints.count,
-                    q.scales.allSatisfy({ $0 > 0 && $0.isFinite })
-                else { throw IRError(.missingQuantParams, at: "%\(v.name)", "quantization parameters are malformed") }
-            }
+        for (id, v) in values.enumerated() {
+            if let q = v.quant { try Self.verify(q, of: v, constant: constants[id] != nil) }
         }
+        for node in nodes { try verifyQuantizedWeights(node) }
         guard !outputs.isEmpty else { throw IRError(.undefinedValue, at: "output", "the graph has no outputs") }
         for id in outputs {
             try check(id, at: "output")
             guard defined[id] else {
                 throw IRError(.undefinedValue, at: "output", "%\(values[id].name) is never defined")
             }
+        }
+    }
+
+    /// Quantization parameters the int8 kernels can index without going out of range: one
+    /// (scale, zero point) per tensor or one per channel along an axis that exists, positive
+    /// finite scales, int8 zero points in [-128, 127], int32 (bias) zero points 0, and one
+    /// scale for every activation (values a node computes).
+    static func verify(_ q: QuantParams, of v: Value, constant: Bool) throws(IRError) {
+        func bad(_ m: String) -> IRError {
+            IRError(.missingQuantParams, at: "%\(v.name)", "quantization parameters are malformed: \(m)")
+        }
+        guard !q.scales.isEmpty, q.scales.count == q.zeroPoints.count else {
+            throw bad("\(q.scales.count) scales and \(q.zeroPoints.count) zero points")
+        }
+        guard q.scales.allSatisfy({ $0 > 0 && $0.isFinite }) else { throw bad("a scale is not positive and finite") }
+        if q.scales.count > 1 {
+            guard let a = q.axis, v.shape.dims.indices.contains(a), v.shape[a] == q.scales.count else {
+                throw bad("\(q.scales.count) scales along axis \(q.axis.map(String.init) ?? "none") of \(v.shape)")
+            }
+            guard constant else { throw bad("an activation has one scale, not \(q.scales.count)") }
+        }
+        switch v.dtype {
+        case .int8:
+            guard q.zeroPoints.allSatisfy({ (-128...127).contains($0) }) else {
+                throw bad("an int8 zero point is outside [-128, 127]")
+            }
+        case .int32:
+            guard q.zeroPoints.allSatisfy({ $0 == 0 }) else { throw bad("an int32 zero point is not 0") }
+        default: break
+        }
+    }
+
+    /// Per-channel weights of conv2d, gemm and fully_connected are quantized along the output
+    /// channel (axis 0), which is how the kernels index their scales.
+    func verifyQuantizedWeights(_ node: Node) throws(IRError) {
+        switch node.op {
+        case .conv2d, .gemm, .fullyConnected:
+            for i in node.inputs.indices.dropFirst() {
+                guard let q = values[node.inputs[i]].quant, q.scales.count > 1 else { continue }
+                guard q.axis == 0 else {
+                    throw IRError(
+                        .missingQuantParams, at: node.name,
+                        "\(node.op.name): per-channel parameters of %\(values[node.inputs[i]].name) must run along axis 0")
+                }
+            }
+        default: break
         }
     }
 }

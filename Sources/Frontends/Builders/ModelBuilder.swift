@@ -122,9 +122,8 @@ public enum ModelBuilder {
                 sd = sd.stripping(prefix: groups[0].name + ".")
                 continue
             }
-            let candidates = groups.filter {
-                detect(sd.stripping(prefix: $0.name + ".")) != nil
-                    || detect(sd.stripping(prefix: $0.name + ".").strippedOnce()) != nil
+            let candidates = sd.strippedGroups().filter {
+                detect($0.dict) != nil || detect($0.dict.strippedOnce()) != nil
             }
             if let s = candidates.first(where: { $0.name == "student" })
                 ?? (candidates.count == 1 ? candidates.first : nil)

@@ -99,7 +99,13 @@ struct PickleMachine {
             guard !l.sealed else {
                 throw fail("a list is modified after being nested (recursive structures are not read)")
             }
-            for i in items { try seal(i, into: &l.depth) }
+            // a local depth: sealing the list itself while its depth is borrowed inout would be an
+            // exclusivity violation
+            var depth = l.depth
+            for i in items { try seal(i, into: &depth) }
+            // sealing an item sealed this list: the list was appended to itself
+            guard !l.sealed else { throw fail("a list is appended to itself (recursive structures are not read)") }
+            l.depth = depth
             l.items += items
         case .object(let o):
             // list subclasses: kept inert
@@ -117,12 +123,15 @@ struct PickleMachine {
                 throw fail("a dict is modified after being nested (recursive structures are not read)")
             }
             var i = 0
+            var depth = d.depth
             while i < kv.count {
-                try seal(kv[i], into: &d.depth)
-                try seal(kv[i + 1], into: &d.depth)
+                try seal(kv[i], into: &depth)
+                try seal(kv[i + 1], into: &depth)
+                guard !d.sealed else { throw fail("a dict is put inside itself (recursive structures are not read)") }
                 d.entries.append((kv[i], kv[i + 1]))
                 i += 2
             }
+            d.depth = depth
         case .object(let o):
             guard !o.sealed else { throw fail("an object is modified after being nested") }
         default:

@@ -114,12 +114,20 @@ enum TorchCheckpoint {
             throw FrontendError(.malformedTensor, at: key, "unsupported dtype")
         }
         let esize = dtype.byteSize
-        guard let count = Shape(r.size).checkedElementCount else {
-            throw FrontendError(.malformedTensor, at: key, "size \(r.size) overflows")
+        guard let count = Shape(r.size).checkedElementCount, let span = Shape(r.size).span, span <= Graph.maxElements
+        else {
+            throw FrontendError(
+                .malformedTensor, at: key, "size \(r.size) holds more than the \(Graph.maxElements) elements a tensor may have")
         }
+        guard r.stride.count == r.size.count, r.stride.allSatisfy({ $0 >= 0 }), r.offset >= 0 else {
+            throw FrontendError(
+                .malformedTensor, at: key, "view (offset \(r.offset), size \(r.size), stride \(r.stride)) is malformed")
+        }
+        // an empty view reads nothing, wherever it says it starts
+        if count == 0 { return Tensor(dtype: dtype, shape: Shape(r.size), storage: TensorStorage(byteCount: 0)) }
         // Largest element index the view reads.
         var extent = r.offset
-        if count > 0 {
+        do {
             for (d, s) in zip(r.size, r.stride) {
                 let (m, o1) = (d - 1).multipliedReportingOverflow(by: s)
                 let (e, o2) = extent.addingReportingOverflow(m)
@@ -134,7 +142,7 @@ enum TorchCheckpoint {
             }
         }
         let shape = Shape(r.size)
-        let contiguous = count == 0 || zip(r.size, zip(r.stride, shape.strides)).allSatisfy { $0 == 1 || $1.0 == $1.1 }
+        let contiguous = zip(r.size, zip(r.stride, shape.strides)).allSatisfy { $0 == 1 || $1.0 == $1.1 }
         if contiguous {
             return Tensor(
                 dtype: dtype, shape: shape,
