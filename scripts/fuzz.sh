@@ -24,7 +24,7 @@ mkdir -p ".build-fuzz/corpus/$target" .build-fuzz/crashes
 dict=()
 [ -f "fuzz/dict/$target.dict" ] && dict=(-dict="fuzz/dict/$target.dict")
 # 2 GB RSS and 10 s per input are the limits the hostile-input contract sets
-FKDC_FUZZ_TARGET=$target ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 "$bin" \
+FKDC_FUZZ_TARGET=$target SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0:allocator_may_return_null=1 "$bin" \
     ".build-fuzz/corpus/$target" "fuzz/corpus/$target" "${dict[@]}" \
     -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -max_len=1048576 \
     -artifact_prefix=".build-fuzz/crashes/$target-" -print_final_stats=1 "$@"

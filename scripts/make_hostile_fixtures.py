@@ -153,7 +153,8 @@ def onnx():
     write("../valid/onnx_static_batch1.onnx", model([node("Relu", ["x"], ["y"])], [X], [Y]))
 
 
-onnx()
+if __name__ == "__main__":
+    onnx()
 
 
 # --- PyTorch checkpoints ----------------------------------------------------------------------
@@ -201,7 +202,8 @@ def pytorch():
         state_dict([("fc.weight", rebuild("0", 4, 0, [2, 2], [1]))]), [("0", four)]))
 
 
-pytorch()
+if __name__ == "__main__":
+    pytorch()
 
 
 # --- .fkdc: a well-formed container around a hostile GRAPH or QUANT section --------------------
@@ -249,7 +251,8 @@ def fkdc():
         pos = body + size
 
 
-fkdc()
+if __name__ == "__main__":
+    fkdc()
 
 
 # --- images ------------------------------------------------------------------------------------
@@ -292,4 +295,5 @@ def images():
     write("png_huge_dims.png", png + chunk(b"IDAT", zlib.compress(b"\0" * 1024)) + chunk(b"IEND", b""))
 
 
-images()
+if __name__ == "__main__":
+    images()

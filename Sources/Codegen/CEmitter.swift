@@ -225,17 +225,23 @@ struct Emission {
         if !inCaller.contains(finalValue) { end[root[finalValue]!] = g.nodes.count }
         let roots = def.keys.sorted { (storageBytes($0), -$0) > (storageBytes($1), -$1) }
         var placed: [(id: ValueID, start: Int, bytes: Int)] = []
-        for r in roots {
+        // the blocks placed so far that are live at each step: the blocks a new one can clash
+        // with are found through its own lifetime, not by testing every block placed
+        var liveAt = [[Int]](repeating: [], count: g.nodes.count + 1)
+        var seenBy = [Int](repeating: -1, count: roots.count)
+        for (k, r) in roots.enumerated() {
             let bytes = (storageBytes(r) + 15) / 16 * 16
             if g.values[r].dtype == .float32 { floatActivations = true }
             let life = def[r]!...max(end[r] ?? def[r]!, def[r]!)
             var offset = 0
-            let clashes =
-                placed.filter {
-                    let l2 = def[$0.id]!...max(end[$0.id] ?? def[$0.id]!, def[$0.id]!)
-                    return l2.overlaps(life)
+            var found: [Int] = []
+            for t in life {
+                for p in liveAt[t] where seenBy[p] != k {
+                    seenBy[p] = k
+                    found.append(p)
                 }
-                .sorted { $0.start < $1.start }
+            }
+            let clashes = found.sorted { (placed[$0].start, $0) < (placed[$1].start, $1) }.map { placed[$0] }
             // first fit; an earlier block may overlap after moving past a later one: retry until clear
             var moved = true
             while moved {
@@ -245,6 +251,7 @@ struct Emission {
                     moved = true
                 }
             }
+            for t in life { liveAt[t].append(placed.count) }
             placed.append((r, offset, bytes))
             workspace = max(workspace, offset + bytes)
         }

@@ -28,24 +28,34 @@ struct CanonicalizePass: Pass {
     }
 
     struct FullyConnected: RewritePattern {
-        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
+        var keepsDefUse: Bool { true }
+
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
             guard case .gemm(let act) = g.nodes[i].op else { return false }
             var x = g.nodes[i].inputs[0]
             guard g.values[x].shape.rank == 2 else { return false }
             // read through a flatten/reshape that only merges the non-batch dims
-            if let p = g.producer(of: x), CanonicalizePass.isReshape(g.nodes[p].op) {
+            if let p = uses.producer(of: x), CanonicalizePass.isReshape(g.nodes[p].op) {
                 let src = g.nodes[p].inputs[0]
                 if g.values[src].shape.rank >= 1, g.values[src].shape[0] == g.values[x].shape[0] { x = src }
             }
             g.nodes[i].op = .fullyConnected(act)
-            g.nodes[i].inputs[0] = x
+            var ins = g.nodes[i].inputs
+            ins[0] = x
+            uses.setInputs(ins, of: i, in: &g)
             context.count("linear layers made fully_connected")
             return true
         }
     }
 
     struct GlobalAveragePool: RewritePattern {
-        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
+        var keepsDefUse: Bool { true }
+
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
             guard case .avgPool(let a) = g.nodes[i].op else { return false }
             let s = g.values[g.nodes[i].inputs[0]].shape
             guard a.kernel == [s[2], s[3]], a.pad == [0, 0, 0, 0] else { return false }
@@ -56,25 +66,33 @@ struct CanonicalizePass: Pass {
     }
 
     struct ReshapeChain: RewritePattern {
-        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
-            guard CanonicalizePass.isReshape(g.nodes[i].op), let p = g.producer(of: g.nodes[i].inputs[0]),
+        var keepsDefUse: Bool { true }
+
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
+            guard CanonicalizePass.isReshape(g.nodes[i].op), let p = uses.producer(of: g.nodes[i].inputs[0]),
                 CanonicalizePass.isReshape(g.nodes[p].op)
             else { return false }
             g.nodes[i].op = .reshape(shape: g.values[g.nodes[i].outputs[0]].shape.dims)
-            g.nodes[i].inputs = [g.nodes[p].inputs[0]]
+            uses.setInputs([g.nodes[p].inputs[0]], of: i, in: &g)
             context.count("reshape chains collapsed")
             return true
         }
     }
 
     struct TransposeChain: RewritePattern {
-        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
-            guard case .transpose(let outer) = g.nodes[i].op, let p = g.producer(of: g.nodes[i].inputs[0]),
+        var keepsDefUse: Bool { true }
+
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
+            guard case .transpose(let outer) = g.nodes[i].op, let p = uses.producer(of: g.nodes[i].inputs[0]),
                 case .transpose(let inner) = g.nodes[p].op
             else { return false }
             // y = transpose(transpose(x, inner), outer): y[d] = x[inner[outer[d]]]
             g.nodes[i].op = .transpose(perm: outer.map { inner[$0] })
-            g.nodes[i].inputs = [g.nodes[p].inputs[0]]
+            uses.setInputs([g.nodes[p].inputs[0]], of: i, in: &g)
             context.count("transpose chains collapsed")
             return true
         }

@@ -11,7 +11,11 @@ struct EliminateIdentityPass: Pass {
     }
 
     struct RemoveNoOp: RewritePattern {
-        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
+        var keepsDefUse: Bool { true }
+
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
             let n = g.nodes[i]
             guard let x = n.inputs.first, let y = n.outputs.first, g.values[x].dtype == g.values[y].dtype else {
                 return false
@@ -26,13 +30,13 @@ struct EliminateIdentityPass: Pass {
             case .slice(_, _, _, let step): what = step == 1 ? "no-op slice" : ""
             default: what = ""
             }
-            guard !what.isEmpty, same, g.nodes.contains(where: { $0.inputs.contains(y) }) || g.outputs.contains(y)
+            guard !what.isEmpty, same, !uses.readers(of: y).isEmpty || g.outputs.contains(y)
             else {
                 return false
             }
             // a graph input cannot become a graph output through this rewrite without a node
             if g.outputs.contains(y) && (g.inputs.contains(x) || g.outputs.contains(x)) { return false }
-            g.replaceAllUses(of: y, with: x)
+            uses.replaceAllUses(of: y, with: x, in: &g)
             context.count("removed \(what) ops")
             return true
         }

@@ -32,10 +32,14 @@ struct FoldBatchNormPass: Pass {
     }
 
     struct IntoProducer: RewritePattern {
-        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
+        var keepsDefUse: Bool { true }
+
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
             let bn = g.nodes[i]
-            guard case .batchNorm = bn.op, let x = bn.inputs.first, let pi = g.producer(of: x),
-                g.hasSingleUse(x, users: g.users())
+            guard case .batchNorm = bn.op, let x = bn.inputs.first, let pi = uses.producer(of: x),
+                uses.hasSingleUse(x, in: g)
             else { return false }
             let prod = g.nodes[pi]
             switch prod.op {
@@ -58,12 +62,12 @@ struct FoldBatchNormPass: Pass {
                 prod.inputs.count > 2 ? g.constants[prod.inputs[2]]!.floatArray() : [Float](repeating: 0, count: cout)
             let bias = (0..<cout).map { scale[$0] * oldBias[$0] + shift[$0] }
             let nw = g.addConstant(
-                name: g.freshName(g.values[wID].name + ".bn_folded"), Tensor(shape: w.shape, floats: wf))
+                name: uses.freshName(g.values[wID].name + ".bn_folded"), Tensor(shape: w.shape, floats: wf))
             let biasName = prod.inputs.count > 2 ? g.values[prod.inputs[2]].name : prod.name + ".bias"
             let nb = g.addConstant(
-                name: g.freshName(biasName + ".bn_folded"), Tensor(shape: Shape([cout]), floats: bias))
-            g.nodes[pi].inputs = [prod.inputs[0], nw, nb]
-            g.replaceAllUses(of: bn.outputs[0], with: x)
+                name: uses.freshName(biasName + ".bn_folded"), Tensor(shape: Shape([cout]), floats: bias))
+            uses.setInputs([prod.inputs[0], nw, nb], of: pi, in: &g)
+            uses.replaceAllUses(of: bn.outputs[0], with: x, in: &g)
             context.batchNormStatistics[g.values[x].name] = FoldBatchNormPass.outputStatistics(g, bn)
             context.count("folded batch norms")
             return true
@@ -71,7 +75,9 @@ struct FoldBatchNormPass: Pass {
     }
 
     struct ToScaleShift: RewritePattern {
-        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
             let bn = g.nodes[i]
             guard case .batchNorm = bn.op, let (scale, shift) = FoldBatchNormPass.scaleShift(g, bn) else {
                 return false

@@ -10,11 +10,15 @@ struct FoldConstantsPass: Pass {
     }
 
     struct FoldNode: RewritePattern {
-        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
+        var keepsDefUse: Bool { true }
+
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
             let n = g.nodes[i]
             guard !n.inputs.isEmpty, n.inputs.allSatisfy(g.isConstant), !n.op.isQuantization, let out = n.outputs.first,
                 g.values[out].shape.elementCount <= context.maxFoldedElements, g.values[out].dtype == .float32,
-                g.nodes.contains(where: { $0.inputs.contains(out) }) || g.outputs.contains(out)
+                !uses.readers(of: out).isEmpty || g.outputs.contains(out)
             else { return false }
             // evaluate the node alone, its constant inputs becoming the one-node graph's constants
             var one = Graph(name: n.name)
@@ -27,8 +31,8 @@ struct FoldConstantsPass: Pass {
             do { result = try Evaluator(graph: one).run([])[0] } catch {
                 throw PassError(.failed, pass: FoldConstantsPass.name, at: n.name, error.message)
             }
-            let c = g.addConstant(name: g.freshName(g.values[out].name + ".folded"), result)
-            g.replaceAllUses(of: out, with: c)
+            let c = g.addConstant(name: uses.freshName(g.values[out].name + ".folded"), result)
+            uses.replaceAllUses(of: out, with: c, in: &g)
             context.count("folded constant nodes")
             return true
         }

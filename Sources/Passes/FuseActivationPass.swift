@@ -11,7 +11,11 @@ struct FuseActivationPass: Pass {
     }
 
     struct FuseIntoProducer: RewritePattern {
-        func apply(at i: Int, in g: inout Graph, context: inout PassContext) throws(PassError) -> Bool {
+        var keepsDefUse: Bool { true }
+
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
             let n = g.nodes[i]
             let act: FusedActivation
             switch n.op {
@@ -21,11 +25,11 @@ struct FuseActivationPass: Pass {
             default: return false
             }
             let x = n.inputs[0]
-            guard context.fusableActivations(act), let p = g.producer(of: x), g.hasSingleUse(x, users: g.users()),
+            guard context.fusableActivations(act), let p = uses.producer(of: x), uses.hasSingleUse(x, in: g),
                 g.nodes[p].op.fusedActivation == FusedActivation.none, let fused = g.nodes[p].op.fusing(act)
             else { return false }
             g.nodes[p].op = fused
-            g.replaceAllUses(of: n.outputs[0], with: x)
+            uses.replaceAllUses(of: n.outputs[0], with: x, in: &g)
             context.count("fused activations")
             return true
         }

@@ -4,10 +4,21 @@ import GraphIR
 /// returns true, or leaves the graph alone and returns false. Rewrites leave replaced nodes
 /// dead; the driver removes them.
 protocol RewritePattern: Sendable {
-    func apply(at index: Int, in graph: inout Graph, context: inout PassContext) throws(PassError) -> Bool
+    /// `uses` is current when called; a pattern that returns true either keeps it current
+    /// (`keepsDefUse`) or leaves it for the driver to recompute.
+    func apply(at index: Int, in graph: inout Graph, uses: inout DefUse, context: inout PassContext)
+        throws(PassError) -> Bool
+    /// Whether a rewrite by this pattern changes the graph only through `uses` (op changes
+    /// aside), so the driver need not recompute it.
+    var keepsDefUse: Bool { get }
+}
+
+extension RewritePattern {
+    var keepsDefUse: Bool { false }
 }
 
 /// Applies patterns to every node until none matches (a fixed point), then removes dead code.
+/// The def-use index is built once a sweep, and again only after a rewrite that did not keep it.
 enum PatternDriver {
     static let maxSweeps = 64
 
@@ -17,10 +28,12 @@ enum PatternDriver {
         for _ in 0..<maxSweeps {
             var changed = false
             var i = 0
+            var uses = DefUse(graph)
             while i < graph.nodes.count {
                 var hit = false
-                for p in patterns where try p.apply(at: i, in: &graph, context: &context) {
+                for p in patterns where try p.apply(at: i, in: &graph, uses: &uses, context: &context) {
                     hit = true
+                    if !p.keepsDefUse { uses = DefUse(graph) }
                     break
                 }
                 changed = changed || hit

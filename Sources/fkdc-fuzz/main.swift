@@ -34,7 +34,7 @@ func model(_ path: String) {
     var total = 0
     for v in m.graph.values {
         total += v.shape.checkedElementCount ?? Int.max / 2
-        if total > 1 << 20 { return }
+        if total > 1 << 16 { return }
     }
     let int8 = m.graph.values.contains { $0.dtype == .int8 }
     let inputs = m.graph.inputs.map { id -> Tensor in

@@ -99,12 +99,18 @@ public enum QuantMath {
         scale * Float(Int32(q) - zeroPoint)
     }
 
+    /// The smallest activation or weight scale (2^-40): a range that has decayed below it through
+    /// a deep chain is held there, so that input × weight scales (a bias scale) stay normal
+    /// floats instead of underflowing to zero.
+    public static let minScale: Float = 0x1p-40
+
     /// Asymmetric per-tensor parameters covering [min, max] (widened to include 0, so zero is exact).
     public static func activationParams(min lo: Float, max hi: Float) -> QuantParams {
         let a = Swift.min(lo.isFinite ? lo : 0, 0)
         let b = Swift.max(hi.isFinite ? hi : 0, 0)
         var scale = (b - a) / 255
         if !(scale > 0) || !scale.isFinite { scale = 1 }
+        scale = Swift.max(scale, minScale)
         let zp = (-128 - a / scale).rounded(.toNearestOrAwayFromZero)
         return QuantParams(scale: scale, zeroPoint: Int32(Swift.min(Swift.max(zp, -128), 127)))
     }
@@ -118,7 +124,7 @@ public enum QuantMath {
         for c in 0..<channels {
             let slice = w[(c * block)..<((c + 1) * block)]
             let m = slice.map(abs).max() ?? 0
-            let s: Float = m > 0 ? m / 127 : 1
+            let s: Float = m > 0 ? Swift.max(m / 127, minScale) : 1
             scales[c] = s
             for i in (c * block)..<((c + 1) * block) {
                 q[i] = Int8(Swift.min(Swift.max((w[i] / s).rounded(.toNearestOrAwayFromZero), -127), 127))
