@@ -83,10 +83,10 @@ def torch_zip(sd):
     buf = io.BytesIO(); P(buf, protocol=2).dump(state)
     z = io.BytesIO()
     with zipfile.ZipFile(z, "w", zipfile.ZIP_STORED) as f:
-        f.writestr("archive/data.pkl", buf.getvalue())
+        f.writestr(zipfile.ZipInfo("archive/data.pkl", (2020, 1, 1, 0, 0, 0)), buf.getvalue())
         for i, b in enumerate(blobs):
-            f.writestr("archive/data/%d" % i, b)
-        f.writestr("archive/version", "3\n")
+            f.writestr(zipfile.ZipInfo("archive/data/%d" % i, (2020, 1, 1, 0, 0, 0)), b)
+        f.writestr(zipfile.ZipInfo("archive/version", (2020, 1, 1, 0, 0, 0)), "3\n")
     return z.getvalue()
 
 

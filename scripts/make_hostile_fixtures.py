@@ -163,10 +163,10 @@ if __name__ == "__main__":
 def torch_zip(pkl, blobs=()):
     z = io.BytesIO()
     with zipfile.ZipFile(z, "w", zipfile.ZIP_STORED) as f:
-        f.writestr("archive/data.pkl", pkl)
+        f.writestr(zipfile.ZipInfo("archive/data.pkl", (2020, 1, 1, 0, 0, 0)), pkl)
         for name, b in blobs:
-            f.writestr("archive/data/" + name, b)
-        f.writestr("archive/version", "3\n")
+            f.writestr(zipfile.ZipInfo("archive/data/" + name, (2020, 1, 1, 0, 0, 0)), b)
+        f.writestr(zipfile.ZipInfo("archive/version", (2020, 1, 1, 0, 0, 0)), "3\n")
     return z.getvalue()
 
 
@@ -297,3 +297,22 @@ def images():
 
 if __name__ == "__main__":
     images()
+
+
+# --- .npy --------------------------------------------------------------------------------------
+
+
+def npys():
+    def npy(header, data=b""):
+        h = header.encode()
+        h = h + b" " * ((64 - (len(h) + 11) % 64) % 64) + b"\n"
+        return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(h)) + h + data
+    # a shape whose element count overflows Int64, and a zero-element shape with huge dims
+    write("npy_shape_overflow.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 4), }"))
+    write("npy_zero_huge_dims.npy", npy("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 9223372036854775807, 9223372036854775807), }"))
+    # a version 2 header whose length runs past the end of the file
+    write("npy_header_past_end.npy", b"\x93NUMPY\x02\x00" + struct.pack("<I", 0xFFFFFFF0) + b"{'descr'")
+
+
+if __name__ == "__main__":
+    npys()

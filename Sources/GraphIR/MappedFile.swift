@@ -16,7 +16,9 @@ public final class MappedFile: @unchecked Sendable {
 
         /// The reason alone: callers put the path in front.
         public var description: String {
-            switch self { case .cannotOpen(_, let reason): reason }
+            switch self {
+            case .cannotOpen(_, let reason): reason
+            }
         }
     }
 

@@ -65,7 +65,8 @@ public enum ShapeInference {
             guard let n = v.shape.span, n <= Graph.maxElements else {
                 throw IRError(
                     .shapeMismatch, at: node,
-                    "\(op.name): input %\(v.name) \(v.shape) holds more than the \(Graph.maxElements) elements a value may have")
+                    "\(op.name): input %\(v.name) \(v.shape) holds more than the \(Graph.maxElements) elements a value may have"
+                )
             }
         }
         let out = try inferBounded(op: op, inputs: inputs, constants: constants, node: node)
@@ -73,7 +74,8 @@ public enum ShapeInference {
             guard let n = o.shape.span, n <= Graph.maxElements else {
                 throw IRError(
                     .shapeMismatch, at: node,
-                    "\(op.name): the output \(o.shape) would hold more than the \(Graph.maxElements) elements a value may have")
+                    "\(op.name): the output \(o.shape) would hold more than the \(Graph.maxElements) elements a value may have"
+                )
             }
         }
         return out

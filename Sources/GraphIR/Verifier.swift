@@ -130,7 +130,8 @@ extension Graph {
                 guard q.axis == 0 else {
                     throw IRError(
                         .missingQuantParams, at: node.name,
-                        "\(node.op.name): per-channel parameters of %\(values[node.inputs[i]].name) must run along axis 0")
+                        "\(node.op.name): per-channel parameters of %\(values[node.inputs[i]].name) must run along axis 0"
+                    )
                 }
             }
         default: break

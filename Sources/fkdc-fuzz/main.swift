@@ -39,7 +39,8 @@ func model(_ path: String) {
     let int8 = m.graph.values.contains { $0.dtype == .int8 }
     let inputs = m.graph.inputs.map { id -> Tensor in
         let v = m.graph.values[id]
-        return Tensor(dtype: v.dtype, shape: v.shape, storage: TensorStorage(byteCount: v.shape.elementCount * v.dtype.byteSize))
+        return Tensor(
+            dtype: v.dtype, shape: v.shape, storage: TensorStorage(byteCount: v.shape.elementCount * v.dtype.byteSize))
     }
     if int8 {
         _ = try? QuantizedEvaluator(graph: m.graph).run(inputs)

@@ -3,47 +3,11 @@ import Testing
 
 /// Runs the built `fkdc` executable, as a user would, to check exit codes and messages.
 @Suite struct CLITests {
-    static let binary: String? = {
-        for config in ["debug", "release"] {
-            let p = Repo.path(".build/\(config)/fkdc")
-            if FileManager.default.isExecutableFile(atPath: p) { return p }
-        }
-        return nil
-    }()
+    static let binary = CLI.binary
 
     func fkdc(_ args: [String]) throws -> (code: Int32, out: String, err: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: Self.binary!)
-        p.arguments = args
-        p.currentDirectoryURL = URL(fileURLWithPath: Repo.root)
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
-    }
-
-    @Test(arguments: [
-        "truncated_zip.pt", "corrupt_deflate.pt", "wrong_crc.pt", "pickle_posix_system.pt", "pickle_huge_binunicode.pt",
-        "pickle_deep_nesting.pt", "overlapping.safetensors", "oversized_header.safetensors", "missing_key.pt",
-        "wrong_shape.pt", "legacy_format.pt", "truncated.onnx", "cycle.onnx", "raw_data_length.onnx",
-        "external_parent.onnx", "external_absolute.onnx", "unsupported_op.onnx", "undefined_input.onnx",
-        "truncated.fkdc", "bad_magic.fkdc", "future_version.fkdc", "offset_past_end.fkdc", "count_overflow.fkdc",
-        "flipped_checksum.fkdc",
-    ])
-    func hostileInputsExitWithTwo(file: String) throws {
-        guard Self.binary != nil else {
-            print("skipped: the fkdc executable is not built")
-            return
-        }
-        let r = try fkdc(["inspect", "Tests/Fixtures/hostile/" + file])
-        #expect(r.code == 2)
-        #expect(r.err.hasPrefix("fkdc: error: Tests/Fixtures/hostile/\(file): "), "\(r.err)")
-        #expect(r.out.isEmpty)
+        let r = try CLI.run(args)
+        return (r.code, r.out, r.err)
     }
 
     @Test func usageErrorsExitWithOneAndHelpWithZero() throws {

@@ -5,7 +5,8 @@ enum ONNXArity {
     /// op type → (fewest inputs, most inputs, fewest outputs).
     static let table: [String: (minInputs: Int, maxInputs: Int, minOutputs: Int)] = {
         var t: [String: (Int, Int, Int)] = [:]
-        for op in ["Add", "Mul", "Sub", "Div", "Pow", "Mod", "Equal", "Less", "Greater", "MatMul", "Expand", "Reshape"] {
+        for op in ["Add", "Mul", "Sub", "Div", "Pow", "Mod", "Equal", "Less", "Greater", "MatMul", "Expand", "Reshape"]
+        {
             t[op] = (2, 2, 1)
         }
         for op in [
@@ -40,8 +41,10 @@ enum ONNXArity {
     static func problem(_ n: ONNXModel.Node) -> String? {
         guard let a = table[n.opType] else { return nil }
         if n.inputs.count < a.minInputs || n.inputs.count > a.maxInputs {
-            let want = a.minInputs == a.maxInputs
-                ? "\(a.minInputs)" : a.maxInputs == Int.max ? "at least \(a.minInputs)" : "\(a.minInputs) to \(a.maxInputs)"
+            let want =
+                a.minInputs == a.maxInputs
+                ? "\(a.minInputs)"
+                : a.maxInputs == Int.max ? "at least \(a.minInputs)" : "\(a.minInputs) to \(a.maxInputs)"
             return "\(n.opType) takes \(want) inputs, the node has \(n.inputs.count)"
         }
         if let i = n.inputs.prefix(a.minInputs).firstIndex(where: \.isEmpty) {

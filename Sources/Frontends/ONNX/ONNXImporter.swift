@@ -83,7 +83,8 @@ struct ONNXImporter {
             guard let span = Shape(dims).span, span <= Graph.maxElements else {
                 throw fail(
                     .shapeMismatch,
-                    "graph input '\(v.name)' has shape \(Shape(dims)): more than the \(Graph.maxElements) elements a value may have")
+                    "graph input '\(v.name)' has shape \(Shape(dims)): more than the \(Graph.maxElements) elements a value may have"
+                )
             }
             let id = g.addInput(name: uniqueName(v.name), dtype: .float32, shape: Shape(dims))
             env[v.name] = .value(id)

@@ -130,7 +130,9 @@ struct ONNXTensorReader {
             throw fail(name, "external data length \(length) but dims \(shape) of \(dtype.rawValue) need \(bytes)")
         }
         let f: MappedFile
-        do { f = try MappedFile(path: real) } catch { throw fail(name, "cannot open external data '\(location)': \(error)") }
+        do { f = try MappedFile(path: real) } catch {
+            throw fail(name, "cannot open external data '\(location)': \(error)")
+        }
         guard offset <= f.count, bytes <= f.count - offset else {
             throw fail(
                 name,

@@ -117,7 +117,8 @@ enum TorchCheckpoint {
         guard let count = Shape(r.size).checkedElementCount, let span = Shape(r.size).span, span <= Graph.maxElements
         else {
             throw FrontendError(
-                .malformedTensor, at: key, "size \(r.size) holds more than the \(Graph.maxElements) elements a tensor may have")
+                .malformedTensor, at: key,
+                "size \(r.size) holds more than the \(Graph.maxElements) elements a tensor may have")
         }
         guard r.stride.count == r.size.count, r.stride.allSatisfy({ $0 >= 0 }), r.offset >= 0 else {
             throw FrontendError(
