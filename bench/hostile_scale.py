@@ -82,7 +82,7 @@ def main():
     for k in files:
         p = os.path.join(out, k)
         if k.endswith(".onnx"):
-            s, rc, err = timed(["compile", p, "--calib", calib, "--max-size-ratio", "100", "-o", os.path.join(out, k + ".out")])
+            s, rc, err = timed(["compile", p, "--calib", calib, "--max-size-ratio", "1e9", "-o", os.path.join(out, k + ".out")])
             what = "compile"
         elif k.endswith(".safetensors"):
             s, rc, err = timed(["inspect", p])

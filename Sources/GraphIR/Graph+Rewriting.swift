@@ -25,12 +25,14 @@ extension Graph {
         outputs = outputs.map { $0 == old ? new : $0 }
     }
 
-    /// A value name not used yet, starting from `base`.
+    /// A value name not used yet, starting from `base`. A scan, not a set: no allocation or
+    /// hashing per call, so a pass that names one value per node stays cheap on long chains
+    /// (pattern rewrites use `DefUse.freshName`, which keeps a set for the whole sweep).
     public func freshName(_ base: String) -> String {
-        let taken = Set(values.map(\.name))
-        if !taken.contains(base) { return base }
+        func taken(_ n: String) -> Bool { values.contains { $0.name == n } }
+        if !taken(base) { return base }
         var i = 1
-        while taken.contains("\(base).\(i)") { i += 1 }
+        while taken("\(base).\(i)") { i += 1 }
         return "\(base).\(i)"
     }
 

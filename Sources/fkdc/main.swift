@@ -361,7 +361,9 @@ struct Compile: ParsableCommand {
         print(
             "int8:        \(int8Nodes) nodes; float32: \(q.floatNodes.count)"
                 + (q.floatNodes.isEmpty
-                    ? "" : " (" + q.floatNodes.map { "\($0.node): \($0.op)" }.joined(separator: ", ") + ")"))
+                    ? ""
+                    : " (" + q.floatNodes.prefix(24).map { "\($0.node): \($0.op)" }.joined(separator: ", ")
+                        + (q.floatNodes.count > 24 ? ", … \(q.floatNodes.count - 24) more in report.json" : "") + ")"))
         for s in q.skipped { printError("skipped \(s.file): \(s.reason)") }
         if let a = q.accuracy {
             print(a.text(), terminator: "")

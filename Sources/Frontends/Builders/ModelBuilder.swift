@@ -91,7 +91,10 @@ public enum ModelBuilder {
             family = detect(sd)
         }
         guard let family else {
-            let groups = sd.topLevelGroups.map { "\($0.name) (\($0.count))" }.joined(separator: ", ")
+            let all = sd.topLevelGroups
+            let groups =
+                all.prefix(12).map { "\($0.name) (\($0.count))" }.joined(separator: ", ")
+                + (all.count > 12 ? ", … (\(all.count) groups)" : "")
             throw FrontendError(
                 .unknownArchitecture, file: full.file,
                 "no known architecture matches the \(sd.tensors.count) tensors (key groups: \(groups)); known: \(knownArchitectures.joined(separator: ", ")); use --arch to choose one and --prefix to select a sub-model"

@@ -69,7 +69,7 @@ enum ONNXPatterns {
         let mean = nodes[i]
         let x = mean.inputs[0]
         guard imp.constant(x) == nil, let axes = reduceAxes(imp, mean),
-            let rank = Optional(imp.shape(try imp.ref(x)).count),
+            let rank = Optional(imp.shape(try imp.ref(x)).count), rank >= 1,
             axes == [rank - 1] || axes == [-1],
             let sub = imp.consumers[mean.outputs[0]]?.first(where: {
                 nodes[$0].opType == "Sub" && nodes[$0].inputs == [x, mean.outputs[0]]
