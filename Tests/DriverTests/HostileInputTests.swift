@@ -26,6 +26,7 @@ import Testing
             return [["compile", tiny, "--calib", scratch + "/calib", "--strict", "-o", out]]
         case "npy": return [["run", tiny, "--input", path], ["compile", tiny, "--calib", path, "-o", out]]
         case "fkdc": return [["inspect", path], ["run", path, "--input", tinyInput]]
+        case "fkir": return [["inspect", path], ["run", path, "--input", tinyInput], ["compile", path, "-o", out]]
         default: return [["inspect", path], ["compile", path, "-o", out]]
         }
     }
