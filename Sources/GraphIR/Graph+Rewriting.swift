@@ -55,3 +55,24 @@ extension Graph {
         return before - nodes.count
     }
 }
+
+/// A set of value names that hands out fresh ones: `base`, else `base.1`, `base.2`, … (for
+/// builders and passes that name many values, where `Graph.freshName`'s scan would add up).
+public struct NameSet: Sendable {
+    private var taken: Set<String>
+
+    public init(_ names: some Sequence<String> = []) { taken = Set(names) }
+
+    /// A name not taken yet (from `base`, or "v" when it is empty), now taken.
+    public mutating func fresh(_ base: String) -> String {
+        let b = base.isEmpty ? "v" : base
+        var n = b
+        var i = 1
+        while taken.contains(n) {
+            n = "\(b).\(i)"
+            i += 1
+        }
+        taken.insert(n)
+        return n
+    }
+}

@@ -12,10 +12,10 @@ struct DefUse: Sendable {
     private(set) var readers: [[Int]]
 
     /// Every value name in the graph, and those handed out by `freshName` since.
-    private var names: Set<String>
+    private var names: NameSet
 
     init(_ g: Graph) {
-        names = Set(g.values.map(\.name))
+        names = NameSet(g.values.map(\.name))
         producers = [Int?](repeating: nil, count: g.values.count)
         readers = [[Int]](repeating: [], count: g.values.count)
         for (i, n) in g.nodes.enumerated() {
@@ -35,16 +35,7 @@ struct DefUse: Sendable {
     }
 
     /// `Graph.freshName` without a pass over every value: a name not used yet, from `base`.
-    mutating func freshName(_ base: String) -> String {
-        var n = base
-        var i = 1
-        while names.contains(n) {
-            n = "\(base).\(i)"
-            i += 1
-        }
-        names.insert(n)
-        return n
-    }
+    mutating func freshName(_ base: String) -> String { names.fresh(base) }
 
     private mutating func grow(to v: ValueID) {
         if v >= readers.count {

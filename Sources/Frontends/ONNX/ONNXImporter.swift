@@ -18,7 +18,7 @@ struct ONNXImporter {
     var env: [String: ONNXRef] = [:]
     /// Graph constants already made for a name, so a weight read twice is stored once.
     var materialized: [String: ValueID] = [:]
-    var names = Set<String>()
+    var names = NameSet()
     /// Nodes already covered by a recognised pattern.
     var skip = Set<Int>()
     var consumers: [String: [Int]] = [:]
@@ -162,16 +162,7 @@ struct ONNXImporter {
 
     // MARK: Helpers for the op table
 
-    mutating func uniqueName(_ base: String) -> String {
-        var n = base.isEmpty ? "v" : base
-        var i = 1
-        while names.contains(n) {
-            n = "\(base).\(i)"
-            i += 1
-        }
-        names.insert(n)
-        return n
-    }
+    mutating func uniqueName(_ base: String) -> String { names.fresh(base) }
 
     func ref(_ name: String) throws(FrontendError) -> ONNXRef {
         guard let r = env[name] else { throw fail(.layout, "input '\(name)' is not defined") }
