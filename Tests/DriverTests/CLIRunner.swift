@@ -11,6 +11,8 @@ enum CLI {
         var err: String
         var seconds: Double
         var hung: Bool
+        /// The largest resident set of any child process so far (getrusage's high-water mark), bytes.
+        var peakChildBytes: Int
     }
 
     static let binary: String? = {
@@ -57,6 +59,10 @@ enum CLI {
         let o = (try? String(contentsOfFile: dir + "/out", encoding: .utf8)) ?? ""
         let e = (try? String(contentsOfFile: dir + "/err", encoding: .utf8)) ?? ""
         let signal = p.terminationReason == .uncaughtSignal ? p.terminationStatus : nil
-        return Result(code: p.terminationStatus, signal: signal, out: o, err: e, seconds: seconds, hung: hung)
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        return Result(
+            code: p.terminationStatus, signal: signal, out: o, err: e, seconds: seconds, hung: hung,
+            peakChildBytes: usage.ru_maxrss * 1024)
     }
 }

@@ -5,7 +5,7 @@ import Testing
 
 /// Every file in Tests/Fixtures/hostile/ (hand-made, one per class of failure, and every crash the
 /// fuzzers found) replayed through the command line as a user would meet it: exit 2, a message
-/// naming the file, no signal, no hang, nothing left in the output folder.
+/// naming the file, no signal, no hang, no run past 2 GB, nothing left in the output folder.
 @Suite struct HostileInputTests {
     static let folder = "Tests/Fixtures/hostile/"
     static let files: [String] =
@@ -53,6 +53,8 @@ import Testing
             #expect(!r.hung, "hung over 10 s: \(what)")
             #expect(r.signal == nil, "killed by signal \(r.signal ?? 0): \(what)")
             #expect(r.code == 2, "exit \(r.code): \(what)")
+            // a high-water mark over every child so far: no run of any test went past 2 GB
+            #expect(r.peakChildBytes < 2 << 30, "a run went past 2 GB RSS: \(what)")
             #expect(r.err.hasPrefix("fkdc: error: ") && r.err.contains(file), "the message names no file: \(what)")
             if args[0] == "inspect" { #expect(r.out.isEmpty, "partial output: \(r.out.prefix(200))") }
             let left = (try? FileManager.default.contentsOfDirectory(atPath: scratch + "/out")) ?? []

@@ -61,20 +61,23 @@ struct ONNXTensorReader {
         func check(_ n: Int, _ field: String) throws(FrontendError) {
             guard n == count else { throw fail(name, "\(field) holds \(n) values but dims \(shape) need \(count)") }
         }
+        // the typed field must hold exactly `count` values before anything of `bytes` is allocated
+        switch dtype {
+        case .float32: try check(t.n_float_data, "float_data")
+        case .int64: try check(t.n_int64_data, "int64_data")
+        case .float64: try check(t.n_double_data, "double_data")
+        case .int32, .int16, .int8, .uint8, .bool, .float16, .bfloat16: try check(t.n_int32_data, "int32_data")
+        }
         let out = TensorStorage(byteCount: bytes)
         let p = out.mutablePointer!
         switch dtype {
         case .float32:
-            try check(t.n_float_data, "float_data")
             if count > 0 { p.copyMemory(from: t.float_data, byteCount: bytes) }
         case .int64:
-            try check(t.n_int64_data, "int64_data")
             if count > 0 { p.copyMemory(from: t.int64_data, byteCount: bytes) }
         case .float64:
-            try check(t.n_double_data, "double_data")
             if count > 0 { p.copyMemory(from: t.double_data, byteCount: bytes) }
         case .int32, .int16, .int8, .uint8, .bool, .float16, .bfloat16:
-            try check(t.n_int32_data, "int32_data")
             for i in 0..<count {
                 let v = t.int32_data[i]
                 switch dtype.byteSize {
