@@ -46,6 +46,7 @@ struct DefUse: Sendable {
 
     /// `Graph.replaceAllUses` touching only the readers of `old`.
     mutating func replaceAllUses(of old: ValueID, with new: ValueID, in g: inout Graph) {
+        guard old != new else { return }
         grow(to: max(old, new))
         for i in readers[old] { g.nodes[i].inputs = g.nodes[i].inputs.map { $0 == old ? new : $0 } }
         if g.outputs.contains(old) { g.outputs = g.outputs.map { $0 == old ? new : $0 } }
