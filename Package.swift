@@ -32,10 +32,15 @@ let package = Package(
             name: "CImageDecode", linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]),
         // the evaluators' loops and the calibrator are optimised in debug builds too, so tests
         // can run the sample student over its whole calibration and validation sets
-        .target(name: "GraphIR", dependencies: ["COpenBLAS"], swiftSettings: optimisedInDebug),
+        // the C kernels generated C embeds (scripts/embed-c-kernels.py), built warning-free on their
+        // own; Swift reads their shared constants (fk_config.h) and tests call each kernel
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"])]),
+        .target(name: "GraphIR", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: optimisedInDebug),
         .target(name: "Frontends", dependencies: ["GraphIR", "CZlib", "CProtobufC", "CONNX"]),
         .target(name: "Passes", dependencies: ["GraphIR"], swiftSettings: optimisedInDebug),
-        .target(name: "Codegen", dependencies: ["GraphIR", "CZlib"], swiftSettings: optimisedInDebug),
+        .target(name: "Codegen", dependencies: ["GraphIR", "CKernels", "CZlib"], swiftSettings: optimisedInDebug),
         .target(name: "Driver", dependencies: ["GraphIR", "Frontends", "Passes", "Codegen", "CImageDecode"]),
         .executableTarget(
             name: "fkdc",
@@ -46,11 +51,11 @@ let package = Package(
         // libFuzzer's driver entry point (scripts/fuzz.sh links libFuzzer; plain builds replay files)
         .systemLibrary(name: "CFuzzDriver", path: "Sources/CFuzzDriver"),
         .executableTarget(name: "fkdc-fuzz", dependencies: ["Driver", "GraphIR", "CFuzzDriver"]),
-        .testTarget(name: "GraphIRTests", dependencies: ["GraphIR"]),
+        .testTarget(name: "GraphIRTests", dependencies: ["GraphIR", "CKernels"]),
         .testTarget(name: "FrontendsTests", dependencies: ["Frontends", "GraphIR"]),
         .testTarget(name: "PassesTests", dependencies: ["Passes", "GraphIR"], exclude: ["Golden"]),
         .testTarget(
-            name: "DriverTests", dependencies: ["Driver", "GraphIR", "Frontends", "Passes", "Codegen"],
+            name: "DriverTests", dependencies: ["Driver", "GraphIR", "Frontends", "Passes", "Codegen", "CKernels"],
             resources: []),
     ]
 )

@@ -1,3 +1,4 @@
+import CKernels
 import GraphIR
 
 /// The float32 side of a mixed-precision graph: `quantize` / `dequantize` between the two, and
@@ -17,8 +18,8 @@ extension Emission {
             return name
         }
         guard g.values[v].dtype == .float32 else { throw fail(n, "expects a float32 input") }
-        if inCaller.contains(v) { return "in" }
-        return "((float *)(ws + \(offsets[v]!)))"
+        if program.inCaller.contains(v) { return "in" }
+        return "((float *)(ws + \(program.offsets[v]!)))"
     }
 
     mutating func floatArray(_ base: String, _ values: [Float]) -> String {
@@ -45,17 +46,17 @@ extension Emission {
         return zip(padded, strides(padded)).enumerated().map { i, e in e.0 == 1 && to[i] != 1 ? 0 : e.1 }
     }
 
-    /// (code, lo, hi) of a fused activation for `fk_act`.
-    func activation(_ a: FusedActivation) -> (Int, String, String) {
+    /// (code, lo, hi) of a fused activation for `fk_act` (the `FK_ACT_` codes of fk_config.h).
+    func activation(_ a: FusedActivation) -> (Int32, String, String) {
         switch a {
-        case .none: (0, "0", "0")
-        case .relu: (1, "0", "0")
-        case .clip(let lo, let hi): (2, Self.cFloat(lo), Self.cFloat(hi))
-        case .hardSwish: (3, "0", "0")
+        case .none: (FK_ACT_NONE, "0", "0")
+        case .relu: (FK_ACT_RELU, "0", "0")
+        case .clip(let lo, let hi): (FK_ACT_CLIP, Self.cFloat(lo), Self.cFloat(hi))
+        case .hardSwish: (FK_ACT_HARD_SWISH, "0", "0")
         }
     }
 
-    mutating func floatNode(_ n: Node) throws(CodegenError) {
+    mutating func floatNode(_ n: Node, _ step: KernelProgram.Step) throws(CodegenError) {
         floatOps += n.op.isQuantization ? 0 : 1
         let out = n.outputs[0]
         let od = g.values[out].shape.dims
@@ -63,7 +64,7 @@ extension Emission {
         body.append("    /* \(n.name): \(n.op.name) (float32) */")
         func dims(_ i: Int) -> [Int] { g.values[n.inputs[i]].shape.dims }
         func rankOK(_ r: Int) throws(CodegenError) {
-            guard r <= 8 else { throw fail(n, "rank \(r) (the C kernels handle up to 8)") }
+            guard r <= Int(FK_MAX_RANK) else { throw fail(n, "rank \(r) (the C kernels handle up to \(FK_MAX_RANK))") }
         }
         func constFloats(_ i: Int) throws(CodegenError) -> [Float] {
             guard let t = g.constants[n.inputs[i]], t.dtype == .float32 else {
@@ -73,27 +74,25 @@ extension Emission {
         }
         switch n.op {
         case .quantize:
-            let oq = q(out)
+            guard case .quantize(let scale, let z) = step.parameters else { throw fail(n, "quantize parameters") }
             let x = try fbuf(n.inputs[0], for: n)
             let y = buf(out)
-            let (s, z) = (Self.cFloat(oq.scales[0]), oq.zeroPoints[0])
+            let s = Self.cFloat(scale)
             if naturalOrder(out) {
-                body.append("    fk_quantize_n(\(x), \(count), \(s), \(z), \(y));")
+                call("fk_quantize_n", "\(x), \(count), \(s), \(z), \(y)")
             } else {
                 let (h, w, c) = hwc(out)
-                body.append("    fk_quantize_nchw(\(x), \(c), \(h * w), \(s), \(z), \(y));")
+                call("fk_quantize_nchw", "\(x), \(c), \(h * w), \(s), \(z), \(y)")
             }
         case .dequantize:
-            guard g.values[n.inputs[0]].dtype == .int8, let xq = g.values[n.inputs[0]].quant else {
-                throw fail(n, "dequantizes a value that is not int8")
-            }
+            guard case .dequantize(let scale, let z) = step.parameters else { throw fail(n, "dequantize parameters") }
             let y = try fbuf(out, for: n)
-            let (s, z) = (Self.cFloat(xq.scales[0]), xq.zeroPoints[0])
+            let s = Self.cFloat(scale)
             if naturalOrder(n.inputs[0]) {
-                body.append("    fk_dequantize_n(\(buf(n.inputs[0])), \(count), \(s), \(z), \(y));")
+                call("fk_dequantize_n", "\(buf(n.inputs[0])), \(count), \(s), \(z), \(y)")
             } else {
                 let (h, w, c) = hwc(n.inputs[0])
-                body.append("    fk_dequantize_nhwc(\(buf(n.inputs[0])), \(h * w), \(c), \(s), \(z), \(y));")
+                call("fk_dequantize_nhwc", "\(buf(n.inputs[0])), \(h * w), \(c), \(s), \(z), \(y)")
             }
         case .conv2d(let a):
             let xd = dims(0)
@@ -104,8 +103,9 @@ extension Emission {
             let bn = n.inputs.count > 2 ? floatArray("b", try constFloats(2)) : "NULL"
             let (act, lo, hi) = activation(a.activation)
             let y = try fbuf(out, for: n)
-            body.append(
-                "    fk_conv_f32(\(x), \(xd[0]), \(xd[1]), \(xd[2]), \(xd[3]), \(wn), \(bn), \(y), \(ws[0]), \(od[2]), \(od[3]), \(ws[2]), \(ws[3]), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.dilation[0]), \(a.dilation[1]), \(a.groups), \(act), \(lo), \(hi));"
+            call(
+                "fk_conv_f32",
+                "\(x), \(xd[0]), \(xd[1]), \(xd[2]), \(xd[3]), \(wn), \(bn), \(y), \(ws[0]), \(od[2]), \(od[3]), \(ws[2]), \(ws[3]), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.dilation[0]), \(a.dilation[1]), \(a.groups), \(act), \(lo), \(hi)"
             )
         case .gemm(let fused), .fullyConnected(let fused):
             let w = try constFloats(1)
@@ -118,7 +118,7 @@ extension Emission {
             let (act, lo, hi) = activation(fused)
             let y = try fbuf(out, for: n)
             let rows = g.values[n.inputs[0]].shape.elementCount / max(k, 1)
-            body.append("    fk_gemm_f32(\(x), \(rows), \(k), \(wn), \(bn), \(o), \(act), \(lo), \(hi), \(y));")
+            call("fk_gemm_f32", "\(x), \(rows), \(k), \(wn), \(bn), \(o), \(act), \(lo), \(hi), \(y)")
         case .matMul:
             let (ad, bd) = (dims(0), dims(1))
             guard ad.count >= 2, bd.count >= 2 else { throw fail(n, "mat_mul of a vector") }
@@ -143,7 +143,7 @@ extension Emission {
             let ao = array("int", "o", offsets(ad, m * k))
             let bo = array("int", "o", offsets(bd, k * nn))
             let y = try fbuf(out, for: n)
-            body.append("    fk_matmul_f32(\(a), \(ao), \(b), \(bo), \(batches), \(m), \(k), \(nn), \(y));")
+            call("fk_matmul_f32", "\(a), \(ao), \(b), \(bo), \(batches), \(m), \(k), \(nn), \(y)")
         case .add, .mul:
             let dd = od.isEmpty ? [1] : od
             try rankOK(dd.count)
@@ -153,22 +153,23 @@ extension Emission {
             let y = try fbuf(out, for: n)
             let (sa, sb) = (Self.broadcastStrides(dims(0), to: dd), Self.broadcastStrides(dims(1), to: dd))
             let op = n.op == .mul ? 1 : 0
-            body.append(
-                "    fk_binary_f32(\(a), \(b), \(y), \(dd.count), \(Self.ints(dd)), \(Self.ints(sa)), \(Self.ints(sb)), \(op), \(act), \(lo), \(hi));"
+            call(
+                "fk_binary_f32",
+                "\(a), \(b), \(y), \(dd.count), \(Self.ints(dd)), \(Self.ints(sa)), \(Self.ints(sb)), \(op), \(act), \(lo), \(hi)"
             )
         case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid:
-            var (kind, lo, hi) = (0, "0", "0")
+            var (kind, lo, hi) = (FK_ACT_RELU, "0", "0")
             switch n.op {
-            case .clip(let a, let b): (kind, lo, hi) = (1, Self.cFloat(a), Self.cFloat(b))
-            case .hardSwish: kind = 2
-            case .hardSigmoid: kind = 3
-            case .gelu: kind = 4
-            case .sigmoid: kind = 5
-            default: kind = 0
+            case .clip(let a, let b): (kind, lo, hi) = (FK_ACT_CLIP, Self.cFloat(a), Self.cFloat(b))
+            case .hardSwish: kind = FK_ACT_HARD_SWISH
+            case .hardSigmoid: kind = FK_ACT_HARD_SIGMOID
+            case .gelu: kind = FK_ACT_GELU
+            case .sigmoid: kind = FK_ACT_SIGMOID
+            default: kind = FK_ACT_RELU
             }
             let x = try fbuf(n.inputs[0], for: n)
             let y = try fbuf(out, for: n)
-            body.append("    fk_unary_f32(\(x), \(count), \(kind), \(lo), \(hi), \(y));")
+            call("fk_unary_f32", "\(x), \(count), \(kind), \(lo), \(hi), \(y)")
         case .layerNorm(let axis, let eps):
             guard let ax = ShapeInference.axis(axis, rank: od.count) else { throw fail(n, "axis out of range") }
             let inner = od[ax...].reduce(1, *)
@@ -178,31 +179,31 @@ extension Emission {
             let sc = try fbuf(n.inputs[1], for: n)
             let bi = try fbuf(n.inputs[2], for: n)
             let y = try fbuf(out, for: n)
-            body.append(
-                "    fk_layernorm_f32(\(x), \(count / max(inner, 1)), \(inner), \(sc), \(bi), \(Self.cFloat(eps)), \(y));"
-            )
+            call(
+                "fk_layernorm_f32", "\(x), \(count / max(inner, 1)), \(inner), \(sc), \(bi), \(Self.cFloat(eps)), \(y)")
         case .softmax(let axis):
             guard let ax = ShapeInference.axis(axis, rank: od.count) else { throw fail(n, "axis out of range") }
             let len = od[ax]
             let inner = od[(ax + 1)...].reduce(1, *)
             let x = try fbuf(n.inputs[0], for: n)
             let y = try fbuf(out, for: n)
-            body.append("    fk_softmax_f32(\(x), \(count / max(len * inner, 1)), \(len), \(inner), \(y));")
+            call("fk_softmax_f32", "\(x), \(count / max(len * inner, 1)), \(len), \(inner), \(y)")
         case .batchNorm(let eps):
             let xd = dims(0)
             guard xd.count >= 2 else { throw fail(n, "batch_norm needs [N, C, …]") }
             var p: [String] = []
             for i in 0...4 { p.append(try fbuf(n.inputs[i], for: n)) }
             let y = try fbuf(out, for: n)
-            body.append(
-                "    fk_batchnorm_f32(\(p[0]), \(xd[0]), \(xd[1]), \(xd[2...].reduce(1, *)), \(p[1]), \(p[2]), \(p[3]), \(p[4]), \(Self.cFloat(eps)), \(y));"
+            call(
+                "fk_batchnorm_f32",
+                "\(p[0]), \(xd[0]), \(xd[1]), \(xd[2...].reduce(1, *)), \(p[1]), \(p[2]), \(p[3]), \(p[4]), \(Self.cFloat(eps)), \(y)"
             )
         case .globalAvgPool:
             let xd = dims(0)
             guard xd.count == 4 else { throw fail(n, "global_avg_pool needs NCHW") }
             let x = try fbuf(n.inputs[0], for: n)
             let y = try fbuf(out, for: n)
-            body.append("    fk_gap_f32(\(x), \(xd[0] * xd[1]), \(xd[2] * xd[3]), \(y));")
+            call("fk_gap_f32", "\(x), \(xd[0] * xd[1]), \(xd[2] * xd[3]), \(y)")
         case .avgPool(let a), .maxPool(let a):
             let xd = dims(0)
             guard xd.count == 4 else { throw fail(n, "pooling needs NCHW") }
@@ -210,8 +211,9 @@ extension Emission {
             if case .maxPool = n.op { isMax = 1 }
             let x = try fbuf(n.inputs[0], for: n)
             let y = try fbuf(out, for: n)
-            body.append(
-                "    fk_pool_f32(\(x), \(xd[0] * xd[1]), \(xd[2]), \(xd[3]), \(y), \(od[2]), \(od[3]), \(a.kernel[0]), \(a.kernel[1]), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.pad[2]), \(a.pad[3]), \(a.countIncludePad ? 1 : 0), \(isMax));"
+            call(
+                "fk_pool_f32",
+                "\(x), \(xd[0] * xd[1]), \(xd[2]), \(xd[3]), \(y), \(od[2]), \(od[3]), \(a.kernel[0]), \(a.kernel[1]), \(a.stride[0]), \(a.stride[1]), \(a.pad[0]), \(a.pad[1]), \(a.pad[2]), \(a.pad[3]), \(a.countIncludePad ? 1 : 0), \(isMax)"
             )
         case .reshape, .flatten, .identity, .dropout:
             // only a constant's reshape gets here (others alias): the same values, copied
@@ -265,13 +267,16 @@ extension Emission {
         _ n: Node, from v: ValueID, offset: Int, dims: [Int], strides: [Int], to: Int, ys: [Int]? = nil
     ) throws(CodegenError) {
         let d = dims.isEmpty ? [1] : dims
-        guard d.count <= 8 else { throw fail(n, "rank \(d.count) (the C kernels handle up to 8)") }
+        guard d.count <= Int(FK_MAX_RANK) else {
+            throw fail(n, "rank \(d.count) (the C kernels handle up to \(FK_MAX_RANK))")
+        }
         let x = try fbuf(v, for: n)
         let y = try fbuf(n.outputs[0], for: n)
         let xs = strides.isEmpty ? [1] : strides
         let dst = ys ?? Self.strides(d)
-        body.append(
-            "    fk_copy_f32(\(x)\(offset == 0 ? "" : " + \(offset)"), \(y)\(to == 0 ? "" : " + \(to)"), \(d.count), \(Self.ints(d)), \(Self.ints(xs)), \(Self.ints(dst)));"
+        call(
+            "fk_copy_f32",
+            "\(x)\(offset == 0 ? "" : " + \(offset)"), \(y)\(to == 0 ? "" : " + \(to)"), \(d.count), \(Self.ints(d)), \(Self.ints(xs)), \(Self.ints(dst))"
         )
     }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import GraphIR
 
 /// How generated C holds its weights.
@@ -24,9 +25,10 @@ public struct ExternalWeights: Sendable {
     /// The offsets, size and CRC-32 of a `.fkdc` file's bytes from `FkdcFile.layout`.
     public init(layout: (bytes: [UInt8], offsets: [String: Int])) {
         let b = layout.bytes
+        let at = FkdcFile.crcOffset
         self.init(
             offsets: layout.offsets, fileBytes: b.count,
-            crc: UInt32(b[24]) | UInt32(b[25]) << 8 | UInt32(b[26]) << 16 | UInt32(b[27]) << 24)
+            crc: UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24)
     }
 }
 

@@ -1,3 +1,4 @@
+import CKernels
 import CZlib
 import GraphIR
 
@@ -21,6 +22,8 @@ public enum FkdcFile {
     public static let majorVersion: UInt16 = 1
     public static let minorVersion: UInt16 = 0
     static let headerSize = 64
+    /// The header's CRC-32 field (4 bytes; `FK_FKDC_CRC_OFFSET`, which generated C checks too).
+    static let crcOffset = Int(FK_FKDC_CRC_OFFSET)
     static let alignment = 64
     static let maxSections = 16
 
@@ -46,15 +49,12 @@ public enum FkdcFile {
         }
     }
 
-    /// A bias's parameters from its layer's: scale s_in · s_w[c] (float32, as `quantize` computes
-    /// it), zero point 0, per output channel.
+    /// A bias's parameters from its layer's (`QuantMath.biasParams`, as `quantize` made them).
     static func biasParams(_ n: Node, in g: Graph) -> QuantParams? {
         guard let xq = g.values[n.inputs[0]].quant, let wq = g.values[n.inputs[1]].quant,
             let w = g.constants[n.inputs[1]], w.shape.rank >= 1
         else { return nil }
-        let ws = wq.scales.count == 1 ? [Float](repeating: wq.scales[0], count: w.shape[0]) : wq.scales
-        return QuantParams(
-            scales: ws.map { $0 * xq.scales[0] }, zeroPoints: [Int32](repeating: 0, count: ws.count), axis: 0)
+        return QuantMath.biasParams(input: xq, weights: wq, channels: w.shape[0])
     }
 
     // MARK: - writing
@@ -145,7 +145,8 @@ public enum FkdcFile {
         header.bytes += [UInt8](repeating: 0, count: headerSize - header.bytes.count)
         out.bytes.replaceSubrange(0..<headerSize, with: header.bytes)
         let crc = CRC32.checksum(out.bytes)
-        out.bytes.replaceSubrange(24..<28, with: withUnsafeBytes(of: crc.littleEndian) { Array($0) })
+        out.bytes.replaceSubrange(
+            crcOffset..<(crcOffset + 4), with: withUnsafeBytes(of: crc.littleEndian) { Array($0) })
         return (out.bytes, dataOffsets.mapValues { $0 + dataStart })
     }
 
@@ -182,9 +183,9 @@ public enum FkdcFile {
         }
         let storedCRC = try h.u32()
         var crc = CRC32()
-        crc.update(UnsafeRawBufferPointer(rebasing: bytes[0..<24]))
+        crc.update(UnsafeRawBufferPointer(rebasing: bytes[0..<crcOffset]))
         crc.update([0, 0, 0, 0])
-        crc.update(UnsafeRawBufferPointer(rebasing: bytes[28...]))
+        crc.update(UnsafeRawBufferPointer(rebasing: bytes[(crcOffset + 4)...]))
         guard crc.value == storedCRC else {
             throw fail(
                 "checksum mismatch (CRC-32 \(hex(crc.value)), header says \(hex(storedCRC))): the file is corrupt")

@@ -114,6 +114,10 @@ public enum Compiler {
     public static func run(
         _ model: LoadedModel, options: CompileOptions, progress: ProgressBar? = nil
     ) throws(DriverError) -> CompileResult {
+        guard CEmitter.isCIdentifier(options.name) else {
+            throw DriverError(
+                .usage, "--name '\(options.name)' must be a C identifier of at most 64 characters (letters, digits, _)")
+        }
         let q = try Quantizer.run(model, options: options.quantize, progress: progress)
         let source = try sha256(ofFile: model.path)
         let pre = options.quantize.preprocessing

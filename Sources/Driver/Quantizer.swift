@@ -11,6 +11,36 @@ import Passes
 /// Range selection methods for calibration data.
 public typealias CalibrationMethod = Calibrator.Method
 
+/// `--calib-mode`: each layer calibrated on its own float32 inputs, or on the outputs of the
+/// already-quantized layers before it.
+public enum CalibrationMode: String, Sendable, CaseIterable {
+    case standard, sequential
+}
+
+/// `--bias-correction`.
+public enum BiasCorrectionMode: String, Sendable, CaseIterable {
+    /// On for data-free ranges only.
+    case auto
+    case on, off
+
+    /// As `QuantizeOptions.biasCorrection` holds it (nil: auto).
+    public var setting: Bool? {
+        switch self {
+        case .auto: nil
+        case .on: true
+        case .off: false
+        }
+    }
+}
+
+/// `--weights`: where generated C finds its weights.
+public enum WeightPlacement: String, Sendable, CaseIterable {
+    /// `static const` arrays in model.c.
+    case embedded
+    /// Unpacked from model.fkdc by `<name>_prepare`.
+    case external
+}
+
 /// How to quantize.
 public struct QuantizeOptions: Sendable {
     /// Calibration data (image folder or .npy); nil: data-free, from batch-norm statistics.
@@ -51,22 +81,33 @@ public struct QuantizeResult: Sendable {
     public var floatNodes: [(node: String, op: String)]
     /// "data-free (batch-norm statistics)" or "minmax on 16 samples of …".
     public var calibration: String
+    /// What every pass did (the default pipeline, then the quantization passes), in order.
+    public var passes: [PassRecord]
     public var accuracy: AccuracyReport?
     public var skipped: [(file: String, reason: String)]
 }
 
+extension QuantizeResult {
+    /// What a pass counted (`count("quantize", "int8 nodes")`), 0 when it counted nothing.
+    public func count(_ pass: String, _ what: String) -> Int {
+        passes.filter { $0.name == pass }.flatMap(\.counts).filter { $0.0 == what }.map(\.1).reduce(0, +)
+    }
+}
+
 public enum Quantizer {
+    /// The default passes, then `estimate-ranges`, `bias-correction` and `quantize` in one pass
+    /// manager (the verifier after each); every pass's counts reach `QuantizeResult.passes`.
     public static func run(
         _ model: LoadedModel, options: QuantizeOptions, progress: ProgressBar? = nil
     ) throws(DriverError) -> QuantizeResult {
         var ctx = PassContext()
+        // fusion leaves alone what would take an op out of int8 (hard_swish into a conv)
+        ctx.fusableActivations = Int8Support.fusable
         var g = model.graph
-        do { _ = try PassManager(passes: PassRegistry.defaultPipeline).run(on: &g, context: &ctx) } catch {
+        var records: [PassRecord]
+        do { records = try PassManager(passes: PassRegistry.defaultPipeline).run(on: &g, context: &ctx) } catch {
             throw DriverError(.badInput, error.description)
         }
-        let ranges: [String: (Float, Float)]
-        let means: [String: [Float]]
-        var calibration: String
         var skipped: [(file: String, reason: String)] = []
         var pre = options.preprocessing
         if let inShape = g.inputs.first.map({ g.values[$0].shape.dims }), inShape.count == 4 {
@@ -78,43 +119,32 @@ public enum Quantizer {
                 limit: options.limit)
             skipped += data.skipped
             let c = Calibrator(method: options.method, percentile: options.percentile, bins: options.bins)
-            do {
-                if options.sequential {
-                    progress?.start("calibrating layer by layer (\(options.method.rawValue))", total: g.nodes.count)
-                    (ranges, means) = try SequentialCalibration(calibrator: c, perTensorWeights: options.perTensor)
-                        .calibrate(g, batches: data.samples) { i, _ in progress?.update(i) }
-                } else {
-                    progress?.start(
-                        "calibrating (\(options.method.rawValue))",
-                        total: options.method == .minmax ? data.count : 2 * data.count)
-                    (ranges, means) = try c.calibrate(g, batches: data.samples) { i, _ in progress?.update(i) }
-                }
-            } catch { throw DriverError(.badInput, "\(calib): \(error.description)") }
-            progress?.finish()
-            calibration =
-                "\(options.method.rawValue)\(options.sequential ? " (sequential)" : "") on \(data.count) samples of \(calib)"
+            if let why = c.invalidity { throw DriverError(.usage, why) }
+            ctx.quantization.source = .data(
+                samples: data.samples, calibrator: c, sequential: options.sequential, source: calib)
         } else {
-            let df = DataFreeRanges(normalisationMean: pre.mean, std: pre.std)
-            do { (ranges, means) = try df.analyse(g, statistics: ctx.batchNormStatistics) } catch {
-                throw DriverError(.badInput, "\(model.path): \(error.description)")
+            guard !options.sequential else {
+                throw DriverError(.usage, "sequential calibration needs calibration data (--calib)")
             }
-            calibration = "data-free (batch-norm statistics, ±\(Int(df.k))σ)"
+            ctx.quantization.source = .dataFree(mean: pre.mean, std: pre.std)
         }
-        ctx.activationRanges = ranges
-        ctx.perTensorWeights = options.perTensor
+        ctx.quantization.perTensorWeights = options.perTensor
+        ctx.quantization.biasCorrection = options.biasCorrection
+        let bar = progress
+        ctx.quantization.progress = { label, done, total in
+            if done <= 1 { bar?.start(label, total: total) }
+            bar?.update(done)
+            if done == total { bar?.finish() }
+        }
         var q = g
-        var corrected = 0
-        if options.biasCorrection ?? (options.calib == nil) {
-            corrected = BiasCorrection(perTensorWeights: options.perTensor).apply(to: &q, inputMeans: means)
-            if corrected > 0 { calibration += ", bias correction on \(corrected) layers" }
+        do { records += try PassManager(passes: PassRegistry.quantizePipeline).run(on: &q, context: &ctx) } catch {
+            let file = options.calib ?? model.path
+            throw DriverError(.badInput, "\(file): \(error.description)")
         }
-        do { _ = try PassManager(passes: [PassRegistry.named("quantize")!]).run(on: &q, context: &ctx) } catch {
-            throw DriverError(.badInput, error.description)
-        }
+        let quant = ctx.quantization
         var result = QuantizeResult(
-            float: g, int8: q, ranges: ranges, biasCorrected: corrected, floatNodes: ctx.floatNodes,
-            calibration: calibration, accuracy: nil,
-            skipped: skipped)
+            float: g, int8: q, ranges: quant.ranges, biasCorrected: quant.biasCorrected, floatNodes: quant.floatNodes,
+            calibration: quant.calibration, passes: records, accuracy: nil, skipped: skipped)
         if let val = options.val {
             let data = try DatasetLoader.load(
                 path: val, labels: options.valLabels, preprocessing: pre, strict: options.strict, limit: options.limit)

@@ -83,6 +83,17 @@ public enum Report {
                 "float32_ops",
                 .array(q.floatNodes.map { .object([("name", .string($0.node)), ("op", .string($0.op))]) })
             ),
+            (
+                "passes",
+                .array(
+                    q.passes.map { p in
+                        .object([
+                            ("name", .string(p.name)), ("nodes_before", .int(p.nodesBefore)),
+                            ("nodes_after", .int(p.nodesAfter)),
+                            ("counts", .object(p.counts.map { ($0.0, .int($0.1)) })),
+                        ])
+                    })
+            ),
             ("layers", .array(layers)),
             (
                 "c",
@@ -131,6 +142,9 @@ public enum Report {
             if let t = a.teacher { out += row("teacher top-1", "\(pct(t.top1)), retention \(pct(a.retention))") }
         } else {
             out += row("accuracy", "not measured (no --val data)")
+        }
+        for p in r.quantized.passes where !p.counts.isEmpty {
+            out += row("pass " + p.name, p.counts.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
         }
         for g in r.gates { out += row("gate " + g.name, (g.passed ? "pass  " : "FAIL  ") + g.message) }
         if let c = r.c {

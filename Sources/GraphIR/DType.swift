@@ -99,4 +99,10 @@ public struct QuantParams: Sendable, Hashable {
     public init(scale: Float, zeroPoint: Int32) {
         self.init(scales: [scale], zeroPoints: [zeroPoint], axis: nil)
     }
+
+    /// One scale for each of `count` channels: a per-tensor scale repeated, per-channel ones as
+    /// they are (the only place a per-tensor weight scale is broadcast).
+    public func channelScales(_ count: Int) -> [Float] {
+        scales.count == 1 ? [Float](repeating: scales[0], count: count) : scales
+    }
 }

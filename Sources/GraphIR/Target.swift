@@ -14,8 +14,9 @@ public struct TargetProfile: Sendable, Hashable {
     public var name: String
     public var summary: String
     public var cpu: String
-    /// Armv8 NEON (Advanced SIMD); the generated C takes its `__ARM_NEON` path.
-    public var neon: Bool
+    /// The SIMD paths generated C carries for this CPU (besides the portable C every target
+    /// gets): each kernel's `@simd` blocks of these extensions, and no others.
+    public var simd: [SIMDExtension]
     /// Armv8.2 dot-product instructions (SDOT/UDOT).
     public var dotProduct: Bool
     public var gpu: GPU?
@@ -27,31 +28,44 @@ public struct TargetProfile: Sendable, Hashable {
     public static let all: [TargetProfile] = [
         TargetProfile(
             name: "jetson-nano", summary: "NVIDIA Jetson Nano (JetPack 4.6)",
-            cpu: "4× Cortex-A57, Armv8.0-A: NEON, no dot-product instructions", neon: true, dotProduct: false,
+            cpu: "4× Cortex-A57, Armv8.0-A: NEON, no dot-product instructions", simd: [.neon], dotProduct: false,
             gpu: GPU(arch: "sm_53", cuda: "10.2", fp16: true, dp4a: false), precisions: ["int8 (CPU)", "fp16 (GPU)"],
             emits: ["int8 C with a NEON path", "CUDA: int8 weights dequantized to fp16 compute"]),
         TargetProfile(
             name: "jetson-tx2", summary: "NVIDIA Jetson TX2",
-            cpu: "4× Cortex-A57 + 2× Denver 2, Armv8.0-A: NEON, no dot-product instructions", neon: true,
+            cpu: "4× Cortex-A57 + 2× Denver 2, Armv8.0-A: NEON, no dot-product instructions", simd: [.neon],
             dotProduct: false, gpu: GPU(arch: "sm_62", cuda: "10.2", fp16: true, dp4a: true),
             precisions: ["int8 (CPU, GPU dp4a)", "fp16 (GPU)"], emits: ["int8 C with a NEON path", "CUDA int8 (dp4a)"]),
         TargetProfile(
             name: "jetson-xavier-nx", summary: "NVIDIA Jetson Xavier NX",
-            cpu: "6× Carmel, Armv8.2-A: NEON, dot-product", neon: true, dotProduct: true,
+            cpu: "6× Carmel, Armv8.2-A: NEON, dot-product", simd: [.neon], dotProduct: true,
             gpu: GPU(arch: "sm_72", cuda: "11.4", fp16: true, dp4a: true),
             precisions: ["int8 (CPU, GPU dp4a)", "fp16 (GPU)"], emits: ["int8 C with a NEON path", "CUDA int8 (dp4a)"]),
         TargetProfile(
             name: "jetson-orin-nano", summary: "NVIDIA Jetson Orin Nano",
-            cpu: "6× Cortex-A78AE, Armv8.2-A: NEON, dot-product", neon: true, dotProduct: true,
+            cpu: "6× Cortex-A78AE, Armv8.2-A: NEON, dot-product", simd: [.neon], dotProduct: true,
             gpu: GPU(arch: "sm_87", cuda: "12.2", fp16: true, dp4a: true),
             precisions: ["int8 (CPU, GPU dp4a)", "fp16 (GPU)"], emits: ["int8 C with a NEON path", "CUDA int8 (dp4a)"]),
         TargetProfile(
-            name: "x86-64", summary: "the host (x86-64)", cpu: "x86-64", neon: false, dotProduct: false, gpu: nil,
-            precisions: ["int8 (CPU)"], emits: ["portable int8 C"]),
+            name: "x86-64", summary: "the host (x86-64)", cpu: "x86-64; AVX2 path when built with -mavx2",
+            simd: [.avx2], dotProduct: false, gpu: nil,
+            precisions: ["int8 (CPU)"], emits: ["int8 C with an AVX2 path"]),
         TargetProfile(
-            name: "generic-c", summary: "any C99 compiler", cpu: "any", neon: false, dotProduct: false, gpu: nil,
+            name: "generic-c", summary: "any C99 compiler", cpu: "any", simd: [], dotProduct: false, gpu: nil,
             precisions: ["int8 (CPU)"], emits: ["portable int8 C"]),
     ]
 
+    /// Whether generated C carries NEON paths.
+    public var neon: Bool { simd.contains(.neon) }
+
     public static func named(_ name: String) -> TargetProfile? { all.first { $0.name == name } }
+}
+
+/// A SIMD instruction set whose kernel paths generated C can carry; the raw value is the tag of
+/// the kernels' `#if … /* @simd TAG */` blocks (Sources/CKernels).
+public enum SIMDExtension: String, Sendable, Hashable, CaseIterable {
+    /// x86-64 AVX2 (taken when the C is compiled with `-mavx2` or `-march=native` on such a CPU).
+    case avx2
+    /// Armv8 NEON (Advanced SIMD), aarch64.
+    case neon
 }

@@ -29,7 +29,7 @@ public struct BiasCorrection: Sendable {
             else { continue }
             let wf = w.floatArray()
             let cout = w.shape[0]
-            let (q, scales) = QuantMath.quantizeWeights(wf, channels: perTensorWeights ? 1 : cout)
+            let (q, scales) = QuantMath.quantizeWeights(w, perTensor: perTensorWeights)
             let per = wf.count / cout
             let perScale = wf.count / scales.count
             var delta = [Float](repeating: 0, count: wf.count)

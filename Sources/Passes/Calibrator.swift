@@ -29,6 +29,17 @@ public struct Calibrator: Sendable {
         self.bins = bins
     }
 
+    /// The accepted settings: `percentile` in 50…100, `bins` in 16…65536.
+    public static let percentiles = 50.0...100.0
+    public static let binCounts = 16...65536
+
+    /// Why these settings cannot calibrate, or nil (`calibrate` refuses them with this message).
+    public var invalidity: String? {
+        if !Self.percentiles.contains(percentile) { return "the percentile must be in 50…100, not \(percentile)" }
+        if !Self.binCounts.contains(bins) { return "the histogram needs 16…65536 bins, not \(bins)" }
+        return nil
+    }
+
     /// Ranges by value name for the graph input and every float node output.
     public func ranges(
         of graph: Graph, batches: [Tensor], progress: (@Sendable (Int, Int) -> Void)? = nil
@@ -41,6 +52,7 @@ public struct Calibrator: Sendable {
     public func calibrate(
         _ graph: Graph, batches: [Tensor], progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws(IRError) -> (ranges: [String: (Float, Float)], means: [String: [Float]]) {
+        if let why = invalidity { throw IRError(.badInput, at: "", "calibration: \(why)") }
         let ev = Evaluator(graph: graph)
         var lo: [String: Float] = [:]
         var hi: [String: Float] = [:]

@@ -10,7 +10,8 @@ public protocol Pass: Sendable {
 
 /// Options passes read and the counts they report.
 public struct PassContext: Sendable {
-    /// Activations the target's kernels can apply inside conv2d / gemm / add.
+    /// Activations the target's kernels can apply inside conv2d / gemm / add (quantizing:
+    /// `Int8Support.fusable`, so that fusion never takes an op out of int8).
     public var fusableActivations: @Sendable (FusedActivation) -> Bool = { _ in true }
     /// Constant folding leaves results larger than this many elements unfolded.
     public var maxFoldedElements = 1 << 24
@@ -18,12 +19,8 @@ public struct PassContext: Sendable {
     /// `fold-batchnorm` under the name of the value that carries the result after folding
     /// (BN output ~ N(β, γ²) per channel): what data-free calibration starts from.
     public var batchNormStatistics: [String: (mean: [Float], std: [Float])] = [:]
-    /// Activation ranges (min, max) by value name, for `quantize`.
-    public var activationRanges: [String: (Float, Float)] = [:]
-    /// `quantize`: one scale per weight tensor instead of one per output channel (the naive way).
-    public var perTensorWeights = false
-    /// Nodes `quantize` left in float32 (no int8 kernel, or no range), as (node, op).
-    public var floatNodes: [(node: String, op: String)] = []
+    /// The quantization passes' configuration and results.
+    public var quantization = QuantizationContext()
     /// What the current pass did, as (what, how many), in the order first counted.
     public private(set) var counts: [(String, Int)] = []
 

@@ -10,6 +10,8 @@ public enum PassRegistry {
         CanonicalizePass.self,
         FuseActivationPass.self,
         DeadCodeEliminationPass.self,
+        EstimateRangesPass.self,
+        BiasCorrectionPass.self,
         QuantizePass.self,
     ]
 
@@ -21,6 +23,13 @@ public enum PassRegistry {
         CanonicalizePass.self,
         FuseActivationPass.self,
         DeadCodeEliminationPass.self,
+    ]
+
+    /// What `compile` runs after the default pipeline (`context.quantization` configures it).
+    public static let quantizePipeline: [any Pass.Type] = [
+        EstimateRangesPass.self,
+        BiasCorrectionPass.self,
+        QuantizePass.self,
     ]
 
     public static func named(_ name: String) -> (any Pass.Type)? { all.first { $0.name == name } }

@@ -1,20 +1,20 @@
 import GraphIR
 
-/// Rewrites a float32 graph into int8 with the ranges in `context.activationRanges`:
-/// conv2d, fully_connected/gemm, add (with relu/clip fused as clamps), global/average/max
-/// pooling and reshapes run in int8; weights become per-output-channel symmetric int8
-/// (`context.perTensorWeights`: one scale per tensor), biases int32 with scale
+/// Rewrites a float32 graph into int8 with the ranges in `context.quantization`: the ops
+/// `Int8Support` gives an int8 kernel run in int8; weights become per-output-channel symmetric int8
+/// (`perTensorWeights`: one scale per tensor), biases int32 with scale
 /// s_in·s_w[c]; activations asymmetric per-tensor int8. Every other op stays float32 between
 /// `dequantize` and `quantize` (mixed precision) and is listed in `context.floatNodes`.
 struct QuantizePass: Pass {
     static let name = "quantize"
-    static let summary = "Quantize to int8 with calibrated activation ranges (mixed precision where needed)"
+    static let summary = "Quantize to int8 with the estimated activation ranges (mixed precision where needed)"
 
     func run(on graph: inout Graph, context: inout PassContext) throws(PassError) {
-        var b = Builder(old: graph, ranges: context.activationRanges, perTensor: context.perTensorWeights)
+        let q = context.quantization
+        var b = Builder(old: graph, ranges: q.ranges, perTensor: q.perTensorWeights)
         try b.build()
         graph = b.g
-        context.floatNodes = b.floatNodes
+        context.quantization.floatNodes = b.floatNodes
         context.count("int8 nodes", b.int8Count)
         if !b.floatNodes.isEmpty { context.count("float32 nodes", b.floatNodes.count) }
         context.count("quantize/dequantize nodes", b.boundaryCount)
@@ -97,35 +97,29 @@ struct QuantizePass: Pass {
             floatNodes.append((node.name, node.op.name))
         }
 
-        /// Emits the node in int8 when it has a kernel and every range it needs; returns false otherwise.
+        /// Emits the node in int8 when `Int8Support` gives it a kernel and every range it needs
+        /// is known; returns false otherwise.
         mutating func int8Node(_ node: Node) throws(PassError) -> Bool {
             let outOld = node.outputs[0]
-            let v = old.values[outOld]
-            guard v.dtype == .float32 else { return false }
-            switch node.op {
-            case .conv2d(let a) where a.activation != .hardSwish:
-                return try weighted(node)
-            case .fullyConnected(let act), .gemm(let act):
-                guard act != .hardSwish else { return false }
-                return try weighted(node)
-            case .add(let act):
-                guard act != .hardSwish, range(outOld) != nil, f32[node.inputs[0]] != nil || i8[node.inputs[0]] != nil,
-                    !node.inputs.contains(where: { old.constants[$0] != nil }),
-                    let a = int8Value(node.inputs[0]), let b = int8Value(node.inputs[1])
-                else { return false }
-                emit(node, [a, b], params: QuantMath.activationParams(min: range(outOld)!.0, max: range(outOld)!.1))
-                return true
-            case .globalAvgPool, .avgPool:
-                guard let r = range(outOld), let x = int8Value(node.inputs[0]) else { return false }
-                emit(node, [x], params: QuantMath.activationParams(min: r.0, max: r.1))
-                return true
-            case .maxPool, .reshape, .flatten, .identity, .dropout:
-                // int8 only when the input already is: these keep its parameters
+            guard old.values[outOld].dtype == .float32 else { return false }
+            switch Int8Support.decide(node, in: old) {
+            case .float32: return false
+            case .int8IfInputIs:
+                // these keep the parameters of an input that already is int8
                 guard let x = i8[node.inputs[0]] else { return false }
                 emit(node, [x], params: g.values[x].quant!)
                 return true
-            default:
-                return false
+            case .int8(.convolution), .int8(.linear):
+                return try weighted(node)
+            case .int8:
+                guard let r = range(outOld) else { return false }
+                var ins: [ValueID] = []
+                for v in node.inputs {
+                    guard let q = int8Value(v) else { return false }
+                    ins.append(q)
+                }
+                emit(node, ins, params: QuantMath.activationParams(min: r.0, max: r.1))
+                return true
             }
         }
 
@@ -140,7 +134,7 @@ struct QuantizePass: Pass {
         /// Symmetric int8 weights per output channel (or per tensor), made once per constant.
         mutating func quantizedWeights(_ old: ValueID, _ w: Tensor) -> (ValueID, [Float]) {
             if let c = weightCache[old] { return (c.id, c.scales) }
-            let (q, scales) = QuantMath.quantizeWeights(w.floatArray(), channels: perTensor ? 1 : w.shape[0])
+            let (q, scales) = QuantMath.quantizeWeights(w, perTensor: perTensor)
             let wq = QuantParams(
                 scales: scales, zeroPoints: [Int32](repeating: 0, count: scales.count), axis: perTensor ? nil : 0)
             let id = g.addConstant(
@@ -154,7 +148,7 @@ struct QuantizePass: Pass {
         /// conv2d / fully_connected / gemm with constant float weights.
         mutating func weighted(_ node: Node) throws(PassError) -> Bool {
             guard let w = old.constants[node.inputs[1]], w.dtype == .float32, let r = range(node.outputs[0]),
-                node.inputs.count < 3 || old.constants[node.inputs[2]] != nil, let x = int8Value(node.inputs[0])
+                let x = int8Value(node.inputs[0])
             else { return false }
             let xq = g.values[x].quant!
             let cout = w.shape[0]
@@ -162,12 +156,10 @@ struct QuantizePass: Pass {
             var ins = [x, wID]
             if node.inputs.count > 2 {
                 let bf = old.constants[node.inputs[2]]!.floatArray()
-                let perChannel = perTensor ? [Float](repeating: scales[0], count: cout) : scales
-                let bq = QuantMath.quantizeBias(bf, inputScale: xq.scales[0], weightScales: perChannel)
+                let wq = g.values[wID].quant!
+                let bq = QuantMath.quantizeBias(bf, inputScale: xq.scales[0], weightScales: wq.channelScales(cout))
                 let bias = bq.withUnsafeBytes { Tensor(dtype: .int32, shape: Shape([cout]), bytes: $0) }
-                let params = QuantParams(
-                    scales: perChannel.map { $0 * xq.scales[0] }, zeroPoints: [Int32](repeating: 0, count: cout),
-                    axis: 0)
+                let params = QuantMath.biasParams(input: xq, weights: wq, channels: cout)
                 ins.append(
                     g.addConstant(name: g.freshName(old.values[node.inputs[2]].name + ".int32"), bias, quant: params))
             }

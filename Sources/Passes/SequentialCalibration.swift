@@ -13,16 +13,6 @@ public struct SequentialCalibration: Sendable {
         self.perTensorWeights = perTensorWeights
     }
 
-    /// Ops `quantize` runs in int8 (their outputs are fake-quantized here).
-    static func runsInInt8(_ op: Op) -> Bool {
-        switch op {
-        case .conv2d(let a): a.activation != .hardSwish
-        case .fullyConnected(let a), .gemm(let a), .add(let a): a != .hardSwish
-        case .globalAvgPool, .avgPool, .maxPool, .reshape, .flatten, .identity, .dropout: true
-        default: false
-        }
-    }
-
     static func fakeQuantize(_ t: Tensor, _ r: (Float, Float)) -> Tensor {
         let q = QuantMath.activationParams(min: r.0, max: r.1)
         let (s, z) = (q.scales[0], q.zeroPoints[0])
@@ -35,8 +25,8 @@ public struct SequentialCalibration: Sendable {
 
     /// Weights as the int8 model sees them: quantized per output channel (or per tensor), dequantized.
     func fakeQuantizedWeights(_ w: Tensor) -> Tensor {
-        let channels = perTensorWeights ? 1 : w.shape[0]
-        let (q, scales) = QuantMath.quantizeWeights(w.floatArray(), channels: channels)
+        let (q, scales) = QuantMath.quantizeWeights(w, perTensor: perTensorWeights)
+        let channels = scales.count
         let per = q.count / channels
         return Tensor(shape: w.shape, floats: q.enumerated().map { Float($0.element) * scales[$0.offset / per] })
     }
@@ -76,8 +66,21 @@ public struct SequentialCalibration: Sendable {
             means[g.values[id].name] = Self.channelMeans(acts[id]!)
         }
         var weights: [ValueID: Tensor] = [:]
+        // the values the int8 model holds in int8, decided by `Int8Support` as `quantize` does
+        var int8Values = Set(g.inputs)
         for (i, n) in g.nodes.enumerated() {
-            let int8 = Self.runsInInt8(n.op)
+            // int8 ops with their own range round their output to its grid; those that keep their
+            // input's parameters (max pooling, reshapes) see values already on the input's grid
+            var int8 = false
+            var ownGrid = false
+            switch Int8Support.decide(n, in: g) {
+            case .int8:
+                (int8, ownGrid) = (true, true)
+                int8Values.formUnion(n.inputs.filter { g.constants[$0] == nil })
+            case .int8IfInputIs: int8 = int8Values.contains(n.inputs[0])
+            case .float32: break
+            }
+            if int8 { int8Values.insert(n.outputs[0]) }
             var outs: [Tensor] = []
             for s in 0..<batches.count {
                 var one = Graph(name: "step")
@@ -104,7 +107,7 @@ public struct SequentialCalibration: Sendable {
             let name = g.values[n.outputs[0]].name
             let r = try chooseRange(name, outs)
             ranges[name] = r
-            acts[n.outputs[0]] = int8 ? outs.map { Self.fakeQuantize($0, r) } : outs
+            acts[n.outputs[0]] = ownGrid ? outs.map { Self.fakeQuantize($0, r) } : outs
             means[name] = Self.channelMeans(acts[n.outputs[0]]!)
             for v in n.inputs where lastUse[v] == i { acts[v] = nil }
             progress?(i + 1, g.nodes.count)

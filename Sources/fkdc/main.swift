@@ -218,8 +218,8 @@ struct Compile: ParsableCommand {
     @Option(help: "Integer labels .npy for --calib (optional).")
     var calibLabels: String?
 
-    @Option(help: "Range selection: minmax, percentile, entropy or mse.")
-    var calibMethod = "minmax"
+    @Option(help: "Range selection.")
+    var calibMethod: CalibrationMethod = .minmax
 
     @Option(help: "Percentile for --calib-method percentile.")
     var percentile = 99.99
@@ -232,14 +232,14 @@ struct Compile: ParsableCommand {
 
     @Option(
         help:
-            "Bias correction (the mean error of rounded weights subtracted from each layer's bias): auto (on without --calib), on or off."
+            "Bias correction (the mean error of rounded weights subtracted from each layer's bias); auto: on without --calib."
     )
-    var biasCorrection = "auto"
+    var biasCorrection: BiasCorrectionMode = .auto
 
     @Option(
         help: "standard, or sequential: each layer calibrated on the outputs of the already-quantized layers before it."
     )
-    var calibMode = "standard"
+    var calibMode: CalibrationMode = .standard
 
     @Option(help: "Validation data: image folder or .npy.")
     var val: String?
@@ -271,8 +271,8 @@ struct Compile: ParsableCommand {
     @Flag(help: "Print the SQNR of every int8 layer.")
     var layers = false
 
-    @Option(help: "Target profile (fkdc targets lists them).")
-    var target = "generic-c"
+    @Option(help: "Target profile (fkdc targets describes them).")
+    var target: TargetProfile = .named("generic-c")!
 
     @Option(name: .shortAndLong, help: "Output folder (default: <model name>-<target>).")
     var output: String?
@@ -287,7 +287,7 @@ struct Compile: ParsableCommand {
         help:
             "Where the generated C finds its weights: embedded (static const arrays in model.c) or external (read from model.fkdc by <name>_prepare)."
     )
-    var weights = "embedded"
+    var weights: WeightPlacement = .embedded
 
     @OptionGroup var gates: GateOptions
 
@@ -299,30 +299,15 @@ struct Compile: ParsableCommand {
     }
 
     func run() throws {
-        guard let method = CalibrationMethod(rawValue: calibMethod) else {
-            throw ValidationError("--calib-method must be minmax, percentile, entropy or mse")
-        }
-        guard (50...100).contains(percentile), (16...65536).contains(bins) else {
-            throw ValidationError("--percentile must be in 50…100 and --bins in 16…65536")
-        }
         var o = QuantizeOptions()
         o.calib = calib
         o.calibLabels = calibLabels
-        o.method = method
+        o.method = calibMethod
         o.percentile = percentile
         o.bins = bins
         o.perTensor = perTensor
-        switch biasCorrection {
-        case "auto": o.biasCorrection = nil
-        case "on": o.biasCorrection = true
-        case "off": o.biasCorrection = false
-        default: throw ValidationError("--bias-correction must be auto, on or off")
-        }
-        guard calibMode == "standard" || calibMode == "sequential" else {
-            throw ValidationError("--calib-mode must be standard or sequential")
-        }
-        o.sequential = calibMode == "sequential"
-        if o.sequential && calib == nil { throw ValidationError("--calib-mode sequential needs --calib data") }
+        o.biasCorrection = biasCorrection.setting
+        o.sequential = calibMode == .sequential
         o.val = val
         o.valLabels = valLabels
         o.strict = strict
@@ -331,10 +316,7 @@ struct Compile: ParsableCommand {
         o.teacherOptions = ModelOptions(prefix: teacherPrefix, heads: teacherHeads)
         if let m = try floats(mean, "mean") { o.preprocessing.mean = m }
         if let s = try floats(std, "std") { o.preprocessing.std = s }
-        guard let profile = TargetProfile.named(target) else {
-            throw ValidationError(
-                "unknown target '\(target)'; known targets: \(TargetProfile.all.map(\.name).joined(separator: ", "))")
-        }
+        let profile = target
         let m = try ModelLoader.load(path: file, options: model.options)
         var stem = String(file.split(separator: "/").last ?? "model")
         if let dot = stem.lastIndex(of: "."), dot > stem.startIndex { stem = String(stem[..<dot]) }
@@ -343,23 +325,14 @@ struct Compile: ParsableCommand {
         c.quantize = o
         c.target = profile
         c.gates = try gates.gates()
-        func letter(_ u: Unicode.Scalar) -> Bool { ("a"..."z").contains(u) || ("A"..."Z").contains(u) || u == "_" }
-        guard let first = name.unicodeScalars.first, letter(first),
-            name.unicodeScalars.allSatisfy({ letter($0) || ("0"..."9").contains($0) }), name.count <= 64
-        else { throw ValidationError("--name must be a C identifier (letters, digits, _; not starting with a digit)") }
         c.name = name
-        guard weights == "embedded" || weights == "external" else {
-            throw ValidationError("--weights must be embedded or external")
-        }
-        c.externalWeights = weights == "external"
+        c.externalWeights = weights == .external
         let r = try Compiler.run(m, options: c, progress: ProgressBar())
         let q = r.quantized
         print("model:       \(m.path) (\(m.architecture))")
         print("calibration: \(q.calibration)\(perTensor ? ", per-tensor weights" : ", per-channel weights")")
-        let int8Nodes = q.int8.nodes.filter { q.int8.values[$0.outputs[0]].dtype == .int8 && !$0.op.isQuantization }
-            .count
         print(
-            "int8:        \(int8Nodes) nodes; float32: \(q.floatNodes.count)"
+            "int8:        \(q.count("quantize", "int8 nodes")) nodes; float32: \(q.floatNodes.count)"
                 + (q.floatNodes.isEmpty
                     ? ""
                     : " (" + q.floatNodes.prefix(24).map { "\($0.node): \($0.op)" }.joined(separator: ", ")
@@ -460,4 +433,20 @@ struct Targets: ParsableCommand {
             print("    emits:  model.fkdc, report.json; \(t.emits.joined(separator: "; "))")
         }
     }
+}
+
+// the library's enums as option values: `--help` lists them, and a bad value is refused by name
+extension CalibrationMethod: ExpressibleByArgument {}
+extension CalibrationMode: ExpressibleByArgument {}
+extension BiasCorrectionMode: ExpressibleByArgument {}
+extension WeightPlacement: ExpressibleByArgument {}
+
+extension TargetProfile: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard let t = TargetProfile.named(argument) else { return nil }
+        self = t
+    }
+
+    public static var allValueStrings: [String] { all.map(\.name) }
+    public var defaultValueDescription: String { name }
 }

@@ -67,15 +67,30 @@ import Testing
         }
     }()
 
-    /// Builds the integrator example with `cc` and `flags`, runs it (through `runner`) on every
-    /// input, and compares the logits with the evaluator's.
-    func buildAndCompare(_ cc: String, _ flags: [String], runner: [String] = [], tag: String) throws {
+    /// The same int8 graph emitted for another target, in a folder of its own (model.h, model.c).
+    static func emitted(for target: String) throws -> String {
+        let f = try #require(fixture)
+        let dir = "\(f.dir)/\(target)"
+        let out = try CEmitter(target: try #require(TargetProfile.named(target))).emit(f.result.quantized.int8)
+        try Outputs.makeDirectory(dir)
+        try out.header.write(toFile: "\(dir)/model.h", atomically: true, encoding: .utf8)
+        try out.source.write(toFile: "\(dir)/model.c", atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    /// Builds the integrator example with `cc` and `flags` on the C in `dir` (the jetson-nano
+    /// emission by default), runs it (through `runner`) on every input, and compares the logits
+    /// with the evaluator's.
+    func buildAndCompare(_ cc: String, _ flags: [String], runner: [String] = [], tag: String, dir: String? = nil)
+        throws
+    {
         let f = try #require(Self.fixture)
+        let src = dir ?? f.dir
         let exe = "\(f.dir)/classify-\(tag)"
         let build = try Self.sh(
             cc,
             ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"] + flags + [
-                "-I", f.dir, "-o", exe, Repo.path("samples/integrator/main.c"), "\(f.dir)/model.c", "-lm",
+                "-I", src, "-o", exe, Repo.path("samples/integrator/main.c"), "\(src)/model.c", "-lm",
             ])
         #expect(build.code == 0, "\(tag): \(build.out)")
         guard build.code == 0 else { return }
@@ -119,10 +134,18 @@ import Testing
             return
         }
         try buildAndCompare(gcc, ["-O2"], tag: "gcc")
-        // -march=native takes the AVX2 (VPMADDWD) path where the CPU has it
+        // the x86-64 profile's C with -march=native takes the AVX2 (VPMADDWD) path where the CPU has it
         let avx2 = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx2") ?? false
+        let x86 = try Self.emitted(for: "x86-64")
+        try buildAndCompare(gcc, ["-O2"], tag: "gcc-x86", dir: x86)
         if avx2 {
-            try buildAndCompare(gcc, ["-O3", "-march=native"], tag: "gcc-native")
+            try buildAndCompare(gcc, ["-O3", "-march=native"], tag: "gcc-native", dir: x86)
+            try buildAndCompare(
+                gcc,
+                [
+                    "-O1", "-g", "-march=native", "-fsanitize=address,undefined",
+                    "-fno-sanitize-recover=all",
+                ], tag: "asan-avx2", dir: x86)
         } else {
             print("skipped: no AVX2")
         }
@@ -265,16 +288,20 @@ import Testing
             cases.map { Int(QuantMath.requantize($0.acc, $0.q, zeroPoint: k.zp, lo: k.lo, hi: k.hi)) }
         }
         let avx2 = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx2") ?? false
-        var builds: [(cc: String, flags: [String], runner: String?)] = [("gcc", ["-O2"], nil)]
-        if avx2 { builds.append(("gcc", ["-O2", "-march=native"], nil)) }
-        builds.append(("aarch64-linux-gnu-gcc", ["-O2", "-mcpu=cortex-a57", "-static"], "qemu-aarch64"))
+        // the jetson-nano C (NEON) natively and on aarch64; the x86-64 C (AVX2) with -march=native
+        let x86 = try Self.emitted(for: "x86-64")
+        try c.replacing("#include \"model.c\"", with: "#include \"\(x86)/model.c\"")
+            .write(toFile: "\(f.dir)/requant_test_x86.c", atomically: true, encoding: .utf8)
+        var builds: [(cc: String, flags: [String], runner: String?, src: String)] = [("gcc", ["-O2"], nil, src)]
+        if avx2 { builds.append(("gcc", ["-O2", "-march=native"], nil, "\(f.dir)/requant_test_x86.c")) }
+        builds.append(("aarch64-linux-gnu-gcc", ["-O2", "-mcpu=cortex-a57", "-static"], "qemu-aarch64", src))
         for (n, b) in builds.enumerated() {
             guard let cc = Self.which(b.cc), b.runner.map({ Self.which($0) != nil }) ?? true else {
                 print("skipped: \(b.cc) \(b.runner ?? "") not found")
                 continue
             }
             let exe = "\(f.dir)/requant-\(n)"
-            let built = try Self.sh(cc, ["-std=c99", "-w"] + b.flags + ["-I", f.dir, "-o", exe, src, "-lm"])
+            let built = try Self.sh(cc, ["-std=c99", "-w"] + b.flags + ["-I", f.dir, "-o", exe, b.src, "-lm"])
             #expect(built.code == 0, "\(built.out)")
             guard built.code == 0 else { continue }
             let run = try b.runner.map { try Self.sh(Self.which($0)!, [exe]) } ?? Self.sh(exe, [])
@@ -283,6 +310,31 @@ import Testing
                 got == want,
                 "\(b.cc) \(b.flags): \(zip(got, want).enumerated().filter { $0.element.0 != $0.element.1 }.prefix(5))")
         }
+    }
+
+    /// Each target's C carries the SIMD paths its profile names and no others.
+    @Test func simdPathsFollowTheTargetProfile() throws {
+        let f = try #require(Self.fixture)
+        let avx2 = ["immintrin.h", "_mm256_", "@simd avx2"]
+        let neon = ["arm_neon.h", "vmlal_", "@simd neon"]
+        for t in TargetProfile.all {
+            let c = try CEmitter(target: t).emit(f.result.quantized.int8).source
+            for s in avx2 { #expect(c.contains(s) == t.simd.contains(.avx2), "\(t.name): \(s)") }
+            for s in neon { #expect(c.contains(s) == t.simd.contains(.neon), "\(t.name): \(s)") }
+        }
+        #expect(TargetProfile.named("generic-c")?.simd == [])
+        #expect(TargetProfile.named("x86-64")?.simd == [.avx2])
+        #expect(TargetProfile.all.filter { $0.name.hasPrefix("jetson-") }.allSatisfy { $0.simd == [.neon] })
+    }
+
+    /// The kernel text the emitter embeds is the C files' (scripts/embed-c-kernels.py --check).
+    @Test func embeddedKernelsAreFresh() throws {
+        guard let python = Self.which("python3") else {
+            print("skipped: python3 not found")
+            return
+        }
+        let r = try Self.sh(python, [Repo.path("scripts/embed-c-kernels.py"), "--check"])
+        #expect(r.code == 0, "\(r.out)")
     }
 
     @Test func integratorExamplePrintsTheSameTop1AsFkdcRun() throws {

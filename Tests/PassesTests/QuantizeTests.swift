@@ -21,8 +21,8 @@ import Testing
     /// Quantizes a one-node float graph with ranges observed on `x`, returns both graphs.
     func quantized(_ g: Graph, _ x: Tensor, perTensor: Bool = false) throws -> Graph {
         var ctx = PassContext()
-        ctx.activationRanges = try Calibrator().ranges(of: g, batches: [x])
-        ctx.perTensorWeights = perTensor
+        ctx.quantization.ranges = try Calibrator().ranges(of: g, batches: [x])
+        ctx.quantization.perTensorWeights = perTensor
         var q = g
         _ = try PassManager(passes: [QuantizePass.self]).run(on: &q, context: &ctx)
         return q
@@ -114,10 +114,10 @@ import Testing
         let s = try g.addNode(name: "sig", op: .sigmoid, inputs: [c])
         g.outputs = [try g.addNode(name: "conv2", op: .conv2d(Conv2dAttrs()), inputs: [s, w])]
         var ctx = PassContext()
-        ctx.activationRanges = try Calibrator().ranges(of: g, batches: [r.tensor([1, 2, 4, 4])])
+        ctx.quantization.ranges = try Calibrator().ranges(of: g, batches: [r.tensor([1, 2, 4, 4])])
         var q = g
         _ = try PassManager(passes: [QuantizePass.self]).run(on: &q, context: &ctx)
-        #expect(ctx.floatNodes.map(\.node) == ["sig"])
+        #expect(ctx.quantization.floatNodes.map(\.node) == ["sig"])
         #expect(
             q.nodes.map(\.op.name) == [
                 "quantize", "conv2d", "dequantize", "sigmoid", "quantize", "conv2d", "dequantize",

@@ -9,7 +9,7 @@ final class Int8Storage: @unchecked Sendable {
     deinit { pointer.deallocate() }
 }
 
-struct Int8Buffer {
+public struct Int8Buffer {
     var shape: [Int]
     let storage: Int8Storage
     init(shape: [Int]) {
@@ -33,11 +33,10 @@ struct Int8Buffer {
 /// quantized real zero. Int32 accumulators: |q − zp| ≤ 255 and |w| ≤ 127, so a sum of K terms
 /// stays below 2^31 for K < 66,000 (MobileNetV2's largest K is 9·960 = 8,640).
 public enum Int8Kernels {
-    /// conv2d: acc[co] = bias[co] + Σ w[co,ci,ky,kx]·(x − zp_x); out = requantize(acc, R[co]),
-    /// R[co] = s_x·s_w[co] / s_out, clamped to the fused activation's range.
-    static func conv2d(
-        _ x: Int8Buffer, xq: QuantParams, w: Tensor, wScales: [Float], bias: Tensor?, _ a: Conv2dAttrs,
-        outShape: [Int], outQ: QuantParams, lo: Int32, hi: Int32
+    /// conv2d: acc[co] = bias[co] + Σ w[co,ci,ky,kx]·(x − inputOffset); out = requantize(acc,
+    /// R[co]) clamped (`WeightedParameters`; padding contributes 0).
+    public static func conv2d(
+        _ x: Int8Buffer, w: Tensor, _ p: WeightedParameters, _ a: Conv2dAttrs, outShape: [Int]
     ) -> Int8Buffer {
         let out = Int8Buffer(shape: outShape)
         let (n, cin, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
@@ -46,11 +45,9 @@ public enum Int8Kernels {
         let (ho, wo) = (outShape[2], outShape[3])
         let plane = ho * wo
         let coutG = cout / a.groups
-        let zx = xq.zeroPoints[0]
+        let zx = p.inputOffset
         let wp = w.storage.pointer.assumingMemoryBound(to: Int8.self)
-        let bp = bias.map { $0.storage.pointer.assumingMemoryBound(to: Int32.self) }
-        let req = channelRequantizers(xq: xq, wScales: wScales, outQ: outQ)
-        let zo = outQ.zeroPoints[0]
+        let (zo, lo, hi) = (p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
         let rows = cg * kh * kw
         // the input less its zero point (in [−255, 255], so Int16), as im2col rows (c, ky, kx) × (oy, ox);
         // each product (q − zp)·w fits Int16 (|·| ≤ 255·127 = 32,385) and is summed in Int32
@@ -84,8 +81,8 @@ public enum Int8Kernels {
                         }
                         for oc in 0..<coutG {
                             let co = g * coutG + oc
-                            let b0 = bp?[co] ?? 0
-                            for p in 0..<plane { abase[p] = b0 }
+                            let b0 = p.bias[co]
+                            for i in 0..<plane { abase[i] = b0 }
                             let wrow = wp + co * rows
                             for k in 0..<rows {
                                 let wv = Int16(wrow[k])
@@ -93,9 +90,9 @@ public enum Int8Kernels {
                                 accumulate(abase, cbase + k * plane, wv, plane)
                             }
                             let dst = out.ptr + (b * cout + co) * plane
-                            let q = req[co]
-                            for p in 0..<plane {
-                                dst[p] = QuantMath.requantize(abase[p], q, zeroPoint: zo, lo: lo, hi: hi)
+                            let q = p.requant[co]
+                            for i in 0..<plane {
+                                dst[i] = QuantMath.requantize(abase[i], q, zeroPoint: zo, lo: lo, hi: hi)
                             }
                         }
                     }
@@ -124,65 +121,48 @@ public enum Int8Kernels {
         }
     }
 
-    /// Linear layer on int8: x `[…,K]` (or flattened for fully_connected), w `[N,K]`.
-    static func linear(
-        _ x: Int8Buffer, xq: QuantParams, w: Tensor, wScales: [Float], bias: Tensor?, outShape: [Int],
-        outQ: QuantParams,
-        lo: Int32, hi: Int32
-    ) -> Int8Buffer {
+    /// Linear layer on int8: x `[…, K]` (one row per K values), w `[N, K]`:
+    /// acc[r, o] = bias[o] + Σ_k w[o, k]·(x[r, k] − inputOffset).
+    public static func linear(_ x: Int8Buffer, w: Tensor, _ p: WeightedParameters, outShape: [Int]) -> Int8Buffer {
         let out = Int8Buffer(shape: outShape)
         let (nOut, k) = (w.shape[0], w.shape[1])
         let rows = x.count / max(k, 1)
-        let zx = xq.zeroPoints[0]
         let wp = w.storage.pointer.assumingMemoryBound(to: Int8.self)
-        let bp = bias.map { $0.storage.pointer.assumingMemoryBound(to: Int32.self) }
-        let req = channelRequantizers(xq: xq, wScales: wScales, outQ: outQ)
-        let zo = outQ.zeroPoints[0]
+        let (zo, lo, hi) = (p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
         var xs = [Int32](repeating: 0, count: k)
         for r in 0..<rows {
-            for i in 0..<k { xs[i] = Int32(x.ptr[r * k + i]) - zx }
+            for i in 0..<k { xs[i] = Int32(x.ptr[r * k + i]) - p.inputOffset }
             for o in 0..<nOut {
-                var acc: Int32 = bp?[o] ?? 0
+                var acc: Int32 = p.bias[o]
                 let wrow = wp + o * k
                 for i in 0..<k { acc &+= Int32(wrow[i]) &* xs[i] }
-                out.ptr[r * nOut + o] = QuantMath.requantize(acc, req[o], zeroPoint: zo, lo: lo, hi: hi)
+                out.ptr[r * nOut + o] = QuantMath.requantize(acc, p.requant[o], zeroPoint: zo, lo: lo, hi: hi)
             }
         }
         return out
     }
 
-    /// Add of two int8 tensors with their own scales (the TFLite scheme on the same primitives):
-    /// each input, less its zero point, is shifted left by 20 bits and rescaled by
-    /// s_in / (2·max(s_a, s_b)); the sum is rescaled by 2·max(s_a, s_b) / (2^20·s_out).
-    static func add(
-        _ a: Int8Buffer, aq: QuantParams, _ b: Int8Buffer, bq: QuantParams, outShape: [Int], outQ: QuantParams,
-        lo: Int32,
-        hi: Int32
-    ) -> Int8Buffer {
+    /// Add of two int8 tensors of one shape with their own scales (`AddParameters`).
+    public static func add(_ a: Int8Buffer, _ b: Int8Buffer, _ p: AddParameters, outShape: [Int]) -> Int8Buffer {
         let out = Int8Buffer(shape: outShape)
-        let (ra, rb, ro) = addRequantizers(aq: aq, bq: bq, outQ: outQ)
-        let (za, zb, zo) = (aq.zeroPoints[0], bq.zeroPoints[0], outQ.zeroPoints[0])
-        let ia = ShapeInference.broadcastOffsets(from: a.shape, to: outShape)
-        let ib = ShapeInference.broadcastOffsets(from: b.shape, to: outShape)
+        let shift = AddParameters.shift
         for i in 0..<out.count {
-            let va = QuantMath.scale((Int32(a.ptr[ia[i]]) - za) << 20, ra)
-            let vb = QuantMath.scale((Int32(b.ptr[ib[i]]) - zb) << 20, rb)
-            out.ptr[i] = QuantMath.requantize(va &+ vb, ro, zeroPoint: zo, lo: lo, hi: hi)
+            let va = QuantMath.scale((Int32(a.ptr[i]) - p.aZeroPoint) << shift, p.a)
+            let vb = QuantMath.scale((Int32(b.ptr[i]) - p.bZeroPoint) << shift, p.b)
+            out.ptr[i] = QuantMath.requantize(
+                va &+ vb, p.out, zeroPoint: p.outputZeroPoint, lo: p.clamp.lo, hi: p.clamp.hi)
         }
         return out
     }
 
-    /// Average over each window: acc = Σ (q − zp_in); out = requantize(acc, s_in / (s_out·count)).
+    /// Average over each window: acc = Σ (q − zp_in); out = requantize(acc, byCount[count]) + zp_out.
     /// Global pooling is one window over the whole plane.
-    static func averagePool(_ x: Int8Buffer, xq: QuantParams, _ p: PoolAttrs?, outShape: [Int], outQ: QuantParams)
-        -> Int8Buffer
-    {
+    public static func averagePool(_ x: Int8Buffer, _ p: AveragePoolParameters, outShape: [Int]) -> Int8Buffer {
         let out = Int8Buffer(shape: outShape)
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (ho, wo) = (outShape[2], outShape[3])
-        let a = p ?? PoolAttrs(kernel: [h, w], stride: [1, 1])
-        let zx = xq.zeroPoints[0]
-        var cache: [Int: Requantizer] = [:]
+        let a = p.pool
+        let zx = p.inputZeroPoint
         for i in 0..<(n * c) {
             let src = x.ptr + i * h * w
             for oy in 0..<ho {
@@ -195,13 +175,10 @@ public enum Int8Kernels {
                     let (ys, ye, xs, xe) = (max(y0, 0), min(y1, h), max(x0, 0), min(x1, w))
                     var acc: Int32 = 0
                     for y in ys..<max(ys, ye) { for xx in xs..<max(xs, xe) { acc += Int32(src[y * w + xx]) - zx } }
-                    let count = a.countIncludePad ? area : (ye - ys) * (xe - xs)
-                    let q =
-                        cache[count]
-                        ?? Requantizer(real: Double(xq.scales[0]) / (Double(outQ.scales[0]) * Double(max(count, 1))))
-                    cache[count] = q
+                    // a window wholly in the padding sums nothing: any divisor gives the zero point
+                    let count = min(max(a.countIncludePad ? area : (ye - ys) * (xe - xs), 0), p.byCount.count - 1)
                     out.ptr[i * ho * wo + oy * wo + ox] = QuantMath.requantize(
-                        acc, q, zeroPoint: outQ.zeroPoints[0], lo: -128, hi: 127)
+                        acc, p.byCount[count], zeroPoint: p.outputZeroPoint, lo: -128, hi: 127)
                 }
             }
         }
@@ -209,7 +186,7 @@ public enum Int8Kernels {
     }
 
     /// Max over each window (output has the input's quantization; padding is ignored).
-    static func maxPool(_ x: Int8Buffer, _ a: PoolAttrs, outShape: [Int]) -> Int8Buffer {
+    public static func maxPool(_ x: Int8Buffer, _ a: PoolAttrs, outShape: [Int]) -> Int8Buffer {
         let out = Int8Buffer(shape: outShape)
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         let (ho, wo) = (outShape[2], outShape[3])
@@ -227,21 +204,5 @@ public enum Int8Kernels {
             }
         }
         return out
-    }
-
-    /// conv2d / linear: one requantizer per output channel, real = s_in · s_w[c] / s_out.
-    public static func channelRequantizers(xq: QuantParams, wScales: [Float], outQ: QuantParams) -> [Requantizer] {
-        wScales.map { Requantizer(real: Double(xq.scales[0]) * Double($0) / Double(outQ.scales[0])) }
-    }
-
-    /// add: each input's rescale to the common 2^20 grid and the sum's rescale to the output.
-    public static func addRequantizers(aq: QuantParams, bq: QuantParams, outQ: QuantParams) -> (
-        a: Requantizer, b: Requantizer, out: Requantizer
-    ) {
-        let twiceMax = 2 * max(Double(aq.scales[0]), Double(bq.scales[0]))
-        return (
-            Requantizer(real: Double(aq.scales[0]) / twiceMax), Requantizer(real: Double(bq.scales[0]) / twiceMax),
-            Requantizer(real: twiceMax / (Double(1 << 20) * Double(outQ.scales[0])))
-        )
     }
 }

@@ -133,12 +133,25 @@ public enum QuantMath {
         return (q, scales)
     }
 
+    /// A weight tensor [O, …] quantized as `quantize` does: per output channel, or one scale
+    /// for the tensor (`perTensor`, the naive scheme).
+    public static func quantizeWeights(_ w: Tensor, perTensor: Bool) -> (q: [Int8], scales: [Float]) {
+        quantizeWeights(w.floatArray(), channels: perTensor ? 1 : w.shape[0])
+    }
+
     /// int32 bias with scale input_scale × weight_scale[c], zero point 0.
     public static func quantizeBias(_ b: [Float], inputScale: Float, weightScales: [Float]) -> [Int32] {
         b.indices.map { c in
             let v = (Double(b[c]) / (Double(inputScale) * Double(weightScales[c]))).rounded(.toNearestOrAwayFromZero)
             return Int32(Swift.min(Swift.max(v, Double(Int32.min)), Double(Int32.max)))
         }
+    }
+
+    /// A bias's parameters: scale s_in · s_w[c] (float32), zero point 0, per output channel.
+    public static func biasParams(input xq: QuantParams, weights wq: QuantParams, channels: Int) -> QuantParams {
+        QuantParams(
+            scales: wq.channelScales(channels).map { $0 * xq.scales[0] },
+            zeroPoints: [Int32](repeating: 0, count: channels), axis: 0)
     }
 
     /// The int8 clamp an activation fused into a requantized op becomes.

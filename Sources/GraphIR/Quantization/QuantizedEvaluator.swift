@@ -1,12 +1,15 @@
 /// The exact int8 evaluator: the reference every generated kernel must match bit for bit.
 ///
-/// Float values run through the float32 kernels (mixed precision); int8 values (with their
-/// quantization parameters) through `Int8Kernels`, in integer arithmetic only. `quantize` and
-/// `dequantize` cross between the two.
+/// Float values run through the float32 kernels (mixed precision); int8 values through
+/// `Int8Kernels`, in integer arithmetic only, with the parameters the lowering computes
+/// (`KernelParameters`, the same every emitter reads). `quantize` and `dequantize` cross
+/// between the two.
 public struct QuantizedEvaluator {
     public let graph: Graph
     private let float: Evaluator
     private let lastUse: [Int]
+    /// Each node's kernel parameters, or why it cannot run (thrown when it is reached).
+    private let parameters: [Result<KernelParameters, IRError>]
 
     enum Buffer {
         case f32(FloatBuffer)
@@ -20,6 +23,7 @@ public struct QuantizedEvaluator {
         for (i, n) in graph.nodes.enumerated() { for v in n.inputs { last[v] = i } }
         for v in graph.outputs { last[v] = Int.max }
         lastUse = last
+        parameters = graph.nodes.map { n in Result { () throws(IRError) in try KernelParameters.of(n, in: graph) } }
     }
 
     /// Runs the graph; `observe` sees every node's output (int8 outputs as int8 tensors).
@@ -40,7 +44,7 @@ public struct QuantizedEvaluator {
         // biases are read by the int8 kernels themselves
         for (id, t) in graph.constants where graph.values[id].quant == nil { env[id] = .f32(FloatBuffer(t)) }
         for (i, node) in graph.nodes.enumerated() {
-            let out = try execute(node, env)
+            let out = try execute(node, try parameters[i].get(), env)
             env[node.outputs[0]] = out
             if let observe {
                 switch out {
@@ -58,36 +62,34 @@ public struct QuantizedEvaluator {
         }
     }
 
-    private func execute(_ node: Node, _ env: [Buffer?]) throws(IRError) -> Buffer {
-        let outID = node.outputs[0]
-        let outV = graph.values[outID]
-        let outShape = outV.shape.dims
-        func int8(_ i: Int) throws(IRError) -> (Int8Buffer, QuantParams) {
-            guard case .i8(let b)? = env[node.inputs[i]], let q = graph.values[node.inputs[i]].quant else {
+    private func execute(_ node: Node, _ params: KernelParameters, _ env: [Buffer?]) throws(IRError) -> Buffer {
+        let outShape = graph.values[node.outputs[0]].shape.dims
+        func int8(_ i: Int) throws(IRError) -> Int8Buffer {
+            guard case .i8(let b)? = env[node.inputs[i]] else {
                 throw IRError(.unsupported, at: node.name, "\(node.op.name) expects an int8 input \(i)")
             }
-            return (b, q)
+            return b
         }
-        let inputsAreFloat = node.inputs.allSatisfy {
-            graph.values[$0].dtype == .float32 || graph.constants[$0] != nil && graph.values[$0].dtype != .int8
+        func weights() throws(IRError) -> Tensor {
+            guard let w = graph.constants[node.inputs[1]] else {
+                throw IRError(.unsupported, at: node.name, "int8 \(node.op.name) needs constant weights")
+            }
+            return w
         }
-        if case .quantize = node.op {
-            guard case .f32(let x)? = env[node.inputs[0]], let q = outV.quant else {
-                throw IRError(.unsupported, at: node.name, "quantize needs f32 input and output parameters")
+        switch params {
+        case .quantize(let s, let z):
+            guard case .f32(let x)? = env[node.inputs[0]] else {
+                throw IRError(.unsupported, at: node.name, "quantize needs a float32 input")
             }
             let out = Int8Buffer(shape: outShape)
-            let (s, z) = (q.scales[0], q.zeroPoints[0])
             for i in 0..<out.count { out.ptr[i] = QuantMath.quantize(x.ptr[i], scale: s, zeroPoint: z) }
             return .i8(out)
-        }
-        if case .dequantize = node.op {
-            let (x, q) = try int8(0)
+        case .dequantize(let s, let z):
+            let x = try int8(0)
             let out = FloatBuffer(shape: outShape)
-            let (s, z) = (q.scales[0], q.zeroPoints[0])
             for i in 0..<out.count { out.ptr[i] = QuantMath.dequantize(x.ptr[i], scale: s, zeroPoint: z) }
             return .f32(out)
-        }
-        if outV.dtype == .float32 && inputsAreFloat {
+        case .float32:
             var args: [FloatBuffer] = []
             for id in node.inputs {
                 guard case .f32(let b)? = env[id] else {
@@ -97,68 +99,21 @@ public struct QuantizedEvaluator {
             }
             // products summed in generated C's order, so mixed-precision C gives these bits
             return .f32(try float.executeOrdered(node, args))
-        }
-        guard let outQ = outV.quant else {
-            throw IRError(.missingQuantParams, at: node.name, "int8 output without parameters")
-        }
-        func clamp(_ act: FusedActivation?) throws(IRError) -> (Int32, Int32) {
-            guard let r = QuantMath.clampRange(act ?? FusedActivation.none, outQ) else {
-                throw IRError(.unsupported, at: node.name, "activation cannot be applied as an int8 clamp")
+        case .weighted(let p):
+            let x = try int8(0)
+            let w = try weights()
+            if case .conv2d(let a) = node.op {
+                return .i8(Int8Kernels.conv2d(x, w: w, p, a, outShape: outShape))
             }
-            return r
-        }
-        func weights() throws(IRError) -> (Tensor, [Float], Tensor?) {
-            guard let w = graph.constants[node.inputs[1]], w.dtype == .int8, let wq = graph.values[node.inputs[1]].quant
-            else {
-                throw IRError(.unsupported, at: node.name, "int8 \(node.op.name) needs int8 constant weights")
-            }
-            let bias = node.inputs.count > 2 ? graph.constants[node.inputs[2]] : nil
-            if let bias, bias.dtype != .int32 {
-                throw IRError(.unsupported, at: node.name, "int8 \(node.op.name) needs an int32 bias")
-            }
-            let scales = wq.scales.count == 1 ? [Float](repeating: wq.scales[0], count: w.shape[0]) : wq.scales
-            return (w, scales, bias)
-        }
-        switch node.op {
-        case .conv2d(let a):
-            let (x, xq) = try int8(0)
-            let (w, ws, b) = try weights()
-            let (lo, hi) = try clamp(a.activation)
-            return .i8(
-                Int8Kernels.conv2d(
-                    x, xq: xq, w: w, wScales: ws, bias: b, a, outShape: outShape, outQ: outQ, lo: lo, hi: hi))
-        case .fullyConnected(let act), .gemm(let act):
-            let (x, xq) = try int8(0)
-            let (w, ws, b) = try weights()
-            let (lo, hi) = try clamp(act)
-            return .i8(
-                Int8Kernels.linear(
-                    x, xq: xq, w: w, wScales: ws, bias: b, outShape: outShape, outQ: outQ, lo: lo, hi: hi))
-        case .add(let act):
-            let (a, aq) = try int8(0)
-            let (b, bq) = try int8(1)
-            let (lo, hi) = try clamp(act)
-            return .i8(Int8Kernels.add(a, aq: aq, b, bq: bq, outShape: outShape, outQ: outQ, lo: lo, hi: hi))
-        case .globalAvgPool:
-            let (x, xq) = try int8(0)
-            return .i8(Int8Kernels.averagePool(x, xq: xq, nil, outShape: outShape, outQ: outQ))
-        case .avgPool(let p):
-            let (x, xq) = try int8(0)
-            return .i8(Int8Kernels.averagePool(x, xq: xq, p, outShape: outShape, outQ: outQ))
+            return .i8(Int8Kernels.linear(x, w: w, p, outShape: outShape))
+        case .add(let p):
+            return .i8(Int8Kernels.add(try int8(0), try int8(1), p, outShape: outShape))
+        case .averagePool(let p):
+            return .i8(Int8Kernels.averagePool(try int8(0), p, outShape: outShape))
         case .maxPool(let p):
-            let (x, xq) = try int8(0)
-            guard xq == outQ else {
-                throw IRError(.unsupported, at: node.name, "int8 max_pool keeps its input's parameters")
-            }
-            return .i8(Int8Kernels.maxPool(x, p, outShape: outShape))
-        case .reshape, .flatten, .identity, .dropout:
-            let (x, xq) = try int8(0)
-            guard xq == outQ else {
-                throw IRError(.unsupported, at: node.name, "int8 \(node.op.name) keeps its input's parameters")
-            }
-            return .i8(Int8Buffer(shape: outShape, storage: x.storage))
-        default:
-            throw IRError(.unsupported, at: node.name, "\(node.op.name) has no int8 kernel")
+            return .i8(Int8Kernels.maxPool(try int8(0), p, outShape: outShape))
+        case .reshape:
+            return .i8(Int8Buffer(shape: outShape, storage: try int8(0).storage))
         }
     }
 }

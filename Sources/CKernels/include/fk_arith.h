@@ -1,0 +1,159 @@
+/* DESIGN.md's INT8 arithmetic in C: QuantMath.swift's operations, line for line (fkdc's
+ * generated C embeds these sections; scripts/embed-c-kernels.py) */
+#ifndef FK_ARITH_H
+#define FK_ARITH_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "fk_config.h"
+
+/* @begin */
+/* @kernel fk_simd */
+/* the intrinsics headers of the SIMD paths a target profile names (the others are not emitted) */
+#if defined(__AVX2__) /* @simd avx2 */
+#include <immintrin.h>
+#endif /* @simd avx2 */
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+#include <arm_neon.h>
+#endif /* @simd neon */
+
+/* ---- DESIGN.md's INT8 arithmetic (QuantMath.swift in C) ---- */
+
+/* @kernel fk_sqrdmulh */
+/* sqrdmulh(a, b) = clamp_int32((2ab + 2^31) >> 32), 64-bit; only -2^31 * -2^31 saturates */
+static inline int32_t fk_sqrdmulh(int32_t a, int32_t b)
+{
+    int64_t p;
+    if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+    p = (int64_t)a * (int64_t)b;
+    return (int32_t)((2 * p + ((int64_t)1 << 31)) >> 32);
+}
+
+/* @kernel fk_rshr */
+/* rounding right shift (x + 2^(n-1)) >> n for n > 0 (arithmetic shift), x for n = 0 */
+static inline int32_t fk_rshr(int32_t x, int n)
+{
+    if (n == 0) return x;
+    return (int32_t)(((int64_t)x + ((int64_t)1 << (n - 1))) >> n);
+}
+
+/* @kernel fk_sqshl */
+/* sqshl(x, l) = clamp_int32(x * 2^l) */
+static inline int32_t fk_sqshl(int32_t x, int l)
+{
+    int64_t v;
+    if (l == 0) return x;
+    v = (int64_t)x * ((int64_t)1 << l);
+    return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : (int32_t)v;
+}
+
+/* @kernel fk_scale uses fk_rshr fk_sqrdmulh fk_sqshl */
+static inline int32_t fk_scale(int32_t acc, int32_t m, int l, int r)
+{
+    return fk_rshr(fk_sqrdmulh(fk_sqshl(acc, l), m), r);
+}
+
+/* @kernel fk_requant uses fk_scale */
+/* out = clamp(rshr(sqrdmulh(sqshl(acc, l), M), r) + zp, lo, hi) */
+static inline int8_t fk_requant(int32_t acc, int32_t m, int l, int r, int32_t zp, int32_t lo, int32_t hi)
+{
+    int64_t v = (int64_t)fk_scale(acc, m, l, r) + zp;
+    if (v < lo) v = lo;
+    if (v > hi) v = hi;
+    return (int8_t)v;
+}
+
+/* @kernel fk_requant_n uses fk_simd fk_requant */
+/* requantizes n accumulators with per-channel (m, l, r) */
+static inline void fk_requant_n(const int32_t *acc, const int32_t *m, const int8_t *l, const int8_t *r,
+                                int n, int32_t zp, int32_t lo, int32_t hi, int8_t *out)
+{
+    int j = 0;
+    #if defined(__AVX2__) /* @simd avx2 */
+        /* eight channels at a time where no channel shifts left (the usual case):
+         * sqrdmulh from VPMULDQ on even and odd lanes, bits 31..62 of p + 2^30;
+         * rshr(x, n) = (x >> n) + bit n-1 of x, which cannot overflow;
+         * clamp before adding the zero point, which then cannot overflow either */
+        for (; j + 8 <= n; j += 8) {
+            int32_t t[8];
+            int q;
+            __m256i v, mv, e, od, res, rs, bit, lov, hiv;
+            if (l[j] | l[j + 1] | l[j + 2] | l[j + 3] | l[j + 4] | l[j + 5] | l[j + 6] | l[j + 7]) break;
+            v = _mm256_loadu_si256((const __m256i *)(acc + j));
+            mv = _mm256_loadu_si256((const __m256i *)(m + j));
+            e = _mm256_add_epi64(_mm256_mul_epi32(v, mv), _mm256_set1_epi64x((int64_t)1 << 30));
+            od = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_srli_epi64(mv, 32)),
+                                  _mm256_set1_epi64x((int64_t)1 << 30));
+            res = _mm256_blend_epi32(_mm256_srli_epi64(e, 31), _mm256_slli_epi64(_mm256_srli_epi64(od, 31), 32), 0xAA);
+            res = _mm256_blendv_epi8(res, _mm256_set1_epi32(INT32_MAX),
+                                     _mm256_and_si256(_mm256_cmpeq_epi32(v, _mm256_set1_epi32(INT32_MIN)),
+                                                      _mm256_cmpeq_epi32(mv, _mm256_set1_epi32(INT32_MIN))));
+            rs = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(r + j)));
+            bit = _mm256_and_si256(_mm256_srav_epi32(res, _mm256_sub_epi32(rs, _mm256_set1_epi32(1))),
+                                   _mm256_and_si256(_mm256_cmpgt_epi32(rs, _mm256_setzero_si256()),
+                                                    _mm256_set1_epi32(1)));
+            res = _mm256_add_epi32(_mm256_srav_epi32(res, rs), bit);
+            lov = _mm256_set1_epi32(lo - zp);
+            hiv = _mm256_set1_epi32(hi - zp);
+            res = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(res, lov), hiv), _mm256_set1_epi32(zp));
+            _mm256_storeu_si256((__m256i *)t, res);
+            for (q = 0; q < 8; q++) out[j + q] = (int8_t)t[q];
+        }
+    #endif /* @simd avx2 */
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+    /* SQSHL, SQRDMULH and SRSHL (a negative shift is the rounding right shift): the same
+     * three operations as fk_scale, four channels at a time */
+    const int32x4_t vzp = vdupq_n_s32(zp), vlo = vdupq_n_s32(lo), vhi = vdupq_n_s32(hi);
+    /* eight at a time: shifts widened from one load each, results narrowed (exact:
+     * already clamped to int8) and stored with one instruction; the zero point is
+     * added saturating, which clamps as the 64-bit sum does */
+    for (; j + 8 <= n; j += 8) {
+        const int16x8_t l16 = vmovl_s8(vld1_s8(l + j)), r16 = vmovl_s8(vld1_s8(r + j));
+        int32x4_t v0 = vqshlq_s32(vld1q_s32(acc + j), vmovl_s16(vget_low_s16(l16)));
+        int32x4_t v1 = vqshlq_s32(vld1q_s32(acc + j + 4), vmovl_high_s16(l16));
+        v0 = vrshlq_s32(vqrdmulhq_s32(v0, vld1q_s32(m + j)), vnegq_s32(vmovl_s16(vget_low_s16(r16))));
+        v1 = vrshlq_s32(vqrdmulhq_s32(v1, vld1q_s32(m + j + 4)), vnegq_s32(vmovl_high_s16(r16)));
+        v0 = vminq_s32(vmaxq_s32(vqaddq_s32(v0, vzp), vlo), vhi);
+        v1 = vminq_s32(vmaxq_s32(vqaddq_s32(v1, vzp), vlo), vhi);
+        vst1_s8(out + j, vmovn_s16(vcombine_s16(vmovn_s32(v0), vmovn_s32(v1))));
+    }
+    for (; j + 4 <= n; j += 4) {
+        int32x4_t ls = {l[j], l[j + 1], l[j + 2], l[j + 3]};
+        int32x4_t rs = {-r[j], -r[j + 1], -r[j + 2], -r[j + 3]};
+        int32x4_t v = vqshlq_s32(vld1q_s32(acc + j), ls);
+        v = vqrdmulhq_s32(v, vld1q_s32(m + j));
+        v = vrshlq_s32(v, rs);
+        v = vminq_s32(vmaxq_s32(vqaddq_s32(v, vzp), vlo), vhi);
+        out[j] = (int8_t)vgetq_lane_s32(v, 0);
+        out[j + 1] = (int8_t)vgetq_lane_s32(v, 1);
+        out[j + 2] = (int8_t)vgetq_lane_s32(v, 2);
+        out[j + 3] = (int8_t)vgetq_lane_s32(v, 3);
+    }
+#endif /* @simd neon */
+    for (; j < n; j++) out[j] = fk_requant(acc[j], m[j], l[j], r[j], zp, lo, hi);
+}
+
+/* @kernel fk_quantize */
+/* float -> int8: clamp(round(x / s) + zp, -128, 127), rounding half away from zero */
+static inline int8_t fk_quantize(float x, float s, int32_t zp)
+{
+    float r = roundf(x / s);
+    int64_t v;
+    if (!isfinite(r)) return (int8_t)(r > 0 ? 127 : -128);
+    if (r > 1e9f) r = 1e9f;
+    if (r < -1e9f) r = -1e9f;
+    v = (int64_t)r + zp;
+    return (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
+}
+
+/* @kernel fk_dequantize */
+static inline float fk_dequantize(int8_t q, float s, int32_t zp)
+{
+    return s * (float)((int32_t)q - zp);
+}
+
+/* ---- kernels on NHWC activations (batch 1) ---- */
+/* @end */
+
+#endif

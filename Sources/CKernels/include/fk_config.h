@@ -1,0 +1,30 @@
+/* The constants fkdc's Swift code and its generated C share, defined once: Swift reads these
+ * macros through the CKernels module, and every generated model.c carries this section. */
+#ifndef FK_CONFIG_H
+#define FK_CONFIG_H
+
+/* @begin */
+/* @kernel fk_config */
+/* int8 add: each input, less its zero point, is shifted left by this many bits before it is
+ * rescaled to the common grid 2 max(s_a, s_b) (DESIGN.md, "INT8 arithmetic") */
+#define FK_ADD_SHIFT 20
+/* fk_conv_dense gathers an output pixel's window (kh * kw * C values) into a buffer this long;
+ * larger dense convolutions run fk_conv */
+#define FK_DENSE_MAX_COLS 1024
+/* fk_pointwise's two-pixel paths pack at most this many input-channel pairs (K <= 2048) */
+#define FK_POINTWISE_MAX_PAIRS 1024
+/* the strided copies of the float32 kernels and of external weights index at most this rank */
+#define FK_MAX_RANK 8
+/* the .fkdc header's CRC-32 field: 4 bytes at this offset, read as zeros when summing */
+#define FK_FKDC_CRC_OFFSET 24
+/* activation codes of fk_act and fk_unary_f32 (one numbering for both) */
+#define FK_ACT_NONE 0
+#define FK_ACT_RELU 1
+#define FK_ACT_CLIP 2
+#define FK_ACT_HARD_SWISH 3
+#define FK_ACT_HARD_SIGMOID 4
+#define FK_ACT_GELU 5
+#define FK_ACT_SIGMOID 6
+/* @end */
+
+#endif

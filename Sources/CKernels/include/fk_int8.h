@@ -1,0 +1,415 @@
+/* The int8 kernels of generated C on channel-last (NHWC) activations, batch 1: each one
+ * Int8Kernels.swift's arithmetic (tests call both on the same inputs) */
+#ifndef FK_INT8_H
+#define FK_INT8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fk_arith.h"
+#include "fk_config.h"
+
+/* @begin */
+/* ---- kernels on NHWC activations (batch 1) ---- */
+
+/* @kernel fk_quantize_nchw uses fk_quantize */
+/* NCHW float input -> NHWC int8 */
+static inline void fk_quantize_nchw(const float *in, int c, int plane, float s, int32_t zp, int8_t *out)
+{
+    int ch, p;
+    for (ch = 0; ch < c; ch++)
+        for (p = 0; p < plane; p++) out[p * c + ch] = fk_quantize(in[ch * plane + p], s, zp);
+}
+
+/* @kernel fk_nchw_to_nhwc */
+static inline void fk_nchw_to_nhwc(const int8_t *in, int c, int plane, int8_t *out)
+{
+    int ch, p;
+    for (ch = 0; ch < c; ch++)
+        for (p = 0; p < plane; p++) out[p * c + ch] = in[ch * plane + p];
+}
+
+/* @kernel fk_to_nchw */
+static inline void fk_to_nchw(const int8_t *in, int plane, int c, int8_t *out)
+{
+    int ch, p;
+    for (p = 0; p < plane; p++)
+        for (ch = 0; ch < c; ch++) out[ch * plane + p] = in[p * c + ch];
+}
+
+/* @kernel fk_pointwise uses fk_simd fk_requant_n */
+/* 1x1 convolution (and fully connected). Weights are stored in pairs of input channels,
+ * w[k/2][o][2] (a zero pads an odd k): acc[o] += x[2i] w[i][o][0] + x[2i+1] w[i][o][1] runs
+ * over contiguous output channels, so 32 accumulators stay in registers for the whole
+ * dot product. The input zero point is folded into the bias, b' = b - zx * sum_k w[k][o].
+ * Every path sums the same int32 products, so all give the same bytes. */
+static inline void fk_pointwise(const int8_t *x, int plane, int k, const int8_t *w, const int32_t *b,
+                                const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o,
+                                int32_t zo, int32_t lo, int32_t hi)
+{
+    int32_t acc[32];
+    int p, o0, j, kp;
+    const int pairs = (k + 1) / 2;
+    for (p = 0; p < plane; p++) {
+        const int8_t *xp = x + (size_t)p * k;
+        int8_t *yp = y + (size_t)p * o;
+#if defined(__AVX2__) /* @simd avx2 */
+        if (o % 32 == 0 && p + 1 < plane && pairs <= FK_POINTWISE_MAX_PAIRS) {
+            const int8_t *xq = xp + k;
+            int8_t *yq = yp + o;
+            int32_t acc2[32];
+            int32_t px[FK_POINTWISE_MAX_PAIRS], py[FK_POINTWISE_MAX_PAIRS]; /* each pixel's input pairs as 16-bit halves, packed once */
+            for (kp = 0; kp < pairs; kp++) {
+                const int odd = 2 * kp + 1 < k;
+                const int32_t x0 = xp[2 * kp], x1 = odd ? xp[2 * kp + 1] : 0;
+                const int32_t y0 = xq[2 * kp], y1 = odd ? xq[2 * kp + 1] : 0;
+                px[kp] = (int32_t)((uint32_t)(uint16_t)x0 | ((uint32_t)(uint16_t)x1 << 16));
+                py[kp] = (int32_t)((uint32_t)(uint16_t)y0 | ((uint32_t)(uint16_t)y1 << 16));
+            }
+            for (o0 = 0; o0 < o; o0 += 32) {
+                __m256i a0 = _mm256_loadu_si256((const __m256i *)(b + o0));
+                __m256i a1 = _mm256_loadu_si256((const __m256i *)(b + o0 + 8));
+                __m256i a2 = _mm256_loadu_si256((const __m256i *)(b + o0 + 16));
+                __m256i a3 = _mm256_loadu_si256((const __m256i *)(b + o0 + 24));
+                __m256i c0 = a0, c1 = a1, c2 = a2, c3 = a3;
+                for (kp = 0; kp < pairs; kp++) {
+                    const __m256i xv = _mm256_set1_epi32(px[kp]);
+                    const __m256i yv = _mm256_set1_epi32(py[kp]);
+                    const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
+                    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wp));
+                    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 16)));
+                    const __m256i w2 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 32)));
+                    const __m256i w3 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 48)));
+                    a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(w0, xv));
+                    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(w1, xv));
+                    a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(w2, xv));
+                    a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(w3, xv));
+                    c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(w0, yv));
+                    c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(w1, yv));
+                    c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(w2, yv));
+                    c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(w3, yv));
+                }
+                _mm256_storeu_si256((__m256i *)acc, a0);
+                _mm256_storeu_si256((__m256i *)(acc + 8), a1);
+                _mm256_storeu_si256((__m256i *)(acc + 16), a2);
+                _mm256_storeu_si256((__m256i *)(acc + 24), a3);
+                _mm256_storeu_si256((__m256i *)acc2, c0);
+                _mm256_storeu_si256((__m256i *)(acc2 + 8), c1);
+                _mm256_storeu_si256((__m256i *)(acc2 + 16), c2);
+                _mm256_storeu_si256((__m256i *)(acc2 + 24), c3);
+                fk_requant_n(acc, m + o0, l + o0, r + o0, 32, zo, lo, hi, yp + o0);
+                fk_requant_n(acc2, m + o0, l + o0, r + o0, 32, zo, lo, hi, yq + o0);
+            }
+            p++;
+            continue;
+        }
+#endif /* @simd avx2 */
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+        if (o % 32 == 0 && p + 1 < plane && pairs <= FK_POINTWISE_MAX_PAIRS) {
+            const int8_t *xq = xp + k;
+            int8_t *yq = yp + o;
+            int32_t acc2[32];
+            int16_t px[4 * FK_POINTWISE_MAX_PAIRS]; /* per pair: x[2i], x[2i+1] of both pixels, packed once */
+            for (kp = 0; kp < pairs; kp++) {
+                const int odd = 2 * kp + 1 < k;
+                px[4 * kp] = xp[2 * kp];
+                px[4 * kp + 1] = odd ? xp[2 * kp + 1] : 0;
+                px[4 * kp + 2] = xq[2 * kp];
+                px[4 * kp + 3] = odd ? xq[2 * kp + 1] : 0;
+            }
+            for (o0 = 0; o0 < o; o0 += 32) {
+                int32x4_t a[8], c[8];
+                int q;
+                for (q = 0; q < 8; q++) a[q] = c[q] = vld1q_s32(b + o0 + 4 * q);
+                for (kp = 0; kp < pairs; kp++) {
+                    const int16x4_t xv = vld1_s16(px + 4 * kp);
+                    const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
+                    for (q = 0; q < 4; q++) {
+                        const int8x8x2_t ww = vld2_s8(wp + 16 * q);
+                        const int16x8_t w0 = vmovl_s8(ww.val[0]), w1 = vmovl_s8(ww.val[1]);
+                        a[2 * q] = vmlal_lane_s16(vmlal_lane_s16(a[2 * q], vget_low_s16(w0), xv, 0), vget_low_s16(w1), xv, 1);
+                        a[2 * q + 1] = vmlal_lane_s16(vmlal_lane_s16(a[2 * q + 1], vget_high_s16(w0), xv, 0), vget_high_s16(w1), xv, 1);
+                        c[2 * q] = vmlal_lane_s16(vmlal_lane_s16(c[2 * q], vget_low_s16(w0), xv, 2), vget_low_s16(w1), xv, 3);
+                        c[2 * q + 1] = vmlal_lane_s16(vmlal_lane_s16(c[2 * q + 1], vget_high_s16(w0), xv, 2), vget_high_s16(w1), xv, 3);
+                    }
+                }
+                for (q = 0; q < 8; q++) {
+                    vst1q_s32(acc + 4 * q, a[q]);
+                    vst1q_s32(acc2 + 4 * q, c[q]);
+                }
+                fk_requant_n(acc, m + o0, l + o0, r + o0, 32, zo, lo, hi, yp + o0);
+                fk_requant_n(acc2, m + o0, l + o0, r + o0, 32, zo, lo, hi, yq + o0);
+            }
+            p++;
+            continue;
+        }
+#endif /* @simd neon */
+        for (o0 = 0; o0 < o; o0 += 32) {
+            const int n = o - o0 < 32 ? o - o0 : 32;
+            kp = 0;
+            for (j = 0; j < n; j++) acc[j] = b[o0 + j];
+#if defined(__AVX2__) /* @simd avx2 */
+            if (n == 32) {
+                __m256i a0 = _mm256_loadu_si256((const __m256i *)acc);
+                __m256i a1 = _mm256_loadu_si256((const __m256i *)(acc + 8));
+                __m256i a2 = _mm256_loadu_si256((const __m256i *)(acc + 16));
+                __m256i a3 = _mm256_loadu_si256((const __m256i *)(acc + 24));
+                for (; kp < pairs; kp++) {
+                    const int32_t x0 = xp[2 * kp], x1 = 2 * kp + 1 < k ? xp[2 * kp + 1] : 0;
+                    const __m256i xv = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)x0 | ((uint32_t)(uint16_t)x1 << 16)));
+                    const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
+                    a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wp)), xv));
+                    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 16))), xv));
+                    a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 32))), xv));
+                    a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 48))), xv));
+                }
+                _mm256_storeu_si256((__m256i *)acc, a0);
+                _mm256_storeu_si256((__m256i *)(acc + 8), a1);
+                _mm256_storeu_si256((__m256i *)(acc + 16), a2);
+                _mm256_storeu_si256((__m256i *)(acc + 24), a3);
+            } else if (n % 8 == 0) {
+                /* 8, 16 or 24 output channels (layers of 16 or 24, the tail of 144) */
+                int q, kq;
+                for (q = 0; q < n / 8; q++) {
+                    __m256i a = _mm256_loadu_si256((const __m256i *)(acc + 8 * q));
+                    for (kq = 0; kq < pairs; kq++) {
+                        const int32_t x0 = xp[2 * kq], x1 = 2 * kq + 1 < k ? xp[2 * kq + 1] : 0;
+                        const __m256i xv = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)x0 | ((uint32_t)(uint16_t)x1 << 16)));
+                        const int8_t *wp = w + ((size_t)kq * o + o0 + 8 * q) * 2;
+                        a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wp)), xv));
+                    }
+                    _mm256_storeu_si256((__m256i *)(acc + 8 * q), a);
+                }
+                kp = pairs;
+            }
+#endif /* @simd avx2 */
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+            if (n == 32) {
+                int32x4_t a[8];
+                int q;
+                for (q = 0; q < 8; q++) a[q] = vld1q_s32(acc + 4 * q);
+                for (; kp < pairs; kp++) {
+                    const int16x4_t x0 = vdup_n_s16(xp[2 * kp]);
+                    const int16x4_t x1 = vdup_n_s16(2 * kp + 1 < k ? xp[2 * kp + 1] : 0);
+                    const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
+                    for (q = 0; q < 4; q++) {
+                        int8x8x2_t ww = vld2_s8(wp + 16 * q);
+                        int16x8_t w0 = vmovl_s8(ww.val[0]), w1 = vmovl_s8(ww.val[1]);
+                        a[2 * q] = vmlal_s16(vmlal_s16(a[2 * q], vget_low_s16(w0), x0), vget_low_s16(w1), x1);
+                        a[2 * q + 1] = vmlal_s16(vmlal_s16(a[2 * q + 1], vget_high_s16(w0), x0), vget_high_s16(w1), x1);
+                    }
+                }
+                for (q = 0; q < 8; q++) vst1q_s32(acc + 4 * q, a[q]);
+            } else if (n % 8 == 0) {
+                /* 8, 16 or 24 output channels, eight at a time */
+                int q, kq;
+                for (q = 0; q < n / 8; q++) {
+                    int32x4_t a0 = vld1q_s32(acc + 8 * q), a1 = vld1q_s32(acc + 8 * q + 4);
+                    for (kq = 0; kq < pairs; kq++) {
+                        const int16x4_t x0 = vdup_n_s16(xp[2 * kq]);
+                        const int16x4_t x1 = vdup_n_s16(2 * kq + 1 < k ? xp[2 * kq + 1] : 0);
+                        const int8x8x2_t ww = vld2_s8(w + ((size_t)kq * o + o0 + 8 * q) * 2);
+                        const int16x8_t w0 = vmovl_s8(ww.val[0]), w1 = vmovl_s8(ww.val[1]);
+                        a0 = vmlal_s16(vmlal_s16(a0, vget_low_s16(w0), x0), vget_low_s16(w1), x1);
+                        a1 = vmlal_s16(vmlal_s16(a1, vget_high_s16(w0), x0), vget_high_s16(w1), x1);
+                    }
+                    vst1q_s32(acc + 8 * q, a0);
+                    vst1q_s32(acc + 8 * q + 4, a1);
+                }
+                kp = pairs;
+            }
+#endif /* @simd neon */
+            for (; kp < pairs; kp++) {
+                const int32_t x0 = xp[2 * kp], x1 = 2 * kp + 1 < k ? xp[2 * kp + 1] : 0;
+                const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
+                for (j = 0; j < n; j++) acc[j] += x0 * wp[2 * j] + x1 * wp[2 * j + 1];
+            }
+            fk_requant_n(acc, m + o0, l + o0, r + o0, n, zo, lo, hi, yp + o0);
+        }
+    }
+}
+
+/* @kernel fk_depthwise uses fk_requant_n */
+/* depthwise convolution, weights [kh][kw][C]; padding contributes (zx - zx) * w = 0 */
+static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
+                                const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r,
+                                int8_t *y, int ho, int wo, int kh, int kw, int sh, int sw, int ph, int pw,
+                                int dh, int dw, int32_t zo, int32_t lo, int32_t hi)
+{
+    int32_t acc[64];
+    int oy, ox, ky, kx, c0, j;
+    for (oy = 0; oy < ho; oy++)
+        for (ox = 0; ox < wo; ox++)
+            for (c0 = 0; c0 < c; c0 += 64) {
+                int n = c - c0 < 64 ? c - c0 : 64;
+                int8_t *yp = y + ((size_t)oy * wo + ox) * c + c0;
+                for (j = 0; j < n; j++) acc[j] = b[c0 + j];
+                for (ky = 0; ky < kh; ky++) {
+                    int iy = oy * sh - ph + ky * dh;
+                    if (iy < 0 || iy >= h) continue;
+                    for (kx = 0; kx < kw; kx++) {
+                        int ix = ox * sw - pw + kx * dw;
+                        const int8_t *xp, *wp;
+                        if (ix < 0 || ix >= w) continue;
+                        xp = x + ((size_t)iy * w + ix) * c + c0;
+                        wp = wt + ((size_t)ky * kw + kx) * c + c0;
+                        /* |x - zx| <= 255 and |w| <= 128: the product fits 16 bits, so
+                         * compilers may multiply 16 lanes at a time */
+                        for (j = 0; j < n; j++)
+                            acc[j] += (int16_t)((int16_t)((int32_t)xp[j] - zx) * (int16_t)wp[j]);
+                    }
+                }
+                fk_requant_n(acc, m + c0, l + c0, r + c0, n, zo, lo, hi, yp);
+            }
+}
+
+/* @kernel fk_conv_dense uses fk_simd fk_requant_n */
+/* a dense convolution (the stem): each output pixel's input window, less the zero point
+ * (0 in the padding), gathered into col[kh*kw*C]; weights [kh][kw][C][O], so the products
+ * run over contiguous output channels as in the 1x1 kernel */
+static inline void fk_conv_dense(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
+                                 const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r,
+                                 int8_t *y, int ho, int wo, int o, int kh, int kw, int sh, int sw, int ph,
+                                 int pw, int dh, int dw, int32_t zo, int32_t lo, int32_t hi)
+{
+    int16_t col[FK_DENSE_MAX_COLS];
+    int32_t acc[32];
+    const int kk_n = kh * kw * c;
+    int oy, ox, ky, kx, ci, o0, j, kk;
+    for (oy = 0; oy < ho; oy++)
+        for (ox = 0; ox < wo; ox++) {
+            int idx = 0;
+            for (ky = 0; ky < kh; ky++)
+                for (kx = 0; kx < kw; kx++) {
+                    int iy = oy * sh - ph + ky * dh, ix = ox * sw - pw + kx * dw;
+                    int inside = iy >= 0 && iy < h && ix >= 0 && ix < w;
+                    for (ci = 0; ci < c; ci++)
+                        col[idx++] = (int16_t)(inside ? (int32_t)x[((size_t)iy * w + ix) * c + ci] - zx : 0);
+                }
+            for (o0 = 0; o0 < o; o0 += 32) {
+                const int n = o - o0 < 32 ? o - o0 : 32;
+                for (j = 0; j < n; j++) acc[j] = b[o0 + j];
+                kk = 0;
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+                if (n % 8 == 0) {
+                    int q;
+                    for (q = 0; q < n; q += 8) {
+                        int32x4_t a0 = vld1q_s32(acc + q), a1 = vld1q_s32(acc + q + 4);
+                        for (kk = 0; kk < kk_n; kk++) {
+                            const int16x8_t wv = vmovl_s8(vld1_s8(wt + (size_t)kk * o + o0 + q));
+                            a0 = vmlal_n_s16(a0, vget_low_s16(wv), col[kk]);
+                            a1 = vmlal_n_s16(a1, vget_high_s16(wv), col[kk]);
+                        }
+                        vst1q_s32(acc + q, a0);
+                        vst1q_s32(acc + q + 4, a1);
+                    }
+                    kk = kk_n;
+                }
+#endif /* @simd neon */
+                for (; kk < kk_n; kk++) {
+                    const int32_t xv = col[kk];
+                    const int8_t *wp = wt + (size_t)kk * o + o0;
+                    for (j = 0; j < n; j++) acc[j] += xv * wp[j];
+                }
+                fk_requant_n(acc, m + o0, l + o0, r + o0, n, zo, lo, hi, y + ((size_t)oy * wo + ox) * o + o0);
+            }
+        }
+}
+
+/* @kernel fk_conv uses fk_requant */
+/* any convolution (the stem, grouped): weights [O][kh][kw][Cin/groups] */
+static inline void fk_conv(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
+                           const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y,
+                           int ho, int wo, int o, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
+                           int dw, int groups, int32_t zo, int32_t lo, int32_t hi)
+{
+    int cg = c / groups, og = o / groups;
+    int oy, ox, oc, ky, kx, ci;
+    for (oy = 0; oy < ho; oy++)
+        for (ox = 0; ox < wo; ox++)
+            for (oc = 0; oc < o; oc++) {
+                int g = oc / og;
+                int32_t acc = b[oc];
+                for (ky = 0; ky < kh; ky++) {
+                    int iy = oy * sh - ph + ky * dh;
+                    if (iy < 0 || iy >= h) continue;
+                    for (kx = 0; kx < kw; kx++) {
+                        int ix = ox * sw - pw + kx * dw;
+                        const int8_t *xp, *wp;
+                        if (ix < 0 || ix >= w) continue;
+                        xp = x + ((size_t)iy * w + ix) * c + (size_t)g * cg;
+                        wp = wt + (((size_t)oc * kh + ky) * kw + kx) * cg;
+                        for (ci = 0; ci < cg; ci++) acc += ((int32_t)xp[ci] - zx) * (int32_t)wp[ci];
+                    }
+                }
+                y[((size_t)oy * wo + ox) * o + oc] = fk_requant(acc, m[oc], l[oc], r[oc], zo, lo, hi);
+            }
+}
+
+/* @kernel fk_add uses fk_requant fk_scale */
+/* add with its own scales: each input (less its zero point) << FK_ADD_SHIFT, rescaled to 2 max(sa, sb),
+ * the sum rescaled to the output */
+static inline void fk_add(const int8_t *a, int32_t za, int32_t ma, int la, int ra, const int8_t *b,
+                          int32_t zb, int32_t mb, int lb, int rb, int8_t *y, int n, int32_t zo, int32_t mo,
+                          int lo_shift, int ro, int32_t lo, int32_t hi)
+{
+    int i;
+    for (i = 0; i < n; i++) {
+        int32_t va = fk_scale(((int32_t)a[i] - za) * (1 << FK_ADD_SHIFT), ma, la, ra);
+        int32_t vb = fk_scale(((int32_t)b[i] - zb) * (1 << FK_ADD_SHIFT), mb, lb, rb);
+        y[i] = fk_requant(va + vb, mo, lo_shift, ro, zo, lo, hi);
+    }
+}
+
+/* @kernel fk_avgpool uses fk_requant */
+/* average pooling (global: one window over the plane); the requantizer by divisor count */
+static inline void fk_avgpool(const int8_t *x, int h, int w, int c, int32_t zx, int8_t *y, int ho, int wo,
+                              int kh, int kw, int sh, int sw, int pt, int pl, int pb, int pr, int include_pad,
+                              int max_count, const int32_t *m, const int8_t *l, const int8_t *r, int32_t zo)
+{
+    int ch, oy, ox, yy, xx;
+    for (oy = 0; oy < ho; oy++)
+        for (ox = 0; ox < wo; ox++) {
+            int y0 = oy * sh - pt, x0 = ox * sw - pl;
+            int y1 = y0 + kh < h + pb ? y0 + kh : h + pb;
+            int x1 = x0 + kw < w + pr ? x0 + kw : w + pr;
+            int ys = y0 > 0 ? y0 : 0, ye = y1 < h ? y1 : h;
+            int xs = x0 > 0 ? x0 : 0, xe = x1 < w ? x1 : w;
+            int count = include_pad ? (y1 - y0) * (x1 - x0) : (ye - ys) * (xe - xs);
+            /* a window wholly in the padding sums nothing: any divisor gives the zero point */
+            if (count < 0) count = 0;
+            if (count > max_count) count = max_count;
+            for (ch = 0; ch < c; ch++) {
+                int32_t acc = 0;
+                for (yy = ys; yy < ye; yy++)
+                    for (xx = xs; xx < xe; xx++) acc += (int32_t)x[((size_t)yy * w + xx) * c + ch] - zx;
+                y[((size_t)oy * wo + ox) * c + ch] = fk_requant(acc, m[count], l[count], r[count], zo, -128, 127);
+            }
+        }
+}
+
+/* @kernel fk_maxpool */
+/* max pooling (keeps the input's quantization; padding ignored) */
+static inline void fk_maxpool(const int8_t *x, int h, int w, int c, int8_t *y, int ho, int wo, int kh, int kw,
+                              int sh, int sw, int ph, int pw)
+{
+    int ch, oy, ox, yy, xx;
+    for (oy = 0; oy < ho; oy++)
+        for (ox = 0; ox < wo; ox++) {
+            int y0 = oy * sh - ph, x0 = ox * sw - pw;
+            int ys = y0 > 0 ? y0 : 0, ye = y0 + kh < h ? y0 + kh : h;
+            int xs = x0 > 0 ? x0 : 0, xe = x0 + kw < w ? x0 + kw : w;
+            for (ch = 0; ch < c; ch++) {
+                int8_t mx = -128;
+                for (yy = ys; yy < ye; yy++)
+                    for (xx = xs; xx < xe; xx++) {
+                        int8_t v = x[((size_t)yy * w + xx) * c + ch];
+                        if (v > mx) mx = v;
+                    }
+                y[((size_t)oy * wo + ox) * c + ch] = mx;
+            }
+        }
+}
+/* @end */
+
+#endif

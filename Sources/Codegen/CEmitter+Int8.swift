@@ -1,0 +1,84 @@
+import GraphIR
+
+/// The int8 steps: each a call of its C kernel (Sources/CKernels/include/fk_int8.h) with the
+/// lowered parameters, weights in that kernel's layout (`WeightLayout`).
+extension Emission {
+    mutating func int8Node(_ n: Node, _ s: KernelProgram.Step) throws(CodegenError) {
+        let out = n.outputs[0]
+        let (ho, wo, _) = hwc(out)
+        body.append("    /* \(n.name): \(n.op.name) */")
+        let x = n.inputs[0]
+        let (h, wd, c) = hwc(x)
+        switch (s.kernel, s.parameters) {
+        case (.pointwise, .weighted(let p)):
+            let w = g.values[p.weights].shape.dims
+            let (o, k) = (w[0], w.dropFirst().reduce(1, *))
+            // a 1×1 convolution runs over the pixels; a linear layer over its rows (a ViT's tokens)
+            let rows = g.values[x].shape.elementCount / max(k, 1)
+            let wn = try weights(p.weights, .pairs(rows: o, cols: k), for: n)
+            let (b, r) = (array("int32_t", "b", p.bias), requantizers(p.requant))
+            call(
+                "fk_pointwise",
+                [buf(x), "\(rows)", "\(k)", wn, b] + r + [buf(out), "\(o)", "\(p.outputZeroPoint)"]
+                    + clampArgs(p.clamp))
+        case (.depthwise, .weighted(let p)), (.denseConvolution, .weighted(let p)), (.convolution, .weighted(let p)):
+            guard case .conv2d(let a) = n.op else { throw fail(n, "a convolution kernel for a non-convolution") }
+            let w = g.values[p.weights].shape.dims
+            let (o, cg, kh, kw) = (w[0], w[1], w[2], w[3])
+            let layout: WeightLayout
+            let kernel: String
+            var shape = ["\(ho)", "\(wo)"]
+            switch s.kernel {
+            case .depthwise:
+                (layout, kernel) = (.depthwise(channels: o, kk: kh * kw), "fk_depthwise")  // [kh][kw][C]
+            case .denseConvolution:
+                (layout, kernel) = (.dense(o: o, cg: cg, kk: kh * kw), "fk_conv_dense")  // [kh][kw][C][O]
+                shape.append("\(o)")
+            default:
+                (layout, kernel) = (.general(o: o, cg: cg, kk: kh * kw), "fk_conv")  // [O][kh][kw][Cg]
+                shape.append("\(o)")
+            }
+            let wn = try weights(p.weights, layout, for: n)
+            let (b, r) = (array("int32_t", "b", p.bias), requantizers(p.requant))
+            let geometry = [kh, kw, a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.dilation[0], a.dilation[1]]
+            call(
+                kernel,
+                [buf(x), "\(h)", "\(wd)", "\(c)", "\(p.inputOffset)", wn, b] + r + [buf(out)] + shape
+                    + geometry.map(String.init) + (s.kernel == .convolution ? ["\(a.groups)"] : [])
+                    + ["\(p.outputZeroPoint)"] + clampArgs(p.clamp))
+        case (.add, .add(let p)):
+            call(
+                "fk_add",
+                [buf(x), "\(p.aZeroPoint)"] + requantizer(p.a) + [buf(n.inputs[1]), "\(p.bZeroPoint)"]
+                    + requantizer(p.b) + [buf(out), "\(g.values[out].shape.elementCount)", "\(p.outputZeroPoint)"]
+                    + requantizer(p.out) + clampArgs(p.clamp))
+        case (.averagePool, .averagePool(let p)):
+            let a = p.pool
+            let window = a.kernel + a.stride + a.pad
+            call(
+                "fk_avgpool",
+                [buf(x), "\(h)", "\(wd)", "\(c)", "\(p.inputZeroPoint)", buf(out), "\(ho)", "\(wo)"]
+                    + window.map(String.init)
+                    + ["\(a.countIncludePad ? 1 : 0)", "\(p.byCount.count - 1)"] + requantizers(p.byCount)
+                    + ["\(p.outputZeroPoint)"])
+        case (.maxPool, .maxPool(let a)):
+            call(
+                "fk_maxpool",
+                [buf(x), "\(h)", "\(wd)", "\(c)", buf(out), "\(ho)", "\(wo)"]
+                    + (a.kernel + a.stride + a.pad.prefix(2)).map(String.init))
+        case (.toRowMajor, .reshape):
+            // a spatial map flattened: NHWC → the NCHW order the reshape means
+            call("fk_to_nchw", [buf(x), "\(h * wd)", "\(c)", buf(out)])
+        case (.toChannelLast, .reshape):
+            // row-major values read as a spatial map: NCHW → NHWC
+            let (oh, ow, oc) = hwc(out)
+            call("fk_nchw_to_nhwc", [buf(x), "\(oc)", "\(oh * ow)", buf(out)])
+        default:
+            throw fail(n, "has no C kernel (\(s.kernel.rawValue))")
+        }
+    }
+
+    func requantizer(_ r: Requantizer) -> [String] { ["\(r.multiplier)", "\(r.leftShift)", "\(r.rightShift)"] }
+
+    func clampArgs(_ c: Clamp) -> [String] { ["\(c.lo)", "\(c.hi)"] }
+}

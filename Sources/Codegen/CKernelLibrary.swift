@@ -1,0 +1,62 @@
+import GraphIR
+
+/// The C kernels generated C carries: the sections of `Sources/CKernels/include`, a C target
+/// SwiftPM compiles and tests call directly, embedded as text in `CKernelSources.swift` by
+/// `scripts/embed-c-kernels.py`. A model's C holds the kernels its program calls, what those
+/// declare they use, and `fk_config` (the constants Swift and C share), in library order, each
+/// with the SIMD blocks of the target's extensions only.
+enum CKernelLibrary {
+    struct Section: Sendable {
+        let name: String
+        let file: String
+        /// The sections this one calls (declared; the script checks the declaration).
+        let uses: [String]
+        let text: String
+    }
+
+    /// Every section carries this one: the shared constants.
+    static let config = "fk_config"
+
+    static let position: [String: Int] = Dictionary(
+        uniqueKeysWithValues: sections.enumerated().map { ($0.element.name, $0.offset) })
+
+    /// Whether the library has a kernel of this name.
+    static func has(_ name: String) -> Bool { position[name] != nil }
+
+    /// The C text of `kernels` and what they use, in library order, keeping the SIMD blocks of
+    /// `simd` and dropping every other.
+    static func source(for kernels: Set<String>, simd: [SIMDExtension]) -> String {
+        var kept = Set<String>()
+        var work = Array(kernels) + [config]
+        while let k = work.popLast() {
+            guard let i = position[k], kept.insert(k).inserted else { continue }
+            work += sections[i].uses
+        }
+        let tags = Set(simd.map(\.rawValue))
+        return sections.filter { kept.contains($0.name) }.map { keepingSIMD($0.text, tags) + "\n\n" }.joined()
+    }
+
+    /// `text` without the `#if … /* @simd TAG */` … `#endif /* @simd TAG */` blocks whose TAG is
+    /// not in `tags`.
+    static func keepingSIMD(_ text: String, _ tags: Set<String>) -> String {
+        var out: [Substring] = []
+        var dropping: String? = nil
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if let tag = dropping {
+                if line.hasSuffix("#endif /* @simd \(tag) */") { dropping = nil }
+                continue
+            }
+            if line.trimmingPrefix(while: { $0 == " " }).hasPrefix("#if"), let r = line.firstRange(of: "/* @simd "),
+                line.hasSuffix(" */")
+            {
+                let tag = String(line[r.upperBound..<line.index(line.endIndex, offsetBy: -3)])
+                if !tags.contains(tag) {
+                    dropping = tag
+                    continue
+                }
+            }
+            out.append(line)
+        }
+        return out.joined(separator: "\n")
+    }
+}

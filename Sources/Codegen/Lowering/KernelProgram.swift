@@ -1,0 +1,72 @@
+import GraphIR
+
+/// An int8 (or mixed-precision) graph lowered for a target: each node's kernel and its
+/// precomputed parameters, each value's layout and place in the workspace. Every emitter reads
+/// this; the int8 evaluator reads the same `KernelParameters` (TFLite Micro's Prepare/Eval
+/// split: everything derived from the model is computed here, once; kernels only apply it).
+public struct KernelProgram: Sendable {
+    /// How a backend stores a value.
+    public enum Layout: Sendable, Equatable {
+        /// The IR's row-major order (NCHW for feature maps).
+        case rowMajor
+        /// An int8 feature map [1, C, H, W] channel-last (NHWC): the int8 kernels' layout.
+        case channelLast
+    }
+
+    /// The kernel a step runs, as backends name them (each maps it to its code).
+    public enum Kernel: String, Sendable, CaseIterable {
+        /// A 1×1 convolution without padding or stride, and linear layers over rows:
+        /// the input zero point folded into the bias.
+        case pointwise
+        case depthwise
+        /// A dense convolution whose window (kh·kw·C ≤ `FK_DENSE_MAX_COLS`) is gathered once per pixel.
+        case denseConvolution
+        /// Any other convolution (grouped, or windows too large to gather).
+        case convolution
+        case add, averagePool, maxPool
+        /// A channel-last map read in row-major order (a flatten before a linear layer), and back.
+        case toRowMajor, toChannelLast
+        case quantize, dequantize
+        /// A float32 op (the op itself says which).
+        case float32
+    }
+
+    public struct Step: Sendable {
+        /// Index in `graph.nodes`.
+        public var node: Int
+        public var kernel: Kernel
+        public var parameters: KernelParameters
+    }
+
+    public let graph: Graph
+    public let target: TargetProfile
+    /// The steps with code, in order (reshapes that share their input's bytes have none).
+    public var steps: [Step]
+    public var layouts: [Layout]
+    /// The graph starts by quantizing its input and ends by dequantizing int8 logits: the core
+    /// runs the int8 network between (an int8-in/int8-out entry point exists), and `steps` holds
+    /// neither end.
+    public var int8Ends: (quantizedInput: ValueID, int8Output: ValueID)?
+    /// Values living in the caller's input buffer (the graph input and what aliases it).
+    public var inCaller: Set<ValueID>
+    /// Each workspace value's byte offset (aliases share their input's).
+    public var offsets: [ValueID: Int]
+    public var workspaceBytes: Int
+    /// The largest sum of the activations one step reads and writes (the planner's yardstick).
+    public var largestLivePair: Int
+
+    /// Bytes a value occupies (int8 one per element, float32 four).
+    public func storageBytes(_ v: ValueID) -> Int {
+        graph.values[v].shape.elementCount * (graph.values[v].dtype == .float32 ? 4 : 1)
+    }
+
+    /// Whether a value's stored bytes are in the row-major order of its logical shape.
+    public func naturalOrder(_ v: ValueID) -> Bool {
+        layouts[v] == .rowMajor || graph.values[v].shape[2] * graph.values[v].shape[3] == 1
+    }
+
+    /// Whether any activation in the workspace is float32 (it must then be 4-byte aligned).
+    public var floatActivations: Bool {
+        offsets.keys.contains { graph.values[$0].dtype == .float32 }
+    }
+}

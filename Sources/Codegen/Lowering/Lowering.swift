@@ -1,0 +1,139 @@
+import CKernels
+import GraphIR
+
+/// Lowers an int8 (or mixed-precision, or float32) graph for a target into a `KernelProgram`:
+/// kernel choice, parameters (`KernelParameters`, the evaluator's too), layouts, aliasing and
+/// the workspace plan (`MemoryPlanner`). Backends (the C emitter, CUDA next) only print it.
+///
+/// The program's entry takes one NCHW float32 input of batch 1 and returns one float32 output;
+/// int8 feature maps are channel-last inside, every other value row-major.
+public enum Lowering {
+    public static func lower(_ g: Graph, for target: TargetProfile) throws(IRError) -> KernelProgram {
+        func fail(_ m: String, at node: Node? = nil) -> IRError {
+            IRError(.unsupported, at: node?.name ?? "", node.map { "\($0.op.name): \(m)" } ?? m)
+        }
+        guard g.inputs.count == 1, g.outputs.count == 1 else {
+            throw fail("generated code needs one input and one output")
+        }
+        let input = g.inputs[0]
+        let output = g.outputs[0]
+        guard g.values[input].dtype == .float32, g.values[input].shape.rank == 4, g.values[input].shape[0] == 1 else {
+            throw fail("generated code needs a batch-1 NCHW float32 input")
+        }
+        guard g.values[output].dtype == .float32 else { throw fail("generated code needs a float32 output") }
+        guard !g.nodes.isEmpty else { throw fail("the graph has no ops") }
+        for n in g.nodes {
+            let t = g.values[n.outputs[0]].dtype
+            guard t == .int8 || t == .float32 else {
+                throw fail("produces \(t.rawValue); generated code handles int8 and float32", at: n)
+            }
+        }
+        let layouts = g.values.map { v in
+            v.dtype == .int8 && v.shape.rank == 4 ? KernelProgram.Layout.channelLast : .rowMajor
+        }
+        var p = KernelProgram(
+            graph: g, target: target, steps: [], layouts: layouts, int8Ends: nil, inCaller: [], offsets: [:],
+            workspaceBytes: 0, largestLivePair: 0)
+        func aliases(_ n: Node) -> Bool {
+            if g.constants[n.inputs[0]] != nil { return false }  // a constant reshaped: copied (float32) or refused
+            switch n.op {
+            case .identity, .dropout: return true
+            case .reshape, .flatten: return p.naturalOrder(n.inputs[0]) && p.naturalOrder(n.outputs[0])
+            default: return false
+            }
+        }
+        let readers = g.nodes.filter { $0.inputs.contains(input) }.count
+        if let first = g.nodes.first, case .quantize = first.op, first.inputs == [input], readers == 1,
+            let last = g.nodes.last, case .dequantize = last.op, last.outputs == g.outputs, g.nodes.count > 2,
+            p.naturalOrder(last.inputs[0])
+        {
+            p.int8Ends = (first.outputs[0], last.inputs[0])
+        }
+        let core = p.int8Ends == nil ? 0..<g.nodes.count : 1..<(g.nodes.count - 1)
+        // lifetimes over the values the core computes (with the quantized input when int8Ends)
+        var root: [ValueID: ValueID] = [:]
+        var def: [ValueID: Int] = [:]
+        var end: [ValueID: Int] = [:]
+        p.inCaller = p.int8Ends == nil ? [input] : []
+        if let e = p.int8Ends {
+            root[e.quantizedInput] = e.quantizedInput
+            def[e.quantizedInput] = 0
+        }
+        for i in core {
+            let n = g.nodes[i]
+            let out = n.outputs[0]
+            if aliases(n) {
+                root[out] = root[n.inputs[0]] ?? n.inputs[0]
+                if p.inCaller.contains(n.inputs[0]) { p.inCaller.insert(out) }
+            } else {
+                root[out] = out
+                def[out] = i
+                p.steps.append(
+                    KernelProgram.Step(
+                        node: i, kernel: try kernel(n, p), parameters: try KernelParameters.of(n, in: g)))
+            }
+            for v in n.inputs where g.constants[v] == nil && !p.inCaller.contains(v) {
+                let r = root[v] ?? v
+                end[r] = max(end[r] ?? i, i)
+            }
+        }
+        let final = p.int8Ends?.int8Output ?? output
+        if !p.inCaller.contains(final), let r = root[final] { end[r] = g.nodes.count }
+        let roots = def.keys.sorted()
+        let blocks = roots.map { r in
+            MemoryPlanner.Block(bytes: p.storageBytes(r), first: def[r]!, last: end[r] ?? def[r]!)
+        }
+        let placed = MemoryPlanner().place(blocks, steps: g.nodes.count)
+        p.workspaceBytes = placed.bytes
+        let starts = Dictionary(uniqueKeysWithValues: zip(roots, placed.offsets))
+        for (v, r) in root where !p.inCaller.contains(v) { p.offsets[v] = starts[r] }
+        // the yardstick: the largest input + output bytes in the workspace any one step touches
+        for s in p.steps {
+            let n = g.nodes[s.node]
+            let ins = n.inputs.filter { g.constants[$0] == nil && p.offsets[$0] != nil }.map(p.storageBytes)
+            p.largestLivePair = max(p.largestLivePair, ins.reduce(0, +) + p.storageBytes(n.outputs[0]))
+        }
+        return p
+    }
+
+    /// The largest window fk_conv_dense gathers (`FK_DENSE_MAX_COLS`).
+    public static let denseMaxColumns = Int(FK_DENSE_MAX_COLS)
+
+    static func kernel(_ n: Node, _ p: KernelProgram) throws(IRError) -> KernelProgram.Kernel {
+        let g = p.graph
+        let out = n.outputs[0]
+        func fail(_ m: String) -> IRError { IRError(.unsupported, at: n.name, "\(n.op.name): \(m)") }
+        switch n.op {
+        case .quantize: return .quantize
+        case .dequantize: return .dequantize
+        default: break
+        }
+        guard g.values[out].dtype == .int8 else { return .float32 }
+        switch n.op {
+        case .conv2d(let a):
+            let w = g.values[n.inputs[1]].shape.dims
+            let c = g.values[n.inputs[0]].shape[1]
+            guard w.count == 4 else { throw fail("needs weights [O, C/groups, kh, kw]") }
+            if KernelParameters.isPointwise(a, weights: w) { return .pointwise }
+            if a.groups == c && a.groups == w[0] && w[1] == 1 { return .depthwise }
+            if a.groups == 1 && w[1] * w[2] * w[3] <= denseMaxColumns { return .denseConvolution }
+            return .convolution
+        case .fullyConnected, .gemm:
+            let w = g.values[n.inputs[1]].shape.dims
+            let count = g.values[n.inputs[0]].shape.elementCount
+            guard w.count == 2, w[1] > 0, count % w[1] == 0, p.naturalOrder(n.inputs[0]), p.naturalOrder(out) else {
+                throw fail("a linear layer on a spatial int8 map (channel-last inside)")
+            }
+            return .pointwise
+        case .add: return .add
+        case .globalAvgPool, .avgPool: return .averagePool
+        case .maxPool: return .maxPool
+        case .reshape, .flatten, .identity, .dropout:
+            if p.naturalOrder(out) { return .toRowMajor }
+            if p.naturalOrder(n.inputs[0]) { return .toChannelLast }
+            throw fail("reshapes one spatial int8 map into another")
+        default:
+            throw fail("has no int8 kernel")
+        }
+    }
+}

@@ -1,0 +1,104 @@
+/// What runs in int8: one table, read by the quantizer, sequential calibration, activation
+/// fusion (through `fusable`), the lowering (and so the int8 evaluator and every emitter).
+///
+/// A row names an op family, the int8 kernel it lowers to and what the node must satisfy;
+/// anything else stays float32 with the row's reason (or "no int8 kernel").
+public enum Int8Support {
+    /// The int8 kernels (a backend picks its variant of `convolution`, e.g. 1×1 or depthwise).
+    public enum Kernel: String, Sendable, CaseIterable {
+        case convolution, linear, add, averagePool, maxPool, reshape
+    }
+
+    /// How an op runs.
+    public enum Decision: Sendable, Equatable {
+        /// In int8 with this kernel, with its own output parameters (from a calibrated range).
+        case int8(Kernel)
+        /// In int8 with this kernel when its input already is int8, keeping the input's
+        /// parameters (max pooling, reshapes: no range of their own); float32 otherwise.
+        case int8IfInputIs(Kernel)
+        case float32(reason: String)
+    }
+
+    public struct Row: Sendable {
+        public var ops: [String]
+        public var kernel: Kernel
+        public var keepsInputParameters: Bool
+        /// What a node needs, in words (README and `fkdc inspect` print it).
+        public var requires: String
+    }
+
+    /// The table, in words; `decide` applies it.
+    public static let rows: [Row] = [
+        Row(
+            ops: ["conv2d"], kernel: .convolution, keepsInputParameters: false,
+            requires: "constant weights [O, C/groups, kh, kw], constant bias, activation none, relu or clip"),
+        Row(
+            ops: ["fully_connected", "gemm"], kernel: .linear, keepsInputParameters: false,
+            requires: "constant weights [N, K], constant bias, activation none, relu or clip"),
+        Row(
+            ops: ["add"], kernel: .add, keepsInputParameters: false,
+            requires: "two computed operands of the output's shape, activation none, relu or clip"),
+        Row(
+            ops: ["global_avg_pool", "avg_pool"], kernel: .averagePool, keepsInputParameters: false,
+            requires: "an NCHW input"),
+        Row(ops: ["max_pool"], kernel: .maxPool, keepsInputParameters: true, requires: "an NCHW int8 input"),
+        Row(
+            ops: ["reshape", "flatten", "identity", "dropout"], kernel: .reshape, keepsInputParameters: true,
+            requires: "an int8 input"),
+    ]
+
+    /// Whether an activation fused into an int8 conv2d, linear layer or add still runs in int8
+    /// (as a clamp): fusion passes leave the others (hard_swish) as separate ops.
+    public static func fusable(_ a: FusedActivation) -> Bool {
+        switch a {
+        case .none, .relu, .clip: true
+        case .hardSwish: false
+        }
+    }
+
+    /// How `node` of `g` runs (before quantization: float32 constants; after: int8 ones).
+    public static func decide(_ node: Node, in g: Graph) -> Decision {
+        let isConstant = { (v: ValueID) in g.constants[v] != nil }
+        func act(_ a: FusedActivation, _ k: Kernel) -> Decision {
+            fusable(a) ? .int8(k) : .float32(reason: "\(a.op?.name ?? "none") has no int8 clamp")
+        }
+        func weighted(_ a: FusedActivation, rank: Int, _ k: Kernel) -> Decision {
+            guard node.inputs.count >= 2, let w = g.constants[node.inputs[1]], w.shape.rank == rank,
+                w.dtype == .float32 || w.dtype == .int8
+            else { return .float32(reason: "weights are not a constant of rank \(rank)") }
+            guard node.inputs.count < 3 || isConstant(node.inputs[2]) else {
+                return .float32(reason: "the bias is not a constant")
+            }
+            guard !isConstant(node.inputs[0]) else { return .float32(reason: "a constant input (fold constants)") }
+            return act(a, k)
+        }
+        switch node.op {
+        case .conv2d(let a): return weighted(a.activation, rank: 4, .convolution)
+        case .fullyConnected(let a), .gemm(let a): return weighted(a, rank: 2, .linear)
+        case .add(let a):
+            guard node.inputs.count == 2, !node.inputs.contains(where: isConstant) else {
+                return .float32(reason: "an add with a constant operand")
+            }
+            let out = g.values[node.outputs[0]].shape
+            guard node.inputs.allSatisfy({ g.values[$0].shape == out }) else {
+                return .float32(reason: "a broadcasting add")
+            }
+            return act(a, .add)
+        case .globalAvgPool, .avgPool:
+            guard g.values[node.inputs[0]].shape.rank == 4, !isConstant(node.inputs[0]) else {
+                return .float32(reason: "pooling needs an NCHW input")
+            }
+            return .int8(.averagePool)
+        case .maxPool:
+            guard g.values[node.inputs[0]].shape.rank == 4, !isConstant(node.inputs[0]) else {
+                return .float32(reason: "pooling needs an NCHW input")
+            }
+            return .int8IfInputIs(.maxPool)
+        case .reshape, .flatten, .identity, .dropout:
+            guard !isConstant(node.inputs[0]) else { return .float32(reason: "a constant input (fold constants)") }
+            return .int8IfInputIs(.reshape)
+        default:
+            return .float32(reason: "no int8 kernel")
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import GraphIR
+
+/// What the quantization passes (`estimate-ranges`, `bias-correction`, `quantize`) read and
+/// record, typed: set the configuration, run the passes, read the results.
+public struct QuantizationContext: Sendable {
+    /// Where activation ranges come from.
+    public enum RangeSource: Sendable {
+        /// From the batch-norm statistics `fold-batchnorm` recorded, through the input
+        /// normalisation (per-channel mean and standard deviation of the raw input).
+        case dataFree(mean: [Float], std: [Float])
+        /// Calibrated on these samples (`sequential`: each layer on the outputs of the already
+        /// quantized layers before it); `source` names them in the summary.
+        case data(samples: [Tensor], calibrator: Calibrator, sequential: Bool, source: String)
+    }
+
+    // MARK: configuration
+
+    public var source: RangeSource?
+    /// One scale per weight tensor instead of one per output channel (the naive way).
+    public var perTensorWeights = false
+    /// Bias correction; nil (auto): on for data-free ranges only.
+    public var biasCorrection: Bool?
+    /// Called with (what, done, total) while ranges are estimated on data.
+    public var progress: (@Sendable (String, Int, Int) -> Void)?
+
+    // MARK: results
+
+    /// Activation ranges (min, max) by value name (names survive the rewrites between passes,
+    /// value ids do not).
+    public var ranges: [String: (Float, Float)] = [:]
+    /// Per-channel means of each value as the int8 model computes it (for bias correction).
+    public var channelMeans: [String: [Float]] = [:]
+    /// What `estimate-ranges` did, in words ("minmax on 16 samples of …", "data-free …").
+    public var calibration = ""
+    /// Layers whose bias `bias-correction` corrected.
+    public var biasCorrected = 0
+    /// Nodes `quantize` left in float32 (no int8 kernel, or no range), as (node, op).
+    public var floatNodes: [(node: String, op: String)] = []
+
+    public init() {}
+}

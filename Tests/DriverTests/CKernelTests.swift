@@ -1,0 +1,367 @@
+import CKernels
+import Testing
+
+@testable import Codegen
+@testable import GraphIR
+
+/// Each C kernel of Sources/CKernels called directly (the portable path SwiftPM builds) against
+/// its Swift counterpart on random and extreme inputs, with the parameters the lowering computes
+/// (`KernelParameters`), bit for bit. The SIMD paths are compared through whole models in
+/// CGenTests (AVX2 natively, NEON under qemu).
+@Suite struct CKernelTests {
+    /// A deterministic generator (PCG-style LCG).
+    struct RNG {
+        var s: UInt64
+        mutating func next() -> UInt64 {
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return s >> 11
+        }
+        mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
+        mutating func int8s(_ n: Int, _ r: ClosedRange<Int> = -128...127) -> [Int8] {
+            (0..<n).map { _ in Int8(int(r)) }
+        }
+        mutating func int32() -> Int32 { Int32(truncatingIfNeeded: next()) }
+    }
+
+    static let extremes: [Int32] = [.min, .min + 1, -(1 << 30), -65536, -12345, -1, 0, 1, 12345, 65536, 1 << 30, .max]
+
+    // MARK: - arithmetic
+
+    @Test func arithmeticMatchesQuantMath() {
+        var rng = RNG(s: 1)
+        let values = Self.extremes + (0..<200).map { _ in rng.int32() }
+        let multipliers: [Int32] = [.min, -1, 0, 1, 1 << 30, 1_518_500_250, .max] + (0..<20).map { _ in rng.int32() }
+        for a in values {
+            for b in multipliers {
+                #expect(fk_sqrdmulh(a, b) == QuantMath.sqrdmulh(a, b), "sqrdmulh(\(a), \(b))")
+            }
+            for n in [0, 1, 2, 7, 15, 30, 31] {
+                #expect(fk_rshr(a, Int32(n)) == QuantMath.rshr(a, n), "rshr(\(a), \(n))")
+                #expect(fk_sqshl(a, Int32(n)) == QuantMath.sqshl(a, n), "sqshl(\(a), \(n))")
+            }
+        }
+        for a in values {
+            for m in [Int32(1 << 30), .max, 1_518_500_250, 1] {
+                for (l, r) in [(0, 0), (0, 1), (0, 31), (3, 0), (8, 15), (31, 31)] {
+                    let q = Requantizer(multiplier: m, leftShift: l, rightShift: r)
+                    #expect(fk_scale(a, m, Int32(l), Int32(r)) == QuantMath.scale(a, q))
+                    for (zp, lo, hi) in [
+                        (Int32(0), Int32(-128), Int32(127)), (-128, -128, 127), (127, 0, 127), (-5, -5, 40),
+                    ] {
+                        #expect(
+                            fk_requant(a, m, Int32(l), Int32(r), zp, lo, hi)
+                                == QuantMath.requantize(a, q, zeroPoint: zp, lo: lo, hi: hi))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Per-channel requantization of n accumulators (tails of every length).
+    @Test func requantizeManyMatchesQuantMath() {
+        var rng = RNG(s: 2)
+        for n in [1, 3, 4, 7, 8, 9, 31, 64] {
+            let acc = (0..<n).map { i in i < Self.extremes.count ? Self.extremes[i] : rng.int32() }
+            let q = (0..<n).map { _ in
+                Requantizer(real: Double(rng.int(1...1_000_000)) / Double(rng.int(1...100_000_000)))
+            }
+            let r = ChannelRequantizers(q)
+            var out = [Int8](repeating: 0, count: n)
+            fk_requant_n(acc, r.multipliers, r.leftShifts, r.rightShifts, Int32(n), 3, -100, 120, &out)
+            #expect(out == (0..<n).map { QuantMath.requantize(acc[$0], q[$0], zeroPoint: 3, lo: -100, hi: 120) })
+        }
+    }
+
+    @Test func quantizeAndDequantizeMatchQuantMath() {
+        let xs: [Float] = [
+            0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, 126.5, 127.49, 1e9, -1e9, 3e38, .infinity, -.infinity, .nan,
+            .leastNonzeroMagnitude, 0.049999, 0.15,
+        ]
+        for s: Float in [1, 0.1, 0.003921, 1e-6, 0x1p-40] {
+            for zp: Int32 in [0, -128, 127, 17] {
+                for x in xs {
+                    #expect(fk_quantize(x, s, zp) == QuantMath.quantize(x, scale: s, zeroPoint: zp), "\(x) \(s) \(zp)")
+                }
+                for q in Int8.min...Int8.max {
+                    let (c, sw) = (fk_dequantize(q, s, zp), QuantMath.dequantize(q, scale: s, zeroPoint: zp))
+                    #expect(c.bitPattern == sw.bitPattern)
+                }
+            }
+        }
+    }
+
+    // MARK: - layout
+
+    /// NCHW ⇄ NHWC: the layout kernels against the definition.
+    @Test func layoutKernelsTranspose() {
+        var rng = RNG(s: 3)
+        let (c, plane) = (5, 7)
+        let x = rng.int8s(c * plane)
+        var nhwc = [Int8](repeating: 0, count: x.count)
+        fk_nchw_to_nhwc(x, Int32(c), Int32(plane), &nhwc)
+        for ch in 0..<c { for p in 0..<plane { #expect(nhwc[p * c + ch] == x[ch * plane + p]) } }
+        var back = [Int8](repeating: 0, count: x.count)
+        fk_to_nchw(nhwc, Int32(plane), Int32(c), &back)
+        #expect(back == x)
+        let f = x.map { Float($0) * 0.37 }
+        var q = [Int8](repeating: 0, count: x.count)
+        fk_quantize_nchw(f, Int32(c), Int32(plane), 0.5, -3, &q)
+        for ch in 0..<c {
+            for p in 0..<plane {
+                #expect(q[p * c + ch] == QuantMath.quantize(f[ch * plane + p], scale: 0.5, zeroPoint: -3))
+            }
+        }
+    }
+
+    // MARK: - int8 kernels against Int8Kernels
+
+    /// A one-op int8 graph (input quantized, the op, int8 output), its quantized input, and the
+    /// evaluator's output (NCHW).
+    struct OneOp {
+        var graph: Graph
+        var node: Node
+        var x: [Int8]
+        var want: [Int8]
+        var xShape: [Int]
+        var outShape: [Int]
+        var params: KernelParameters
+        var weights: [Int8] = []
+    }
+
+    static func oneOp(
+        _ op: Op, x xShape: [Int], weights: [Int]? = nil, bias: Bool = true, second: Bool = false, seed: UInt64,
+        keepsParameters: Bool = false
+    ) throws -> OneOp {
+        var rng = RNG(s: seed)
+        var g = Graph(name: "one")
+        let xq = QuantParams(scale: 0.05, zeroPoint: Int32(rng.int(-20...20)))
+        let input = g.addInput(name: "x", shape: Shape(xShape))
+        let count = xShape.reduce(1, *)
+        // values over the whole int8 range (and beyond, which the quantizer clamps)
+        let xf = (0..<count).map { _ in Float(rng.int(-140...140)) * xq.scales[0] }
+        let q = try g.addNode(name: "q", op: .quantize, inputs: [input])
+        g.values[q].dtype = .int8
+        g.values[q].quant = xq
+        var ins = [q]
+        var wq: [Int8] = []
+        if let w = weights {
+            let n = w.reduce(1, *)
+            wq = rng.int8s(n)
+            for i in 0..<min(4, n) { wq[i] = [-128, 127, -127, 0][i] }
+            let scales = (0..<w[0]).map { _ in Float(rng.int(1...1000)) * 1e-5 }
+            ins.append(
+                g.addConstant(
+                    name: "w", wq.withUnsafeBytes { Tensor(dtype: .int8, shape: Shape(w), bytes: $0) },
+                    quant: QuantParams(scales: scales, zeroPoints: [Int32](repeating: 0, count: w[0]), axis: 0)))
+            if bias {
+                let b = (0..<w[0]).map { i in
+                    i == 0 ? Int32.max - 5 : i == 1 ? Int32.min + 5 : Int32(rng.int(-50000...50000))
+                }
+                ins.append(
+                    g.addConstant(
+                        name: "b", b.withUnsafeBytes { Tensor(dtype: .int32, shape: Shape([w[0]]), bytes: $0) },
+                        quant: QuantParams(
+                            scales: scales.map { $0 * xq.scales[0] }, zeroPoints: [Int32](repeating: 0, count: w[0]),
+                            axis: 0)))
+            }
+        }
+        if second {
+            let y = g.addInput(name: "y", shape: Shape(xShape))
+            let qy = try g.addNode(name: "qy", op: .quantize, inputs: [y])
+            g.values[qy].dtype = .int8
+            g.values[qy].quant = QuantParams(scale: 0.031, zeroPoint: 9)
+            ins.append(qy)
+        }
+        let out = try g.addNode(name: "op", op: op, inputs: ins)
+        g.values[out].dtype = .int8
+        g.values[out].quant = keepsParameters ? xq : QuantParams(scale: 0.07, zeroPoint: Int32(rng.int(-30...30)))
+        g.outputs = [out]
+        try g.verify()
+        var inputs = [Tensor(shape: Shape(xShape), floats: xf)]
+        if second { inputs.append(Tensor(shape: Shape(xShape), floats: xf.reversed().map { $0 * 0.8 })) }
+        var seen: [String: [Int8]] = [:]
+        let want = try QuantizedEvaluator(graph: g).run(inputs) { n, t in
+            seen[n.name] = t.int64ArrayExact().map { Int8($0) }
+        }[0]
+        let node = g.nodes.last!
+        var x = seen["q"]!
+        if second { x += seen["qy"]! }
+        return OneOp(
+            graph: g, node: node, x: x, want: want.int64ArrayExact().map { Int8($0) }, xShape: xShape,
+            outShape: g.values[out].shape.dims, params: try KernelParameters.of(node, in: g), weights: wq)
+    }
+
+    /// NCHW → NHWC of a batch-1 map.
+    static func nhwc(_ x: ArraySlice<Int8>, _ s: [Int]) -> [Int8] {
+        let (c, plane) = (s[1], s[2] * s[3])
+        let b = x.startIndex
+        return (0..<plane).flatMap { p in (0..<c).map { x[b + $0 * plane + p] } }
+    }
+
+    /// The kernel the lowering picks for the op (its graph ended by a dequantize, as the C API needs).
+    static func kernel(_ o: OneOp) throws -> KernelProgram.Kernel {
+        var g = o.graph
+        let dq = try g.addNode(name: "dq", op: .dequantize, inputs: g.outputs)
+        g.values[dq].dtype = .float32
+        g.outputs = [dq]
+        let program = try Lowering.lower(g, for: .named("generic-c")!)
+        return try #require(program.steps.first { g.nodes[$0.node].name == "op" }).kernel
+    }
+
+    static func weighted(_ o: OneOp) throws -> WeightedParameters {
+        guard case .weighted(let p) = o.params else { throw CodegenError("not a weighted op") }
+        return p
+    }
+
+    @Test(arguments: [
+        (1, 3, 37, 40, FusedActivation.none), (1, 1, 64, 96, .relu), (2, 5, 19, 33, .clip(min: 0, max: 6)),
+    ])
+    func pointwiseMatchesConvAndLinear(h: Int, w: Int, k: Int, o: Int, act: FusedActivation) throws {
+        // a 1×1 convolution over the pixels
+        let conv = try Self.oneOp(
+            .conv2d(Conv2dAttrs(activation: act)), x: [1, k, h, w], weights: [o, k, 1, 1], seed: UInt64(k))
+        let p = try Self.weighted(conv)
+        #expect(p.inputOffset == 0, "the zero point is folded into the bias")
+        #expect(try Self.kernel(conv) == .pointwise)
+        let wPairs = WeightLayout.pairs(rows: o, cols: k).apply(conv.weights, zero: 0)
+        let r = p.requant
+        var y = [Int8](repeating: 0, count: h * w * o)
+        fk_pointwise(
+            Self.nhwc(conv.x[...], conv.xShape), Int32(h * w), Int32(k), wPairs, p.bias, r.multipliers, r.leftShifts,
+            r.rightShifts, &y, Int32(o), p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
+        #expect(y == Self.nhwc(conv.want[...], conv.outShape))
+        // a linear layer over rows
+        let rows = h * w
+        let fc = try Self.oneOp(.fullyConnected(act), x: [rows, k], weights: [o, k], seed: UInt64(o))
+        let q = try Self.weighted(fc)
+        var z = [Int8](repeating: 0, count: rows * o)
+        fk_pointwise(
+            fc.x, Int32(rows), Int32(k), WeightLayout.pairs(rows: o, cols: k).apply(fc.weights, zero: 0), q.bias,
+            q.requant.multipliers, q.requant.leftShifts, q.requant.rightShifts, &z, Int32(o), q.outputZeroPoint,
+            q.clamp.lo, q.clamp.hi)
+        #expect(z == fc.want)
+    }
+
+    /// Depthwise (more channels than one block of 64), dense (the stem) and general (grouped, and
+    /// a window too large to gather) convolutions, with strides, padding and dilation.
+    @Test(arguments: [
+        (70, 70, 3, 70, 7, 2, 1, 1, KernelProgram.Kernel.depthwise),
+        (16, 16, 5, 16, 9, 1, 2, 2, .depthwise),
+        (3, 36, 3, 1, 11, 2, 1, 1, .denseConvolution),
+        (8, 6, 3, 2, 6, 1, 1, 1, .convolution),
+        (120, 8, 3, 1, 5, 1, 1, 1, .convolution),
+    ])
+    func convolutionsMatchTheEvaluator(
+        c: Int, o: Int, k: Int, groups: Int, size: Int, stride: Int, pad: Int, dilation: Int,
+        kernel: KernelProgram.Kernel
+    ) throws {
+        let a = Conv2dAttrs(
+            stride: [stride, stride], pad: [pad, pad, pad, pad], dilation: [dilation, dilation], groups: groups,
+            activation: .relu)
+        let t = try Self.oneOp(.conv2d(a), x: [1, c, size, size], weights: [o, c / groups, k, k], seed: UInt64(c + o))
+        #expect(try Self.kernel(t) == kernel)
+        let p = try Self.weighted(t)
+        let r = p.requant
+        let (ho, wo) = (t.outShape[2], t.outShape[3])
+        var y = [Int8](repeating: 0, count: ho * wo * o)
+        let x = Self.nhwc(t.x[...], t.xShape)
+        let cg = c / groups
+        let (n, s, pd, d) = (Int32(size), Int32(stride), Int32(pad), Int32(dilation))
+        switch kernel {
+        case .depthwise:
+            let w = WeightLayout.depthwise(channels: o, kk: k * k).apply(t.weights, zero: 0)
+            fk_depthwise(
+                x, n, n, Int32(c), p.inputOffset, w, p.bias, r.multipliers, r.leftShifts, r.rightShifts, &y, Int32(ho),
+                Int32(wo), Int32(k), Int32(k), s, s, pd, pd, d, d, p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
+        case .denseConvolution:
+            let w = WeightLayout.dense(o: o, cg: cg, kk: k * k).apply(t.weights, zero: 0)
+            fk_conv_dense(
+                x, n, n, Int32(c), p.inputOffset, w, p.bias, r.multipliers, r.leftShifts, r.rightShifts, &y, Int32(ho),
+                Int32(wo), Int32(o), Int32(k), Int32(k), s, s, pd, pd, d, d, p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
+        default:
+            let w = WeightLayout.general(o: o, cg: cg, kk: k * k).apply(t.weights, zero: 0)
+            fk_conv(
+                x, n, n, Int32(c), p.inputOffset, w, p.bias, r.multipliers, r.leftShifts, r.rightShifts, &y, Int32(ho),
+                Int32(wo), Int32(o), Int32(k), Int32(k), s, s, pd, pd, d, d, Int32(groups), p.outputZeroPoint,
+                p.clamp.lo, p.clamp.hi)
+        }
+        #expect(y == Self.nhwc(t.want[...], t.outShape))
+    }
+
+    @Test func addMatchesTheEvaluator() throws {
+        for act in [FusedActivation.none, .relu, .clip(min: -1, max: 2)] {
+            let t = try Self.oneOp(.add(act), x: [1, 6, 4, 5], second: true, seed: 11)
+            guard case .add(let p) = t.params else { throw CodegenError("not an add") }
+            let n = t.want.count
+            var y = [Int8](repeating: 0, count: n)
+            // the same elementwise order in either layout
+            fk_add(
+                Array(t.x[0..<n]), p.aZeroPoint, p.a.multiplier, Int32(p.a.leftShift), Int32(p.a.rightShift),
+                Array(t.x[n...]), p.bZeroPoint, p.b.multiplier, Int32(p.b.leftShift), Int32(p.b.rightShift), &y,
+                Int32(n), p.outputZeroPoint, p.out.multiplier, Int32(p.out.leftShift), Int32(p.out.rightShift),
+                p.clamp.lo, p.clamp.hi)
+            #expect(y == t.want)
+        }
+        #expect(AddParameters.shift == Int(FK_ADD_SHIFT))
+    }
+
+    @Test(arguments: [
+        (PoolAttrs(kernel: [3, 3], stride: [2, 2], pad: [1, 1, 1, 1], countIncludePad: true), false),
+        (PoolAttrs(kernel: [3, 3], stride: [2, 2], pad: [1, 1, 1, 1], countIncludePad: false), false),
+        (PoolAttrs(kernel: [2, 3], stride: [1, 2], pad: [0, 1, 1, 0], countIncludePad: false), false),
+        (PoolAttrs(kernel: [9, 9], stride: [1, 1]), true),
+    ])
+    func averagePoolMatchesTheEvaluator(pool: PoolAttrs, global: Bool) throws {
+        let t = try Self.oneOp(global ? .globalAvgPool : .avgPool(pool), x: [1, 13, 9, 9], seed: 5)
+        guard case .averagePool(let p) = t.params else { throw CodegenError("not a pool") }
+        let a = p.pool
+        let (ho, wo) = (t.outShape[2], t.outShape[3])
+        var y = [Int8](repeating: 0, count: ho * wo * 13)
+        let r = p.byCount
+        fk_avgpool(
+            Self.nhwc(t.x[...], t.xShape), 9, 9, 13, p.inputZeroPoint, &y, Int32(ho), Int32(wo), Int32(a.kernel[0]),
+            Int32(a.kernel[1]), Int32(a.stride[0]), Int32(a.stride[1]), Int32(a.pad[0]), Int32(a.pad[1]),
+            Int32(a.pad[2]), Int32(a.pad[3]), a.countIncludePad ? 1 : 0, Int32(r.count - 1), r.multipliers,
+            r.leftShifts, r.rightShifts, p.outputZeroPoint)
+        #expect(y == Self.nhwc(t.want[...], t.outShape))
+    }
+
+    @Test func maxPoolMatchesTheEvaluator() throws {
+        let a = PoolAttrs(kernel: [3, 3], stride: [2, 2], pad: [1, 1, 1, 1])
+        let t = try Self.oneOp(.maxPool(a), x: [1, 10, 8, 7], seed: 8, keepsParameters: true)
+        let (ho, wo) = (t.outShape[2], t.outShape[3])
+        var y = [Int8](repeating: 0, count: ho * wo * 10)
+        fk_maxpool(Self.nhwc(t.x[...], t.xShape), 8, 7, 10, &y, Int32(ho), Int32(wo), 3, 3, 2, 2, 1, 1)
+        #expect(y == Self.nhwc(t.want[...], t.outShape))
+    }
+
+    // MARK: - external weights
+
+    /// fk_crc32 is the `.fkdc` checksum (the CRC field read as zeros); fk_pack is `WeightLayout`.
+    @Test func weightsKernelsMatchTheirSwiftCounterparts() throws {
+        let g = try #require(try? Self.oneOp(.fullyConnected(.none), x: [2, 9], weights: [5, 9], seed: 4).graph)
+        let bytes = FkdcFile.layout(g, metadata: [:]).bytes
+        let stored = bytes[FkdcFile.crcOffset..<(FkdcFile.crcOffset + 4)].reversed().reduce(UInt32(0)) {
+            $0 << 8 | UInt32($1)
+        }
+        #expect(UInt32(fk_crc32(bytes, bytes.count)) == stored)
+        var rng = RNG(s: 9)
+        for layout in [
+            WeightLayout.pairs(rows: 5, cols: 9), .depthwise(channels: 6, kk: 9), .dense(o: 4, cg: 3, kk: 4),
+            .general(o: 4, cg: 3, kk: 4), .transposed(rows: 3, cols: 7),
+        ] {
+            let src = rng.int8s(
+                layout.copies.map { c in c.src + zip(c.dims, c.ss).map { ($0 - 1) * $1 }.reduce(0, +) + 1 }.max() ?? 0)
+            var dst = [Int8](repeating: 0, count: layout.count)
+            for c in layout.copies {
+                let srcBytes = src.map { UInt8(bitPattern: $0) }
+                dst.withUnsafeMutableBytes { d in
+                    fk_pack(
+                        Array(srcBytes[c.src...]), d.baseAddress!.assumingMemoryBound(to: UInt8.self) + c.dst, 1,
+                        Int32(c.dims.count), c.dims.map { Int32($0) }, c.ss.map { Int32($0) }, c.ds.map { Int32($0) })
+                }
+            }
+            #expect(dst == layout.apply(src, zero: 0))
+        }
+    }
+}
