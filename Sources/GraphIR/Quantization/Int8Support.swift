@@ -23,7 +23,7 @@ public enum Int8Support {
         public var ops: [String]
         public var kernel: Kernel
         public var keepsInputParameters: Bool
-        /// What a node needs, in words (README and `fkdc inspect` print it).
+        /// What a node needs, in words (README.md lists the table).
         public var requires: String
     }
 
