@@ -95,7 +95,9 @@ import Testing
         #expect(Self.same(y, want.values))
     }
 
-    @Test(arguments: [(false, FusedActivation.none), (true, .none), (false, .relu), (false, .clip(min: -0.5, max: 0.5))])
+    @Test(arguments: [
+        (false, FusedActivation.none), (true, .none), (false, .relu), (false, .clip(min: -0.5, max: 0.5)),
+    ])
     func binaryBroadcastsLikeTheEvaluator(mul: Bool, act: FusedActivation) throws {
         let (sa, sb) = ([2, 3, 4], [3, 1])
         let a = Self.floats(24, seed: 4)
