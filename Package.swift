@@ -43,7 +43,8 @@ let package = Package(
         .target(name: "Frontends", dependencies: ["GraphIR", "CZlib", "CProtobufC", "CONNX"]),
         .target(name: "Passes", dependencies: ["GraphIR"], swiftSettings: optimisedInDebug),
         .target(name: "Codegen", dependencies: ["GraphIR", "CKernels", "CZlib"], swiftSettings: optimisedInDebug),
-        .target(name: "Driver", dependencies: ["GraphIR", "Frontends", "Passes", "Codegen", "CImageDecode"]),
+        .target(
+            name: "Driver", dependencies: ["GraphIR", "Frontends", "Passes", "Codegen", "CImageDecode", "CKernels"]),
         .executableTarget(
             name: "fkdc",
             dependencies: [

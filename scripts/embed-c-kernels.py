@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 INCLUDE = os.path.join(ROOT, "Sources/CKernels/include")
 OUT = os.path.join(ROOT, "Sources/Codegen/CKernelSources")
 # emission order: every section's dependencies come before it
-FILES = ["fk_config.h", "fk_arith.h", "fk_int8.h", "fk_float.h", "fk_weights.h"]
+FILES = ["fk_config.h", "fk_arith.h", "fk_int8.h", "fk_float.h", "fk_weights.h", "fk_image.h"]
 MARK = re.compile(r"^/\* @kernel (\w+)(?: uses ([\w ]+))? \*/$")
 
 

@@ -120,7 +120,10 @@ public enum Compiler {
         }
         let q = try Quantizer.run(model, options: options.quantize, progress: progress)
         let source = try sha256(ofFile: model.path)
-        let pre = options.quantize.preprocessing
+        var pre = options.quantize.preprocessing
+        if let s = q.float.inputs.first.map({ q.float.values[$0].shape.dims }), s.count == 4 {
+            (pre.height, pre.width) = (s[2], s[3])
+        }
         let meta: [String: String] = [
             "compiler": "fkdc", "compiler_version": FkdcVersion.string, "target": options.target.name,
             "source_file": String(model.path.split(separator: "/").last ?? ""), "source_format": model.format,
@@ -129,6 +132,7 @@ public enum Compiler {
             "weights": options.quantize.perTensor ? "per-tensor" : "per-channel",
             "input_mean": pre.mean.map { "\($0)" }.joined(separator: ","),
             "input_std": pre.std.map { "\($0)" }.joined(separator: ","),
+            "preprocessing": pre.summary,
         ]
         let layout = FkdcFile.layout(q.int8, metadata: meta)
         let binary = layout.bytes
@@ -156,7 +160,8 @@ public enum Compiler {
         if c != nil { files += ["model.h", "model.c"] }
         let report = Report.json(
             model: model, options: options, result: q, sha256: source, parameters: parameters,
-            binaryBytes: binary.count, values: values, gates: gates, files: files, c: c, cSkipped: cSkipped)
+            binaryBytes: binary.count, values: values, gates: gates, files: files, c: c, cSkipped: cSkipped,
+            preprocessing: pre.summary)
         try Outputs.makeDirectory(options.output)
         var out: [(path: String, bytes: [UInt8])] = [
             (options.output + "/model.fkdc", binary),

@@ -7,17 +7,6 @@ import GraphIR
     import Darwin
 #endif
 
-/// torchvision's usual eval transform: resize to the model's input size (bilinear, half-pixel
-/// centres), scale to [0, 1], normalise per channel with mean/std (ImageNet's by default).
-public struct Preprocessing: Sendable {
-    public var height = 224
-    public var width = 224
-    public var mean: [Float] = [0.485, 0.456, 0.406]
-    public var std: [Float] = [0.229, 0.224, 0.225]
-
-    public init() {}
-}
-
 /// Labelled or unlabelled samples for calibration and validation, one `[1, C, H, W]` tensor each.
 public struct Dataset: Sendable {
     public var samples: [Tensor] = []
@@ -130,7 +119,7 @@ public enum DatasetLoader {
         return ds
     }
 
-    /// Decodes, resizes and normalises one image to `[1, 3, H, W]`.
+    /// Decodes one image and preprocesses it (`Preprocessing`) to `[1, 3, H, W]`.
     public static func image(_ file: String, _ pre: Preprocessing) throws(DriverError) -> Tensor {
         let f: MappedFile
         do { f = try MappedFile(path: file) } catch { throw DriverError(.badInput, "\(file): cannot open: \(error)") }
@@ -146,34 +135,8 @@ public enum DatasetLoader {
             throw DriverError(.badInput, "\(file): cannot decode image: \(text)")
         }
         defer { fkdc_image_free(px) }
-        return resizeNormalise(px, width: Int(w), height: Int(h), pre)
-    }
-
-    static func resizeNormalise(_ px: UnsafePointer<UInt8>, width w: Int, height h: Int, _ pre: Preprocessing) -> Tensor
-    {
-        let (oh, ow) = (pre.height, pre.width)
-        var out = [Float](repeating: 0, count: 3 * oh * ow)
-        let sy = Float(h) / Float(oh)
-        let sx = Float(w) / Float(ow)
-        for y in 0..<oh {
-            let fy = max(0, (Float(y) + 0.5) * sy - 0.5)
-            let y0 = min(Int(fy), h - 1)
-            let y1 = min(y0 + 1, h - 1)
-            let wy = fy - Float(y0)
-            for x in 0..<ow {
-                let fx = max(0, (Float(x) + 0.5) * sx - 0.5)
-                let x0 = min(Int(fx), w - 1)
-                let x1 = min(x0 + 1, w - 1)
-                let wx = fx - Float(x0)
-                for c in 0..<3 {
-                    func p(_ yy: Int, _ xx: Int) -> Float { Float(px[(yy * w + xx) * 3 + c]) }
-                    let v =
-                        (p(y0, x0) * (1 - wx) + p(y0, x1) * wx) * (1 - wy) + (p(y1, x0) * (1 - wx) + p(y1, x1) * wx)
-                        * wy
-                    out[(c * oh + y) * ow + x] = (v / 255 - pre.mean[c]) / pre.std[c]
-                }
-            }
+        do { return try pre.apply(rgb: px, width: Int(w), height: Int(h)) } catch {
+            throw DriverError(error.kind, "\(file): \(error.message)")
         }
-        return Tensor(shape: Shape([1, 3, oh, ow]), floats: out)
     }
 }

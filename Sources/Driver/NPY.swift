@@ -92,6 +92,11 @@ public enum NPY {
 
     /// Writes a float32, int64, int32 or int8 array as .npy 1.0, through a temporary file renamed into place.
     public static func write(_ t: Tensor, to path: String) throws(DriverError) {
+        try AtomicFile.write(encode(t), to: path)
+    }
+
+    /// The .npy 1.0 bytes of a float32, int64, int32 or int8 array.
+    public static func encode(_ t: Tensor) -> [UInt8] {
         let descr: String
         switch t.dtype {
         case .float32: descr = "<f4"
@@ -107,7 +112,7 @@ public enum NPY {
         var out = magic + [1, 0, UInt8(header.utf8.count & 0xff), UInt8(header.utf8.count >> 8)]
         out += Array(header.utf8)
         out += Array(t.bytes)
-        try AtomicFile.write(out, to: path)
+        return out
     }
 }
 

@@ -113,6 +113,9 @@ public enum Quantizer {
         if let inShape = g.inputs.first.map({ g.values[$0].shape.dims }), inShape.count == 4 {
             (pre.height, pre.width) = (inShape[2], inShape[3])
         }
+        if options.calib != nil || options.val != nil, let why = pre.invalidity {
+            throw DriverError(.usage, "preprocessing: \(why)")
+        }
         if let calib = options.calib {
             let data = try DatasetLoader.load(
                 path: calib, labels: options.calibLabels, preprocessing: pre, strict: options.strict,

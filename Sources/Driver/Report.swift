@@ -7,7 +7,7 @@ public enum Report {
     static func json(
         model: LoadedModel, options: CompileOptions, result q: QuantizeResult, sha256: String, parameters: Int,
         binaryBytes: Int, values: ReportValues, gates: [GateResult], files: [String], c: CEmitter.Output?,
-        cSkipped: String?
+        cSkipped: String?, preprocessing: String
     ) -> JSON {
         func num(_ d: Double?) -> JSON { d.map { .double($0) } ?? .null }
         var accuracy: [(String, JSON)] = [("measured", .bool(q.accuracy != nil))]
@@ -77,6 +77,7 @@ public enum Report {
                     ("ratio", .double(values.sizeRatio)),
                 ])
             ),
+            ("preprocessing", .string(preprocessing)),
             ("accuracy", .object(accuracy)),
             ("teacher", teacher),
             (

@@ -44,7 +44,7 @@ struct Fkdc: ParsableCommand {
             Exit codes: 0 ok, 1 usage, 2 bad input, 3 a verification gate failed.
             """,
         version: FkdcVersion.string,
-        subcommands: [Inspect.self, Run.self, Opt.self, Compile.self, Verify.self, Targets.self])
+        subcommands: [Inspect.self, Run.self, Opt.self, Compile.self, Verify.self, Targets.self, Preprocess.self])
 }
 
 struct Inspect: ParsableCommand {
@@ -250,11 +250,7 @@ struct Compile: ParsableCommand {
     @Flag(help: "Fail on the first unreadable image instead of skipping it.")
     var strict = false
 
-    @Option(help: "Normalisation mean per channel (comma-separated; default ImageNet's).")
-    var mean: String?
-
-    @Option(help: "Normalisation standard deviation per channel (comma-separated; default ImageNet's).")
-    var std: String?
+    @OptionGroup var preprocessing: PreprocessOptions
 
     @Option(help: "Use at most this many samples of each data set.")
     var limit: Int?
@@ -291,13 +287,6 @@ struct Compile: ParsableCommand {
 
     @OptionGroup var gates: GateOptions
 
-    func floats(_ s: String?, _ name: String) throws -> [Float]? {
-        guard let s else { return nil }
-        let v = s.split(separator: ",").compactMap { Float($0.filter { $0 != " " }) }
-        guard v.count == 3 else { throw ValidationError("--\(name) needs three comma-separated numbers") }
-        return v
-    }
-
     func run() throws {
         var o = QuantizeOptions()
         o.calib = calib
@@ -314,8 +303,7 @@ struct Compile: ParsableCommand {
         o.limit = limit
         o.teacher = teacher
         o.teacherOptions = ModelOptions(prefix: teacherPrefix, heads: teacherHeads)
-        if let m = try floats(mean, "mean") { o.preprocessing.mean = m }
-        if let s = try floats(std, "std") { o.preprocessing.std = s }
+        o.preprocessing = try preprocessing.preprocessing()
         let profile = target
         let m = try ModelLoader.load(path: file, options: model.options)
         var stem = String(file.split(separator: "/").last ?? "model")
@@ -415,6 +403,48 @@ struct Verify: ParsableCommand {
     }
 }
 
+struct Preprocess: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write exactly what a model sees of images: float32 NCHW .npy (and labels for class folders).",
+        discussion: """
+            The same preprocessing compile applies to --calib and --val image folders. torchvision's eval
+            transform Resize(256) + CenterCrop(224) is --resize 256 --crop 224.
+            """)
+
+    @Argument(help: "Images (PNG, JPEG) or folders of them (one subfolder per class gives labels).")
+    var paths: [String]
+
+    @Option(name: .shortAndLong, help: "Output .npy: [N, 3, H, W] float32.")
+    var output: String
+
+    @Option(help: "Also write the labels of class folders here (int64 .npy).")
+    var labelsOutput: String?
+
+    @Option(help: "The model's input size, HxW or N (default 224).")
+    var size = "224"
+
+    @OptionGroup var preprocessing: PreprocessOptions
+
+    @Flag(help: "Fail on the first unreadable image instead of skipping it.")
+    var strict = false
+
+    func run() throws {
+        var p = try preprocessing.preprocessing()
+        guard let s = Preprocessing.Size(parsing: size) else { throw ValidationError("--size must be N or HxW") }
+        (p.height, p.width) = (s.height, s.width)
+        let d = try DatasetLoader.preprocess(paths, p, strict: strict)
+        for s in d.skipped { printError("skipped \(s.file): \(s.reason)") }
+        if labelsOutput != nil && d.labels == nil {
+            throw ValidationError("--labels-output needs class folders (one subfolder per class) and nothing else")
+        }
+        var files = [(path: output, bytes: NPY.encode(d.stacked()))]
+        if let l = labelsOutput, let t = d.labelTensor() { files.append((l, NPY.encode(t))) }
+        try AtomicFile.writeAll(files)
+        print("\(d.count) images → \(output) [\(d.count), 3, \(p.height), \(p.width)]: \(p.summary)")
+        if let l = labelsOutput { print("labels → \(l) (classes: \(d.classNames.joined(separator: ", ")))") }
+    }
+}
+
 struct Targets: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "List the target profiles compile knows.")
 
@@ -437,6 +467,8 @@ struct Targets: ParsableCommand {
 
 // the library's enums as option values: `--help` lists them, and a bad value is refused by name
 extension CalibrationMethod: ExpressibleByArgument {}
+extension Preprocessing.Interpolation: ExpressibleByArgument {}
+extension Preprocessing.Channels: ExpressibleByArgument {}
 extension CalibrationMode: ExpressibleByArgument {}
 extension BiasCorrectionMode: ExpressibleByArgument {}
 extension WeightPlacement: ExpressibleByArgument {}
@@ -449,4 +481,59 @@ extension TargetProfile: ExpressibleByArgument {
 
     public static var allValueStrings: [String] { all.map(\.name) }
     public var defaultValueDescription: String { name }
+}
+
+/// How images become the model's input (compile's data sets, `fkdc preprocess`).
+struct PreprocessOptions: ParsableArguments {
+    @Option(
+        help:
+            "Resize first: N (the shorter side to N, torchvision's Resize(N)), HxW, 'none', or 'model' (to the model's input size; the default)."
+    )
+    var resize = "model"
+
+    @Option(help: "Then a centre crop, HxW or N (torchvision's CenterCrop); the result must be the model's input size.")
+    var crop: String?
+
+    @Option(help: "Resampling filter (PIL's, antialiased when downscaling).")
+    var interpolation: Preprocessing.Interpolation = .bilinear
+
+    @Option(help: "Channel order the model takes.")
+    var channels: Preprocessing.Channels = .rgb
+
+    @Option(help: "Normalisation mean per channel (comma-separated; default ImageNet's).")
+    var mean: String?
+
+    @Option(help: "Normalisation standard deviation per channel (comma-separated; default ImageNet's).")
+    var std: String?
+
+    func floats(_ s: String?, _ name: String) throws -> [Float]? {
+        guard let s else { return nil }
+        let v = s.split(separator: ",").compactMap { Float($0.filter { $0 != " " }) }
+        guard v.count == 3 else { throw ValidationError("--\(name) needs three comma-separated numbers") }
+        return v
+    }
+
+    func preprocessing() throws -> Preprocessing {
+        var p = Preprocessing()
+        switch resize {
+        case "model": p.resize = .model
+        case "none": p.resize = .none
+        default:
+            guard let s = Preprocessing.Size(parsing: resize) else {
+                throw ValidationError("--resize must be N, HxW, none or model (sides 1…16384), not '\(resize)'")
+            }
+            p.resize = resize.contains("x") || resize.contains("X") ? .exact(s) : .shorterSide(s.height)
+        }
+        if let crop {
+            guard let c = Preprocessing.Size(parsing: crop) else {
+                throw ValidationError("--crop must be N or HxW (sides 1…16384), not '\(crop)'")
+            }
+            p.crop = c
+        }
+        p.interpolation = interpolation
+        p.channels = channels
+        if let m = try floats(mean, "mean") { p.mean = m }
+        if let s = try floats(std, "std") { p.std = s }
+        return p
+    }
 }

@@ -25,6 +25,11 @@
 #define FK_ACT_HARD_SIGMOID 4
 #define FK_ACT_GELU 5
 #define FK_ACT_SIGMOID 6
+/* image resampling (fk_image.h): filters, and the fraction bits of the fixed-point weights */
+#define FK_FILTER_NEAREST 0
+#define FK_FILTER_BILINEAR 1
+#define FK_FILTER_BICUBIC 2
+#define FK_RESAMPLE_BITS 22
 /* @end */
 
 #endif

@@ -3,5 +3,5 @@
 
 extension CKernelLibrary {
     /// Every section, in emission order (a section's dependencies come before it).
-    static let sections: [Section] = fkConfig + fkArith + fkInt8 + fkFloat + fkWeights
+    static let sections: [Section] = fkConfig + fkArith + fkInt8 + fkFloat + fkWeights + fkImage
 }

@@ -1,0 +1,195 @@
+/* Image preprocessing as PIL (Pillow's Resample.c and Geometry.c) and torchvision compute it:
+ * separable antialiased resampling of 8-bit images (the filter's support grows with the
+ * downscale factor, coefficients in 22-bit fixed point, horizontal pass then vertical, each
+ * rounded to 8 bits), nearest-neighbour scaling, centre crop with zero padding, and the
+ * ToTensor + Normalize step. `fkdc preprocess` and the data loaders call these; generated C
+ * can embed them. */
+#ifndef FK_IMAGE_H
+#define FK_IMAGE_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "fk_config.h"
+
+/* @begin */
+/* @kernel fk_filter */
+/* PIL's filters: FK_FILTER_BILINEAR (triangle, support 1), FK_FILTER_BICUBIC (a = -0.5,
+ * support 2) */
+static inline double fk_filter(int filter, double x)
+{
+    if (x < 0.0) x = -x;
+    if (filter == FK_FILTER_BICUBIC) {
+        const double a = -0.5;
+        if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+        if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+        return 0.0;
+    }
+    if (x < 1.0) return 1.0 - x;
+    return 0.0;
+}
+
+/* @kernel fk_filter_ksize */
+/* coefficients per output sample along an axis of `in` samples resampled to `out` */
+static inline int fk_filter_ksize(int filter, int in, int out)
+{
+    double scale = (double)in / out, support;
+    if (scale < 1.0) scale = 1.0;
+    support = (filter == FK_FILTER_BICUBIC ? 2.0 : 1.0) * scale;
+    return (int)ceil(support) * 2 + 1;
+}
+
+/* @kernel fk_resample_coeffs uses fk_filter fk_filter_ksize */
+/* PIL's precompute_coeffs + normalize_coeffs_8bpc: for output sample i, the first input sample
+ * bounds[2i], the count bounds[2i + 1], and ksize weights kk[i * ksize ...] in fixed point with
+ * FK_RESAMPLE_BITS fraction bits (rounded half away from zero); `tmp` holds ksize doubles */
+static inline void fk_resample_coeffs(int filter, int in, int out, int *bounds, int32_t *kk, double *tmp)
+{
+    const double scale = (double)(float)in / out;
+    const double filterscale = scale < 1.0 ? 1.0 : scale;
+    const double support = (filter == FK_FILTER_BICUBIC ? 2.0 : 1.0) * filterscale;
+    const int ksize = fk_filter_ksize(filter, in, out);
+    int i, x;
+    for (i = 0; i < out; i++) {
+        const double center = (i + 0.5) * scale, ss = 1.0 / filterscale;
+        double ww = 0.0;
+        int xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
+        if (xmin < 0) xmin = 0;
+        if (xmax > in) xmax = in;
+        xmax -= xmin;
+        for (x = 0; x < xmax; x++) {
+            tmp[x] = fk_filter(filter, (x + xmin - center + 0.5) * ss);
+            ww += tmp[x];
+        }
+        for (x = 0; x < ksize; x++) {
+            const double k = x < xmax ? (ww != 0.0 ? tmp[x] / ww : tmp[x]) : 0.0;
+            kk[(size_t)i * ksize + x] =
+                (int32_t)(k < 0 ? -0.5 + k * (1 << FK_RESAMPLE_BITS) : 0.5 + k * (1 << FK_RESAMPLE_BITS));
+        }
+        bounds[2 * i] = xmin;
+        bounds[2 * i + 1] = xmax;
+    }
+}
+
+/* @kernel fk_clip8 */
+/* a fixed-point sum back to 8 bits (PIL's clip8) */
+static inline uint8_t fk_clip8(int32_t v)
+{
+    if (v >= (1 << FK_RESAMPLE_BITS << 8)) return 255;
+    if (v <= 0) return 0;
+    return (uint8_t)(v >> FK_RESAMPLE_BITS);
+}
+
+/* @kernel fk_resample_scratch uses fk_filter_ksize */
+/* bytes of scratch fk_resample_u8 needs */
+static inline size_t fk_resample_scratch(int filter, int w, int h, int ow, int oh, int channels)
+{
+    const size_t kh = (size_t)fk_filter_ksize(filter, w, ow), kv = (size_t)fk_filter_ksize(filter, h, oh);
+    const size_t kmax = kh > kv ? kh : kv;
+    return kmax * sizeof(double) + (2 * (size_t)ow + 2 * (size_t)oh) * sizeof(int) +
+           ((size_t)ow * kh + (size_t)oh * kv) * sizeof(int32_t) + (size_t)ow * (size_t)h * (size_t)channels + 64;
+}
+
+/* @kernel fk_resample_u8 uses fk_resample_coeffs fk_clip8 fk_filter_ksize */
+/* PIL's Image.resize((ow, oh), BILINEAR or BICUBIC) of an 8-bit image of `channels` interleaved
+ * channels (rows `stride` bytes apart) into `out` (ow * channels bytes a row): a horizontal pass
+ * over the rows the vertical pass reads, then the vertical pass; an axis that keeps its size is
+ * not resampled. `scratch`: fk_resample_scratch bytes, aligned to 8. */
+static inline void fk_resample_u8(const uint8_t *in, int w, int h, size_t stride, int channels, uint8_t *out, int ow,
+                                  int oh, int filter, void *scratch)
+{
+    const int kh = fk_filter_ksize(filter, w, ow), kv = fk_filter_ksize(filter, h, oh);
+    double *tmp = (double *)scratch;
+    int *bh = (int *)(tmp + (kh > kv ? kh : kv));
+    int *bv = bh + 2 * ow;
+    int32_t *kkh = (int32_t *)(bv + 2 * oh);
+    int32_t *kkv = kkh + (size_t)ow * kh;
+    uint8_t *mid = (uint8_t *)(kkv + (size_t)oh * kv);
+    const uint8_t *src = in;
+    size_t src_stride = stride;
+    int first = 0, rows = h, i, x, y, c;
+    if (ow == w && oh == h) {
+        for (y = 0; y < h; y++) memcpy(out + (size_t)y * ow * channels, in + (size_t)y * stride, (size_t)w * channels);
+        return;
+    }
+    fk_resample_coeffs(filter, h, oh, bv, kkv, tmp);
+    if (ow != w) {
+        /* only the rows the vertical pass reads: bv[0] up to the last output's last row */
+        first = oh != h ? bv[0] : 0;
+        rows = oh != h ? bv[2 * oh - 2] + bv[2 * oh - 1] - first : h;
+        fk_resample_coeffs(filter, w, ow, bh, kkh, tmp);
+        for (y = 0; y < rows; y++) {
+            const uint8_t *row = in + (size_t)(y + first) * stride;
+            uint8_t *dst = (oh == h ? out : mid) + (size_t)y * ow * channels;
+            for (i = 0; i < ow; i++) {
+                const int32_t *k = kkh + (size_t)i * kh;
+                for (c = 0; c < channels; c++) {
+                    int32_t s = 1 << (FK_RESAMPLE_BITS - 1);
+                    for (x = 0; x < bh[2 * i + 1]; x++) s += row[(size_t)(x + bh[2 * i]) * channels + c] * k[x];
+                    dst[(size_t)i * channels + c] = fk_clip8(s);
+                }
+            }
+        }
+        if (oh == h) return;
+        src = mid;
+        src_stride = (size_t)ow * channels;
+    }
+    for (i = 0; i < oh; i++) {
+        const int32_t *k = kkv + (size_t)i * kv;
+        const int y0 = bv[2 * i] - first;
+        for (x = 0; x < ow * channels; x++) {
+            int32_t s = 1 << (FK_RESAMPLE_BITS - 1);
+            for (y = 0; y < bv[2 * i + 1]; y++) s += src[(size_t)(y0 + y) * src_stride + x] * k[y];
+            out[(size_t)i * ow * channels + x] = fk_clip8(s);
+        }
+    }
+}
+
+/* @kernel fk_resize_nearest_u8 */
+/* PIL's Image.resize((ow, oh), NEAREST): source positions stepped in double from the first
+ * output's centre, as ImagingScaleAffine does (a position stepped past the edge keeps the
+ * edge) */
+static inline void fk_resize_nearest_u8(const uint8_t *in, int w, int h, size_t stride, int channels, uint8_t *out,
+                                        int ow, int oh)
+{
+    const double ax = (double)w / ow, ay = (double)h / oh;
+    double xo, yo = ay * 0.5;
+    int x, y;
+    for (y = 0; y < oh; y++) {
+        int yi = yo < 0.0 ? -1 : (int)yo;
+        if (yi < 0) yi = 0;
+        if (yi >= h) yi = h - 1;
+        xo = ax * 0.5;
+        for (x = 0; x < ow; x++) {
+            int xi = xo < 0.0 ? -1 : (int)xo;
+            if (xi < 0) xi = 0;
+            if (xi >= w) xi = w - 1;
+            memcpy(out + ((size_t)y * ow + x) * channels, in + (size_t)yi * stride + (size_t)xi * channels,
+                   (size_t)channels);
+            xo += ax;
+        }
+        yo += ay;
+    }
+}
+
+/* @kernel fk_crop_normalise */
+/* torchvision's CenterCrop + ToTensor + Normalize: the ch x cw window at (top, left) of an 8-bit
+ * HWC image (positions outside it read 0: the crop's zero padding) to float NCHW
+ * (value / 255 - mean[c]) / std[c], channel c of the output from channel order[c] of the input */
+static inline void fk_crop_normalise(const uint8_t *in, int w, int h, int channels, int top, int left, int ch,
+                                     int cw, const int *order, const float *mean, const float *std, float *out)
+{
+    int c, y, x;
+    for (c = 0; c < 3; c++)
+        for (y = 0; y < ch; y++)
+            for (x = 0; x < cw; x++) {
+                const int iy = y + top, ix = x + left;
+                const int v = iy >= 0 && iy < h && ix >= 0 && ix < w ? in[((size_t)iy * w + ix) * channels + order[c]] : 0;
+                out[((size_t)c * ch + y) * cw + x] = ((float)v / 255.0f - mean[c]) / std[c];
+            }
+}
+/* @end */
+
+#endif

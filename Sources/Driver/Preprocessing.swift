@@ -1,0 +1,223 @@
+import CKernels
+import GraphIR
+
+/// What a model sees of an image, as data (stored in the `.fkdc` metadata and report.json): an
+/// optional resize, an optional centre crop, the channel order and torchvision's ToTensor +
+/// Normalize. Resizing is PIL's `Image.resize` exactly (antialiased: the filter's support grows
+/// with the downscale factor), which is what torchvision's `Resize` does to PIL images; the C
+/// kernels (`Sources/CKernels/include/fk_image.h`) compute it, for `fkdc preprocess`, the data
+/// loaders and generated code alike.
+///
+/// torchvision's eval transform `Resize(256) + CenterCrop(224)` is `resize: .shorterSide(256),
+/// crop: Size(224, 224)`. The default resizes the whole image to the model's input size (right
+/// for images already at that size, which it leaves untouched).
+public struct Preprocessing: Sendable, Equatable {
+    public struct Size: Sendable, Equatable, CustomStringConvertible {
+        public var height: Int
+        public var width: Int
+        public init(_ height: Int, _ width: Int) {
+            self.height = height
+            self.width = width
+        }
+
+        /// "224" (square) or "224x320" (height × width), each side 1…16384.
+        public init?(parsing s: String) {
+            let parts = s.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+            guard parts.count == 1 || parts.count == 2 else { return nil }
+            let v = parts.compactMap { Int($0) }
+            guard v.count == parts.count, v.allSatisfy({ (1...Self.maxSide).contains($0) }) else { return nil }
+            self.init(v[0], v.count == 2 ? v[1] : v[0])
+        }
+
+        public static let maxSide = 16384
+        public var description: String { "\(height)x\(width)" }
+    }
+
+    public enum Resize: Sendable, Equatable {
+        /// To the model's input size, ignoring the aspect ratio.
+        case model
+        /// The shorter side to this many pixels, the longer one in proportion (torchvision's
+        /// `Resize(int)`: the longer side truncated).
+        case shorterSide(Int)
+        case exact(Size)
+        /// No resize (a crop alone, or images already at the size).
+        case none
+    }
+
+    /// PIL's resampling filters (`--interpolation`).
+    public enum Interpolation: String, Sendable, CaseIterable {
+        case bilinear, bicubic, nearest
+
+        var code: Int32 {
+            switch self {
+            case .bilinear: FK_FILTER_BILINEAR
+            case .bicubic: FK_FILTER_BICUBIC
+            case .nearest: FK_FILTER_NEAREST
+            }
+        }
+    }
+
+    /// The channel order the model takes (`--channels`).
+    public enum Channels: String, Sendable, CaseIterable {
+        case rgb, bgr
+    }
+
+    /// The model's input height and width (the output of preprocessing).
+    public var height = 224
+    public var width = 224
+    public var resize = Resize.model
+    /// A centre crop after the resize (torchvision's `CenterCrop`: zero padding where the image
+    /// is smaller).
+    public var crop: Size?
+    public var interpolation = Interpolation.bilinear
+    public var channels = Channels.rgb
+    /// Per output channel, after scaling to [0, 1].
+    public var mean: [Float] = [0.485, 0.456, 0.406]
+    public var std: [Float] = [0.229, 0.224, 0.225]
+
+    public init() {}
+
+    /// In words, for the metadata and report ("resize 256 (shorter side, bilinear) + centre
+    /// crop 224x224, RGB, /255, mean …, std …").
+    public var summary: String {
+        var steps: [String] = []
+        switch resize {
+        case .model: steps.append("resize \(height)x\(width) (\(interpolation.rawValue))")
+        case .shorterSide(let n): steps.append("resize \(n) (shorter side, \(interpolation.rawValue))")
+        case .exact(let s): steps.append("resize \(s) (\(interpolation.rawValue))")
+        case .none: break
+        }
+        if let c = crop { steps.append("centre crop \(c)") }
+        steps.append(channels.rawValue.uppercased())
+        let f = { (v: [Float]) in v.map { "\($0)" }.joined(separator: ",") }
+        return steps.joined(separator: " + ") + ", /255, mean \(f(mean)), std \(f(std))"
+    }
+
+    /// The size after the resize step, for an image of `w` × `h`.
+    func resized(width w: Int, height h: Int) -> Size {
+        switch resize {
+        case .model: return Size(height, width)
+        case .exact(let s): return s
+        case .none: return Size(h, w)
+        case .shorterSide(let n):
+            let (short, long) = w <= h ? (w, h) : (h, w)
+            let newLong = min(Int(Double(n * long) / Double(short)), Size.maxSide)
+            return w <= h ? Size(newLong, n) : Size(n, newLong)
+        }
+    }
+
+    /// Why these settings cannot give the model's input, or nil.
+    public var invalidity: String? {
+        guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 != 0 && $0.isFinite }), mean.allSatisfy(\.isFinite)
+        else { return "the normalisation needs three means and three non-zero standard deviations" }
+        if let c = crop, c != Size(height, width) {
+            return "the crop is \(c) but the model takes \(height)x\(width)"
+        }
+        if crop == nil {
+            switch resize {
+            case .model, .none: break  // .none: the image must be at the size (checked per image)
+            case .exact(let s) where s == Size(height, width): break
+            default:
+                return
+                    "without --crop, the resize must give the model's \(height)x\(width) (add --crop \(height)x\(width))"
+            }
+        }
+        return nil
+    }
+
+    /// The model's `[1, 3, H, W]` input from 8-bit RGB pixels (`w` × `h`, rows packed).
+    public func apply(rgb px: UnsafePointer<UInt8>, width w: Int, height h: Int) throws(DriverError) -> Tensor {
+        if let why = invalidity { throw DriverError(.usage, "preprocessing: \(why)") }
+        let r = resized(width: w, height: h)
+        var img = [UInt8]()
+        var (iw, ih) = (w, h)
+        if r != Size(h, w) {
+            guard r.width.multipliedReportingOverflow(by: r.height).partialValue <= 1 << 28 else {
+                throw DriverError(.badInput, "resizing to \(r) is too large")
+            }
+            img = [UInt8](repeating: 0, count: r.width * r.height * 3)
+            let code = interpolation.code
+            img.withUnsafeMutableBufferPointer { out in
+                if code == FK_FILTER_NEAREST {
+                    fk_resize_nearest_u8(
+                        px, Int32(w), Int32(h), w * 3, 3, out.baseAddress, Int32(r.width), Int32(r.height))
+                    return
+                }
+                let bytes = fk_resample_scratch(code, Int32(w), Int32(h), Int32(r.width), Int32(r.height), 3)
+                let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
+                defer { scratch.deallocate() }
+                fk_resample_u8(
+                    px, Int32(w), Int32(h), w * 3, 3, out.baseAddress, Int32(r.width), Int32(r.height), code, scratch)
+            }
+            (iw, ih) = (r.width, r.height)
+        }
+        // torchvision's CenterCrop: offsets int(round((size - crop) / 2)) (halves to even); a
+        // crop larger than the image pads it first, (crop - size) // 2 before
+        let (ch, cw) = (crop?.height ?? ih, crop?.width ?? iw)
+        guard ch == height, cw == width else {
+            throw DriverError(
+                .badInput, "the image is \(w)x\(h) (width x height) but the model takes \(width)x\(height)")
+        }
+        func offset(_ size: Int, _ c: Int) -> Int {
+            c > size ? -((c - size) / 2) : Int((Double(size - c) / 2).rounded(.toNearestOrEven))
+        }
+        let (top, left) = (offset(ih, ch), offset(iw, cw))
+        var out = [Float](repeating: 0, count: 3 * ch * cw)
+        let order: [Int32] = channels == .rgb ? [0, 1, 2] : [2, 1, 0]
+        let body = { (src: UnsafePointer<UInt8>) in
+            out.withUnsafeMutableBufferPointer { o in
+                fk_crop_normalise(
+                    src, Int32(iw), Int32(ih), 3, Int32(top), Int32(left), Int32(ch), Int32(cw), order, mean, std,
+                    o.baseAddress)
+            }
+        }
+        if img.isEmpty { body(px) } else { img.withUnsafeBufferPointer { body($0.baseAddress!) } }
+        return Tensor(shape: Shape([1, 3, ch, cw]), floats: out)
+    }
+}
+
+extension DatasetLoader {
+    /// `fkdc preprocess`: image files and image folders (one subfolder per class gives labels, in
+    /// sorted order) through `pre`, in the order given, as one dataset.
+    public static func preprocess(_ paths: [String], _ pre: Preprocessing, strict: Bool = false) throws(DriverError)
+        -> Dataset
+    {
+        if let why = pre.invalidity { throw DriverError(.usage, "preprocessing: \(why)") }
+        var all = Dataset(source: paths.joined(separator: ", "))
+        var labelled = true
+        for p in paths {
+            if isDirectory(p) {
+                let d = try folder(p, pre, strict: strict, limit: nil)
+                all.samples += d.samples
+                all.skipped += d.skipped
+                if let l = d.labels, all.classNames.isEmpty || all.classNames == d.classNames {
+                    all.classNames = d.classNames
+                    all.labels = (all.labels ?? []) + l
+                } else {
+                    labelled = false
+                }
+            } else {
+                all.samples.append(try image(p, pre))
+                labelled = false
+            }
+        }
+        if !labelled { all.labels = nil }
+        guard all.count > 0 else { throw DriverError(.badInput, "\(all.source): no usable images") }
+        return all
+    }
+}
+
+extension Dataset {
+    /// The samples as one `[N, C, H, W]` float32 tensor.
+    public func stacked() -> Tensor {
+        let dims = samples[0].shape.dims
+        return Tensor(shape: Shape([samples.count] + dims.dropFirst()), floats: samples.flatMap { $0.floatArray() })
+    }
+
+    /// The labels as an int64 `[N]` tensor, when known.
+    public func labelTensor() -> Tensor? {
+        guard let l = labels else { return nil }
+        let v = l.map { Int64($0) }
+        return v.withUnsafeBytes { Tensor(dtype: .int64, shape: Shape([v.count]), bytes: $0) }
+    }
+}

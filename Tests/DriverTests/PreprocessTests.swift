@@ -1,0 +1,141 @@
+import Foundation
+import Testing
+
+@testable import Driver
+@testable import GraphIR
+
+/// Preprocessing against what PIL and torchvision's eval transform make of real photographs and
+/// a high-frequency pattern (Tests/Fixtures/preprocess, scripts/make_preprocess_fixtures.py):
+/// every resized and cropped pixel equal (PIL's 8-bit path), the normalised tensor equal to
+/// torchvision's float32 one.
+@Suite struct PreprocessTests {
+    static let dir = Repo.path("Tests/Fixtures/preprocess")
+
+    struct Case {
+        var image: String
+        var expected: String
+        var filter: String
+        var resize: String
+        var crop: String?
+    }
+
+    static let cases: [Case] = {
+        guard let data = FileManager.default.contents(atPath: dir + "/cases.json"),
+            let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]
+        else { return [] }
+        return list.map {
+            Case(
+                image: $0["image"] as? String ?? "", expected: $0["expected"] as? String ?? "",
+                filter: $0["filter"] as? String ?? "", resize: $0["resize"] as? String ?? "",
+                crop: $0["crop"] as? String)
+        }
+    }()
+
+    /// The pixels of an 8-bit image as fkdc reads them, as integers in NCHW order.
+    static func pixels(_ file: String) throws -> (values: [Int], shape: [Int]) {
+        var raw = Preprocessing()
+        raw.resize = .none
+        (raw.mean, raw.std) = ([0, 0, 0], [1, 1, 1])
+        // the model size is the image's own: read it from the PNG header (width, height at 16)
+        let d = try #require(FileManager.default.contents(atPath: file))
+        let be = { (o: Int) in d[o..<(o + 4)].reduce(0) { $0 << 8 | Int($1) } }
+        (raw.width, raw.height) = (be(16), be(20))
+        let t = try DatasetLoader.image(file, raw)
+        return (t.floatArray().map { Int(($0 * 255).rounded()) }, t.shape.dims)
+    }
+
+    static func preprocessing(_ c: Case, outputShape s: [Int]) throws -> Preprocessing {
+        var p = Preprocessing()
+        (p.height, p.width) = (s[2], s[3])
+        p.interpolation = try #require(Preprocessing.Interpolation(rawValue: c.filter))
+        let size = try #require(Preprocessing.Size(parsing: c.resize))
+        p.resize = c.resize.contains("x") ? .exact(size) : .shorterSide(size.height)
+        p.crop = try c.crop.map { try #require(Preprocessing.Size(parsing: $0)) }
+        (p.mean, p.std) = ([0, 0, 0], [1, 1, 1])
+        return p
+    }
+
+    @Test func fixturesArePresent() {
+        #expect(Self.cases.count == 18, "Tests/Fixtures/preprocess/cases.json")
+    }
+
+    /// PIL's bilinear, bicubic and nearest resize (down and up, shorter side or HxW) and
+    /// torchvision's centre crop (with padding when the crop is larger), pixel for pixel.
+    @Test(arguments: cases.map(\.expected))
+    func matchesPIL(_ expected: String) throws {
+        let c = try #require(Self.cases.first { $0.expected == expected })
+        let want = try Self.pixels(Self.dir + "/" + c.expected)
+        let p = try Self.preprocessing(c, outputShape: want.shape)
+        let got = try DatasetLoader.image(Self.dir + "/" + c.image, p)
+        #expect(got.shape.dims == want.shape)
+        let g = got.floatArray().map { Int(($0 * 255).rounded()) }
+        let diff = zip(g, want.values).map { abs($0 - $1) }
+        #expect(
+            diff.max() == 0, "\(expected): max difference \(diff.max() ?? -1), \(diff.filter { $0 > 0 }.count) values")
+    }
+
+    /// torchvision's Resize(128) + CenterCrop(112) + ToTensor + Normalize(ImageNet), as float32.
+    @Test func matchesTorchvisionsFloatTensor() throws {
+        var p = Preprocessing()
+        (p.height, p.width) = (112, 112)
+        p.resize = .shorterSide(128)
+        p.crop = Preprocessing.Size(112, 112)
+        let got = try DatasetLoader.image(Self.dir + "/coffee.png", p)
+        let want = try NPY.read(path: Self.dir + "/coffee_imagenet_128_112.npy")
+        #expect(got.shape == want.shape)
+        let worst = zip(got.floatArray(), want.floatArray()).map { abs($0 - $1) }.max() ?? 1
+        #expect(worst == 0, "worst difference \(worst)")
+        #expect(p.summary.contains("resize 128 (shorter side, bilinear) + centre crop 112x112"))
+    }
+
+    @Test func settingsAreCheckedBeforeAnyImageIsRead() throws {
+        #expect(Preprocessing.Size(parsing: "224")?.description == "224x224")
+        #expect(Preprocessing.Size(parsing: "256x320") == Preprocessing.Size(256, 320))
+        for bad in ["", "0", "x", "224x", "-3", "99999", "1x2x3", "a"] {
+            #expect(Preprocessing.Size(parsing: bad) == nil)
+        }
+        var p = Preprocessing()
+        p.resize = .shorterSide(256)
+        #expect(p.invalidity?.contains("add --crop 224x224") == true)
+        p.crop = Preprocessing.Size(200, 200)
+        #expect(p.invalidity?.contains("the crop is 200x200") == true)
+        p.crop = Preprocessing.Size(224, 224)
+        #expect(p.invalidity == nil)
+        p.std = [1, 0, 1]
+        #expect(throws: DriverError.self) { try DatasetLoader.preprocess([Self.dir + "/coffee.png"], p) }
+    }
+
+    /// BGR swaps the channels the model sees; nothing else changes.
+    @Test func bgrSwapsChannels() throws {
+        var p = Preprocessing()
+        (p.height, p.width) = (112, 112)
+        p.resize = .shorterSide(128)
+        p.crop = Preprocessing.Size(112, 112)
+        let rgb = try DatasetLoader.image(Self.dir + "/chelsea.png", p).floatArray()
+        p.channels = .bgr
+        (p.mean, p.std) = ([0.406, 0.456, 0.485], [0.225, 0.224, 0.229])
+        let bgr = try DatasetLoader.image(Self.dir + "/chelsea.png", p).floatArray()
+        let plane = 112 * 112
+        #expect(Array(bgr[0..<plane]) == Array(rgb[(2 * plane)...]))
+        #expect(Array(bgr[plane..<(2 * plane)]) == Array(rgb[plane..<(2 * plane)]))
+    }
+
+    /// `fkdc preprocess` on a class folder writes the tensors compile's loader makes, and the labels.
+    @Test func preprocessCommandWritesWhatTheLoaderSees() throws {
+        let dir = NSTemporaryDirectory() + "fkdc-preprocess-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let r = try CLI.run([
+            "preprocess", Repo.path("samples/fundus/val"), "-o", dir + "/x.npy", "--labels-output", dir + "/y.npy",
+        ])
+        #expect(r.code == 0, "\(r.err)")
+        let x = try NPY.read(path: dir + "/x.npy")
+        let y = try NPY.read(path: dir + "/y.npy")
+        let d = try DatasetLoader.load(path: Repo.path("samples/fundus/val"))
+        #expect(x.shape.dims == [d.count, 3, 224, 224])
+        #expect(x.floatArray() == d.samples.flatMap { $0.floatArray() })
+        #expect(y.int64ArrayExact().map { Int($0) } == d.labels)
+        let bad = try CLI.run(["preprocess", Repo.path("samples/fundus/val"), "-o", dir + "/z.npy", "--resize", "256"])
+        #expect(bad.code == 1 && bad.err.contains("add --crop"), "\(bad.err)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/z.npy"))
+    }
+}
