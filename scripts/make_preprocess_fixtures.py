@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Fixtures for PreprocessTests: real photographs (scikit-image's bundled coffee and chelsea)
-and a synthetic high-frequency image, with what PIL (and torchvision's eval transform on PIL
+and a synthetic high-frequency image, PNGs of every colour type (16-bit, palette, gray, alpha)
+with PIL's convert("RGB") of each, with what PIL (and torchvision's eval transform on PIL
 images) makes of them, as PNG (8-bit results) and one .npy (the normalised float32 tensor).
 
     .venv/bin/pip install pillow numpy scikit-image
@@ -11,6 +12,8 @@ then torchvision's CenterCrop. Deterministic: the same files every run.
 """
 import json
 import os
+import struct
+import zlib
 
 import numpy as np
 import skimage.data
@@ -29,6 +32,42 @@ def stripes():
     g = (np.sin(np.hypot(x - 128, y - 86) * 0.9) * 0.5 + 0.5) * 255
     b = ((x.astype(int) // 3 + y.astype(int) // 2) % 2) * 255.0
     return np.stack([r, g, b], -1).round().astype(np.uint8)
+
+
+def png(path, a, color_type, depth, palette=None):
+    """A PNG written directly (PIL cannot write 16-bit colour): one IDAT, filter 0 rows."""
+    h, w = a.shape[:2]
+    rows = b"".join(b"\x00" + (a[y].astype(">u2") if depth == 16 else a[y].astype(np.uint8)).tobytes() for y in range(h))
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 0))
+    if palette is not None:
+        out += chunk(b"PLTE", palette.astype(np.uint8).tobytes())
+    out += chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+def formats():
+    """PNG colour types and depths, each with PIL's convert("RGB") of it (what ImageFolder sees)."""
+    rng = np.random.default_rng(7)
+    made = {
+        "rgb16": (rng.integers(0, 65536, (24, 32, 3)), 2, 16, None),
+        "gray16": (rng.integers(0, 600, (24, 32)), 0, 16, None),
+        "gray8": (rng.integers(0, 256, (24, 32)), 0, 8, None),
+        "palette8": (rng.integers(0, 16, (24, 32)), 3, 8, rng.integers(0, 256, (16, 3))),
+        "rgba8": (rng.integers(0, 256, (24, 32, 4)), 6, 8, None),
+        "graya16": (rng.integers(0, 65536, (24, 32, 2)), 4, 16, None),
+    }
+    out = []
+    for name, (a, kind, depth, pal) in made.items():
+        path = os.path.join(OUT, f"format_{name}.png")
+        png(path, a, kind, depth, pal)
+        Image.open(path).convert("RGB").save(os.path.join(OUT, f"format_{name}_rgb.png"))
+        out.append({"image": f"format_{name}.png", "expected": f"format_{name}_rgb.png"})
+    return out
 
 
 def torchvision_resize(im, n, f):
@@ -79,6 +118,9 @@ def main():
     np.save(os.path.join(OUT, "coffee_imagenet_128_112.npy"), np.ascontiguousarray(x, np.float32))
     with open(os.path.join(OUT, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1)
+        f.write("\n")
+    with open(os.path.join(OUT, "formats.json"), "w") as f:
+        json.dump(formats(), f, indent=1)
         f.write("\n")
     print(f"{len(cases)} cases in {OUT}")
 

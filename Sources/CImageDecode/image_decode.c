@@ -1,5 +1,5 @@
-// PNG through libpng's simplified API, JPEG through libjpeg with a longjmp error handler, so a
-// corrupt file is an error message, never an exit or a crash.
+// PNG through libpng and JPEG through libjpeg, each with a longjmp error handler, so a corrupt
+// file is an error message, never an exit or a crash; pixels as PIL's convert("RGB") gives them.
 #include "image_decode.h"
 
 #include <stdio.h>  // before jpeglib.h, which uses FILE
@@ -17,28 +17,87 @@ static int fail(char *error, size_t n, const char *what) {
     return 1;
 }
 
+/* PNG as PIL's Image.open(...).convert("RGB") reads it: palette and low bit depths expanded,
+ * 16-bit colour (and gray + alpha) reduced to its high byte, 16-bit grayscale clipped to 255
+ * (PIL's I;16 -> RGB),
+ * alpha dropped (not composited), gray replicated, no gamma applied. */
+struct png_source {
+    const uint8_t *data;
+    size_t size, at;
+};
+
+static void png_read_memory(png_structp png, png_bytep out, png_size_t n) {
+    struct png_source *s = (struct png_source *)png_get_io_ptr(png);
+    if (n > s->size - s->at) png_error(png, "the file ends early");
+    memcpy(out, s->data + s->at, n);
+    s->at += n;
+}
+
+static void png_fail(png_structp png, png_const_charp message) {
+    char *error = (char *)png_get_error_ptr(png);
+    snprintf(error, 256, "%s", message);
+    png_longjmp(png, 1);
+}
+
+static void png_quiet(png_structp png, png_const_charp message) {
+    (void)png;
+    (void)message;
+}
+
 static int decode_png(const uint8_t *data, size_t size, size_t max_pixels, int *w, int *h, uint8_t **out,
                       char *error, size_t n) {
-    png_image image;
-    memset(&image, 0, sizeof image);
-    image.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_memory(&image, data, size)) return fail(error, n, image.message);
-    if ((size_t)image.width * image.height > max_pixels || image.width == 0 || image.height == 0) {
-        png_image_free(&image);
-        return fail(error, n, "image dimensions are zero or too large");
-    }
-    image.format = PNG_FORMAT_RGB;
-    uint8_t *buf = malloc(PNG_IMAGE_SIZE(image));
-    if (!buf) {
-        png_image_free(&image);
+    char message[256] = "corrupt PNG";
+    struct png_source src = {data, size, 0};
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, message, png_fail, png_quiet);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    uint8_t *volatile buf = NULL;
+    uint16_t *volatile wide = NULL;
+    png_bytep *volatile rows = NULL;
+    if (!png || !info) {
+        png_destroy_read_struct(png ? &png : NULL, NULL, NULL);
         return fail(error, n, "out of memory");
     }
-    if (!png_image_finish_read(&image, NULL, buf, 0, NULL)) {
+    if (setjmp(png_jmpbuf(png))) {
+        png_destroy_read_struct(&png, &info, NULL);
         free(buf);
-        return fail(error, n, image.message);
+        free(wide);
+        free(rows);
+        return fail(error, n, message);
     }
-    *w = (int)image.width;
-    *h = (int)image.height;
+    png_set_read_fn(png, &src, png_read_memory);
+    png_read_info(png, info);
+    png_uint_32 width = png_get_image_width(png, info), height = png_get_image_height(png, info);
+    int type = png_get_color_type(png, info), depth = png_get_bit_depth(png, info);
+    if ((size_t)width * height > max_pixels || width == 0 || height == 0) png_error(png, "image dimensions are zero or too large");
+    /* PIL reads 16-bit gray as I;16 (clipped to 255 in RGB) but 16-bit gray+alpha by its high byte */
+    int gray16 = depth == 16 && type == PNG_COLOR_TYPE_GRAY;
+    if (type == PNG_COLOR_TYPE_PALETTE) png_set_palette_to_rgb(png);
+    if (type == PNG_COLOR_TYPE_GRAY && depth < 8) png_set_expand_gray_1_2_4_to_8(png);
+    if (depth == 16 && !gray16) png_set_strip_16(png);
+    if (gray16) png_set_swap(png); /* host-order 16-bit samples, clipped below */
+    if (type & PNG_COLOR_MASK_ALPHA) png_set_strip_alpha(png);
+    if (!gray16 && (type == PNG_COLOR_TYPE_GRAY || type == PNG_COLOR_TYPE_GRAY_ALPHA)) png_set_gray_to_rgb(png);
+    png_set_interlace_handling(png);
+    png_read_update_info(png, info);
+    size_t rowbytes = png_get_rowbytes(png, info);
+    if (rowbytes != (size_t)width * (gray16 ? 2 : 3)) png_error(png, "unexpected PNG layout");
+    rows = malloc(sizeof(png_bytep) * height);
+    buf = malloc((size_t)width * height * 3);
+    if (gray16) wide = malloc(rowbytes * height);
+    if (!rows || !buf || (gray16 && !wide)) png_error(png, "out of memory");
+    for (png_uint_32 y = 0; y < height; y++)
+        rows[y] = gray16 ? (png_bytep)(wide + (size_t)y * width) : buf + (size_t)y * rowbytes;
+    png_read_image(png, rows);
+    if (gray16)
+        for (size_t i = 0; i < (size_t)width * height; i++) {
+            uint8_t v = wide[i] > 255 ? 255 : (uint8_t)wide[i];
+            buf[3 * i] = buf[3 * i + 1] = buf[3 * i + 2] = v;
+        }
+    png_destroy_read_struct(&png, &info, NULL);
+    free(wide);
+    free(rows);
+    *w = (int)width;
+    *h = (int)height;
     *out = buf;
     return 0;
 }

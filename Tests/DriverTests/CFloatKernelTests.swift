@@ -7,7 +7,7 @@ import Testing
 /// The float32 kernels of Sources/CKernels (fk_float.h) called directly against the one-op graph
 /// the int8 evaluator computes with the same formulas in the same order (`OrderedKernels`), bit
 /// for bit; and a roll call: every kernel section of the library has a direct test here or in
-/// `CKernelTests`.
+/// `CKernelTests` (the image kernels: `PreprocessTests`, against PIL).
 @Suite struct CFloatKernelTests {
     static func floats(_ n: Int, seed: UInt64, scale: Float = 2) -> [Float] {
         var rng = CKernelTests.RNG(s: seed)
@@ -204,6 +204,9 @@ import Testing
             "fk_fmax", "fk_fmin", "fk_act", "fk_quantize_n", "fk_dequantize_n", "fk_dequantize_nhwc", "fk_copy_f32",
             "fk_binary_f32", "fk_unary_f32", "fk_layernorm_f32", "fk_softmax_f32", "fk_matmul_f32", "fk_gemm_f32",
             "fk_conv_f32", "fk_pool_f32", "fk_batchnorm_f32", "fk_gap_f32",
+            // PreprocessTests, against PIL's bytes (the resampler's helpers through fk_resample_u8)
+            "fk_filter", "fk_filter_ksize", "fk_resample_coeffs", "fk_clip8", "fk_resample_scratch", "fk_resample_u8",
+            "fk_resize_nearest_u8", "fk_crop_normalise",
         ]
         let kernels = Set(CKernelLibrary.sections.map(\.name)).subtracting([CKernelLibrary.config, "fk_simd"])
         #expect(kernels.subtracting(tested).isEmpty, "untested: \(kernels.subtracting(tested).sorted())")

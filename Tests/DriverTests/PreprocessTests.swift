@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 
@@ -57,6 +58,7 @@ import Testing
 
     @Test func fixturesArePresent() {
         #expect(Self.cases.count == 18, "Tests/Fixtures/preprocess/cases.json")
+        #expect(Self.formats.count == 6, "Tests/Fixtures/preprocess/formats.json")
     }
 
     /// PIL's bilinear, bicubic and nearest resize (down and up, shorter side or HxW) and
@@ -72,6 +74,66 @@ import Testing
         let diff = zip(g, want.values).map { abs($0 - $1) }
         #expect(
             diff.max() == 0, "\(expected): max difference \(diff.max() ?? -1), \(diff.filter { $0 > 0 }.count) values")
+    }
+
+    /// The image kernels called directly (fk_resample_u8, fk_resize_nearest_u8, fk_crop_normalise
+    /// and what they use): an 8-bit resize to PIL's bytes, rows with padding (a stride larger than
+    /// the row), and the crop's zero padding.
+    @Test func imageKernelsMatchPILDirectly() throws {
+        let src = try Self.pixels(Self.dir + "/stripes.png")
+        let (h, w) = (src.shape[2], src.shape[3])
+        // HWC rows, 5 spare bytes each
+        let stride = w * 3 + 5
+        var hwc = [UInt8](repeating: 0, count: h * stride)
+        for c in 0..<3 {
+            for y in 0..<h { for x in 0..<w { hwc[y * stride + x * 3 + c] = UInt8(src.values[(c * h + y) * w + x]) } }
+        }
+        // exact HxW cases: stripes_bilinear_90x150 (down), stripes_bicubic_300x500 (up)
+        for (filter, file, oh, ow) in [
+            (FK_FILTER_BILINEAR, "stripes_bilinear_90x150.png", 90, 150),
+            (FK_FILTER_BICUBIC, "stripes_bicubic_300x500.png", 300, 500),
+        ] {
+            let want = try Self.pixels(Self.dir + "/" + file)
+            var out = [UInt8](repeating: 0, count: oh * ow * 3)
+            let bytes = fk_resample_scratch(filter, Int32(w), Int32(h), Int32(ow), Int32(oh), 3)
+            var scratch = [Double](repeating: 0, count: bytes / 8 + 1)
+            scratch.withUnsafeMutableBytes { s in
+                fk_resample_u8(hwc, Int32(w), Int32(h), stride, 3, &out, Int32(ow), Int32(oh), filter, s.baseAddress)
+            }
+            var got = [Int](repeating: 0, count: out.count)
+            for c in 0..<3 { for p in 0..<(oh * ow) { got[c * oh * ow + p] = Int(out[p * 3 + c]) } }
+            #expect(got == want.values, "\(file)")
+        }
+        // nearest keeps the top-left-of-centre source pixel: a 2x downscale takes odd ones
+        var near = [UInt8](repeating: 0, count: (h / 2) * (w / 2) * 3)
+        fk_resize_nearest_u8(hwc, Int32(w), Int32(h), stride, 3, &near, Int32(w / 2), Int32(h / 2))
+        let sx = Double(w) / Double(w / 2)
+        let sy = Double(h) / Double(h / 2)
+        #expect(near[0] == hwc[Int(sy * 0.5) * stride + Int(sx * 0.5) * 3])
+        // a crop larger than the image reads zeros outside it, normalised as (0/255 - mean) / std
+        var f = [Float](repeating: 0, count: 3 * 4 * 4)
+        let tiny: [UInt8] = [10, 20, 30, 40, 50, 60]  // 2x1 RGB
+        fk_crop_normalise(tiny, 2, 1, 3, -1, -1, 4, 4, [2, 1, 0], [0, 0, 0.5], [1, 1, 2], &f)
+        #expect(f[0] == 0 && f[16 + 6] == 50 / 255 && f[5] == 30 / 255 && f[32] == -0.25)
+    }
+
+    static let formats: [String] = {
+        guard let data = FileManager.default.contents(atPath: dir + "/formats.json"),
+            let list = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]]
+        else { return [] }
+        return list.compactMap { $0["image"] as? String }
+    }()
+
+    /// Every PNG colour type and depth reads as PIL's `convert("RGB")` gives it (what
+    /// torchvision's ImageFolder feeds a model): 16-bit colour by its high byte, 16-bit gray
+    /// clipped to 255 (gray + alpha by its high byte), palette expanded, alpha dropped.
+    @Test(arguments: formats)
+    func pngFormatsReadAsPILDoes(_ image: String) throws {
+        let got = try Self.pixels(Self.dir + "/" + image)
+        let want = try Self.pixels(Self.dir + "/" + image.replacing(".png", with: "_rgb.png"))
+        #expect(got.shape == want.shape)
+        let differing = zip(got.values, want.values).filter { $0 != $1 }.count
+        #expect(differing == 0, "\(image): \(differing) values differ from PIL's")
     }
 
     /// torchvision's Resize(128) + CenterCrop(112) + ToTensor + Normalize(ImageNet), as float32.
