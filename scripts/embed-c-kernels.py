@@ -90,7 +90,14 @@ def swift(secs):
                 sys.exit(f"{s['name']}: the text holds a raw string delimiter")
             uses = ", ".join(f'"{u}"' for u in s["uses"])
             lines.append("        Section(")
-            lines.append(f'            name: "{s["name"]}", file: "{s["file"]}", uses: [{uses}],')
+            line = f'            name: "{s["name"]}", file: "{s["file"]}", uses: [{uses}],'
+            if len(line) <= 120:
+                lines.append(line)
+            else:  # one dependency a line, as swift-format wants a long list
+                lines.append(f'            name: "{s["name"]}", file: "{s["file"]}",')
+                lines.append("            uses: [")
+                lines += [f'                "{u}",' for u in s["uses"]]
+                lines.append("            ],")
             lines.append('            text: #"""')
             for line in text.split("\n"):
                 lines.append(("                " + line) if line else "")

@@ -88,7 +88,7 @@ extension Emission {
             /* input: NCHW float32, normalised as the model expects (\(upper)_INPUT_SIZE values);
              * logits: \(upper)_OUTPUT_SIZE float32. Returns 0, or −1 when \(refusals.joined(separator: " or ")). */
             int \(p)_run(\(weightsParam)const float *input, float *logits, void *workspace);
-            \(int8API)
+            \(int8API)\(preprocessHeader())
             #ifdef __cplusplus
             }
             #endif
@@ -116,7 +116,9 @@ extension Emission {
         // the kernels the steps call, and those of the entry points below
         if external != nil { used.formUnion(["fk_crc32", "fk_pack"]) }
         if program.int8Ends != nil { used.formUnion(["fk_quantize_nchw", "fk_nchw_to_nhwc", "fk_dequantize"]) }
+        if preprocessing != nil { used.insert("fk_preprocess_u8") }
         s += CKernelLibrary.source(for: used, simd: target.simd)
+        s += preprocessSource()
         s += "\n/* weights, biases and requantization (multiplier, left shift, right shift) per channel */\n"
         s += constants.joined(separator: "\n") + "\n\n"
         var check = "if (input == NULL || logits == NULL || workspace == NULL"

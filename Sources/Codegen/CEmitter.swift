@@ -1,3 +1,4 @@
+import CKernels
 import GraphIR
 
 /// A graph the C emitter cannot express, naming the node and why.
@@ -22,6 +23,9 @@ public struct CEmitter {
     public var generator: String
     /// Set: the weights stay in the `.fkdc` (`--weights external`); nil: `static const` in the C.
     public var external: ExternalWeights?
+    /// The model's preprocessing (`fk_preprocessing`, and in words): generated C then has
+    /// `<prefix>_preprocess` too.
+    public var preprocess: (parameters: fk_preprocessing, summary: String)?
 
     /// `prefix` names the C symbols (`<prefix>_run`): a C identifier of at most 64 characters.
     public init(
@@ -69,6 +73,7 @@ public struct CEmitter {
     public func emit(_ program: KernelProgram) throws(CodegenError) -> Output {
         var e = Emission(program: program, p: prefix, generator: generator)
         e.external = external
+        e.preprocess = preprocess
         try e.run()
         return Output(
             header: e.header(), source: e.source(), workspaceBytes: program.workspaceBytes,
@@ -92,6 +97,7 @@ struct Emission {
     var int8Ops = 0
     var floatConstants: [ValueID: String] = [:]
     var external: ExternalWeights?
+    var preprocess: (parameters: fk_preprocessing, summary: String)?
     /// With external weights: the `fk_pack` calls of `_prepare`, and the packed buffer's size.
     var pack: [String] = []
     var packedBytes = 0

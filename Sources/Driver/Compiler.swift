@@ -150,11 +150,11 @@ public enum Compiler {
         var c: CEmitter.Output?
         var cSkipped: String?
         do {
-            c = try CEmitter(
+            var emitter = try CEmitter(
                 prefix: options.name, target: options.target, generator: "fkdc \(FkdcVersion.string)",
-                external: options.externalWeights ? ExternalWeights(layout: layout) : nil
-            )
-            .emit(q.int8)
+                external: options.externalWeights ? ExternalWeights(layout: layout) : nil)
+            if pre.invalidity == nil { emitter.preprocess = (pre.kernelParameters, pre.summary) }
+            c = try emitter.emit(q.int8)
         } catch { cSkipped = error.message }
         var files = ["model.fkdc", "report.json"]
         if c != nil { files += ["model.h", "model.c"] }

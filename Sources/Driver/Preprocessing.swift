@@ -93,17 +93,25 @@ public struct Preprocessing: Sendable, Equatable {
         return steps.joined(separator: " + ") + ", /255, mean \(f(mean)), std \(f(std))"
     }
 
-    /// The size after the resize step, for an image of `w` × `h`.
-    func resized(width w: Int, height h: Int) -> Size {
+    /// The settings as the C kernels read them (`fk_preprocessing`, fk_image.h): what
+    /// `fkdc preprocess` runs and generated C's `<prefix>_preprocess` holds.
+    public var kernelParameters: fk_preprocessing {
+        var p = fk_preprocessing()
         switch resize {
-        case .model: return Size(height, width)
-        case .exact(let s): return s
-        case .none: return Size(h, w)
-        case .shorterSide(let n):
-            let (short, long) = w <= h ? (w, h) : (h, w)
-            let newLong = min(Int(Double(n * long) / Double(short)), Size.maxSide)
-            return w <= h ? Size(newLong, n) : Size(n, newLong)
+        case .model: p.resize = FK_RESIZE_MODEL
+        case .none: p.resize = FK_RESIZE_NONE
+        case .shorterSide(let n): (p.resize, p.resize_h) = (FK_RESIZE_SHORTER, Int32(n))
+        case .exact(let s): (p.resize, p.resize_h, p.resize_w) = (FK_RESIZE_EXACT, Int32(s.height), Int32(s.width))
         }
+        (p.crop_h, p.crop_w) = (Int32(crop?.height ?? 0), Int32(crop?.width ?? 0))
+        (p.out_h, p.out_w) = (Int32(height), Int32(width))
+        p.filter = interpolation.code
+        p.order = channels == .rgb ? (0, 1, 2) : (2, 1, 0)
+        if mean.count == 3, std.count == 3 {
+            p.mean = (mean[0], mean[1], mean[2])
+            p.std = (std[0], std[1], std[2])
+        }
+        return p
     }
 
     /// Why these settings cannot give the model's input, or nil.
@@ -125,54 +133,32 @@ public struct Preprocessing: Sendable, Equatable {
         return nil
     }
 
-    /// The model's `[1, 3, H, W]` input from 8-bit RGB pixels (`w` × `h`, rows packed).
+    /// The model's `[1, 3, H, W]` input from 8-bit RGB pixels (`w` × `h`, rows packed), through
+    /// `fk_preprocess_u8`.
     public func apply(rgb px: UnsafePointer<UInt8>, width w: Int, height h: Int) throws(DriverError) -> Tensor {
         if let why = invalidity { throw DriverError(.usage, "preprocessing: \(why)") }
-        let r = resized(width: w, height: h)
-        var img = [UInt8]()
-        var (iw, ih) = (w, h)
-        if r != Size(h, w) {
-            guard r.width.multipliedReportingOverflow(by: r.height).partialValue <= 1 << 28 else {
-                throw DriverError(.badInput, "resizing to \(r) is too large")
-            }
-            img = [UInt8](repeating: 0, count: r.width * r.height * 3)
-            let code = interpolation.code
-            img.withUnsafeMutableBufferPointer { out in
-                if code == FK_FILTER_NEAREST {
-                    fk_resize_nearest_u8(
-                        px, Int32(w), Int32(h), w * 3, 3, out.baseAddress, Int32(r.width), Int32(r.height))
-                    return
-                }
-                let bytes = fk_resample_scratch(code, Int32(w), Int32(h), Int32(r.width), Int32(r.height), 3)
-                let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 16)
-                defer { scratch.deallocate() }
-                fk_resample_u8(
-                    px, Int32(w), Int32(h), w * 3, 3, out.baseAddress, Int32(r.width), Int32(r.height), code, scratch)
-            }
-            (iw, ih) = (r.width, r.height)
+        var p = kernelParameters
+        guard (1...Size.maxSide).contains(w), (1...Size.maxSide).contains(h) else {
+            throw DriverError(.badInput, "an image of \(h)x\(w) (at most \(Size.maxSide) a side)")
         }
-        // torchvision's CenterCrop: offsets int(round((size - crop) / 2)) (halves to even); a
-        // crop larger than the image pads it first, (crop - size) // 2 before
-        let (ch, cw) = (crop?.height ?? ih, crop?.width ?? iw)
+        var (rw, rh): (Int32, Int32) = (0, 0)
+        fk_resized_size(&p, Int32(w), Int32(h), &rw, &rh)
+        let (ch, cw) = (crop?.height ?? Int(rh), crop?.width ?? Int(rw))
         guard ch == height, cw == width else {
             throw DriverError(
-                .badInput, "the image is \(w)x\(h) (width x height) but the model takes \(width)x\(height)")
+                .badInput,
+                "the image is \(h)x\(w) and preprocesses to \(ch)x\(cw), but the model takes \(height)x\(width)")
         }
-        func offset(_ size: Int, _ c: Int) -> Int {
-            c > size ? -((c - size) / 2) : Int((Double(size - c) / 2).rounded(.toNearestOrEven))
+        let bytes = fk_preprocess_scratch(&p, Int32(w), Int32(h))
+        guard bytes > 0, bytes <= 1 << 32 else { throw DriverError(.badInput, "an image of \(h)x\(w) is too large") }
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 64)
+        defer { scratch.deallocate() }
+        var out = [Float](repeating: 0, count: 3 * height * width)
+        let rc = out.withUnsafeMutableBufferPointer { o in
+            fk_preprocess_u8(px, Int32(w), Int32(h), w * 3, FK_FORMAT_RGB, &p, o.baseAddress, scratch)
         }
-        let (top, left) = (offset(ih, ch), offset(iw, cw))
-        var out = [Float](repeating: 0, count: 3 * ch * cw)
-        let order: [Int32] = channels == .rgb ? [0, 1, 2] : [2, 1, 0]
-        let body = { (src: UnsafePointer<UInt8>) in
-            out.withUnsafeMutableBufferPointer { o in
-                fk_crop_normalise(
-                    src, Int32(iw), Int32(ih), 3, Int32(top), Int32(left), Int32(ch), Int32(cw), order, mean, std,
-                    o.baseAddress)
-            }
-        }
-        if img.isEmpty { body(px) } else { img.withUnsafeBufferPointer { body($0.baseAddress!) } }
-        return Tensor(shape: Shape([1, 3, ch, cw]), floats: out)
+        guard rc == 0 else { throw DriverError(.badInput, "an image of \(h)x\(w) cannot be preprocessed") }
+        return Tensor(shape: Shape([1, 3, height, width]), floats: out)
     }
 }
 

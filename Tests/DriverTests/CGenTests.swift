@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 
@@ -309,6 +310,113 @@ import Testing
             #expect(
                 got == want,
                 "\(b.cc) \(b.flags): \(zip(got, want).enumerated().filter { $0.element.0 != $0.element.1 }.prefix(5))")
+        }
+    }
+
+    /// `<prefix>_preprocess` gives `fkdc preprocess`'s floats bit for bit, for RGB, BGR and RGBA
+    /// pixels with padded rows (and NV12 against the same kernel called here), on x86-64 and on
+    /// aarch64 under qemu.
+    @Test func generatedPreprocessEqualsFkdcPreprocess() throws {
+        let f = try #require(Self.fixture)
+        var pre = Preprocessing()
+        pre.resize = .shorterSide(256)
+        pre.crop = Preprocessing.Size(224, 224)
+        pre.interpolation = .bicubic
+        pre.channels = .bgr
+        var emitter = try CEmitter(target: try #require(TargetProfile.named("jetson-nano")))
+        emitter.preprocess = (pre.kernelParameters, pre.summary)
+        let out = try emitter.emit(f.result.quantized.int8)
+        let dir = "\(f.dir)/pre"
+        try Outputs.makeDirectory(dir)
+        try out.header.write(toFile: "\(dir)/model.h", atomically: true, encoding: .utf8)
+        try out.source.write(toFile: "\(dir)/model.c", atomically: true, encoding: .utf8)
+        #expect(out.header.contains("int model_preprocess(const uint8_t *pixels"))
+        // a 300 x 451 photograph as RGB, BGR and RGBA rows of stride + 7 bytes, and an NV12 frame
+        let photo = Repo.path("Tests/Fixtures/preprocess/chelsea.png")
+        let px = try PreprocessTests.pixels(photo)
+        let (h, w) = (px.shape[2], px.shape[3])
+        func frame(_ format: Int32) -> (bytes: [UInt8], stride: Int) {
+            let bpp = format == FK_FORMAT_RGBA ? 4 : format == FK_FORMAT_NV12 ? 1 : 3
+            let stride = w * bpp + 7
+            var b = [UInt8](repeating: 0, count: stride * h + (format == FK_FORMAT_NV12 ? stride * ((h + 1) / 2) : 0))
+            for y in 0..<h {
+                for x in 0..<w {
+                    let rgb = (0..<3).map { UInt8(px.values[($0 * h + y) * w + x]) }
+                    switch format {
+                    case FK_FORMAT_NV12:
+                        b[y * stride + x] = rgb[1]
+                        if y % 2 == 0 && x % 2 == 0 {
+                            b[stride * h + (y / 2) * stride + x] = rgb[2]
+                            b[stride * h + (y / 2) * stride + x + 1] = rgb[0]
+                        }
+                    case FK_FORMAT_BGR: for c in 0..<3 { b[y * stride + x * 3 + c] = rgb[2 - c] }
+                    case FK_FORMAT_RGBA:
+                        for c in 0..<3 { b[y * stride + x * 4 + c] = rgb[c] }
+                        b[y * stride + x * 4 + 3] = UInt8((x * 7 + y) % 256)
+                    default: for c in 0..<3 { b[y * stride + x * 3 + c] = rgb[c] }
+                    }
+                }
+            }
+            return (b, stride)
+        }
+        var harness = "#include \"model.h\"\n#include <stdio.h>\n#include <stdlib.h>\n"
+        harness +=
+            "int main(int argc, char **argv)\n{\n    int w, h, stride, format;\n    FILE *in = fopen(argv[1], \"rb\");\n"
+        harness +=
+            "    FILE *out = fopen(argv[2], \"wb\");\n    unsigned char *px;\n    static float x[MODEL_INPUT_SIZE];\n"
+        harness += "    void *scratch;\n    size_t n;\n    (void)argc;\n"
+        harness += "    if (fscanf(in, \"%d %d %d %d\\n\", &w, &h, &stride, &format) != 4) return 2;\n"
+        harness += "    n = (size_t)stride * h * 2;\n    px = malloc(n);\n    n = fread(px, 1, n, in);\n"
+        harness += "    scratch = aligned_alloc(64, (model_preprocess_scratch_bytes(w, h) + 63) / 64 * 64);\n"
+        harness += "    if (model_preprocess(px, w, h, stride, format, x, scratch) != 0) return 3;\n"
+        harness += "    fwrite(x, sizeof x, 1, out);\n    return 0;\n}\n"
+        try harness.write(toFile: "\(dir)/harness.c", atomically: true, encoding: .utf8)
+        let want = try DatasetLoader.image(
+            photo,
+            {
+                var q = pre
+                (q.height, q.width) = (224, 224)
+                return q
+            }())
+        let builds: [(cc: String, flags: [String], runner: String?)] = [
+            ("gcc", ["-O2"], nil), ("aarch64-linux-gnu-gcc", ["-O2", "-mcpu=cortex-a57", "-static"], "qemu-aarch64"),
+        ]
+        for (k, b) in builds.enumerated() {
+            guard let cc = Self.which(b.cc), b.runner.map({ Self.which($0) != nil }) ?? true else {
+                print("skipped: \(b.cc) \(b.runner ?? "") not found")
+                continue
+            }
+            let exe = "\(dir)/harness-\(k)"
+            let built = try Self.sh(
+                cc,
+                ["-std=c11", "-Wall", "-Wextra", "-Werror"] + b.flags + [
+                    "-I", dir, "-o", exe, "\(dir)/harness.c",
+                    "\(dir)/model.c", "-lm",
+                ])
+            #expect(built.code == 0, "\(built.out)")
+            guard built.code == 0 else { continue }
+            for format in [FK_FORMAT_RGB, FK_FORMAT_BGR, FK_FORMAT_RGBA, FK_FORMAT_NV12] {
+                let fr = frame(format)
+                let input = "\(dir)/frame-\(format).bin"
+                try (Data("\(w) \(h) \(fr.stride) \(format)\n".utf8) + Data(fr.bytes)).write(
+                    to: URL(fileURLWithPath: input))
+                let raw = "\(dir)/out-\(k)-\(format).raw"
+                let run =
+                    try b.runner.map { try Self.sh(Self.which($0)!, [exe, input, raw]) } ?? Self.sh(exe, [input, raw])
+                #expect(run.code == 0, "\(b.cc) format \(format): \(run.out)")
+                var expected = want.floatArray()
+                if format == FK_FORMAT_NV12 {
+                    var p = pre.kernelParameters
+                    (p.out_h, p.out_w) = (224, 224)
+                    let scratch = UnsafeMutableRawPointer.allocate(
+                        byteCount: fk_preprocess_scratch(&p, Int32(w), Int32(h)), alignment: 64)
+                    defer { scratch.deallocate() }
+                    #expect(
+                        fk_preprocess_u8(fr.bytes, Int32(w), Int32(h), fr.stride, format, &p, &expected, scratch) == 0)
+                }
+                let got = try Data(contentsOf: URL(fileURLWithPath: raw))
+                #expect(got == expected.withUnsafeBytes { Data($0) }, "\(b.cc) format \(format)")
+            }
         }
     }
 

@@ -190,6 +190,111 @@ static inline void fk_crop_normalise(const uint8_t *in, int w, int h, int channe
                 out[((size_t)c * ch + y) * cw + x] = ((float)v / 255.0f - mean[c]) / std[c];
             }
 }
+/* @kernel fk_preprocessing */
+/* a model's stored preprocessing: the resize (FK_RESIZE_*: to resize_h x resize_w, or the
+ * shorter side to resize_h), the centre crop (crop_h = 0: none), the model's input size, the
+ * filter (FK_FILTER_*), the input channel each output channel takes, and the normalisation */
+typedef struct {
+    int resize, resize_h, resize_w, crop_h, crop_w, out_h, out_w, filter;
+    int order[3];
+    float mean[3], std[3];
+} fk_preprocessing;
+
+/* @kernel fk_resized_size uses fk_preprocessing */
+/* the size after the resize step for a w x h image (torchvision's Resize(int): the longer side
+ * n * long / short, truncated) */
+static inline void fk_resized_size(const fk_preprocessing *p, int w, int h, int *rw, int *rh)
+{
+    if (p->resize == FK_RESIZE_MODEL) {
+        *rw = p->out_w;
+        *rh = p->out_h;
+    } else if (p->resize == FK_RESIZE_EXACT) {
+        *rw = p->resize_w;
+        *rh = p->resize_h;
+    } else if (p->resize == FK_RESIZE_SHORTER) {
+        const int n = p->resize_h, shorter = w <= h ? w : h, longer = w <= h ? h : w;
+        double l = (double)n * longer / shorter;
+        const int nl = l >= FK_IMAGE_MAX_SIDE ? FK_IMAGE_MAX_SIDE : (int)l;
+        *rw = w <= h ? n : nl;
+        *rh = w <= h ? nl : n;
+    } else {
+        *rw = w;
+        *rh = h;
+    }
+}
+
+/* @kernel fk_crop_offset */
+/* torchvision's CenterCrop offset along one side: int(round((size - crop) / 2)), halves to
+ * even; a crop larger than the image pads it first, (crop - size) // 2 before */
+static inline int fk_crop_offset(int size, int crop)
+{
+    int d, q;
+    if (crop > size) return -((crop - size) / 2);
+    d = size - crop;
+    q = d / 2;
+    return d % 2 == 1 && q % 2 == 1 ? q + 1 : q; /* .5 rounds to the even neighbour */
+}
+
+/* @kernel fk_preprocess_scratch uses fk_preprocessing fk_resized_size fk_resample_scratch */
+/* bytes of scratch fk_preprocess_u8 needs for a w x h image (0: the image cannot be read) */
+static inline size_t fk_preprocess_scratch(const fk_preprocessing *p, int w, int h)
+{
+    int rw, rh;
+    if (w <= 0 || h <= 0 || w > FK_IMAGE_MAX_SIDE || h > FK_IMAGE_MAX_SIDE) return 0;
+    fk_resized_size(p, w, h, &rw, &rh);
+    return ((size_t)w * h * 3 + 63) / 64 * 64 + ((size_t)rw * rh * 3 + 63) / 64 * 64 +
+           (p->filter == FK_FILTER_NEAREST ? 0 : fk_resample_scratch(p->filter, w, h, rw, rh, 3));
+}
+
+/* @kernel fk_preprocess_u8 uses fk_preprocessing fk_resized_size fk_crop_offset fk_preprocess_scratch fk_resample_u8 fk_resize_nearest_u8 fk_crop_normalise */
+/* an 8-bit image (FK_FORMAT_RGB, BGR or RGBA rows `stride` bytes apart; NV12: a w x h luma
+ * plane, then the interleaved U, V plane at half resolution, both `stride` bytes a row) to the
+ * model's float NCHW input: packed RGB (NV12 through BT.601 limited-range integer arithmetic),
+ * the resize, the centre crop, normalisation. Returns 0, or -1 when the result is not the
+ * model's size or an argument is out of range. `scratch`: fk_preprocess_scratch bytes, aligned
+ * to 64. */
+static inline int fk_preprocess_u8(const uint8_t *px, int w, int h, size_t stride, int format,
+                                   const fk_preprocessing *p, float *out, void *scratch)
+{
+    int rw, rh, x, y, ch, cw;
+    uint8_t *rgb = (uint8_t *)scratch, *sized;
+    if (fk_preprocess_scratch(p, w, h) == 0 || format < FK_FORMAT_RGB || format > FK_FORMAT_NV12) return -1;
+    fk_resized_size(p, w, h, &rw, &rh);
+    ch = p->crop_h > 0 ? p->crop_h : rh;
+    cw = p->crop_w > 0 ? p->crop_w : rw;
+    if (ch != p->out_h || cw != p->out_w || rw <= 0 || rh <= 0) return -1;
+    for (y = 0; y < h; y++)
+        for (x = 0; x < w; x++) {
+            uint8_t *d = rgb + ((size_t)y * w + x) * 3;
+            if (format == FK_FORMAT_NV12) {
+                const uint8_t *uv = px + stride * h + stride * (y / 2) + (size_t)(x / 2) * 2;
+                const int c = px[stride * y + x] - 16, u = uv[0] - 128, v = uv[1] - 128;
+                const int r = (298 * c + 409 * v + 128) >> 8, g = (298 * c - 100 * u - 208 * v + 128) >> 8,
+                          b = (298 * c + 516 * u + 128) >> 8;
+                d[0] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+                d[1] = (uint8_t)(g < 0 ? 0 : g > 255 ? 255 : g);
+                d[2] = (uint8_t)(b < 0 ? 0 : b > 255 ? 255 : b);
+            } else {
+                const uint8_t *s = px + stride * y + (size_t)x * (format == FK_FORMAT_RGBA ? 4 : 3);
+                d[0] = s[format == FK_FORMAT_BGR ? 2 : 0];
+                d[1] = s[1];
+                d[2] = s[format == FK_FORMAT_BGR ? 0 : 2];
+            }
+        }
+    sized = rgb;
+    if (rw != w || rh != h) {
+        /* the packed image, the resized one and the resampler's scratch, each 64-byte aligned */
+        sized = rgb + ((size_t)w * h * 3 + 63) / 64 * 64;
+        if (p->filter == FK_FILTER_NEAREST)
+            fk_resize_nearest_u8(rgb, w, h, (size_t)w * 3, 3, sized, rw, rh);
+        else
+            fk_resample_u8(rgb, w, h, (size_t)w * 3, 3, sized, rw, rh, p->filter,
+                           sized + ((size_t)rw * rh * 3 + 63) / 64 * 64);
+    }
+    fk_crop_normalise(sized, rw, rh, 3, fk_crop_offset(rh, ch), fk_crop_offset(rw, cw), ch, cw, p->order, p->mean,
+                      p->std, out);
+    return 0;
+}
 /* @end */
 
 #endif

@@ -32,6 +32,17 @@ extension CKernelLibrary {
                 #define FK_FILTER_BILINEAR 1
                 #define FK_FILTER_BICUBIC 2
                 #define FK_RESAMPLE_BITS 22
+                /* preprocessing (fk_preprocess_u8): the resize step, and the pixel formats it reads */
+                #define FK_RESIZE_NONE 0
+                #define FK_RESIZE_MODEL 1
+                #define FK_RESIZE_SHORTER 2
+                #define FK_RESIZE_EXACT 3
+                #define FK_FORMAT_RGB 0
+                #define FK_FORMAT_BGR 1
+                #define FK_FORMAT_RGBA 2
+                #define FK_FORMAT_NV12 3
+                /* the largest side preprocessing resizes to or reads */
+                #define FK_IMAGE_MAX_SIDE 16384
                 """#)
     ]
 }
