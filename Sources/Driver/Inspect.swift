@@ -48,6 +48,8 @@ public struct InspectReport: Sendable {
         for id in g.outputs {
             out += "output:       %\(g.values[id].name) \(g.values[id].dtype.rawValue)\(g.values[id].shape)\n"
         }
+        // a .fkdc's metadata: compiler, target, calibration, preprocessing, …
+        for (k, v) in model.metadata.sorted(by: { $0.key < $1.key }) { out += "meta \(k): \(v)\n" }
         out += "\n"
         let nameW = max(5, layers.map(\.name.count).max() ?? 0)
         let opW = max(2, layers.map(\.op.count).max() ?? 0)

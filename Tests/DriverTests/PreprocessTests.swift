@@ -136,6 +136,27 @@ import Testing
         #expect(differing == 0, "\(image): \(differing) values differ from PIL's")
     }
 
+    /// The size and offset rules called directly against torchvision's: `int(n * long / short)`
+    /// for Resize(n), `int(round((size - crop) / 2))` (halves to even) for CenterCrop, and
+    /// `-((crop - size) // 2)` where the crop pads.
+    @Test func resizeAndCropRulesMatchTorchvision() {
+        var p = Preprocessing()
+        p.resize = .shorterSide(256)
+        var k = p.kernelParameters
+        for (w, h, ew, eh) in [
+            (451, 300, 384, 256), (300, 451, 256, 384), (1411, 1411, 256, 256), (640, 427, 383, 256),
+        ] {
+            var (rw, rh): (Int32, Int32) = (0, 0)
+            fk_resized_size(&k, Int32(w), Int32(h), &rw, &rh)
+            #expect((Int(rw), Int(rh)) == (ew, eh), "\(w)x\(h)")
+        }
+        // Python: int(round(d / 2)) for d = 0…7 is 0, 0, 1, 2, 2, 2, 3, 4
+        #expect((0...7).map { Int(fk_crop_offset(Int32(224 + $0), 224)) } == [0, 0, 1, 2, 2, 2, 3, 4])
+        #expect(fk_crop_offset(221, 224) == -1 && fk_crop_offset(220, 224) == -2)
+        // the scratch refuses what it cannot read
+        #expect(fk_preprocess_scratch(&k, 0, 10) == 0 && fk_preprocess_scratch(&k, 16385, 10) == 0)
+    }
+
     /// torchvision's Resize(128) + CenterCrop(112) + ToTensor + Normalize(ImageNet), as float32.
     @Test func matchesTorchvisionsFloatTensor() throws {
         var p = Preprocessing()
