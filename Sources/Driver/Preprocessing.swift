@@ -118,6 +118,11 @@ public struct Preprocessing: Sendable, Equatable {
     public var invalidity: String? {
         guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 != 0 && $0.isFinite }), mean.allSatisfy(\.isFinite)
         else { return "the normalisation needs three means and three non-zero standard deviations" }
+        let sides = 1...Size.maxSide
+        var sizes = [height, width] + [crop?.height, crop?.width].compactMap { $0 }
+        if case .shorterSide(let n) = resize { sizes.append(n) }
+        if case .exact(let s) = resize { sizes += [s.height, s.width] }
+        guard sizes.allSatisfy(sides.contains) else { return "every size must be 1…\(Size.maxSide) pixels" }
         if let c = crop, c != Size(height, width) {
             return "the crop is \(c) but the model takes \(height)x\(width)"
         }

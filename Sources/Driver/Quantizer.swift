@@ -95,8 +95,9 @@ extension QuantizeResult {
 }
 
 public enum Quantizer {
-    /// The default passes, then `estimate-ranges`, `bias-correction` and `quantize` in one pass
-    /// manager (the verifier after each); every pass's counts reach `QuantizeResult.passes`.
+    /// The default passes, then `estimate-ranges`, `bias-correction` and `quantize`, through the
+    /// pass manager with one context (the verifier after each); every pass's counts reach
+    /// `QuantizeResult.passes`. Settings are checked before any data is read.
     public static func run(
         _ model: LoadedModel, options: QuantizeOptions, progress: ProgressBar? = nil
     ) throws(DriverError) -> QuantizeResult {
@@ -117,12 +118,12 @@ public enum Quantizer {
             throw DriverError(.usage, "preprocessing: \(why)")
         }
         if let calib = options.calib {
+            let c = Calibrator(method: options.method, percentile: options.percentile, bins: options.bins)
+            if let why = c.invalidity { throw DriverError(.usage, why) }
             let data = try DatasetLoader.load(
                 path: calib, labels: options.calibLabels, preprocessing: pre, strict: options.strict,
                 limit: options.limit)
             skipped += data.skipped
-            let c = Calibrator(method: options.method, percentile: options.percentile, bins: options.bins)
-            if let why = c.invalidity { throw DriverError(.usage, why) }
             ctx.quantization.source = .data(
                 samples: data.samples, calibrator: c, sequential: options.sequential, source: calib)
         } else {

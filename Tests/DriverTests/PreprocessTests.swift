@@ -184,6 +184,9 @@ import Testing
         #expect(p.invalidity?.contains("the crop is 200x200") == true)
         p.crop = Preprocessing.Size(224, 224)
         #expect(p.invalidity == nil)
+        p.resize = .shorterSide(0)
+        #expect(p.invalidity?.contains("1…16384") == true)
+        p.resize = .shorterSide(256)
         p.std = [1, 0, 1]
         #expect(throws: DriverError.self) { try DatasetLoader.preprocess([Self.dir + "/coffee.png"], p) }
     }
