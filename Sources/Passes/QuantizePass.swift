@@ -4,7 +4,7 @@ import GraphIR
 /// `Int8Support` gives an int8 kernel run in int8; weights become per-output-channel symmetric int8
 /// (`perTensorWeights`: one scale per tensor), biases int32 with scale
 /// s_in·s_w[c]; activations asymmetric per-tensor int8. Every other op stays float32 between
-/// `dequantize` and `quantize` (mixed precision) and is listed in `context.floatNodes`.
+/// `dequantize` and `quantize` (mixed precision) and is listed in `context.quantization.floatNodes`.
 struct QuantizePass: Pass {
     static let name = "quantize"
     static let summary = "Quantize to int8 with the estimated activation ranges (mixed precision where needed)"
