@@ -460,4 +460,30 @@ import Testing
             #expect(run.out.contains("top-1: class \(r.top[0][0].index)\n"), "\(name): \(run.out)")
         }
     }
+
+    /// The image variant decodes PNGs with fkdc's decoder and preprocesses them through
+    /// `model_preprocess`: its logits equal the evaluator's on `fkdc preprocess`'s tensor.
+    @Test func integratorImageExampleEqualsTheEvaluatorOnPreprocessedImages() throws {
+        let f = try #require(Self.fixture)
+        guard let make = Self.which("make"), Self.which("cc") != nil else {
+            print("skipped: make or cc not found")
+            return
+        }
+        let exe = Repo.path("samples/integrator/classify-image")
+        let build = try Self.sh(
+            make, ["-s", "-B", "MODEL=\(f.dir)", "classify-image"], cwd: Repo.path("samples/integrator"))
+        #expect(build.code == 0, "\(build.out)")
+        guard build.code == 0 else { return }
+        defer { try? FileManager.default.removeItem(atPath: exe) }
+        let evaluator = QuantizedEvaluator(graph: f.result.quantized.int8)
+        for image in ["0_normal/000.png", "1_diabetic_retinopathy/001.png"] {
+            let path = Repo.path("samples/fundus/val/" + image)
+            let raw = "\(f.dir)/image-logits.raw"
+            let run = try Self.sh(exe, [path, raw])
+            #expect(run.code == 0, "\(image): \(run.out)")
+            let want = try evaluator.run([try DatasetLoader.image(path, Preprocessing())])[0]
+            let got = try Data(contentsOf: URL(fileURLWithPath: raw))
+            #expect(Array(got) == Array(want.bytes), "\(image)")
+        }
+    }
 }
