@@ -18,22 +18,23 @@ enum CKernelLibrary {
     static let config = "fk_config"
 
     static let position: [String: Int] = Dictionary(
-        uniqueKeysWithValues: sections.enumerated().map { ($0.element.name, $0.offset) })
+        uniqueKeysWithValues: (sections + cudaSections).enumerated().map { ($0.element.name, $0.offset) })
 
     /// Whether the library has a kernel of this name.
     static func has(_ name: String) -> Bool { position[name] != nil }
 
-    /// The C text of `kernels` and what they use, in library order, keeping the SIMD blocks of
-    /// `simd` and dropping every other.
+    /// The text of `kernels` and what they use, in library order (the C sections, then the
+    /// CUDA ones), keeping the SIMD blocks of `simd` and dropping every other.
     static func source(for kernels: Set<String>, simd: [SIMDExtension]) -> String {
+        let library = sections + cudaSections
         var kept = Set<String>()
         var work = Array(kernels) + [config]
         while let k = work.popLast() {
             guard let i = position[k], kept.insert(k).inserted else { continue }
-            work += sections[i].uses
+            work += library[i].uses
         }
         let tags = Set(simd.map(\.rawValue))
-        return sections.filter { kept.contains($0.name) }.map { keepingSIMD($0.text, tags) + "\n\n" }.joined()
+        return library.filter { kept.contains($0.name) }.map { keepingSIMD($0.text, tags) + "\n\n" }.joined()
     }
 
     /// `text` without the `#if … /* @simd TAG */` … `#endif /* @simd TAG */` blocks whose TAG is

@@ -105,6 +105,8 @@ public struct CompileResult: Sendable {
     /// The generated C, or why there is none (a graph with float32 ops).
     public var c: CEmitter.Output?
     public var cSkipped: String?
+    /// The generated CUDA of a target with a GPU, or why there is none; nil without a GPU.
+    public var cuda: CUDABackend?
 }
 
 /// import → passes → calibrate → quantize → emit → verify, writing DIR/model.fkdc and
@@ -156,12 +158,15 @@ public enum Compiler {
             if pre.invalidity == nil { emitter.preprocess = (pre.kernelParameters, pre.summary) }
             c = try emitter.emit(q.int8)
         } catch { cSkipped = error.message }
+        let cuda = CUDABackend.run(
+            q.int8, target: options.target, prefix: options.name, generator: "fkdc \(FkdcVersion.string)")
         var files = ["model.fkdc", "report.json"]
         if c != nil { files += ["model.h", "model.c"] }
+        if cuda?.output != nil { files += ["model_cuda.h", "model_cuda.cu"] }
         let report = Report.json(
             model: model, options: options, result: q, sha256: source, parameters: parameters,
             binaryBytes: binary.count, values: values, gates: gates, files: files, c: c, cSkipped: cSkipped,
-            preprocessing: pre.summary)
+            cuda: cuda, preprocessing: pre.summary)
         try Outputs.makeDirectory(options.output)
         var out: [(path: String, bytes: [UInt8])] = [
             (options.output + "/model.fkdc", binary),
@@ -171,10 +176,14 @@ public enum Compiler {
             out.append((options.output + "/model.h", Array(c.header.utf8)))
             out.append((options.output + "/model.c", Array(c.source.utf8)))
         }
+        if let cu = cuda?.output {
+            out.append((options.output + "/model_cuda.h", Array(cu.header.utf8)))
+            out.append((options.output + "/model_cuda.cu", Array(cu.source.utf8)))
+        }
         try AtomicFile.writeAll(out)
         return CompileResult(
             quantized: q, report: report, values: values, gates: gates, binaryBytes: binary.count,
-            fp32WeightBytes: fp32Bytes, files: files, c: c, cSkipped: cSkipped)
+            fp32WeightBytes: fp32Bytes, files: files, c: c, cSkipped: cSkipped, cuda: cuda)
     }
 
     static func sha256(ofFile path: String) throws(DriverError) -> String {

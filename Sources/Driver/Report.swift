@@ -7,7 +7,7 @@ public enum Report {
     static func json(
         model: LoadedModel, options: CompileOptions, result q: QuantizeResult, sha256: String, parameters: Int,
         binaryBytes: Int, values: ReportValues, gates: [GateResult], files: [String], c: CEmitter.Output?,
-        cSkipped: String?, preprocessing: String
+        cSkipped: String?, cuda: CUDABackend?, preprocessing: String
     ) -> JSON {
         func num(_ d: Double?) -> JSON { d.map { .double($0) } ?? .null }
         var accuracy: [(String, JSON)] = [("measured", .bool(q.accuracy != nil))]
@@ -109,6 +109,7 @@ public enum Report {
                     ])
                 } ?? .object([("emitted", .bool(false)), ("reason", .string(cSkipped ?? ""))])
             ),
+            ("cuda", cuda?.json ?? .object([("emitted", .bool(false)), ("reason", .string("the target has no GPU"))])),
             (
                 "gates",
                 .array(
@@ -156,6 +157,7 @@ public enum Report {
         } else if let why = r.cSkipped {
             out += row("generated C", "none: \(why)")
         }
+        for (k, v) in r.cuda?.summary ?? [] { out += row(k, v) }
         out += row("wrote", r.files.map { output + "/" + $0 }.joined(separator: ", "))
         return out
     }

@@ -22,7 +22,7 @@
 
 /* @kernel fk_sqrdmulh */
 /* sqrdmulh(a, b) = clamp_int32((2ab + 2^31) >> 32), 64-bit; only -2^31 * -2^31 saturates */
-static inline int32_t fk_sqrdmulh(int32_t a, int32_t b)
+static inline FK_HD int32_t fk_sqrdmulh(int32_t a, int32_t b)
 {
     int64_t p;
     if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
@@ -32,7 +32,7 @@ static inline int32_t fk_sqrdmulh(int32_t a, int32_t b)
 
 /* @kernel fk_rshr */
 /* rounding right shift (x + 2^(n-1)) >> n for n > 0 (arithmetic shift), x for n = 0 */
-static inline int32_t fk_rshr(int32_t x, int n)
+static inline FK_HD int32_t fk_rshr(int32_t x, int n)
 {
     if (n == 0) return x;
     return (int32_t)(((int64_t)x + ((int64_t)1 << (n - 1))) >> n);
@@ -40,7 +40,7 @@ static inline int32_t fk_rshr(int32_t x, int n)
 
 /* @kernel fk_sqshl */
 /* sqshl(x, l) = clamp_int32(x * 2^l) */
-static inline int32_t fk_sqshl(int32_t x, int l)
+static inline FK_HD int32_t fk_sqshl(int32_t x, int l)
 {
     int64_t v;
     if (l == 0) return x;
@@ -49,14 +49,14 @@ static inline int32_t fk_sqshl(int32_t x, int l)
 }
 
 /* @kernel fk_scale uses fk_rshr fk_sqrdmulh fk_sqshl */
-static inline int32_t fk_scale(int32_t acc, int32_t m, int l, int r)
+static inline FK_HD int32_t fk_scale(int32_t acc, int32_t m, int l, int r)
 {
     return fk_rshr(fk_sqrdmulh(fk_sqshl(acc, l), m), r);
 }
 
 /* @kernel fk_requant uses fk_scale */
 /* out = clamp(rshr(sqrdmulh(sqshl(acc, l), M), r) + zp, lo, hi) */
-static inline int8_t fk_requant(int32_t acc, int32_t m, int l, int r, int32_t zp, int32_t lo, int32_t hi)
+static inline FK_HD int8_t fk_requant(int32_t acc, int32_t m, int l, int r, int32_t zp, int32_t lo, int32_t hi)
 {
     int64_t v = (int64_t)fk_scale(acc, m, l, r) + zp;
     if (v < lo) v = lo;
@@ -136,7 +136,7 @@ static inline void fk_requant_n(const int32_t *acc, const int32_t *m, const int8
 
 /* @kernel fk_quantize */
 /* float -> int8: clamp(round(x / s) + zp, -128, 127), rounding half away from zero */
-static inline int8_t fk_quantize(float x, float s, int32_t zp)
+static inline FK_HD int8_t fk_quantize(float x, float s, int32_t zp)
 {
     float r = roundf(x / s);
     int64_t v;
@@ -148,7 +148,7 @@ static inline int8_t fk_quantize(float x, float s, int32_t zp)
 }
 
 /* @kernel fk_dequantize */
-static inline float fk_dequantize(int8_t q, float s, int32_t zp)
+static inline FK_HD float fk_dequantize(int8_t q, float s, int32_t zp)
 {
     return s * (float)((int32_t)q - zp);
 }

@@ -5,6 +5,13 @@
 
 /* @begin */
 /* @kernel fk_config */
+/* functions generated CUDA calls on the GPU too (the requantization of fk_arith.h): host and
+ * device functions under a CUDA compiler, plain C elsewhere */
+#if defined(__CUDACC__)
+#define FK_HD __host__ __device__
+#else
+#define FK_HD
+#endif
 /* int8 add: each input, less its zero point, is shifted left by this many bits before it is
  * rescaled to the common grid 2 max(s_a, s_b) (DESIGN.md, "INT8 arithmetic") */
 #define FK_ADD_SHIFT 20

@@ -54,10 +54,13 @@ public struct KernelProgram: Sendable {
     public var workspaceBytes: Int
     /// The largest sum of the activations one step reads and writes (the planner's yardstick).
     public var largestLivePair: Int
+    /// Bytes an int8 value's element takes in this backend: 1, or 2 where the CUDA fp16 path
+    /// stores the same map in half.
+    public var int8ElementBytes = 1
 
-    /// Bytes a value occupies (int8 one per element, float32 four).
+    /// Bytes a value occupies (int8 one per element, or `int8ElementBytes`; float32 four).
     public func storageBytes(_ v: ValueID) -> Int {
-        graph.values[v].shape.elementCount * (graph.values[v].dtype == .float32 ? 4 : 1)
+        graph.values[v].shape.elementCount * (graph.values[v].dtype == .float32 ? 4 : int8ElementBytes)
     }
 
     /// Whether a value's stored bytes are in the row-major order of its logical shape.

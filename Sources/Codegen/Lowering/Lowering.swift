@@ -6,9 +6,13 @@ import GraphIR
 /// the workspace plan (`MemoryPlanner`). Backends (the C emitter, CUDA next) only print it.
 ///
 /// The program's entry takes one NCHW float32 input of batch 1 and returns one float32 output;
-/// int8 feature maps are channel-last inside, every other value row-major.
+/// int8 feature maps are channel-last inside, every other value row-major. `int8ElementBytes`
+/// is the width a backend stores an int8 value's elements in (the CUDA fp16 path: 2), which the
+/// workspace plan follows.
 public enum Lowering {
-    public static func lower(_ g: Graph, for target: TargetProfile) throws(IRError) -> KernelProgram {
+    public static func lower(
+        _ g: Graph, for target: TargetProfile, int8ElementBytes: Int = 1
+    ) throws(IRError) -> KernelProgram {
         func fail(_ m: String, at node: Node? = nil) -> IRError {
             IRError(.unsupported, at: node?.name ?? "", node.map { "\($0.op.name): \(m)" } ?? m)
         }
@@ -34,6 +38,7 @@ public enum Lowering {
         var p = KernelProgram(
             graph: g, target: target, steps: [], layouts: layouts, int8Ends: nil, inCaller: [], offsets: [:],
             workspaceBytes: 0, largestLivePair: 0)
+        p.int8ElementBytes = int8ElementBytes
         func aliases(_ n: Node) -> Bool {
             if g.constants[n.inputs[0]] != nil { return false }  // a constant reshaped: copied (float32) or refused
             switch n.op {

@@ -1,0 +1,486 @@
+/* The CUDA kernels of generated model_cuda.cu (CUDAEmitter.swift prints the launches): C++14,
+ * nothing newer than CUDA 10.2's cuda_fp16.h, compiled by nvcc on the board, by NVRTC and ptxas
+ * in CI (scripts/cuda-check.py), and for the host through fk_cuda_host.h in the tests.
+ *
+ * Two precisions over the same lowered program (Sources/Codegen/Lowering):
+ * - int8 (sm_61 and later: __dp4a): NHWC int8 maps and the requantization of fk_arith.h, the
+ *   same functions generated C calls, so the results equal the int8 evaluator bit for bit;
+ * - fp16 (the Nano's sm_53): the int8 weights dequantized to half once at init, maps in half,
+ *   half2 arithmetic over short reductions and fp32 accumulation over long ones.
+ *
+ * Sections as in Sources/CKernels (scripts/embed-c-kernels.py embeds them): a model's .cu holds
+ * the kernels it launches and what they declare they use.
+ *
+ * The intrinsics and runtime calls the generator may emit, all present in CUDA 10.2 (a name
+ * outside this list in a generated .cu fails the emitter and scripts/cuda-check.py):
+ * @allow __global__ __device__ __host__ __shared__ __forceinline__ __align__ __syncthreads
+ * @allow __dp4a __half __half2 __float2half __half2float __float2half2_rn __halves2half2
+ * @allow __half2half2 __hfma2 __hfma __hadd __low2float __high2float __CUDA_ARCH__
+ * @allow __CUDACC__ __CUDACC_RTC__ __cplusplus __VA_ARGS__
+ * @allow cudaError_t cudaSuccess cudaErrorInvalidValue cudaMalloc cudaFree cudaMemcpyAsync cudaMemcpyHostToDevice
+ * @allow cudaMemcpyDeviceToHost cudaStream_t cudaStreamSynchronize cudaGetLastError
+ * @allow cudaGetErrorString cuda_fp16 cuda_runtime
+ */
+#ifndef FK_CUDA_CUH
+#define FK_CUDA_CUH
+
+/* @begin */
+/* @kernel fk_cu_base */
+/* launches, dynamic shared memory and the thread index; fk_cuda_host.h defines the first two
+ * for the host emulation */
+#if !defined(FK_CUDA_HOST_EMULATION)
+#define FK_LAUNCH(kernel, grid, block, smem, stream, ...) kernel<<<grid, block, smem, stream>>>(__VA_ARGS__)
+#define FK_LAUNCH_SYNC(kernel, grid, block, smem, stream, ...) kernel<<<grid, block, smem, stream>>>(__VA_ARGS__)
+#define FK_DYNAMIC_SMEM(type, name)                        \
+    extern __shared__ __align__(16) unsigned char fk_smem[]; \
+    type *name = (type *)fk_smem
+#endif
+/* no clamp in the fp16 kernels: the largest finite float */
+#define FK_CU_NO_CLAMP 3.402823466e38f
+/* the 1x1 kernels' output tile (pixels and channels a block), and their K steps (int8 bytes,
+ * half values) */
+#define FK_CU_TILE 64
+#define FK_CU_TK 32
+#define FK_CU_TKH 16
+static __device__ __forceinline__ int fk_cu_index(void) { return (int)(blockIdx.x * blockDim.x + threadIdx.x); }
+static __device__ __forceinline__ float fk_cu_clamp(float v, float lo, float hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* @kernel fk_cu_dot4 uses fk_cu_base */
+/* c + the sum of the four signed byte products of a and b: __dp4a where the chip has it (sm_61
+ * and later), the same integer sum from shifts elsewhere (so an int8 .cu also builds for sm_53) */
+static __device__ __forceinline__ int fk_cu_dot4(int a, int b, int c)
+{
+#if defined(FK_CUDA_HOST_EMULATION) || (defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 610)
+    return __dp4a(a, b, c);
+#else
+    int e;
+    for (e = 0; e < 4; e++) c += ((a << (24 - 8 * e)) >> 24) * ((b << (24 - 8 * e)) >> 24);
+    return c;
+#endif
+}
+
+/* @kernel fk_cu_quantize_nchw uses fk_cu_base fk_quantize */
+/* NCHW float input -> NHWC int8, one thread an element */
+__global__ void fk_cu_quantize_nchw(const float *in, int c, int plane, float s, int32_t zp, int8_t *out)
+{
+    const int i = fk_cu_index();
+    if (i < c * plane) out[(i % plane) * c + i / plane] = fk_quantize(in[i], s, zp);
+}
+
+/* @kernel fk_cu_dequantize uses fk_cu_base fk_dequantize */
+__global__ void fk_cu_dequantize(const int8_t *in, int n, float s, int32_t zp, float *out)
+{
+    const int i = fk_cu_index();
+    if (i < n) out[i] = fk_dequantize(in[i], s, zp);
+}
+
+/* @kernel fk_cu_layout uses fk_cu_base */
+/* a channel-last map read in row-major order (a flatten), and back; any element type */
+template <typename T> __global__ void fk_cu_to_nchw(const T *in, int plane, int c, T *out)
+{
+    const int i = fk_cu_index();
+    if (i < c * plane) out[(i % c) * plane + i / c] = in[i];
+}
+template <typename T> __global__ void fk_cu_nchw_to_nhwc(const T *in, int c, int plane, T *out)
+{
+    const int i = fk_cu_index();
+    if (i < c * plane) out[(i % plane) * c + i / plane] = in[i];
+}
+
+/* @kernel fk_cu_pointwise uses fk_cu_base fk_cu_dot4 fk_requant */
+/* 1x1 convolution and linear layers, y[p][o] = requant(b[o] + sum_k x[p][k] w[o][k]) (the input
+ * zero point folded into b as in fk_pointwise): a tiled GEMM, a 64 x 64 output tile a block of
+ * 256 threads, each 4 x 4; K in steps of 32 bytes through shared memory, four products a dot4.
+ * Weights [O][kp], kp = K rounded up to 32 with zeros. */
+__global__ void fk_cu_pointwise(const int8_t *x, int rows, int k, const int8_t *w, int kp, const int32_t *b,
+                                const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o, int32_t zo,
+                                int32_t lo, int32_t hi)
+{
+    __shared__ int xs[FK_CU_TILE][FK_CU_TK / 4 + 1]; /* +1: rows on different banks */
+    __shared__ int ws[FK_CU_TILE][FK_CU_TK / 4 + 1];
+    const int t = (int)threadIdx.x, tx = t % 16, ty = t / 16;
+    const int p0 = (int)blockIdx.x * FK_CU_TILE, o0 = (int)blockIdx.y * FK_CU_TILE;
+    int acc[4][4];
+    int i, j, q, k0;
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 4; j++) acc[i][j] = 0;
+    for (k0 = 0; k0 < k; k0 += FK_CU_TK) {
+        for (q = 0; q < 2; q++) {
+            const int row = t / 8 + 32 * q, word = t % 8, kk = k0 + 4 * word;
+            int v = 0;
+            if (p0 + row < rows) {
+                const int8_t *xp = x + (long long)(p0 + row) * k + kk;
+                int e;
+                if ((k & 3) == 0 && kk < k) v = *(const int *)xp;
+                else
+                    for (e = 0; e < 4; e++)
+                        if (kk + e < k) v |= (int)((unsigned)(unsigned char)xp[e] << (8 * e));
+            }
+            xs[row][word] = v;
+            ws[row][word] = o0 + row < o ? *(const int *)(w + (long long)(o0 + row) * kp + kk) : 0;
+        }
+        __syncthreads();
+        for (q = 0; q < FK_CU_TK / 4; q++) {
+            int a[4], c[4];
+            for (i = 0; i < 4; i++) a[i] = xs[ty * 4 + i][q];
+            for (j = 0; j < 4; j++) c[j] = ws[tx * 4 + j][q];
+            for (i = 0; i < 4; i++)
+                for (j = 0; j < 4; j++) acc[i][j] = fk_cu_dot4(a[i], c[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+    for (i = 0; i < 4; i++) {
+        const int p = p0 + ty * 4 + i;
+        if (p >= rows) continue;
+        for (j = 0; j < 4; j++) {
+            const int oc = o0 + tx * 4 + j;
+            if (oc < o) y[(long long)p * o + oc] = fk_requant(b[oc] + acc[i][j], m[oc], l[oc], r[oc], zo, lo, hi);
+        }
+    }
+}
+
+/* @kernel fk_cu_depthwise uses fk_cu_base fk_requant */
+/* depthwise convolution, weights [kh][kw][C]: an 8 x 8 output tile of 32 channels a block of
+ * 32 x 8 threads, each one channel of one row of 8 pixels; the input patch it reads, less the
+ * zero point (0 in the padding: (zx - zx) w = 0 as in fk_depthwise), loaded once into shared
+ * memory as int16: pr x pc x 32, pr = 7 sh + (kh - 1) dh + 1, pc likewise */
+__global__ void fk_cu_depthwise(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt, const int32_t *b,
+                                const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int ho, int wo, int kh,
+                                int kw, int sh, int sw, int ph, int pw, int dh, int dw, int32_t zo, int32_t lo,
+                                int32_t hi)
+{
+    FK_DYNAMIC_SMEM(short, patch);
+    const int pr = 7 * sh + (kh - 1) * dh + 1, pc = 7 * sw + (kw - 1) * dw + 1;
+    const int ox0 = (int)blockIdx.x * 8, oy0 = (int)blockIdx.y * 8, c0 = (int)blockIdx.z * 32;
+    const int t = (int)(threadIdx.y * 32 + threadIdx.x), cc = (int)threadIdx.x, row = (int)threadIdx.y;
+    const int ch = c0 + cc, oy = oy0 + row;
+    int e, ky, kx, j;
+    int acc[8];
+    for (e = t; e < pr * pc * 32; e += 256) {
+        const int ec = e % 32, ex = e / 32 % pc, ey = e / 32 / pc;
+        const int iy = oy0 * sh - ph + ey, ix = ox0 * sw - pw + ex;
+        const int inside = iy >= 0 && iy < h && ix >= 0 && ix < w && c0 + ec < c;
+        patch[e] = (short)(inside ? (int)x[((long long)iy * w + ix) * c + c0 + ec] - zx : 0);
+    }
+    __syncthreads();
+    if (ch >= c || oy >= ho) return;
+    for (j = 0; j < 8; j++) acc[j] = b[ch];
+    for (ky = 0; ky < kh; ky++)
+        for (kx = 0; kx < kw; kx++) {
+            const int wv = wt[(ky * kw + kx) * c + ch];
+            const short *pp = patch + ((row * sh + ky * dh) * pc + kx * dw) * 32 + cc;
+            for (j = 0; j < 8; j++) acc[j] += pp[j * sw * 32] * wv;
+        }
+    for (j = 0; j < 8; j++)
+        if (ox0 + j < wo)
+            y[((long long)oy * wo + ox0 + j) * c + ch] = fk_requant(acc[j], m[ch], l[ch], r[ch], zo, lo, hi);
+}
+
+/* @kernel fk_cu_conv uses fk_cu_base fk_requant */
+/* any other convolution (the strided stem, grouped): one thread an output, weights
+ * [O][kh][kw][C/groups], the window read through the cache */
+__global__ void fk_cu_conv(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt, const int32_t *b,
+                           const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int ho, int wo, int o,
+                           int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int groups, int32_t zo,
+                           int32_t lo, int32_t hi)
+{
+    const int i = fk_cu_index();
+    const int cg = c / groups, og = o / groups;
+    int oc, pix, oy, ox, ky, kx, ci, acc;
+    if (i >= ho * wo * o) return;
+    oc = i % o;
+    pix = i / o;
+    oy = pix / wo;
+    ox = pix % wo;
+    acc = b[oc];
+    for (ky = 0; ky < kh; ky++) {
+        const int iy = oy * sh - ph + ky * dh;
+        if (iy < 0 || iy >= h) continue;
+        for (kx = 0; kx < kw; kx++) {
+            const int ix = ox * sw - pw + kx * dw;
+            const int8_t *xp, *wp;
+            if (ix < 0 || ix >= w) continue;
+            xp = x + ((long long)iy * w + ix) * c + (oc / og) * cg;
+            wp = wt + (((long long)oc * kh + ky) * kw + kx) * cg;
+            for (ci = 0; ci < cg; ci++) acc += ((int)xp[ci] - zx) * (int)wp[ci];
+        }
+    }
+    y[i] = fk_requant(acc, m[oc], l[oc], r[oc], zo, lo, hi);
+}
+
+/* @kernel fk_cu_add uses fk_cu_base fk_requant fk_scale */
+/* fk_add's arithmetic, one thread an element */
+__global__ void fk_cu_add(const int8_t *a, int32_t za, int32_t ma, int la, int ra, const int8_t *b, int32_t zb,
+                          int32_t mb, int lb, int rb, int8_t *y, int n, int32_t zo, int32_t mo, int lo_shift, int ro,
+                          int32_t lo, int32_t hi)
+{
+    const int i = fk_cu_index();
+    if (i < n) {
+        const int32_t va = fk_scale(((int32_t)a[i] - za) * (1 << FK_ADD_SHIFT), ma, la, ra);
+        const int32_t vb = fk_scale(((int32_t)b[i] - zb) * (1 << FK_ADD_SHIFT), mb, lb, rb);
+        y[i] = fk_requant(va + vb, mo, lo_shift, ro, zo, lo, hi);
+    }
+}
+
+/* @kernel fk_cu_pool_window uses fk_cu_base */
+/* an average-pool window's bounds in the input and its divisor, as fk_avgpool computes them */
+struct fk_cu_window {
+    int ys, ye, xs, xe, count;
+};
+static __device__ __forceinline__ fk_cu_window fk_cu_pool_window(int oy, int ox, int h, int w, int kh, int kw, int sh,
+                                                                 int sw, int pt, int pl, int pb, int pr,
+                                                                 int include_pad)
+{
+    fk_cu_window v;
+    const int y0 = oy * sh - pt, x0 = ox * sw - pl;
+    const int y1 = y0 + kh < h + pb ? y0 + kh : h + pb, x1 = x0 + kw < w + pr ? x0 + kw : w + pr;
+    v.ys = y0 > 0 ? y0 : 0;
+    v.ye = y1 < h ? y1 : h;
+    v.xs = x0 > 0 ? x0 : 0;
+    v.xe = x1 < w ? x1 : w;
+    v.count = include_pad ? (y1 - y0) * (x1 - x0) : (v.ye - v.ys) * (v.xe - v.xs);
+    if (v.count < 0) v.count = 0;
+    return v;
+}
+
+/* @kernel fk_cu_avgpool uses fk_cu_pool_window fk_requant */
+/* average pooling (global: one window), one thread an output; the requantizer by divisor */
+__global__ void fk_cu_avgpool(const int8_t *x, int h, int w, int c, int32_t zx, int8_t *y, int ho, int wo, int kh,
+                              int kw, int sh, int sw, int pt, int pl, int pb, int pr, int include_pad, int max_count,
+                              const int32_t *m, const int8_t *l, const int8_t *r, int32_t zo)
+{
+    const int i = fk_cu_index();
+    int ch, pix, yy, xx, acc = 0;
+    fk_cu_window v;
+    if (i >= ho * wo * c) return;
+    ch = i % c;
+    pix = i / c;
+    v = fk_cu_pool_window(pix / wo, pix % wo, h, w, kh, kw, sh, sw, pt, pl, pb, pr, include_pad);
+    if (v.count > max_count) v.count = max_count;
+    for (yy = v.ys; yy < v.ye; yy++)
+        for (xx = v.xs; xx < v.xe; xx++) acc += (int)x[((long long)yy * w + xx) * c + ch] - zx;
+    y[i] = fk_requant(acc, m[v.count], l[v.count], r[v.count], zo, -128, 127);
+}
+
+/* @kernel fk_cu_maxpool uses fk_cu_base */
+/* max pooling (keeps the input's quantization; padding ignored), one thread an output */
+__global__ void fk_cu_maxpool(const int8_t *x, int h, int w, int c, int8_t *y, int ho, int wo, int kh, int kw, int sh,
+                              int sw, int ph, int pw)
+{
+    const int i = fk_cu_index();
+    int ch, pix, y0, x0, yy, xx, mx = -128;
+    if (i >= ho * wo * c) return;
+    ch = i % c;
+    pix = i / c;
+    y0 = pix / wo * sh - ph;
+    x0 = pix % wo * sw - pw;
+    for (yy = y0 > 0 ? y0 : 0; yy < y0 + kh && yy < h; yy++)
+        for (xx = x0 > 0 ? x0 : 0; xx < x0 + kw && xx < w; xx++) {
+            const int v = x[((long long)yy * w + xx) * c + ch];
+            if (v > mx) mx = v;
+        }
+    y[i] = (int8_t)mx;
+}
+
+/* ---- fp16 ---- */
+
+/* @kernel fk_cu_dequantize_weights uses fk_cu_base */
+/* int8 weights -> half, once at init: out[i] = q[i] s[(i / inner) % channels] */
+__global__ void fk_cu_dequantize_weights(const int8_t *q, int n, const float *s, int channels, int inner, __half *out)
+{
+    const int i = fk_cu_index();
+    if (i < n) out[i] = __float2half((float)q[i] * s[(i / inner) % channels]);
+}
+
+/* @kernel fk_cu_half_from_nchw uses fk_cu_base */
+/* NCHW float input -> NHWC half */
+__global__ void fk_cu_half_from_nchw(const float *in, int c, int plane, __half *out)
+{
+    const int i = fk_cu_index();
+    if (i < c * plane) out[(i % plane) * c + i / plane] = __float2half(in[i]);
+}
+
+/* @kernel fk_cu_float_from_half uses fk_cu_base */
+__global__ void fk_cu_float_from_half(const __half *in, int n, float *out)
+{
+    const int i = fk_cu_index();
+    if (i < n) out[i] = __half2float(in[i]);
+}
+
+/* @kernel fk_cu_pointwise_h uses fk_cu_base */
+/* fp16 1x1 convolution and linear layers, weights [K][O] half, bias float: a 64 x 64 output
+ * tile a block of 256 threads, each 4 pixels x 2 pairs of outputs in half2; K in steps of 16
+ * through shared memory, each step's 16 products summed in half2 (__hfma2) and added to fp32
+ * accumulators, so no half sum runs longer than 16 terms */
+__global__ void fk_cu_pointwise_h(const __half *x, int rows, int k, const __half *w, const float *b, __half *y, int o,
+                                  float lo, float hi)
+{
+    __shared__ __half xs[FK_CU_TKH][FK_CU_TILE];
+    __shared__ __half2 ws[FK_CU_TKH][FK_CU_TILE / 2];
+    const int t = (int)threadIdx.x, tx = t % 16, ty = t / 16;
+    const int p0 = (int)blockIdx.x * FK_CU_TILE, o0 = (int)blockIdx.y * FK_CU_TILE;
+    float acc[4][4];
+    int i, j, q, kk, k0;
+    const __half zero = __float2half(0.0f);
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 4; j++) acc[i][j] = 0.0f;
+    for (k0 = 0; k0 < k; k0 += FK_CU_TKH) {
+        __half2 part[4][2];
+        for (q = 0; q < 4; q++) {
+            const int e = t + 256 * q, ek = e / FK_CU_TILE, ep = e % FK_CU_TILE;
+            const int pair = e % (FK_CU_TILE / 2), wk = e / (FK_CU_TILE / 2);
+            xs[ek][ep] = p0 + ep < rows && k0 + ek < k ? x[(long long)(p0 + ep) * k + k0 + ek] : zero;
+            if (q < 2) {
+                const int oc = o0 + 2 * pair, kr = k0 + wk;
+                const __half w0 = kr < k && oc < o ? w[(long long)kr * o + oc] : zero;
+                const __half w1 = kr < k && oc + 1 < o ? w[(long long)kr * o + oc + 1] : zero;
+                ws[wk][pair] = __halves2half2(w0, w1);
+            }
+        }
+        __syncthreads();
+        for (i = 0; i < 4; i++) part[i][0] = part[i][1] = __float2half2_rn(0.0f);
+        for (kk = 0; kk < FK_CU_TKH; kk++)
+            for (i = 0; i < 4; i++) {
+                const __half2 xv = __half2half2(xs[kk][ty * 4 + i]);
+                part[i][0] = __hfma2(xv, ws[kk][tx * 2], part[i][0]);
+                part[i][1] = __hfma2(xv, ws[kk][tx * 2 + 1], part[i][1]);
+            }
+        for (i = 0; i < 4; i++) {
+            acc[i][0] += __low2float(part[i][0]);
+            acc[i][1] += __high2float(part[i][0]);
+            acc[i][2] += __low2float(part[i][1]);
+            acc[i][3] += __high2float(part[i][1]);
+        }
+        __syncthreads();
+    }
+    for (i = 0; i < 4; i++) {
+        const int p = p0 + ty * 4 + i;
+        if (p >= rows) continue;
+        for (j = 0; j < 4; j++) {
+            /* thread tx holds outputs 4 tx .. 4 tx + 3: pairs 2 tx and 2 tx + 1 */
+            const int oc = o0 + tx * 4 + j;
+            if (oc < o) y[(long long)p * o + oc] = __float2half(fk_cu_clamp(acc[i][j] + b[oc], lo, hi));
+        }
+    }
+}
+
+/* @kernel fk_cu_depthwise_h uses fk_cu_base */
+/* fp16 depthwise convolution, weights [kh][kw][C] half, bias float: fk_cu_depthwise's tiling
+ * with a half patch (0 in the padding); each thread's 8 pixels as 4 half2, kh kw terms summed
+ * with __hfma2 from the bias */
+__global__ void fk_cu_depthwise_h(const __half *x, int h, int w, int c, const __half *wt, const float *b, __half *y,
+                                  int ho, int wo, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
+                                  float lo, float hi)
+{
+    FK_DYNAMIC_SMEM(__half, patch);
+    const int pr = 7 * sh + (kh - 1) * dh + 1, pc = 7 * sw + (kw - 1) * dw + 1;
+    const int ox0 = (int)blockIdx.x * 8, oy0 = (int)blockIdx.y * 8, c0 = (int)blockIdx.z * 32;
+    const int t = (int)(threadIdx.y * 32 + threadIdx.x), cc = (int)threadIdx.x, row = (int)threadIdx.y;
+    const int ch = c0 + cc, oy = oy0 + row;
+    const __half zero = __float2half(0.0f);
+    int e, ky, kx, j;
+    __half2 acc[4];
+    for (e = t; e < pr * pc * 32; e += 256) {
+        const int ec = e % 32, ex = e / 32 % pc, ey = e / 32 / pc;
+        const int iy = oy0 * sh - ph + ey, ix = ox0 * sw - pw + ex;
+        const int inside = iy >= 0 && iy < h && ix >= 0 && ix < w && c0 + ec < c;
+        patch[e] = inside ? x[((long long)iy * w + ix) * c + c0 + ec] : zero;
+    }
+    __syncthreads();
+    if (ch >= c || oy >= ho) return;
+    for (j = 0; j < 4; j++) acc[j] = __float2half2_rn(b[ch]);
+    for (ky = 0; ky < kh; ky++)
+        for (kx = 0; kx < kw; kx++) {
+            const __half2 wv = __half2half2(wt[(ky * kw + kx) * c + ch]);
+            const __half *pp = patch + ((row * sh + ky * dh) * pc + kx * dw) * 32 + cc;
+            for (j = 0; j < 4; j++)
+                acc[j] = __hfma2(__halves2half2(pp[2 * j * sw * 32], pp[(2 * j + 1) * sw * 32]), wv, acc[j]);
+        }
+    for (j = 0; j < 8; j++)
+        if (ox0 + j < wo) {
+            const float v = j % 2 == 0 ? __low2float(acc[j / 2]) : __high2float(acc[j / 2]);
+            y[((long long)oy * wo + ox0 + j) * c + ch] = __float2half(fk_cu_clamp(v, lo, hi));
+        }
+}
+
+/* @kernel fk_cu_conv_h uses fk_cu_base */
+/* fp16 direct convolution (the stem, grouped), one thread an output, fp32 accumulation */
+__global__ void fk_cu_conv_h(const __half *x, int h, int w, int c, const __half *wt, const float *b, __half *y, int ho,
+                             int wo, int o, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int groups,
+                             float lo, float hi)
+{
+    const int i = fk_cu_index();
+    const int cg = c / groups, og = o / groups;
+    int oc, pix, oy, ox, ky, kx, ci;
+    float acc;
+    if (i >= ho * wo * o) return;
+    oc = i % o;
+    pix = i / o;
+    oy = pix / wo;
+    ox = pix % wo;
+    acc = b[oc];
+    for (ky = 0; ky < kh; ky++) {
+        const int iy = oy * sh - ph + ky * dh;
+        if (iy < 0 || iy >= h) continue;
+        for (kx = 0; kx < kw; kx++) {
+            const int ix = ox * sw - pw + kx * dw;
+            const __half *xp, *wp;
+            if (ix < 0 || ix >= w) continue;
+            xp = x + ((long long)iy * w + ix) * c + (oc / og) * cg;
+            wp = wt + (((long long)oc * kh + ky) * kw + kx) * cg;
+            for (ci = 0; ci < cg; ci++) acc += __half2float(xp[ci]) * __half2float(wp[ci]);
+        }
+    }
+    y[i] = __float2half(fk_cu_clamp(acc, lo, hi));
+}
+
+/* @kernel fk_cu_add_h uses fk_cu_base */
+__global__ void fk_cu_add_h(const __half *a, const __half *b, __half *y, int n, float lo, float hi)
+{
+    const int i = fk_cu_index();
+    if (i < n) y[i] = __float2half(fk_cu_clamp(__half2float(__hadd(a[i], b[i])), lo, hi));
+}
+
+/* @kernel fk_cu_avgpool_h uses fk_cu_pool_window */
+/* fp16 average pooling, fp32 sums; a window wholly in the padding gives 0 */
+__global__ void fk_cu_avgpool_h(const __half *x, int h, int w, int c, __half *y, int ho, int wo, int kh, int kw,
+                                int sh, int sw, int pt, int pl, int pb, int pr, int include_pad)
+{
+    const int i = fk_cu_index();
+    int ch, pix, yy, xx;
+    float acc = 0.0f;
+    fk_cu_window v;
+    if (i >= ho * wo * c) return;
+    ch = i % c;
+    pix = i / c;
+    v = fk_cu_pool_window(pix / wo, pix % wo, h, w, kh, kw, sh, sw, pt, pl, pb, pr, include_pad);
+    for (yy = v.ys; yy < v.ye; yy++)
+        for (xx = v.xs; xx < v.xe; xx++) acc += __half2float(x[((long long)yy * w + xx) * c + ch]);
+    y[i] = __float2half(v.count > 0 ? acc / (float)v.count : 0.0f);
+}
+
+/* @kernel fk_cu_maxpool_h uses fk_cu_base */
+__global__ void fk_cu_maxpool_h(const __half *x, int h, int w, int c, __half *y, int ho, int wo, int kh, int kw, int sh,
+                                int sw, int ph, int pw)
+{
+    const int i = fk_cu_index();
+    int ch, pix, y0, x0, yy, xx;
+    float mx = -FK_CU_NO_CLAMP;
+    if (i >= ho * wo * c) return;
+    ch = i % c;
+    pix = i / c;
+    y0 = pix / wo * sh - ph;
+    x0 = pix % wo * sw - pw;
+    for (yy = y0 > 0 ? y0 : 0; yy < y0 + kh && yy < h; yy++)
+        for (xx = x0 > 0 ? x0 : 0; xx < x0 + kw && xx < w; xx++) {
+            const float v = __half2float(x[((long long)yy * w + xx) * c + ch]);
+            if (v > mx) mx = v;
+        }
+    y[i] = __float2half(mx);
+}
+/* @end */
+
+#endif

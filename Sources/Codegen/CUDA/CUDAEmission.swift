@@ -1,0 +1,364 @@
+import GraphIR
+
+/// One CUDA emission: the program's steps printed as launches of the fk_cuda.cuh kernels, the
+/// weights as one byte blob uploaded at init (each array 16-byte aligned), and for fp16 the
+/// dequantization launches of `_cuda_init`.
+struct CUDAEmission {
+    let program: KernelProgram
+    let p: String
+    let precision: GPUPrecision
+    var g: Graph { program.graph }
+    var blob: [UInt8] = []
+    /// fp16: bytes of half weights after the blob (written by `_cuda_init`).
+    var halfBytes = 0
+    var body: [String] = []
+    var initBody: [String] = []
+    var used: Set<String> = []
+    var costs: [StepCost] = []
+    var workspaceBytes = 0
+    var inputOffset = 0
+    var outputOffset = 0
+    typealias StepCost = CUDAEmitter.StepCost
+
+    init(program: KernelProgram, p: String, precision: GPUPrecision) {
+        self.program = program
+        self.p = p
+        self.precision = precision
+    }
+
+    var upper: String { p.uppercased() }
+    var elementType: String { precision == .fp16 ? "__half" : "int8_t" }
+    var elementBytes: Int { precision == .fp16 ? 2 : 1 }
+    var blobBytes: Int { (blob.count + 15) / 16 * 16 }
+    var weightBytes: Int { blobBytes + halfBytes }
+
+    func fail(_ n: Node?, _ m: String) -> CodegenError {
+        CodegenError(n.map { "node '\($0.name)' (\($0.op.name)): \(m)" } ?? m)
+    }
+
+    // MARK: the weight blob
+
+    mutating func put(_ bytes: [UInt8]) -> Int {
+        blob += [UInt8](repeating: 0, count: blobBytes - blob.count)
+        let offset = blob.count
+        blob += bytes
+        return offset
+    }
+
+    mutating func int8s(_ a: [Int8]) -> String { "(const int8_t *)(wts + \(put(a.map { UInt8(bitPattern: $0) })))" }
+
+    mutating func int32s(_ a: [Int32]) -> String {
+        "(const int32_t *)(wts + \(put(a.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: UInt32(bitPattern: v) >> (8 * $0)) } })))"
+    }
+
+    mutating func floats(_ a: [Float]) -> String {
+        "(const float *)(wts + \(put(a.flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v.bitPattern >> (8 * $0)) } })))"
+    }
+
+    /// fp16: int8 weights (already in the kernel's layout) and their per-channel scales in the
+    /// blob, a half copy written at init: out[i] = q[i] s[(i / inner) % channels].
+    mutating func halfWeights(_ q: [Int8], scales: [Float], channels: Int, inner: Int) -> String {
+        let (qs, ss) = (int8s(q), floats(scales))
+        let offset = (halfBytes + 15) / 16 * 16
+        halfBytes = offset + 2 * q.count
+        let out = "(__half *)(wts + \(upper)_CUDA_HALF_BASE + \(offset))"
+        used.insert("fk_cu_dequantize_weights")
+        initBody.append(
+            "    FK_LAUNCH(fk_cu_dequantize_weights, dim3(\(blocks(q.count))), dim3(256), 0, s, \(qs), \(q.count), \(ss), \(channels), \(inner), \(out));"
+        )
+        return "(const __half *)(wts + \(upper)_CUDA_HALF_BASE + \(offset))"
+    }
+
+    func blocks(_ n: Int) -> Int { (n + 255) / 256 }
+
+    // MARK: activations
+
+    /// A value's bytes in the workspace, typed.
+    func act(_ v: ValueID) -> String { "(\(elementType) *)(ws + \(program.offsets[v]!))" }
+
+    func hwc(_ v: ValueID) -> (h: Int, w: Int, c: Int) {
+        let d = g.values[v].shape.dims
+        return d.count == 4 ? (d[2], d[3], d[1]) : (1, 1, d.count >= 2 ? d[1] : d[0])
+    }
+
+    func q(_ v: ValueID) -> QuantParams { g.values[v].quant! }
+
+    /// The fp16 kernels' clamp: the node's fused activation in real units (the int8 path gets
+    /// the same from its output range and clamp).
+    func realClamp(_ n: Node) -> [String] {
+        let act: FusedActivation
+        switch n.op {
+        case .conv2d(let a): act = a.activation
+        case .fullyConnected(let a), .gemm(let a): act = a
+        default: act = .none
+        }
+        let (none, top) = ("-FK_CU_NO_CLAMP", "FK_CU_NO_CLAMP")
+        switch act {
+        case .relu: return ["0.0f", top]
+        case .clip(let lo, let hi):
+            return [lo.isFinite ? Emission.cFloat(lo) : none, hi.isFinite ? Emission.cFloat(hi) : top]
+        default: return [none, top]
+        }
+    }
+
+    /// One launch in `_cuda_run`, and its cost.
+    mutating func launch(
+        _ kernel: String, section: String? = nil, grid: [Int], block: [Int], smem: Int = 0, sync: Bool = false,
+        _ args: [String], node: Node?, ops: Int, bytes: Int
+    ) throws(CodegenError) {
+        guard grid.allSatisfy({ $0 > 0 }), grid.dropFirst().allSatisfy({ $0 <= 65535 }), grid[0] < Int(Int32.max)
+        else { throw fail(node, "a grid of \(grid) blocks is beyond CUDA's limits") }
+        used.insert(section ?? kernel)
+        let dims = { (d: [Int]) in "dim3(\(d.map(String.init).joined(separator: ", ")))" }
+        body.append(
+            "    \(sync ? "FK_LAUNCH_SYNC" : "FK_LAUNCH")(\(kernel), \(dims(grid)), \(dims(block)), \(smem), s, \(args.joined(separator: ", ")));"
+        )
+        costs.append(StepCost(kernel: kernel, node: node?.name ?? "", ops: ops, bytes: bytes))
+    }
+
+    /// One thread an element.
+    mutating func launch1D(
+        _ kernel: String, section: String? = nil, n: Int, _ args: [String], node: Node?, ops: Int = 0, bytes: Int
+    ) throws(CodegenError) {
+        try launch(kernel, section: section, grid: [blocks(n)], block: [256], args, node: node, ops: ops, bytes: bytes)
+    }
+
+    // MARK: the program
+
+    mutating func run() throws(CodegenError) {
+        guard let ends = program.int8Ends else {
+            throw fail(nil, "the CUDA backend needs a graph that quantizes its input and dequantizes int8 logits")
+        }
+        for s in program.steps {
+            let n = g.nodes[s.node]
+            switch s.kernel {
+            case .float32, .quantize, .dequantize:
+                throw fail(n, "runs in float32 (mixed precision), and the CUDA backend has no float32 kernels: no CUDA")
+            default: break
+            }
+        }
+        for v in g.values.indices where program.offsets[v] != nil {
+            guard g.values[v].shape.elementCount < Int(Int32.max) / 2 else {
+                throw fail(nil, "value '\(g.values[v].name)' is too large for the CUDA kernels' int indices")
+            }
+        }
+        let x = g.inputs[0]
+        let (h, w, c) = hwc(x)
+        let inputBytes = h * w * c * 4
+        let outputCount = g.values[g.outputs[0]].shape.elementCount
+        workspaceBytes = (program.workspaceBytes + 15) / 16 * 16
+        inputOffset = workspaceBytes
+        workspaceBytes += (inputBytes + 15) / 16 * 16
+        outputOffset = workspaceBytes
+        workspaceBytes += (outputCount * 4 + 15) / 16 * 16
+        let qin = ends.quantizedInput
+        let stored = h * w * c * elementBytes
+        if precision == .int8 {
+            try launch1D(
+                "fk_cu_quantize_nchw", n: h * w * c,
+                ["input", "\(c)", "\(h * w)", Emission.cFloat(q(qin).scales[0]), "\(q(qin).zeroPoints[0])", act(qin)],
+                node: g.nodes.first, bytes: inputBytes + stored)
+        } else {
+            try launch1D(
+                "fk_cu_half_from_nchw", n: h * w * c, ["input", "\(c)", "\(h * w)", act(qin)], node: g.nodes.first,
+                bytes: inputBytes + stored)
+        }
+        for s in program.steps { try step(g.nodes[s.node], s) }
+        let out = ends.int8Output
+        let n = g.values[out].shape.elementCount
+        if precision == .int8 {
+            try launch1D(
+                "fk_cu_dequantize", n: n,
+                [act(out), "\(n)", Emission.cFloat(q(out).scales[0]), "\(q(out).zeroPoints[0])", "output"],
+                node: g.nodes.last, bytes: n * 5)
+        } else {
+            try launch1D("fk_cu_float_from_half", n: n, [act(out), "\(n)", "output"], node: g.nodes.last, bytes: n * 6)
+        }
+    }
+
+    /// Bytes an int8 map takes on the device in this precision.
+    func mapBytes(_ v: ValueID) -> Int { g.values[v].shape.elementCount * elementBytes }
+
+    func int8Weights(_ v: ValueID, for n: Node) throws(CodegenError) -> [Int8] {
+        guard let t = g.constants[v], t.dtype == .int8 else { throw fail(n, "needs constant int8 weights") }
+        return t.int64ArrayExact().map { Int8(truncatingIfNeeded: $0) }
+    }
+
+    /// fp16: the layer's bias in real units, b · s_in · s_w[o], with the input zero point the
+    /// int8 bias folds (1×1 and linear) unfolded again: b = b' + zx Σ_k w[o][k], wrapping as the fold.
+    func realBias(_ p: WeightedParameters, x: ValueID, weights: [Int8], outputs: Int) -> [Float] {
+        let (sx, zx) = (Double(q(x).scales[0]), q(x).zeroPoints[0])
+        let sw = g.values[p.weights].quant?.channelScales(outputs) ?? [Float](repeating: 1, count: outputs)
+        let folded = zx &- p.inputOffset
+        let per = weights.count / max(outputs, 1)
+        return (0..<outputs).map { o in
+            var b = p.bias[o]
+            if folded != 0 {
+                var sum: Int32 = 0
+                for k in 0..<per { sum &+= Int32(weights[o * per + k]) }
+                b &+= folded &* sum
+            }
+            return Float(Double(b) * sx * Double(sw[o]))
+        }
+    }
+
+    mutating func requantizers(_ r: ChannelRequantizers) -> [String] {
+        [int32s(r.multipliers), int8s(r.leftShifts), int8s(r.rightShifts)]
+    }
+
+    mutating func step(_ n: Node, _ s: KernelProgram.Step) throws(CodegenError) {
+        let x = n.inputs[0]
+        let out = n.outputs[0]
+        let (h, wd, c) = hwc(x)
+        let (ho, wo, _) = hwc(out)
+        let (xb, yb) = (mapBytes(x), mapBytes(out))
+        let half = precision == .fp16
+        switch (s.kernel, s.parameters) {
+        case (.pointwise, .weighted(let p)):
+            let wq = try int8Weights(p.weights, for: n)
+            let o = g.values[p.weights].shape[0]
+            let k = wq.count / max(o, 1)
+            let rows = g.values[x].shape.elementCount / max(k, 1)
+            let grid = [(rows + 63) / 64, (o + 63) / 64]
+            let macs = rows * k * o
+            if half {
+                let bias = floats(realBias(p, x: x, weights: wq, outputs: o))
+                let sw = g.values[p.weights].quant?.channelScales(o) ?? []
+                let wt = halfWeights(
+                    WeightLayout.transposed(rows: o, cols: k).apply(wq, zero: 0), scales: sw, channels: o, inner: 1)
+                try launch(
+                    "fk_cu_pointwise_h", grid: grid, block: [256], sync: true,
+                    [act(x), "\(rows)", "\(k)", wt, bias, act(out), "\(o)"] + realClamp(n), node: n,
+                    ops: 2 * macs, bytes: xb + yb + 2 * wq.count + 4 * o)
+            } else {
+                let kp = (k + 31) / 32 * 32
+                var padded = [Int8](repeating: 0, count: o * kp)
+                for r in 0..<o { for j in 0..<k { padded[r * kp + j] = wq[r * k + j] } }
+                let wt = int8s(padded)
+                let b = int32s(p.bias)
+                let rq = requantizers(p.requant)
+                try launch(
+                    "fk_cu_pointwise", grid: grid, block: [256], sync: true,
+                    [act(x), "\(rows)", "\(k)", wt, "\(kp)", b] + rq
+                        + [act(out), "\(o)", "\(p.outputZeroPoint)", "\(p.clamp.lo)", "\(p.clamp.hi)"], node: n,
+                    ops: 2 * macs, bytes: xb + yb + wq.count + 12 * o)
+            }
+        case (.depthwise, .weighted(let p)):
+            guard case .conv2d(let a) = n.op else { throw fail(n, "a depthwise kernel for a non-convolution") }
+            let wq = try int8Weights(p.weights, for: n)
+            let wd4 = g.values[p.weights].shape.dims
+            guard wd4.count == 4 else { throw fail(n, "needs weights [C, 1, kh, kw]") }
+            let (kh, kw) = (wd4[2], wd4[3])
+            let layout = WeightLayout.depthwise(channels: c, kk: kh * kw).apply(wq, zero: 0)
+            let pr = 7 * a.stride[0] + (kh - 1) * a.dilation[0] + 1
+            let pc = 7 * a.stride[1] + (kw - 1) * a.dilation[1] + 1
+            let smem = pr * pc * 32 * 2
+            guard smem <= 48 * 1024 else {
+                throw fail(n, "a depthwise window of \(kh)×\(kw), stride \(a.stride), needs \(smem) bytes of shared memory (48 KB)")
+            }
+            let grid = [(wo + 7) / 8, (ho + 7) / 8, (c + 31) / 32]
+            let geometry = [kh, kw, a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.dilation[0], a.dilation[1]]
+                .map(String.init)
+            let macs = ho * wo * c * kh * kw
+            if half {
+                let bias = floats(realBias(p, x: x, weights: wq, outputs: c))
+                let sw = g.values[p.weights].quant?.channelScales(c) ?? []
+                let wt = halfWeights(layout, scales: sw, channels: c, inner: 1)
+                try launch(
+                    "fk_cu_depthwise_h", grid: grid, block: [32, 8], smem: smem, sync: true,
+                    [act(x), "\(h)", "\(wd)", "\(c)", wt, bias, act(out), "\(ho)", "\(wo)"] + geometry
+                        + realClamp(n), node: n, ops: 2 * macs, bytes: xb + yb + 2 * wq.count + 4 * c)
+            } else {
+                let wt = int8s(layout)
+                let b = int32s(p.bias)
+                let rq = requantizers(p.requant)
+                try launch(
+                    "fk_cu_depthwise", grid: grid, block: [32, 8], smem: smem, sync: true,
+                    [act(x), "\(h)", "\(wd)", "\(c)", "\(p.inputOffset)", wt, b] + rq
+                        + [act(out), "\(ho)", "\(wo)"] + geometry
+                        + ["\(p.outputZeroPoint)", "\(p.clamp.lo)", "\(p.clamp.hi)"], node: n, ops: 2 * macs,
+                    bytes: xb + yb + wq.count + 12 * c)
+            }
+        case (.denseConvolution, .weighted(let p)), (.convolution, .weighted(let p)):
+            guard case .conv2d(let a) = n.op else { throw fail(n, "a convolution kernel for a non-convolution") }
+            let wq = try int8Weights(p.weights, for: n)
+            let d = g.values[p.weights].shape.dims
+            let (o, cg, kh, kw) = (d[0], d[1], d[2], d[3])
+            let layout = WeightLayout.general(o: o, cg: cg, kk: kh * kw).apply(wq, zero: 0)
+            let geometry = [kh, kw, a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.dilation[0], a.dilation[1], a.groups]
+                .map(String.init)
+            let count = ho * wo * o
+            let macs = count * kh * kw * cg
+            if half {
+                let bias = floats(realBias(p, x: x, weights: wq, outputs: o))
+                let sw = g.values[p.weights].quant?.channelScales(o) ?? []
+                let wt = halfWeights(layout, scales: sw, channels: o, inner: kh * kw * cg)
+                try launch1D(
+                    "fk_cu_conv_h", n: count,
+                    [act(x), "\(h)", "\(wd)", "\(c)", wt, bias, act(out), "\(ho)", "\(wo)", "\(o)"] + geometry
+                        + realClamp(n), node: n, ops: 2 * macs, bytes: xb + yb + 2 * wq.count + 4 * o)
+            } else {
+                let wt = int8s(layout)
+                let b = int32s(p.bias)
+                let rq = requantizers(p.requant)
+                try launch1D(
+                    "fk_cu_conv", n: count,
+                    [act(x), "\(h)", "\(wd)", "\(c)", "\(p.inputOffset)", wt, b] + rq
+                        + [act(out), "\(ho)", "\(wo)", "\(o)"] + geometry
+                        + ["\(p.outputZeroPoint)", "\(p.clamp.lo)", "\(p.clamp.hi)"], node: n, ops: 2 * macs,
+                    bytes: xb + yb + wq.count + 12 * o)
+            }
+        case (.add, .add(let p)):
+            let count = g.values[out].shape.elementCount
+            let b = n.inputs[1]
+            if half {
+                try launch1D(
+                    "fk_cu_add_h", n: count, [act(x), act(b), act(out), "\(count)"] + realClamp(n), node: n,
+                    ops: count, bytes: 3 * yb)
+            } else {
+                let r = { (q: Requantizer) in ["\(q.multiplier)", "\(q.leftShift)", "\(q.rightShift)"] }
+                try launch1D(
+                    "fk_cu_add", n: count,
+                    [act(x), "\(p.aZeroPoint)"] + r(p.a) + [act(b), "\(p.bZeroPoint)"] + r(p.b)
+                        + [act(out), "\(count)", "\(p.outputZeroPoint)"] + r(p.out)
+                        + ["\(p.clamp.lo)", "\(p.clamp.hi)"], node: n, ops: count, bytes: 3 * yb)
+            }
+        case (.averagePool, .averagePool(let p)):
+            let a = p.pool
+            let window = (a.kernel + a.stride + a.pad).map(String.init)
+            let count = ho * wo * c
+            let shape = [act(x), "\(h)", "\(wd)", "\(c)"]
+            if half {
+                try launch1D(
+                    "fk_cu_avgpool_h", n: count,
+                    shape + [act(out), "\(ho)", "\(wo)"] + window + ["\(a.countIncludePad ? 1 : 0)"], node: n,
+                    ops: h * wd * c, bytes: xb + yb)
+            } else {
+                let rq = requantizers(p.byCount)
+                try launch1D(
+                    "fk_cu_avgpool", n: count,
+                    shape + ["\(p.inputZeroPoint)", act(out), "\(ho)", "\(wo)"] + window
+                        + ["\(a.countIncludePad ? 1 : 0)", "\(p.byCount.count - 1)"] + rq + ["\(p.outputZeroPoint)"],
+                    node: n, ops: h * wd * c, bytes: xb + yb + 6 * p.byCount.count)
+            }
+        case (.maxPool, .maxPool(let a)):
+            let count = ho * wo * c
+            try launch1D(
+                half ? "fk_cu_maxpool_h" : "fk_cu_maxpool", n: count,
+                [act(x), "\(h)", "\(wd)", "\(c)", act(out), "\(ho)", "\(wo)"]
+                    + (a.kernel + a.stride + a.pad.prefix(2)).map(String.init), node: n,
+                ops: count * a.kernel[0] * a.kernel[1], bytes: xb + yb)
+        case (.toRowMajor, .reshape):
+            try launch1D(
+                "fk_cu_to_nchw<\(elementType)>", section: "fk_cu_layout", n: h * wd * c,
+                [act(x), "\(h * wd)", "\(c)", act(out)], node: n, bytes: xb + yb)
+        case (.toChannelLast, .reshape):
+            let (oh, ow, oc) = hwc(out)
+            try launch1D(
+                "fk_cu_nchw_to_nhwc<\(elementType)>", section: "fk_cu_layout", n: oh * ow * oc,
+                [act(x), "\(oc)", "\(oh * ow)", act(out)], node: n, bytes: xb + yb)
+        default:
+            throw fail(n, "has no CUDA kernel (\(s.kernel.rawValue)): no CUDA")
+        }
+    }
+}
