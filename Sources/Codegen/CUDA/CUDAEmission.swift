@@ -89,7 +89,7 @@ struct CUDAEmission {
         let act: FusedActivation
         switch n.op {
         case .conv2d(let a): act = a.activation
-        case .fullyConnected(let a), .gemm(let a): act = a
+        case .fullyConnected(let a), .gemm(let a), .add(let a): act = a
         default: act = .none
         }
         let (none, top) = ("-FK_CU_NO_CLAMP", "FK_CU_NO_CLAMP")

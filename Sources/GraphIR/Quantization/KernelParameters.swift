@@ -134,7 +134,7 @@ public enum KernelParameters: Sendable, Equatable {
                     b: Requantizer(real: Double(bq.scales[0]) / twiceMax),
                     out: Requantizer(real: twiceMax / (Double(1 << AddParameters.shift) * Double(oq.scales[0]))),
                     aZeroPoint: xq.zeroPoints[0], bZeroPoint: bq.zeroPoints[0], outputZeroPoint: oq.zeroPoints[0],
-                    clamp: try clamp(.none)))
+                    clamp: try clamp(act)))
         case (.averagePool, _):
             let d = g.values[node.inputs[0]].shape.dims
             var p = PoolAttrs(kernel: [d[2], d[3]], stride: [1, 1])

@@ -1,0 +1,165 @@
+import Foundation
+import Testing
+
+@testable import Codegen
+@testable import Driver
+@testable import GraphIR
+@testable import Passes
+
+/// The generated CUDA without a GPU: model_cuda.cu built for the CPU as C++14 (-Wall -Wextra
+/// -Werror -pedantic) with Sources/CUDAKernels/fk_cuda_host.h, which runs blocks and threads as
+/// loops and coroutines and emulates fp16, linked with the integrator's CUDA example. The int8
+/// (dp4a) path must equal the int8 evaluator bit for bit; the fp16 path must agree with the
+/// float32 evaluator on top-1 for every sample and within a stated relative logit error. The
+/// NVRTC/ptxas build for the Jetson architectures is `scripts/cuda-check.py` (CUDAToolchainTests).
+@Suite(.serialized) struct CUDATests {
+    /// The fp16 path's bound: the largest |logit − float32 logit| over the largest |float32 logit|
+    /// of a sample. It holds the int8 weights' rounding and half arithmetic together.
+    static let fp16Tolerance: Float = 0.1
+
+    static var cxx: String? { CGenTests.which("c++") ?? CGenTests.which("g++") ?? CGenTests.which("clang++") }
+
+    /// `model_cuda.cu` for `target` from the CGenTests student (its int8 graph), built for the
+    /// host with the integrator's example; the executable.
+    static func build(_ g: Graph, target: String, in dir: String, tag: String) throws -> (exe: String, out: CUDAEmitter.Output)? {
+        guard let cxx else {
+            print("CUDATests: no C++ compiler; skipped")
+            return nil
+        }
+        let out = try CUDAEmitter(target: try #require(TargetProfile.named(target))).emit(g)
+        let d = "\(dir)/cuda-\(tag)"
+        try Outputs.makeDirectory(d)
+        try out.header.write(toFile: "\(d)/model_cuda.h", atomically: true, encoding: .utf8)
+        try out.source.write(toFile: "\(d)/model_cuda.cu", atomically: true, encoding: .utf8)
+        let exe = "\(d)/classify-cuda"
+        let b = try CGenTests.sh(
+            cxx,
+            [
+                "-std=c++14", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic", "-DFK_CUDA_HOST_EMULATION",
+                "-I", d, "-I", Repo.path("Sources/CUDAKernels"), "-I", Repo.path("samples/integrator"), "-x", "c++",
+                "\(d)/model_cuda.cu", "-x", "c++", Repo.path("samples/integrator/classify_cuda.cu"), "-o", exe,
+            ])
+        #expect(b.code == 0 && b.out.isEmpty, "\(tag): \(b.out)")
+        return b.code == 0 ? (exe, out) : nil
+    }
+
+    /// Runs the example on .npy files: each file's logits as printed (%.9g: every float exactly).
+    static func logits(_ exe: String, _ files: [String]) throws -> [[Float]] {
+        let r = try CGenTests.sh(exe, files)
+        #expect(r.code == 0, "\(r.out)")
+        return r.out.split(separator: "\n").filter { $0.hasPrefix("  logits") }.map {
+            $0.split(separator: " ").dropFirst().compactMap { Float(String($0)) }
+        }
+    }
+
+    @Test func int8PathEqualsTheEvaluatorBitForBit() throws {
+        let f = try #require(CGenTests.fixture)
+        guard let (exe, out) = try Self.build(f.result.quantized.int8, target: "jetson-orin-nano", in: f.dir, tag: "int8")
+        else { return }
+        #expect(out.precision == .int8)
+        let got = try Self.logits(exe, f.inputs.map { "\(f.dir)/\($0.0).npy" })
+        #expect(got.count == f.inputs.count)
+        let evaluator = QuantizedEvaluator(graph: f.result.quantized.int8)
+        for ((name, x), g) in zip(f.inputs, got) {
+            let want = try evaluator.run([x])[0].floatArray()
+            #expect(g.map(\.bitPattern) == want.map(\.bitPattern), "\(name): CUDA int8 \(g) vs evaluator \(want)")
+        }
+    }
+
+    @Test func fp16PathAgreesWithFloat32OnEverySample() throws {
+        let f = try #require(CGenTests.fixture)
+        guard let (exe, out) = try Self.build(f.result.quantized.int8, target: "jetson-nano", in: f.dir, tag: "fp16")
+        else { return }
+        #expect(out.precision == .fp16)
+        let samples = f.inputs.filter { $0.0.hasPrefix("x") }
+        let got = try Self.logits(exe, samples.map { "\(f.dir)/\($0.0).npy" })
+        #expect(got.count == samples.count)
+        let float = Evaluator(graph: f.result.quantized.float)
+        var worst: Float = 0
+        for ((name, x), g) in zip(samples, got) {
+            let want = try float.run([x])[0].floatArray()
+            let scale = want.map { abs($0) }.max() ?? 1
+            let err = zip(g, want).map { abs($0 - $1) }.max() ?? .infinity
+            worst = max(worst, err / scale)
+            #expect(g.indices.max { g[$0] < g[$1] } == want.indices.max { want[$0] < want[$1] }, "\(name): top-1")
+            #expect(err / scale <= Self.fp16Tolerance, "\(name): fp16 \(g) vs float32 \(want)")
+        }
+        print("CUDATests: fp16 worst relative logit error \(worst) over \(samples.count) samples")
+    }
+
+    /// Every int8 row of `Int8Support` through both CUDA paths on a small graph: int8 equal to
+    /// the evaluator, fp16 within the tolerance of float32.
+    @Test func everyInt8RowRunsInCUDA() throws {
+        guard Self.cxx != nil else { return }
+        let dir = NSTemporaryDirectory() + "fkdc-cuda-rows-\(getpid())"
+        try Outputs.makeDirectory(dir)
+        let x = Int8SupportTests.input([1, 4, 6, 6], seed: 9)
+        try NPY.write(x, to: "\(dir)/x.npy")
+        for (name, op) in Int8SupportTests.samples.sorted(by: { $0.key < $1.key }) {
+            var g = try Int8SupportTests.graph(op)
+            if g.values[g.outputs[0]].shape.rank == 4 {  // a flat output, as classifiers end
+                g.outputs = [try g.addNode(name: "flat_out", op: .flatten(axis: 1), inputs: g.outputs)]
+            }
+            var ctx = PassContext()
+            ctx.quantization.ranges = try Calibrator().ranges(of: g, batches: [x])
+            var q = g
+            _ = try PassManager(passes: [QuantizePass.self]).run(on: &q, context: &ctx)
+            guard let (e8, _) = try Self.build(q, target: "jetson-xavier-nx", in: dir, tag: "\(name)-int8"),
+                let (e16, _) = try Self.build(q, target: "jetson-tx2", in: dir, tag: "\(name)-fp16")
+            else { continue }
+            let want8 = try QuantizedEvaluator(graph: q).run([x])[0].floatArray()
+            let got8 = try Self.logits(e8, ["\(dir)/x.npy"]).first ?? []
+            #expect(got8.map(\.bitPattern) == want8.map(\.bitPattern), "\(name) int8: \(got8) vs \(want8)")
+            let want = try Evaluator(graph: g).run([x])[0].floatArray()
+            let got = try Self.logits(e16, ["\(dir)/x.npy"]).first ?? []
+            let scale = max(want.map { abs($0) }.max() ?? 1, 1e-3)
+            #expect(got.count == want.count, "\(name) fp16")
+            let err = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(err / scale <= Self.fp16Tolerance, "\(name) fp16: \(got) vs float32 \(want)")
+        }
+    }
+
+    @Test func generatedCUDANamesOnlyWhatCUDA10Has() throws {
+        let f = try #require(CGenTests.fixture)
+        for t in ["jetson-nano", "jetson-orin-nano"] {
+            let out = try CUDAEmitter(target: try #require(TargetProfile.named(t))).emit(f.result.quantized.int8)
+            #expect(CUDAEmitter.violations(out.header + out.source).isEmpty)
+            #expect(out.source.contains("FK_LAUNCH"))
+            #expect(!out.source.contains("<<<") || out.source.contains("#define FK_LAUNCH"))
+        }
+        // the check bites: names missing from CUDA 10.2, and C++17
+        #expect(CUDAEmitter.violations("y = __hmax2(a, b);") == ["__hmax2"])
+        #expect(CUDAEmitter.violations("if constexpr (N > 1) {}") == ["C++17 'if constexpr'"])
+        #expect(CUDAEmitter.violations("cudaMallocManaged(&p, n);") == ["cudaMallocManaged"])
+        #expect(CUDAEmitter.violations("__hfma2(a, b, c); cudaMalloc(&p, n);").isEmpty)
+    }
+
+    @Test func aFloat32OpMeansNoCUDAAndTheNodeIsNamed() throws {
+        let x = Int8SupportTests.input([1, 4, 6, 6], seed: 9)
+        let g = try Int8SupportTests.graph(.sigmoid)
+        var ctx = PassContext()
+        ctx.quantization.ranges = try Calibrator().ranges(of: g, batches: [x])
+        var q = g
+        _ = try PassManager(passes: [QuantizePass.self]).run(on: &q, context: &ctx)
+        #expect(q.values[q.nodes.first { $0.name == "op" }!.outputs[0]].dtype == .float32)
+        let e = #expect(throws: CodegenError.self) { _ = try CUDAEmitter(target: .named("jetson-nano")!).emit(q) }
+        let m = e?.message ?? ""
+        #expect(m.contains("'op'") && m.contains("no CUDA") || m.contains("quantizes its input"), "\(m)")
+        #expect(throws: CodegenError.self) { _ = try CUDAEmitter(target: .named("x86-64")!) }
+    }
+
+    /// compile writes the CUDA and report.json's estimate for a Jetson target, and none for the host.
+    @Test func compileWritesCUDAAndTheBoardEstimate() throws {
+        let f = try #require(CGenTests.fixture)
+        let r = f.result
+        #expect(r.files.contains("model_cuda.cu") && r.files.contains("model_cuda.h"))
+        #expect(FileManager.default.fileExists(atPath: "\(f.dir)/model_cuda.cu"))
+        let cuda = try #require(r.cuda)
+        #expect(cuda.output?.precision == .fp16)
+        let nano = try #require(cuda.estimates.first { $0.target.name == "jetson-nano" })
+        #expect(nano.launches == cuda.output?.launches && nano.ops > 500_000_000 && nano.rooflineMs > 0)
+        #expect(cuda.estimates.map(\.target.name).sorted() == TargetProfile.all.filter { $0.gpu != nil }.map(\.name).sorted())
+        let report = try String(contentsOfFile: "\(f.dir)/report.json", encoding: .utf8)
+        #expect(report.contains("\"roofline_ms\"") && report.contains("\"tensorrt_mobilenet_v2_ms\": 17.65"))
+    }
+}
