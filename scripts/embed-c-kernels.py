@@ -11,7 +11,8 @@ kernel (or holds a SIMD block, which needs `fk_simd`) it does not declare, a dep
 unknown or defined later, and a name defined twice. SIMD blocks are
 `#if ... /* @simd TAG */` ... `#endif /* @simd TAG */`; the emitter keeps those whose TAG the
 target profile names and drops the rest. The CUDA file's `@allow` lines (in its opening comment)
-list the CUDA intrinsics and runtime calls generated CUDA may name (`CKernelLibrary.cudaAllowed`).
+list the CUDA intrinsics and runtime calls generated CUDA may name (`CKernelLibrary.cudaAllowed`),
+its `@forbid` lines the C++17 spellings it must not hold (`CKernelLibrary.cudaForbidden`).
 """
 import os
 import re
@@ -124,6 +125,12 @@ def swift(secs):
         + [f'        "{a}",' for a in allowed()]
         + [
             "    ]",
+            "    /// C++17 spellings generated CUDA must not hold (`@forbid` in fk_cuda.cuh).",
+            "    static let cudaForbidden: [String] = [",
+        ]
+        + [f'        "{a}",' for a in forbidden()]
+        + [
+            "    ]",
             "}",
             "",
         ]
@@ -137,6 +144,11 @@ def allowed():
     if not names:
         sys.exit(f"{CUDA_FILES[0]}: no @allow lines")
     return sorted(set(names))
+
+
+def forbidden():
+    text = open(os.path.join(CUDA, CUDA_FILES[0]), encoding="utf-8").read()
+    return re.findall(r"^ \* @forbid (.*)$", text, re.M)
 
 
 def main():

@@ -20,6 +20,19 @@
  * @allow cudaError_t cudaSuccess cudaErrorInvalidValue cudaMalloc cudaFree cudaMemcpyAsync cudaMemcpyHostToDevice
  * @allow cudaMemcpyDeviceToHost cudaStream_t cudaStreamSynchronize cudaGetLastError
  * @allow cudaGetErrorString cuda_fp16 cuda_runtime
+ *
+ * Spellings of C++17 and later that CUDA 10.2's C++14 front end rejects (refused the same way):
+ * @forbid if constexpr
+ * @forbid [[nodiscard]]
+ * @forbid [[maybe_unused]]
+ * @forbid [[fallthrough]]
+ * @forbid std::optional
+ * @forbid std::variant
+ * @forbid std::string_view
+ * @forbid std::byte
+ * @forbid inline constexpr
+ * @forbid __has_include
+ * @forbid template <auto
  */
 #ifndef FK_CUDA_CUH
 #define FK_CUDA_CUH
@@ -43,6 +56,8 @@
 #define FK_CU_TK 32
 #define FK_CU_TKH 16
 static __device__ __forceinline__ int fk_cu_index(void) { return (int)(blockIdx.x * blockDim.x + threadIdx.x); }
+
+/* @kernel fk_cu_clamp */
 static __device__ __forceinline__ float fk_cu_clamp(float v, float lo, float hi)
 {
     return v < lo ? lo : v > hi ? hi : v;
@@ -310,7 +325,7 @@ __global__ void fk_cu_float_from_half(const __half *in, int n, float *out)
     if (i < n) out[i] = __half2float(in[i]);
 }
 
-/* @kernel fk_cu_pointwise_h uses fk_cu_base */
+/* @kernel fk_cu_pointwise_h uses fk_cu_base fk_cu_clamp */
 /* fp16 1x1 convolution and linear layers, weights [K][O] half, bias float: a 64 x 64 output
  * tile a block of 256 threads, each 4 pixels x 2 pairs of outputs in half2; K in steps of 16
  * through shared memory, each step's 16 products summed in half2 (__hfma2) and added to fp32
@@ -367,7 +382,7 @@ __global__ void fk_cu_pointwise_h(const __half *x, int rows, int k, const __half
     }
 }
 
-/* @kernel fk_cu_depthwise_h uses fk_cu_base */
+/* @kernel fk_cu_depthwise_h uses fk_cu_base fk_cu_clamp */
 /* fp16 depthwise convolution, weights [kh][kw][C] half, bias float: fk_cu_depthwise's tiling
  * with a half patch (0 in the padding); each thread's 8 pixels as 4 half2, kh kw terms summed
  * with __hfma2 from the bias */
@@ -406,7 +421,7 @@ __global__ void fk_cu_depthwise_h(const __half *x, int h, int w, int c, const __
         }
 }
 
-/* @kernel fk_cu_conv_h uses fk_cu_base */
+/* @kernel fk_cu_conv_h uses fk_cu_base fk_cu_clamp */
 /* fp16 direct convolution (the stem, grouped), one thread an output, fp32 accumulation */
 __global__ void fk_cu_conv_h(const __half *x, int h, int w, int c, const __half *wt, const float *b, __half *y, int ho,
                              int wo, int o, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int groups,
@@ -437,7 +452,7 @@ __global__ void fk_cu_conv_h(const __half *x, int h, int w, int c, const __half 
     y[i] = __float2half(fk_cu_clamp(acc, lo, hi));
 }
 
-/* @kernel fk_cu_add_h uses fk_cu_base */
+/* @kernel fk_cu_add_h uses fk_cu_base fk_cu_clamp */
 __global__ void fk_cu_add_h(const __half *a, const __half *b, __half *y, int n, float lo, float hi)
 {
     const int i = fk_cu_index();

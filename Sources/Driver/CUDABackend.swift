@@ -36,7 +36,9 @@ public struct CUDABackend: Sendable {
         for t in TargetProfile.all {
             guard let gpu = t.gpu else { continue }
             if byPrecision[gpu.precision] == nil {
-                guard let e = try? CUDAEmitter(prefix: prefix, target: t, generator: generator).emit(g) else { continue }
+                guard let e = try? CUDAEmitter(prefix: prefix, target: t, generator: generator).emit(g) else {
+                    continue
+                }
                 byPrecision[gpu.precision] = e
             }
             guard let steps = byPrecision[gpu.precision]?.steps else { continue }
@@ -87,7 +89,8 @@ public struct CUDABackend: Sendable {
             )
         ]
         for e in estimates {
-            let trt = e.target.gpu?.tensorRTMobileNetV2.map { "; TensorRT \($0.precision) MobileNetV2 \(ms($0.ms))" } ?? ""
+            let trt =
+                e.target.gpu?.tensorRTMobileNetV2.map { "; TensorRT \($0.precision) MobileNetV2 \(ms($0.ms))" } ?? ""
             rows.append(
                 (
                     "  est. " + e.target.name,

@@ -33,7 +33,6 @@ public struct TargetProfile: Sendable, Hashable {
         }
     }
 
-
     public var name: String
     public var summary: String
     public var cpu: String
@@ -59,7 +58,8 @@ public struct TargetProfile: Sendable, Hashable {
         TargetProfile(
             name: "jetson-tx2", summary: "NVIDIA Jetson TX2",
             cpu: "4× Cortex-A57 + 2× Denver 2, Armv8.0-A: NEON, no dot-product instructions", simd: [.neon],
-            dotProduct: false, gpu: GPU(
+            dotProduct: false,
+            gpu: GPU(
                 arch: "sm_62", cuda: "10.2", fp16: true, dp4a: true, precision: .fp16, cores: 256, clockMHz: 1300,
                 bandwidthGBs: 59.7, tensorRTMobileNetV2: nil),
             precisions: ["int8 (CPU)", "fp16 (GPU; dp4a exists, no fast int8)"],

@@ -48,4 +48,18 @@ extension CKernelLibrary {
         "cuda_fp16",
         "cuda_runtime",
     ]
+    /// C++17 spellings generated CUDA must not hold (`@forbid` in fk_cuda.cuh).
+    static let cudaForbidden: [String] = [
+        "if constexpr",
+        "[[nodiscard]]",
+        "[[maybe_unused]]",
+        "[[fallthrough]]",
+        "std::optional",
+        "std::variant",
+        "std::string_view",
+        "std::byte",
+        "inline constexpr",
+        "__has_include",
+        "template <auto",
+    ]
 }

@@ -24,6 +24,10 @@ extension CKernelLibrary {
                 #define FK_CU_TK 32
                 #define FK_CU_TKH 16
                 static __device__ __forceinline__ int fk_cu_index(void) { return (int)(blockIdx.x * blockDim.x + threadIdx.x); }
+                """#),
+        Section(
+            name: "fk_cu_clamp", file: "fk_cuda.cuh", uses: [],
+            text: #"""
                 static __device__ __forceinline__ float fk_cu_clamp(float v, float lo, float hi)
                 {
                     return v < lo ? lo : v > hi ? hi : v;
@@ -320,7 +324,7 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_cu_pointwise_h", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
+            name: "fk_cu_pointwise_h", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_cu_clamp"],
             text: #"""
                 /* fp16 1x1 convolution and linear layers, weights [K][O] half, bias float: a 64 x 64 output
                  * tile a block of 256 threads, each 4 pixels x 2 pairs of outputs in half2; K in steps of 16
@@ -379,7 +383,7 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_cu_depthwise_h", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
+            name: "fk_cu_depthwise_h", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_cu_clamp"],
             text: #"""
                 /* fp16 depthwise convolution, weights [kh][kw][C] half, bias float: fk_cu_depthwise's tiling
                  * with a half patch (0 in the padding); each thread's 8 pixels as 4 half2, kh kw terms summed
@@ -420,7 +424,7 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_cu_conv_h", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
+            name: "fk_cu_conv_h", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_cu_clamp"],
             text: #"""
                 /* fp16 direct convolution (the stem, grouped), one thread an output, fp32 accumulation */
                 __global__ void fk_cu_conv_h(const __half *x, int h, int w, int c, const __half *wt, const float *b, __half *y, int ho,
@@ -453,7 +457,7 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_cu_add_h", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
+            name: "fk_cu_add_h", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_cu_clamp"],
             text: #"""
                 __global__ void fk_cu_add_h(const __half *a, const __half *b, __half *y, int n, float lo, float hi)
                 {

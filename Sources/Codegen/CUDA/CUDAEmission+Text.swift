@@ -37,6 +37,8 @@ extension CUDAEmission {
             #define \(upper)_CUDA_WORKSPACE_BYTES \(workspaceBytes)
             #define \(upper)_CUDA_WEIGHT_BYTES \(weightBytes)
             #define \(upper)_CUDA_LAUNCHES \(costs.count)
+            /* fp16: the stated bound on max |logit - float32 logit| / max |float32 logit| */
+            #define \(upper)_CUDA_FP16_TOLERANCE \(CUDAEmitter.fp16Tolerance)
 
             typedef struct {
                 void *weights; /* device memory, from _cuda_init */
@@ -111,6 +113,14 @@ extension CUDAEmission {
             \(bytes.joined(separator: "\n"))
             };
             #define \(upper)_CUDA_HALF_BASE \(blobBytes)
+
+            #if defined(FK_CUDA_PROFILE)
+            /* a profiler's hook after each launch of a run (the timer in bench/ records an event) */
+            extern "C" void fk_cuda_profile_mark(int launch, const char *kernel, const char *node, cudaStream_t stream);
+            #define FK_CUDA_MARK(i, kernel, node) fk_cuda_profile_mark(i, kernel, node, s)
+            #else
+            #define FK_CUDA_MARK(i, kernel, node)
+            #endif
 
             static cudaError_t \(p)_cuda_core(unsigned char *wts, unsigned char *ws, const float *input, float *output,
                                           cudaStream_t s)

@@ -113,7 +113,12 @@ struct CUDAEmission {
         body.append(
             "    \(sync ? "FK_LAUNCH_SYNC" : "FK_LAUNCH")(\(kernel), \(dims(grid)), \(dims(block)), \(smem), s, \(args.joined(separator: ", ")));"
         )
-        costs.append(StepCost(kernel: kernel, node: node?.name ?? "", ops: ops, bytes: bytes))
+        let name = node?.name ?? ""
+        let quoted = name.unicodeScalars.allSatisfy {
+            $0.isASCII && !"\"\\?".unicodeScalars.contains($0) && $0.value >= 32
+        }
+        body.append("    FK_CUDA_MARK(\(costs.count), \"\(kernel)\", \"\(quoted ? name : "?")\");")
+        costs.append(StepCost(kernel: kernel, node: name, ops: ops, bytes: bytes))
     }
 
     /// One thread an element.
@@ -254,7 +259,10 @@ struct CUDAEmission {
             let pc = 7 * a.stride[1] + (kw - 1) * a.dilation[1] + 1
             let smem = pr * pc * 32 * 2
             guard smem <= 48 * 1024 else {
-                throw fail(n, "a depthwise window of \(kh)×\(kw), stride \(a.stride), needs \(smem) bytes of shared memory (48 KB)")
+                throw fail(
+                    n,
+                    "a depthwise window of \(kh)×\(kw), stride \(a.stride), needs \(smem) bytes of shared memory (48 KB)"
+                )
             }
             let grid = [(wo + 7) / 8, (ho + 7) / 8, (c + 31) / 32]
             let geometry = [kh, kw, a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.dilation[0], a.dilation[1]]
@@ -285,8 +293,10 @@ struct CUDAEmission {
             let d = g.values[p.weights].shape.dims
             let (o, cg, kh, kw) = (d[0], d[1], d[2], d[3])
             let layout = WeightLayout.general(o: o, cg: cg, kk: kh * kw).apply(wq, zero: 0)
-            let geometry = [kh, kw, a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.dilation[0], a.dilation[1], a.groups]
-                .map(String.init)
+            let geometry = [
+                kh, kw, a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.dilation[0], a.dilation[1], a.groups,
+            ]
+            .map(String.init)
             let count = ho * wo * o
             let macs = count * kh * kw * cg
             if half {

@@ -39,6 +39,11 @@ public struct CUDAEmitter {
         public var bytes: Int
     }
 
+    /// The fp16 path's stated accuracy: the largest |logit − float32 logit| of a sample over its
+    /// largest |float32 logit| (the int8 weights' rounding and half arithmetic together); the
+    /// header states it (`_CUDA_FP16_TOLERANCE`), the tests and scripts/gpu-check.sh hold it.
+    public static let fp16Tolerance: Float = 0.1
+
     public struct Output: Sendable {
         public var header: String
         public var source: String
@@ -71,8 +76,9 @@ public struct CUDAEmitter {
             weightBytes: e.weightBytes, steps: e.costs, kernels: e.used.sorted())
     }
 
-    /// What CUDA source names outside the allow-list (`__x` and `cudaX` identifiers), and the
-    /// C++17 features it uses (the grep-level check; scripts/cuda-check.py runs the same).
+    /// What CUDA source names outside the allow-list (`__x` and `cudaX` identifiers outside string
+    /// literals: node names), and the C++17 features it uses (the grep-level check;
+    /// scripts/cuda-check.py runs the same).
     public static func violations(_ text: String) -> [String] {
         var found = Set<String>()
         let chars = Array(text.utf8)
@@ -81,6 +87,12 @@ public struct CUDAEmitter {
             (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c == 95
         }
         while i < chars.count {
+            if chars[i] == 34 {  // a string literal: skipped to its closing quote
+                i += 1
+                while i < chars.count && chars[i] != 34 && chars[i] != 10 { i += chars[i] == 92 ? 2 : 1 }
+                i += 1
+                continue
+            }
             guard word(chars[i]), i == 0 || !word(chars[i - 1]) else {
                 i += 1
                 continue
@@ -95,11 +107,9 @@ public struct CUDAEmitter {
         return found.sorted()
     }
 
-    /// Spellings of C++17 (and later) features that CUDA 10.2's C++14 front end rejects.
-    public static let cxx17Features = [
-        "if constexpr", "[[nodiscard]]", "[[maybe_unused]]", "[[fallthrough]]", "std::optional", "std::variant",
-        "std::string_view", "inline constexpr", "__has_include", "template <auto", "std::byte",
-    ]
+    /// Spellings of C++17 (and later) features that CUDA 10.2's C++14 front end rejects
+    /// (`@forbid` in fk_cuda.cuh).
+    public static var cxx17Features: [String] { CKernelLibrary.cudaForbidden }
 
     /// The roofline estimate of a program on a GPU: each launch takes the longer of its
     /// arithmetic at the GPU's peak and its bytes at its bandwidth; the sum, and each bound alone
