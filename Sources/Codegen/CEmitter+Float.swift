@@ -47,7 +47,7 @@ extension Emission {
     }
 
     /// (code, lo, hi) of a fused activation for `fk_act` (the `FK_ACT_` codes of fk_config.h).
-    func activation(_ a: FusedActivation) -> (Int32, String, String) {
+    static func activation(_ a: FusedActivation) -> (Int32, String, String) {
         switch a {
         case .none: (FK_ACT_NONE, "0", "0")
         case .relu: (FK_ACT_RELU, "0", "0")
@@ -101,7 +101,7 @@ extension Emission {
             let x = try fbuf(n.inputs[0], for: n)
             let wn = try weights(n.inputs[1], .identity(count: w.count), for: n)
             let bn = n.inputs.count > 2 ? floatArray("b", try constFloats(2)) : "NULL"
-            let (act, lo, hi) = activation(a.activation)
+            let (act, lo, hi) = Self.activation(a.activation)
             let y = try fbuf(out, for: n)
             call(
                 "fk_conv_f32",
@@ -115,7 +115,7 @@ extension Emission {
             let x = try fbuf(n.inputs[0], for: n)
             let wn = try weights(n.inputs[1], .transposed(rows: o, cols: k), for: n)
             let bn = n.inputs.count > 2 ? floatArray("b", try constFloats(2)) : "NULL"
-            let (act, lo, hi) = activation(fused)
+            let (act, lo, hi) = Self.activation(fused)
             let y = try fbuf(out, for: n)
             let rows = g.values[n.inputs[0]].shape.elementCount / max(k, 1)
             call("fk_gemm_f32", "\(x), \(rows), \(k), \(wn), \(bn), \(o), \(act), \(lo), \(hi), \(y)")
@@ -149,7 +149,7 @@ extension Emission {
             try rankOK(dd.count)
             let a = try fbuf(n.inputs[0], for: n)
             let b = try fbuf(n.inputs[1], for: n)
-            let (act, lo, hi) = activation(n.op.fusedActivation ?? .none)
+            let (act, lo, hi) = Self.activation(n.op.fusedActivation ?? .none)
             let y = try fbuf(out, for: n)
             let (sa, sb) = (Self.broadcastStrides(dims(0), to: dd), Self.broadcastStrides(dims(1), to: dd))
             let op = n.op == .mul ? 1 : 0

@@ -292,6 +292,84 @@ extension CKernelLibrary {
                     y[i] = (int8_t)mx;
                 }
 
+                /* ---- float32 steps (mixed precision): row-major, as in generated C ---- */
+                """#),
+        Section(
+            name: "fk_cu_quantize_n", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_quantize"],
+            text: #"""
+                __global__ void fk_cu_quantize_n(const float *in, int n, float s, int32_t zp, int8_t *out)
+                {
+                    const int i = fk_cu_index();
+                    if (i < n) out[i] = fk_quantize(in[i], s, zp);
+                }
+                """#),
+        Section(
+            name: "fk_cu_dequantize_nhwc", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_dequantize"],
+            text: #"""
+                /* NHWC int8 -> NCHW float */
+                __global__ void fk_cu_dequantize_nhwc(const int8_t *in, int plane, int c, float s, int32_t zp, float *out)
+                {
+                    const int i = fk_cu_index();
+                    if (i < c * plane) out[(i % c) * plane + i / c] = fk_dequantize(in[i], s, zp);
+                }
+                """#),
+        Section(
+            name: "fk_cu_unary_f32", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_act"],
+            text: #"""
+                /* y = act(x) by its FK_ACT_ code: the formulas of generated C's fk_act */
+                __global__ void fk_cu_unary_f32(const float *x, int n, int act, float lo, float hi, float *y)
+                {
+                    const int i = fk_cu_index();
+                    if (i < n) y[i] = fk_act(x[i], act, lo, hi);
+                }
+                """#),
+        Section(
+            name: "fk_cu_binary_f32", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_act"],
+            text: #"""
+                /* y = act(a op b) over a rank-4 index space (op 0 add, 1 mul), each operand read through its
+                 * strides (0 along a broadcast dimension), y contiguous */
+                struct fk_cu_space {
+                    int d[4], as[4], bs[4];
+                };
+                __global__ void fk_cu_binary_f32(const float *a, const float *b, float *y, fk_cu_space sp, int op, int act, float lo,
+                                                 float hi)
+                {
+                    const int i = fk_cu_index();
+                    int r, k, ao = 0, bo = 0;
+                    if (i >= sp.d[0] * sp.d[1] * sp.d[2] * sp.d[3]) return;
+                    for (r = i, k = 3; k >= 0; k--) {
+                        const int v = r % sp.d[k];
+                        r /= sp.d[k];
+                        ao += v * sp.as[k];
+                        bo += v * sp.bs[k];
+                    }
+                    y[i] = fk_act(op == 0 ? a[ao] + b[bo] : a[ao] * b[bo], act, lo, hi);
+                }
+                """#),
+        Section(
+            name: "fk_cu_gap_f32", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
+            text: #"""
+                /* global average pooling of row-major [N*C][plane] float, one thread a channel; the evaluator's
+                 * order: the sum from the first element, then one division */
+                __global__ void fk_cu_gap_f32(const float *x, int channels, int plane, float *y)
+                {
+                    const int i = fk_cu_index();
+                    int p;
+                    float acc = 0.0f;
+                    if (i >= channels) return;
+                    for (p = 0; p < plane; p++) acc += x[(long long)i * plane + p];
+                    y[i] = acc / (float)plane;
+                }
+                """#),
+        Section(
+            name: "fk_cu_copy_f32", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
+            text: #"""
+                __global__ void fk_cu_copy_f32(const float *x, int n, float *y)
+                {
+                    const int i = fk_cu_index();
+                    if (i < n) y[i] = x[i];
+                }
+
                 /* ---- fp16 ---- */
                 """#),
         Section(
@@ -312,6 +390,26 @@ extension CKernelLibrary {
                 {
                     const int i = fk_cu_index();
                     if (i < c * plane) out[(i % plane) * c + i / plane] = __float2half(in[i]);
+                }
+                """#),
+        Section(
+            name: "fk_cu_half_from_f32", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
+            text: #"""
+                /* row-major float -> half, element for element (a float32 step's output read by an fp16 one) */
+                __global__ void fk_cu_half_from_f32(const float *in, int n, __half *out)
+                {
+                    const int i = fk_cu_index();
+                    if (i < n) out[i] = __float2half(in[i]);
+                }
+                """#),
+        Section(
+            name: "fk_cu_float_from_half_nhwc", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
+            text: #"""
+                /* NHWC half -> NCHW float */
+                __global__ void fk_cu_float_from_half_nhwc(const __half *in, int plane, int c, float *out)
+                {
+                    const int i = fk_cu_index();
+                    if (i < c * plane) out[(i % c) * plane + i / c] = __half2float(in[i]);
                 }
                 """#),
         Section(

@@ -8,18 +8,18 @@ extension CKernelLibrary {
             name: "fk_fmax", file: "fk_float.h", uses: [],
             text: #"""
                 /* Swift's max and min (the evaluator's), signed zeros and NaN included */
-                static inline float fk_fmax(float a, float b) { return b >= a ? b : a; }
+                static inline FK_HD float fk_fmax(float a, float b) { return b >= a ? b : a; }
                 """#),
         Section(
             name: "fk_fmin", file: "fk_float.h", uses: [],
             text: #"""
-                static inline float fk_fmin(float a, float b) { return b < a ? b : a; }
+                static inline FK_HD float fk_fmin(float a, float b) { return b < a ? b : a; }
                 """#),
         Section(
             name: "fk_act", file: "fk_float.h", uses: ["fk_fmax", "fk_fmin"],
             text: #"""
                 /* an activation by its FK_ACT_ code (fk_config): fused into a conv, gemm or binary op, or alone */
-                static inline float fk_act(float v, int act, float lo, float hi)
+                static inline FK_HD float fk_act(float v, int act, float lo, float hi)
                 {
                     switch (act) {
                     case FK_ACT_RELU: return fk_fmax(v, 0);

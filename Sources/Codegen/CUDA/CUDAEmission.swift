@@ -1,3 +1,4 @@
+import CKernels
 import GraphIR
 
 /// One CUDA emission: the program's steps printed as launches of the fk_cuda.cuh kernels, the
@@ -130,20 +131,24 @@ struct CUDAEmission {
 
     // MARK: the program
 
-    mutating func run() throws(CodegenError) {
-        guard let ends = program.int8Ends else {
-            throw fail(nil, "the CUDA backend needs a graph that quantizes its input and dequantizes int8 logits")
+    /// The float32 ops of mixed-precision graphs the CUDA backend runs (in float32, as generated C).
+    static func hasFloat32Kernel(_ op: Op) -> Bool {
+        switch op {
+        case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .add, .mul, .globalAvgPool: true
+        default: false
         }
-        for s in program.steps {
+    }
+
+    mutating func run() throws(CodegenError) {
+        for s in program.steps where s.kernel == .float32 {
             let n = g.nodes[s.node]
-            switch s.kernel {
-            case .float32, .quantize, .dequantize:
-                throw fail(n, "runs in float32 (mixed precision), and the CUDA backend has no float32 kernels: no CUDA")
-            default: break
+            guard Self.hasFloat32Kernel(n.op) else {
+                throw fail(
+                    n, "runs in float32 (mixed precision), and the CUDA backend has no float32 kernel for it: no CUDA")
             }
         }
         for v in g.values.indices where program.offsets[v] != nil {
-            guard g.values[v].shape.elementCount < Int(Int32.max) / 2 else {
+            guard g.values[v].shape.elementCount < Int(Int32.max) / 4 else {
                 throw fail(nil, "value '\(g.values[v].name)' is too large for the CUDA kernels' int indices")
             }
         }
@@ -156,28 +161,148 @@ struct CUDAEmission {
         workspaceBytes += (inputBytes + 15) / 16 * 16
         outputOffset = workspaceBytes
         workspaceBytes += (outputCount * 4 + 15) / 16 * 16
-        let qin = ends.quantizedInput
-        let stored = h * w * c * elementBytes
-        if precision == .int8 {
-            try launch1D(
-                "fk_cu_quantize_nchw", n: h * w * c,
-                ["input", "\(c)", "\(h * w)", Emission.cFloat(q(qin).scales[0]), "\(q(qin).zeroPoints[0])", act(qin)],
-                node: g.nodes.first, bytes: inputBytes + stored)
-        } else {
-            try launch1D(
-                "fk_cu_half_from_nchw", n: h * w * c, ["input", "\(c)", "\(h * w)", act(qin)], node: g.nodes.first,
-                bytes: inputBytes + stored)
+        if let ends = program.int8Ends {
+            // the int8 ends: the input quantized (fp16: converted) into the first map, the logits back
+            let qin = ends.quantizedInput
+            let stored = h * w * c * elementBytes
+            if precision == .int8 {
+                try launch1D(
+                    "fk_cu_quantize_nchw", n: h * w * c,
+                    [
+                        "input", "\(c)", "\(h * w)", Emission.cFloat(q(qin).scales[0]), "\(q(qin).zeroPoints[0])",
+                        act(qin),
+                    ],
+                    node: g.nodes.first, bytes: inputBytes + stored)
+            } else {
+                try launch1D(
+                    "fk_cu_half_from_nchw", n: h * w * c, ["input", "\(c)", "\(h * w)", act(qin)],
+                    node: g.nodes.first, bytes: inputBytes + stored)
+            }
         }
         for s in program.steps { try step(g.nodes[s.node], s) }
-        let out = ends.int8Output
-        let n = g.values[out].shape.elementCount
-        if precision == .int8 {
-            try launch1D(
-                "fk_cu_dequantize", n: n,
-                [act(out), "\(n)", Emission.cFloat(q(out).scales[0]), "\(q(out).zeroPoints[0])", "output"],
-                node: g.nodes.last, bytes: n * 5)
+        if let ends = program.int8Ends {
+            let out = ends.int8Output
+            let n = g.values[out].shape.elementCount
+            if precision == .int8 {
+                try launch1D(
+                    "fk_cu_dequantize", n: n,
+                    [act(out), "\(n)", Emission.cFloat(q(out).scales[0]), "\(q(out).zeroPoints[0])", "output"],
+                    node: g.nodes.last, bytes: n * 5)
+            } else {
+                try launch1D(
+                    "fk_cu_float_from_half", n: n, [act(out), "\(n)", "output"], node: g.nodes.last, bytes: n * 6)
+            }
         } else {
-            try launch1D("fk_cu_float_from_half", n: n, [act(out), "\(n)", "output"], node: g.nodes.last, bytes: n * 6)
+            let out = g.outputs[0]
+            guard program.offsets[out] != nil else { throw fail(nil, "the output is the input: nothing to run") }
+            try launch1D(
+                "fk_cu_copy_f32", n: outputCount, [try fptr(out, for: g.nodes.last), "\(outputCount)", "output"],
+                node: g.nodes.last, bytes: 8 * outputCount)
+        }
+    }
+
+    /// A float32 value: the caller's input, a constant (in the blob), or the workspace.
+    mutating func fptr(_ v: ValueID, for n: Node?) throws(CodegenError) -> String {
+        if let t = g.constants[v] {
+            guard t.dtype == .float32 else { throw fail(n, "reads a \(t.dtype.rawValue) constant as float32") }
+            return floats(t.floatArray())
+        }
+        guard g.values[v].dtype == .float32 else { throw fail(n, "expects a float32 value") }
+        if program.inCaller.contains(v) { return "input" }
+        guard let o = program.offsets[v] else { throw fail(n, "a float32 value outside the workspace") }
+        return "(float *)(ws + \(o))"
+    }
+
+    /// quantize, dequantize and the float32 ops between (mixed precision).
+    mutating func floatStep(_ n: Node, _ s: KernelProgram.Step) throws(CodegenError) {
+        let out = n.outputs[0]
+        let count = g.values[out].shape.elementCount
+        let half = precision == .fp16
+        switch (s.kernel, s.parameters) {
+        case (.quantize, .quantize(let scale, let z)):
+            let x = try fptr(n.inputs[0], for: n)
+            let (h, w, c) = hwc(out)
+            let natural = program.naturalOrder(out)
+            let bytes = 4 * count + mapBytes(out)
+            switch (half, natural) {
+            case (false, true):
+                try launch1D(
+                    "fk_cu_quantize_n", n: count, [x, "\(count)", Emission.cFloat(scale), "\(z)", act(out)], node: n,
+                    bytes: bytes)
+            case (false, false):
+                try launch1D(
+                    "fk_cu_quantize_nchw", n: count,
+                    [x, "\(c)", "\(h * w)", Emission.cFloat(scale), "\(z)", act(out)], node: n, bytes: bytes)
+            case (true, true):
+                try launch1D("fk_cu_half_from_f32", n: count, [x, "\(count)", act(out)], node: n, bytes: bytes)
+            case (true, false):
+                try launch1D(
+                    "fk_cu_half_from_nchw", n: count, [x, "\(c)", "\(h * w)", act(out)], node: n, bytes: bytes)
+            }
+        case (.dequantize, .dequantize(let scale, let z)):
+            let x = n.inputs[0]
+            let y = try fptr(out, for: n)
+            let (h, w, c) = hwc(x)
+            let natural = program.naturalOrder(x)
+            let bytes = 4 * count + mapBytes(x)
+            switch (half, natural) {
+            case (false, true):
+                try launch1D(
+                    "fk_cu_dequantize", n: count, [act(x), "\(count)", Emission.cFloat(scale), "\(z)", y], node: n,
+                    bytes: bytes)
+            case (false, false):
+                try launch1D(
+                    "fk_cu_dequantize_nhwc", n: count,
+                    [act(x), "\(h * w)", "\(c)", Emission.cFloat(scale), "\(z)", y], node: n, bytes: bytes)
+            case (true, true):
+                try launch1D("fk_cu_float_from_half", n: count, [act(x), "\(count)", y], node: n, bytes: bytes)
+            case (true, false):
+                try launch1D(
+                    "fk_cu_float_from_half_nhwc", n: count, [act(x), "\(h * w)", "\(c)", y], node: n, bytes: bytes)
+            }
+        case (.float32, _):
+            switch n.op {
+            case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid:
+                var (kind, lo, hi) = (FK_ACT_RELU, "0.0f", "0.0f")
+                switch n.op {
+                case .clip(let a, let b): (kind, lo, hi) = (FK_ACT_CLIP, Emission.cFloat(a), Emission.cFloat(b))
+                case .hardSwish: kind = FK_ACT_HARD_SWISH
+                case .hardSigmoid: kind = FK_ACT_HARD_SIGMOID
+                case .gelu: kind = FK_ACT_GELU
+                case .sigmoid: kind = FK_ACT_SIGMOID
+                default: kind = FK_ACT_RELU
+                }
+                let x = try fptr(n.inputs[0], for: n)
+                try launch1D(
+                    "fk_cu_unary_f32", n: count, [x, "\(count)", "\(kind)", lo, hi, try fptr(out, for: n)], node: n,
+                    ops: 4 * count, bytes: 8 * count)
+            case .add, .mul:
+                let od = g.values[out].shape.dims
+                guard od.count <= 4 else { throw fail(n, "rank \(od.count) (the CUDA kernels handle up to 4)") }
+                let dd = [Int](repeating: 1, count: 4 - od.count) + od
+                let a = try fptr(n.inputs[0], for: n)
+                let b = try fptr(n.inputs[1], for: n)
+                let sa = Emission.broadcastStrides(g.values[n.inputs[0]].shape.dims, to: dd)
+                let sb = Emission.broadcastStrides(g.values[n.inputs[1]].shape.dims, to: dd)
+                let (act, lo, hi) = Emission.activation(n.op.fusedActivation ?? .none)
+                let list = { (v: [Int]) in "{\(v.map(String.init).joined(separator: ", "))}" }
+                let space = "fk_cu_space{\(list(dd)), \(list(sa)), \(list(sb))}"
+                try launch1D(
+                    "fk_cu_binary_f32", n: count,
+                    [a, b, try fptr(out, for: n), space, n.op == .mul ? "1" : "0", "\(act)", lo, hi], node: n,
+                    ops: count, bytes: 12 * count)
+            case .globalAvgPool:
+                let d = g.values[n.inputs[0]].shape.dims
+                guard d.count == 4 else { throw fail(n, "global_avg_pool needs NCHW") }
+                try launch1D(
+                    "fk_cu_gap_f32", n: d[0] * d[1],
+                    [try fptr(n.inputs[0], for: n), "\(d[0] * d[1])", "\(d[2] * d[3])", try fptr(out, for: n)],
+                    node: n, ops: d.reduce(1, *), bytes: 4 * d.reduce(1, *))
+            default:
+                throw fail(n, "has no float32 CUDA kernel: no CUDA")
+            }
+        default:
+            throw fail(n, "\(s.kernel.rawValue) with the parameters of another kernel")
         }
     }
 
@@ -219,6 +344,8 @@ struct CUDAEmission {
         let (xb, yb) = (mapBytes(x), mapBytes(out))
         let half = precision == .fp16
         switch (s.kernel, s.parameters) {
+        case (.quantize, _), (.dequantize, _), (.float32, _):
+            try floatStep(n, s)
         case (.pointwise, .weighted(let p)):
             let wq = try int8Weights(p.weights, for: n)
             let o = g.values[p.weights].shape[0]
