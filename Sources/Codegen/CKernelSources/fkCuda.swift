@@ -84,15 +84,35 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_cu_pointwise", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_cu_dot4", "fk_requant"],
+            name: "fk_cu_add_params", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_add_one"],
+            text: #"""
+                /* an int8 add's parameters (fk_add_one's), for fk_cu_add and the 1x1 kernel's fused residual */
+                struct fk_cu_add_params {
+                    int32_t za, ma, la, ra, zb, mb, lb, rb, zo, mo, lo_shift, ro, lo, hi;
+                };
+                static __device__ __forceinline__ int8_t fk_cu_add_one(int32_t a, int32_t b, const fk_cu_add_params &p)
+                {
+                    return fk_add_one(a, p.za, p.ma, p.la, p.ra, b, p.zb, p.mb, p.lb, p.rb, p.zo, p.mo, p.lo_shift, p.ro, p.lo, p.hi);
+                }
+                """#),
+        Section(
+            name: "fk_cu_pointwise", file: "fk_cuda.cuh",
+            uses: [
+                "fk_cu_base",
+                "fk_cu_dot4",
+                "fk_requant",
+                "fk_cu_add_params",
+            ],
             text: #"""
                 /* 1x1 convolution and linear layers, y[p][o] = requant(b[o] + sum_k x[p][k] w[o][k]) (the input
                  * zero point folded into b as in fk_pointwise): a tiled GEMM, a 64 x 64 output tile a block of
                  * 256 threads, each 4 x 4; K in steps of 32 bytes through shared memory, four products a dot4.
-                 * Weights [O][kp], kp = K rounded up to 32 with zeros. */
+                 * Weights [O][kp], kp = K rounded up to 32 with zeros. With `res` (a residual connection fused
+                 * into the epilogue) each result is then added to res[p][o] as fk_cu_add would (the result the
+                 * add's first operand when res_first is 0, its second otherwise) and y is the add's output. */
                 __global__ void fk_cu_pointwise(const int8_t *x, int rows, int k, const int8_t *w, int kp, const int32_t *b,
                                                 const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o, int32_t zo,
-                                                int32_t lo, int32_t hi)
+                                                int32_t lo, int32_t hi, const int8_t *res, int res_first, fk_cu_add_params ap)
                 {
                     __shared__ int xs[FK_CU_TILE][FK_CU_TK / 4 + 1]; /* +1: rows on different banks */
                     __shared__ int ws[FK_CU_TILE][FK_CU_TK / 4 + 1];
@@ -132,7 +152,12 @@ extension CKernelLibrary {
                         if (p >= rows) continue;
                         for (j = 0; j < 4; j++) {
                             const int oc = o0 + tx * 4 + j;
-                            if (oc < o) y[(long long)p * o + oc] = fk_requant(b[oc] + acc[i][j], m[oc], l[oc], r[oc], zo, lo, hi);
+                            const long long at = (long long)p * o + oc;
+                            int8_t v;
+                            if (oc >= o) continue;
+                            v = fk_requant(b[oc] + acc[i][j], m[oc], l[oc], r[oc], zo, lo, hi);
+                            if (res) v = res_first ? fk_cu_add_one(res[at], v, ap) : fk_cu_add_one(v, res[at], ap);
+                            y[at] = v;
                         }
                     }
                 }
@@ -211,19 +236,13 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_cu_add", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_requant", "fk_scale"],
+            name: "fk_cu_add", file: "fk_cuda.cuh", uses: ["fk_cu_add_params"],
             text: #"""
-                /* fk_add's arithmetic, one thread an element */
-                __global__ void fk_cu_add(const int8_t *a, int32_t za, int32_t ma, int la, int ra, const int8_t *b, int32_t zb,
-                                          int32_t mb, int lb, int rb, int8_t *y, int n, int32_t zo, int32_t mo, int lo_shift, int ro,
-                                          int32_t lo, int32_t hi)
+                /* the int8 add, one thread an element */
+                __global__ void fk_cu_add(const int8_t *a, const int8_t *b, int8_t *y, int n, fk_cu_add_params p)
                 {
                     const int i = fk_cu_index();
-                    if (i < n) {
-                        const int32_t va = fk_scale(((int32_t)a[i] - za) * (1 << FK_ADD_SHIFT), ma, la, ra);
-                        const int32_t vb = fk_scale(((int32_t)b[i] - zb) * (1 << FK_ADD_SHIFT), mb, lb, rb);
-                        y[i] = fk_requant(va + vb, mo, lo_shift, ro, zo, lo, hi);
-                    }
+                    if (i < n) y[i] = fk_cu_add_one(a[i], b[i], p);
                 }
                 """#),
         Section(
@@ -427,9 +446,10 @@ extension CKernelLibrary {
                 /* fp16 1x1 convolution and linear layers, weights [K][O] half, bias float: a 64 x 64 output
                  * tile a block of 256 threads, each 4 pixels x 2 pairs of outputs in half2; K in steps of 16
                  * through shared memory, each step's 16 products summed in half2 (__hfma2) and added to fp32
-                 * accumulators, so no half sum runs longer than 16 terms */
+                 * accumulators, so no half sum runs longer than 16 terms. With `res`, each (rounded) result is
+                 * added to res[p][o] as fk_cu_add_h would, clamped to [rlo, rhi]. */
                 __global__ void fk_cu_pointwise_h(const __half *x, int rows, int k, const __half *w, const float *b, __half *y, int o,
-                                                  float lo, float hi)
+                                                  float lo, float hi, const __half *res, float rlo, float rhi)
                 {
                     __shared__ __half xs[FK_CU_TKH][FK_CU_TILE];
                     __shared__ __half2 ws[FK_CU_TKH][FK_CU_TILE / 2];
@@ -475,7 +495,12 @@ extension CKernelLibrary {
                         for (j = 0; j < 4; j++) {
                             /* thread tx holds outputs 4 tx .. 4 tx + 3: pairs 2 tx and 2 tx + 1 */
                             const int oc = o0 + tx * 4 + j;
-                            if (oc < o) y[(long long)p * o + oc] = __float2half(fk_cu_clamp(acc[i][j] + b[oc], lo, hi));
+                            const long long at = (long long)p * o + oc;
+                            __half v;
+                            if (oc >= o) continue;
+                            v = __float2half(fk_cu_clamp(acc[i][j] + b[oc], lo, hi));
+                            if (res) v = __float2half(fk_cu_clamp(__half2float(__hadd(v, res[at])), rlo, rhi));
+                            y[at] = v;
                         }
                     }
                 }

@@ -353,20 +353,29 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_add", file: "fk_int8.h", uses: ["fk_requant", "fk_scale"],
+            name: "fk_add_one", file: "fk_int8.h", uses: ["fk_requant", "fk_scale"],
             text: #"""
-                /* add with its own scales: each input (less its zero point) << FK_ADD_SHIFT, rescaled to 2 max(sa, sb),
-                 * the sum rescaled to the output */
+                /* one element of the int8 add (generated CUDA's too): each input, less its zero point,
+                 * << FK_ADD_SHIFT, rescaled to 2 max(sa, sb); the sum rescaled to the output */
+                static inline FK_HD int8_t fk_add_one(int32_t a, int32_t za, int32_t ma, int la, int ra, int32_t b, int32_t zb,
+                                                      int32_t mb, int lb, int rb, int32_t zo, int32_t mo, int lo_shift, int ro,
+                                                      int32_t lo, int32_t hi)
+                {
+                    const int32_t va = fk_scale((a - za) * (1 << FK_ADD_SHIFT), ma, la, ra);
+                    const int32_t vb = fk_scale((b - zb) * (1 << FK_ADD_SHIFT), mb, lb, rb);
+                    return fk_requant(va + vb, mo, lo_shift, ro, zo, lo, hi);
+                }
+                """#),
+        Section(
+            name: "fk_add", file: "fk_int8.h", uses: ["fk_add_one"],
+            text: #"""
+                /* add with its own scales (fk_add_one on every element) */
                 static inline void fk_add(const int8_t *a, int32_t za, int32_t ma, int la, int ra, const int8_t *b,
                                           int32_t zb, int32_t mb, int lb, int rb, int8_t *y, int n, int32_t zo, int32_t mo,
                                           int lo_shift, int ro, int32_t lo, int32_t hi)
                 {
                     int i;
-                    for (i = 0; i < n; i++) {
-                        int32_t va = fk_scale(((int32_t)a[i] - za) * (1 << FK_ADD_SHIFT), ma, la, ra);
-                        int32_t vb = fk_scale(((int32_t)b[i] - zb) * (1 << FK_ADD_SHIFT), mb, lb, rb);
-                        y[i] = fk_requant(va + vb, mo, lo_shift, ro, zo, lo, hi);
-                    }
+                    for (i = 0; i < n; i++) y[i] = fk_add_one(a[i], za, ma, la, ra, b[i], zb, mb, lb, rb, zo, mo, lo_shift, ro, lo, hi);
                 }
                 """#),
         Section(

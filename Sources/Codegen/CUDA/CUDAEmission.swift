@@ -179,7 +179,12 @@ struct CUDAEmission {
                     node: g.nodes.first, bytes: inputBytes + stored)
             }
         }
-        for s in program.steps { try step(g.nodes[s.node], s) }
+        var i = 0
+        while i < program.steps.count {
+            let fused = residual(after: i)
+            try step(g.nodes[program.steps[i].node], program.steps[i], residual: fused)
+            i += fused == nil ? 1 : 2
+        }
         if let ends = program.int8Ends {
             let out = ends.int8Output
             let n = g.values[out].shape.elementCount
@@ -332,13 +337,45 @@ struct CUDAEmission {
         }
     }
 
+    /// `fk_cu_add_params{…}`: an int8 add's parameters.
+    func addParams(_ p: AddParameters) -> String {
+        let r = { (q: Requantizer) in ["\(q.multiplier)", "\(q.leftShift)", "\(q.rightShift)"] }
+        let all =
+            ["\(p.aZeroPoint)"] + r(p.a) + ["\(p.bZeroPoint)"] + r(p.b) + ["\(p.outputZeroPoint)"] + r(p.out)
+            + ["\(p.clamp.lo)", "\(p.clamp.hi)"]
+        return "fk_cu_add_params{\(all.joined(separator: ", "))}"
+    }
+
+    /// The residual add the 1×1 step at `i` takes into its epilogue (`residualFusions`: the next
+    /// step adds the 1×1 output, read by nothing else, to another map of its shape; the plan keeps
+    /// the 1×1 input clear of the add's output). The add's node, its other operand, whether that
+    /// operand comes first, and the add's parameters.
+    func residual(after i: Int) -> (add: Node, other: ValueID, otherFirst: Bool, parameters: AddParameters)? {
+        guard program.residualFusions.contains(i), case .add(let ap) = program.steps[i + 1].parameters else {
+            return nil
+        }
+        let out = g.nodes[program.steps[i].node].outputs[0]
+        let add = g.nodes[program.steps[i + 1].node]
+        let x = g.nodes[program.steps[i].node].inputs[0]
+        let y = add.outputs[0]
+        guard let xo = program.offsets[x], let yo = program.offsets[y],
+            xo + program.storageBytes(x) <= yo || yo + program.storageBytes(y) <= xo
+        else { return nil }
+        let first = add.inputs[0] != out
+        return (add, first ? add.inputs[0] : add.inputs[1], first, ap)
+    }
+
     mutating func requantizers(_ r: ChannelRequantizers) -> [String] {
         [int32s(r.multipliers), int8s(r.leftShifts), int8s(r.rightShifts)]
     }
 
-    mutating func step(_ n: Node, _ s: KernelProgram.Step) throws(CodegenError) {
+    mutating func step(
+        _ n: Node, _ s: KernelProgram.Step,
+        residual: (add: Node, other: ValueID, otherFirst: Bool, parameters: AddParameters)? = nil
+    ) throws(CodegenError) {
         let x = n.inputs[0]
-        let out = n.outputs[0]
+        // a fused residual add: the step writes the add's output
+        let out = residual?.add.outputs[0] ?? n.outputs[0]
         let (h, wd, c) = hwc(x)
         let (ho, wo, _) = hwc(out)
         let (xb, yb) = (mapBytes(x), mapBytes(out))
@@ -360,8 +397,9 @@ struct CUDAEmission {
                     WeightLayout.transposed(rows: o, cols: k).apply(wq, zero: 0), scales: sw, channels: o, inner: 1)
                 try launch(
                     "fk_cu_pointwise_h", grid: grid, block: [256], sync: true,
-                    [act(x), "\(rows)", "\(k)", wt, bias, act(out), "\(o)"] + realClamp(n), node: n,
-                    ops: 2 * macs, bytes: xb + yb + 2 * wq.count + 4 * o)
+                    [act(x), "\(rows)", "\(k)", wt, bias, act(out), "\(o)"] + realClamp(n)
+                        + (residual.map { [act($0.other)] + realClamp($0.add) } ?? ["0", "0.0f", "0.0f"]),
+                    node: n, ops: 2 * macs, bytes: xb + yb + (residual == nil ? 0 : yb) + 2 * wq.count + 4 * o)
             } else {
                 let kp = (k + 31) / 32 * 32
                 var padded = [Int8](repeating: 0, count: o * kp)
@@ -372,8 +410,11 @@ struct CUDAEmission {
                 try launch(
                     "fk_cu_pointwise", grid: grid, block: [256], sync: true,
                     [act(x), "\(rows)", "\(k)", wt, "\(kp)", b] + rq
-                        + [act(out), "\(o)", "\(p.outputZeroPoint)", "\(p.clamp.lo)", "\(p.clamp.hi)"], node: n,
-                    ops: 2 * macs, bytes: xb + yb + wq.count + 12 * o)
+                        + [act(out), "\(o)", "\(p.outputZeroPoint)", "\(p.clamp.lo)", "\(p.clamp.hi)"]
+                        + (residual.map { [act($0.other), $0.otherFirst ? "1" : "0", addParams($0.parameters)] }
+                            ?? ["0", "0", "fk_cu_add_params{}"]),
+                    node: n,
+                    ops: 2 * macs, bytes: xb + yb + (residual == nil ? 0 : yb) + wq.count + 12 * o)
             }
         case (.depthwise, .weighted(let p)):
             guard case .conv2d(let a) = n.op else { throw fail(n, "a depthwise kernel for a non-convolution") }
@@ -453,12 +494,9 @@ struct CUDAEmission {
                     "fk_cu_add_h", n: count, [act(x), act(b), act(out), "\(count)"] + realClamp(n), node: n,
                     ops: count, bytes: 3 * yb)
             } else {
-                let r = { (q: Requantizer) in ["\(q.multiplier)", "\(q.leftShift)", "\(q.rightShift)"] }
                 try launch1D(
-                    "fk_cu_add", n: count,
-                    [act(x), "\(p.aZeroPoint)"] + r(p.a) + [act(b), "\(p.bZeroPoint)"] + r(p.b)
-                        + [act(out), "\(count)", "\(p.outputZeroPoint)"] + r(p.out)
-                        + ["\(p.clamp.lo)", "\(p.clamp.hi)"], node: n, ops: count, bytes: 3 * yb)
+                    "fk_cu_add", n: count, [act(x), act(b), act(out), "\(count)", addParams(p)], node: n, ops: count,
+                    bytes: 3 * yb)
             }
         case (.averagePool, .averagePool(let p)):
             let a = p.pool

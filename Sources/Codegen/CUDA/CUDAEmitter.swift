@@ -60,7 +60,10 @@ public struct CUDAEmitter {
 
     public func emit(_ g: Graph) throws(CodegenError) -> Output {
         let program: KernelProgram
-        do { program = try Lowering.lower(g, for: target, int8ElementBytes: precision == .fp16 ? 2 : 1) } catch {
+        do {
+            program = try Lowering.lower(
+                g, for: target, int8ElementBytes: precision == .fp16 ? 2 : 1, fusingResidualAdds: true)
+        } catch {
             throw CodegenError(error.location.isEmpty ? error.message : "node '\(error.location)': \(error.message)")
         }
         var e = CUDAEmission(program: program, p: prefix, precision: precision)

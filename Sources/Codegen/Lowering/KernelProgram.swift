@@ -57,6 +57,9 @@ public struct KernelProgram: Sendable {
     /// Bytes an int8 value's element takes in this backend: 1, or 2 where the CUDA fp16 path
     /// stores the same map in half.
     public var int8ElementBytes = 1
+    /// Steps (indices in `steps`) whose 1×1 convolution takes the residual add that follows into
+    /// its epilogue (lowered with `fusingResidualAdds`: the CUDA backend).
+    public var residualFusions: Set<Int> = []
 
     /// Bytes a value occupies (int8 one per element, or `int8ElementBytes`; float32 four).
     public func storageBytes(_ v: ValueID) -> Int {

@@ -8,10 +8,12 @@ import GraphIR
 /// The program's entry takes one NCHW float32 input of batch 1 and returns one float32 output;
 /// int8 feature maps are channel-last inside, every other value row-major. `int8ElementBytes`
 /// is the width a backend stores an int8 value's elements in (the CUDA fp16 path: 2), which the
-/// workspace plan follows.
+/// workspace plan follows. With `fusingResidualAdds` a backend that folds a residual add into the
+/// 1×1 convolution before it (`KernelProgram.residualFusions`) gets a plan that keeps the
+/// convolution's input alive until the add.
 public enum Lowering {
     public static func lower(
-        _ g: Graph, for target: TargetProfile, int8ElementBytes: Int = 1
+        _ g: Graph, for target: TargetProfile, int8ElementBytes: Int = 1, fusingResidualAdds: Bool = false
     ) throws(IRError) -> KernelProgram {
         func fail(_ m: String, at node: Node? = nil) -> IRError {
             IRError(.unsupported, at: node?.name ?? "", node.map { "\($0.op.name): \(m)" } ?? m)
@@ -80,6 +82,24 @@ public enum Lowering {
             for v in n.inputs where g.constants[v] == nil && !p.inCaller.contains(v) {
                 let r = root[v] ?? v
                 end[r] = max(end[r] ?? i, i)
+            }
+        }
+        if fusingResidualAdds {
+            var readers: [ValueID: Int] = [:]
+            for n in g.nodes { for v in n.inputs { readers[v, default: 0] += 1 } }
+            for (i, s) in p.steps.enumerated().dropLast() where s.kernel == .pointwise && p.steps[i + 1].kernel == .add
+            {
+                let (conv, add) = (g.nodes[s.node], g.nodes[p.steps[i + 1].node])
+                let out = conv.outputs[0]
+                guard add.inputs.count == 2, add.inputs.filter({ $0 == out }).count == 1, readers[out] == 1,
+                    !g.outputs.contains(out), p.int8Ends?.int8Output != out,
+                    g.values[add.inputs[0]].shape == g.values[add.inputs[1]].shape
+                else { continue }
+                p.residualFusions.insert(i)
+                let x = conv.inputs[0]
+                if !p.inCaller.contains(x), let r = root[x] ?? (def[x] != nil ? x : nil) {
+                    end[r] = max(end[r] ?? p.steps[i + 1].node, p.steps[i + 1].node)
+                }
             }
         }
         let final = p.int8Ends?.int8Output ?? output
