@@ -357,19 +357,6 @@ __global__ void fk_cu_binary_f32(const float *a, const float *b, float *y, fk_cu
     y[i] = fk_act(op == 0 ? a[ao] + b[bo] : a[ao] * b[bo], act, lo, hi);
 }
 
-/* @kernel fk_cu_gap_f32 uses fk_cu_base */
-/* global average pooling of row-major [N*C][plane] float, one thread a channel; the evaluator's
- * order: the sum from the first element, then one division */
-__global__ void fk_cu_gap_f32(const float *x, int channels, int plane, float *y)
-{
-    const int i = fk_cu_index();
-    int p;
-    float acc = 0.0f;
-    if (i >= channels) return;
-    for (p = 0; p < plane; p++) acc += x[(long long)i * plane + p];
-    y[i] = acc / (float)plane;
-}
-
 /* @kernel fk_cu_copy_f32 uses fk_cu_base */
 __global__ void fk_cu_copy_f32(const float *x, int n, float *y)
 {

@@ -301,6 +301,15 @@ import Testing
                 Int32(n), p.outputZeroPoint, p.out.multiplier, Int32(p.out.leftShift), Int32(p.out.rightShift),
                 p.clamp.lo, p.clamp.hi)
             #expect(y == t.want)
+            // one element at a time (generated CUDA's add and fused residuals call it)
+            let one = (0..<n).map { i in
+                fk_add_one(
+                    Int32(t.x[i]), p.aZeroPoint, p.a.multiplier, Int32(p.a.leftShift), Int32(p.a.rightShift),
+                    Int32(t.x[n + i]), p.bZeroPoint, p.b.multiplier, Int32(p.b.leftShift), Int32(p.b.rightShift),
+                    p.outputZeroPoint, p.out.multiplier, Int32(p.out.leftShift), Int32(p.out.rightShift), p.clamp.lo,
+                    p.clamp.hi)
+            }
+            #expect(one == t.want)
         }
         #expect(AddParameters.shift == Int(FK_ADD_SHIFT))
     }

@@ -161,6 +161,19 @@ import Testing
         case "hard_swish": g = try Int8SupportTests.graph(.hardSwish)
         case "constant add": g = try Int8SupportTests.graph(.add(.none), constantOperand: true)
         case "broadcast add": g = try Int8SupportTests.graph(.add(.none), broadcast: true)
+        case "hard_swish head":  // a float32 map flattened and quantized (row-major) for an int8 classifier
+            g = try Int8SupportTests.graph(.hardSwish)
+            let f = try g.addNode(name: "flat", op: .flatten(axis: 1), inputs: g.outputs)
+            let w = g.addConstant(name: "fc.w", Int8SupportTests.input([3, 144], seed: 12))
+            g.outputs = [try g.addNode(name: "fc", op: .fullyConnected(.none), inputs: [f, w])]
+        case "unfused add":  // an int8 add after a 3×3 convolution: its own kernel
+            g = Graph(name: "add")
+            let x = g.addInput(name: "x", shape: Shape([1, 4, 6, 6]))
+            let w1 = g.addConstant(name: "w1", Int8SupportTests.input([4, 4, 1, 1], seed: 1))
+            let w3 = g.addConstant(name: "w3", Int8SupportTests.input([4, 4, 3, 3], seed: 2))
+            let b = try g.addNode(name: "b", op: .conv2d(Conv2dAttrs()), inputs: [x, w1])
+            let a = try g.addNode(name: "a", op: .conv2d(Conv2dAttrs(pad: [1, 1, 1, 1])), inputs: [x, w3])
+            g.outputs = [try g.addNode(name: "op", op: .add(.relu), inputs: [a, b])]
         default:
             g = Graph(name: "se")
             let x = g.addInput(name: "x", shape: Shape([1, 4, 6, 6]))
@@ -180,16 +193,21 @@ import Testing
     }
 
     /// Mixed precision: the float32 steps the quantizer leaves (sigmoid, hard swish, a squeeze-
-    /// excitation's broadcast multiply, an add with a constant or broadcast operand) run in
-    /// float32 between quantize and dequantize kernels, in both precisions.
-    @Test(arguments: ["sigmoid", "hard_swish", "squeeze-excitation", "constant add", "broadcast add"])
+    /// excitation's broadcast multiply, an add with a constant or broadcast operand, a float32 map
+    /// flattened into an int8 classifier) run in float32 between quantize and dequantize
+    /// kernels, in both precisions; and an int8 add no 1×1 convolution takes runs on its own.
+    @Test(arguments: [
+        "sigmoid", "hard_swish", "squeeze-excitation", "constant add", "broadcast add", "hard_swish head",
+        "unfused add",
+    ])
     func float32StepsRunInCUDA(_ what: String) throws {
         guard Self.cxx != nil else { return }
         let (g, q, x) = try Self.mixed(what)
         let dir = NSTemporaryDirectory() + "fkdc-cuda-float-\(getpid())"
         try Outputs.makeDirectory(dir)
         try NPY.write(x, to: "\(dir)/x.npy")
-        #expect(q.nodes.contains { $0.name == "op" && q.values[$0.outputs[0]].dtype == .float32 }, "\(what) is int8")
+        let float32 = q.nodes.contains { $0.name == "op" && q.values[$0.outputs[0]].dtype == .float32 }
+        #expect(float32 == (what != "unfused add"), "\(what)")
         let tag = what.replacingOccurrences(of: " ", with: "-")
         guard let (e8, _) = try Self.build(q, target: "jetson-orin-nano", in: dir, tag: "\(tag)-int8"),
             let (e16, _) = try Self.build(q, target: "jetson-nano", in: dir, tag: "\(tag)-fp16")
@@ -202,6 +220,38 @@ import Testing
         let scale = max(want.map { abs($0) }.max() ?? 1, 1e-3)
         let err = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
         #expect(got.count == want.count && err / scale <= Self.fp16Tolerance, "\(what) fp16: \(got) vs \(want)")
+    }
+
+    /// Every CUDA kernel section is launched by a program these tests run (the helpers they use
+    /// aside): a new kernel without a test fails here.
+    @Test func everyCUDAKernelIsExercised() throws {
+        let f = try #require(CGenTests.fixture)
+        var graphs = [f.result.quantized.int8]
+        for (_, op) in Int8SupportTests.samples {
+            let x = Int8SupportTests.input([1, 4, 6, 6], seed: 9)
+            var g = try Int8SupportTests.graph(op)
+            if g.values[g.outputs[0]].shape.rank == 4 {
+                g.outputs = [try g.addNode(name: "flat_out", op: .flatten(axis: 1), inputs: g.outputs)]
+            }
+            var ctx = PassContext()
+            ctx.quantization.ranges = try Calibrator().ranges(of: g, batches: [x])
+            _ = try PassManager(passes: [QuantizePass.self]).run(on: &g, context: &ctx)
+            graphs.append(g)
+        }
+        for what in ["sigmoid", "squeeze-excitation", "broadcast add", "hard_swish head", "unfused add"] {
+            graphs.append(try Self.mixed(what).1)
+        }
+        var launched = Set<String>()
+        for g in graphs {
+            for t in ["jetson-nano", "jetson-orin-nano"] {
+                launched.formUnion(try CUDAEmitter(target: try #require(TargetProfile.named(t))).emit(g).kernels)
+            }
+        }
+        let helpers: Set = ["fk_cu_base", "fk_cu_dot4", "fk_cu_clamp", "fk_cu_pool_window", "fk_cu_add_params"]
+        let all = Set(CKernelLibrary.cudaSections.map(\.name))
+        #expect(
+            all.subtracting(helpers).subtracting(launched).isEmpty, "\(all.subtracting(helpers).subtracting(launched))")
+        #expect(helpers.isSubset(of: all))
     }
 
     @Test func generatedCUDANamesOnlyWhatCUDA10Has() throws {

@@ -366,21 +366,6 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_cu_gap_f32", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
-            text: #"""
-                /* global average pooling of row-major [N*C][plane] float, one thread a channel; the evaluator's
-                 * order: the sum from the first element, then one division */
-                __global__ void fk_cu_gap_f32(const float *x, int channels, int plane, float *y)
-                {
-                    const int i = fk_cu_index();
-                    int p;
-                    float acc = 0.0f;
-                    if (i >= channels) return;
-                    for (p = 0; p < plane; p++) acc += x[(long long)i * plane + p];
-                    y[i] = acc / (float)plane;
-                }
-                """#),
-        Section(
             name: "fk_cu_copy_f32", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
             text: #"""
                 __global__ void fk_cu_copy_f32(const float *x, int n, float *y)

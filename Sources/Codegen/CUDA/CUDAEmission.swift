@@ -134,7 +134,7 @@ struct CUDAEmission {
     /// The float32 ops of mixed-precision graphs the CUDA backend runs (in float32, as generated C).
     static func hasFloat32Kernel(_ op: Op) -> Bool {
         switch op {
-        case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .add, .mul, .globalAvgPool: true
+        case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .add, .mul: true
         default: false
         }
     }
@@ -296,13 +296,6 @@ struct CUDAEmission {
                     "fk_cu_binary_f32", n: count,
                     [a, b, try fptr(out, for: n), space, n.op == .mul ? "1" : "0", "\(act)", lo, hi], node: n,
                     ops: count, bytes: 12 * count)
-            case .globalAvgPool:
-                let d = g.values[n.inputs[0]].shape.dims
-                guard d.count == 4 else { throw fail(n, "global_avg_pool needs NCHW") }
-                try launch1D(
-                    "fk_cu_gap_f32", n: d[0] * d[1],
-                    [try fptr(n.inputs[0], for: n), "\(d[0] * d[1])", "\(d[2] * d[3])", try fptr(out, for: n)],
-                    node: n, ops: d.reduce(1, *), bytes: 4 * d.reduce(1, *))
             default:
                 throw fail(n, "has no float32 CUDA kernel: no CUDA")
             }
@@ -316,6 +309,9 @@ struct CUDAEmission {
 
     func int8Weights(_ v: ValueID, for n: Node) throws(CodegenError) -> [Int8] {
         guard let t = g.constants[v], t.dtype == .int8 else { throw fail(n, "needs constant int8 weights") }
+        guard t.shape.elementCount < Int(Int32.max) / 4 else {
+            throw fail(n, "\(t.shape.elementCount) weights: beyond the CUDA kernels' int indices")
+        }
         return t.int64ArrayExact().map { Int8(truncatingIfNeeded: $0) }
     }
 
