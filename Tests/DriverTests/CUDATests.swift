@@ -88,6 +88,31 @@ import Testing
         print("CUDATests: fp16 worst relative logit error \(worst) over \(samples.count) samples")
     }
 
+    /// Another architecture: the sample ResNet (max pool, strided 1×1 downsampling, residual adds
+    /// after 3×3 convolutions with ReLU), data-free, through both paths.
+    @Test func resNetRunsInBothPaths() throws {
+        let f = try #require(CGenTests.fixture)
+        let m = try ModelLoader.load(path: Repo.path("samples/resnet10_c3_f16.pt"))
+        var o = CompileOptions(output: "\(f.dir)/resnet")
+        o.target = try #require(TargetProfile.named("jetson-xavier-nx"))
+        let q = try Quantizer.run(m, options: o.quantize)
+        guard let (e8, _) = try Self.build(q.int8, target: "jetson-xavier-nx", in: f.dir, tag: "resnet-int8"),
+            let (e16, _) = try Self.build(q.int8, target: "jetson-nano", in: f.dir, tag: "resnet-fp16")
+        else { return }
+        let samples = f.inputs.filter { $0.0 == "x0" || $0.0 == "x1" }
+        let files = samples.map { "\(f.dir)/\($0.0).npy" }
+        let (got8, got16) = (try Self.logits(e8, files), try Self.logits(e16, files))
+        for (i, (name, x)) in samples.enumerated() {
+            let want8 = try QuantizedEvaluator(graph: q.int8).run([x])[0].floatArray()
+            #expect(got8[i].map(\.bitPattern) == want8.map(\.bitPattern), "\(name): \(got8[i]) vs \(want8)")
+            let want = try Evaluator(graph: q.float).run([x])[0].floatArray()
+            let err = zip(got16[i], want).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(
+                err / max(want.map { abs($0) }.max() ?? 1, 1e-3) <= Self.fp16Tolerance,
+                "\(name): \(got16[i]) vs \(want)")
+        }
+    }
+
     /// Every int8 row of `Int8Support` through both CUDA paths on a small graph: int8 equal to
     /// the evaluator, fp16 within the tolerance of float32.
     @Test func everyInt8RowRunsInCUDA() throws {
