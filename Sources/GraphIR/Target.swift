@@ -16,20 +16,18 @@ public struct TargetProfile: Sendable, Hashable {
         public var cores: Int
         public var clockMHz: Double
         public var bandwidthGBs: Double
-        /// A published TensorRT batch-1 latency of MobileNetV2 224 on this GPU (ms), where
-        /// one is known, and its precision.
-        public var tensorRTMobileNetV2: (ms: Double, precision: String)?
+        /// A published TensorRT batch-1 latency of MobileNetV2 224 on this GPU, where one is known.
+        public var tensorRTMobileNetV2: PublishedLatency?
+
+        public struct PublishedLatency: Sendable, Hashable {
+            public var ms: Double
+            public var precision: String
+        }
 
         /// Peak arithmetic in `precision` (GFLOP/s, or int8 GOP/s): half2 fma is four flops a core
         /// a cycle, dp4a eight ops (four multiply-adds).
         public var peakGOPS: Double {
             Double(cores) * clockMHz / 1000 * (precision == .int8 ? 8 : 4)
-        }
-
-        public static func == (a: GPU, b: GPU) -> Bool { a.arch == b.arch && a.precision == b.precision }
-        public func hash(into h: inout Hasher) {
-            h.combine(arch)
-            h.combine(precision)
         }
     }
 
@@ -53,7 +51,8 @@ public struct TargetProfile: Sendable, Hashable {
             cpu: "4× Cortex-A57, Armv8.0-A: NEON, no dot-product instructions", simd: [.neon], dotProduct: false,
             gpu: GPU(
                 arch: "sm_53", cuda: "10.2", fp16: true, dp4a: false, precision: .fp16, cores: 128, clockMHz: 921.6,
-                bandwidthGBs: 25.6, tensorRTMobileNetV2: (17.65, "fp16")), precisions: ["int8 (CPU)", "fp16 (GPU)"],
+                bandwidthGBs: 25.6, tensorRTMobileNetV2: GPU.PublishedLatency(ms: 17.65, precision: "fp16")),
+            precisions: ["int8 (CPU)", "fp16 (GPU)"],
             emits: ["int8 C with a NEON path", "CUDA fp16 (int8 weights dequantized at init)"]),
         TargetProfile(
             name: "jetson-tx2", summary: "NVIDIA Jetson TX2",
