@@ -75,14 +75,24 @@ struct CUDAEmission {
     // MARK: activations
 
     /// A value's bytes in the workspace, typed.
-    func act(_ v: ValueID) -> String { "(\(elementType) *)(ws + \(program.offsets[v]!))" }
+    func act(_ v: ValueID) throws(CodegenError) -> String {
+        guard let o = program.offsets[v] else {
+            throw fail(nil, "value '\(g.values[v].name)' has no place in the workspace")
+        }
+        return "(\(elementType) *)(ws + \(o))"
+    }
 
     func hwc(_ v: ValueID) -> (h: Int, w: Int, c: Int) {
         let d = g.values[v].shape.dims
         return d.count == 4 ? (d[2], d[3], d[1]) : (1, 1, d.count >= 2 ? d[1] : d[0])
     }
 
-    func q(_ v: ValueID) -> QuantParams { g.values[v].quant! }
+    func q(_ v: ValueID) throws(CodegenError) -> QuantParams {
+        guard let p = g.values[v].quant, !p.scales.isEmpty, !p.zeroPoints.isEmpty else {
+            throw fail(nil, "value '\(g.values[v].name)' has no quantization parameters")
+        }
+        return p
+    }
 
     /// The fp16 kernels' clamp: the node's fused activation in real units (the int8 path gets
     /// the same from its output range and clamp).
@@ -169,13 +179,14 @@ struct CUDAEmission {
                 try launch1D(
                     "fk_cu_quantize_nchw", n: h * w * c,
                     [
-                        "input", "\(c)", "\(h * w)", Emission.cFloat(q(qin).scales[0]), "\(q(qin).zeroPoints[0])",
-                        act(qin),
+                        "input", "\(c)", "\(h * w)", Emission.cFloat(try q(qin).scales[0]),
+                        "\(try q(qin).zeroPoints[0])",
+                        try act(qin),
                     ],
                     node: g.nodes.first, bytes: inputBytes + stored)
             } else {
                 try launch1D(
-                    "fk_cu_half_from_nchw", n: h * w * c, ["input", "\(c)", "\(h * w)", act(qin)],
+                    "fk_cu_half_from_nchw", n: h * w * c, ["input", "\(c)", "\(h * w)", try act(qin)],
                     node: g.nodes.first, bytes: inputBytes + stored)
             }
         }
@@ -191,11 +202,14 @@ struct CUDAEmission {
             if precision == .int8 {
                 try launch1D(
                     "fk_cu_dequantize", n: n,
-                    [act(out), "\(n)", Emission.cFloat(q(out).scales[0]), "\(q(out).zeroPoints[0])", "output"],
+                    [
+                        try act(out), "\(n)", Emission.cFloat(try q(out).scales[0]), "\(try q(out).zeroPoints[0])",
+                        "output",
+                    ],
                     node: g.nodes.last, bytes: n * 5)
             } else {
                 try launch1D(
-                    "fk_cu_float_from_half", n: n, [act(out), "\(n)", "output"], node: g.nodes.last, bytes: n * 6)
+                    "fk_cu_float_from_half", n: n, [try act(out), "\(n)", "output"], node: g.nodes.last, bytes: n * 6)
             }
         } else {
             let out = g.outputs[0]
@@ -232,17 +246,18 @@ struct CUDAEmission {
             switch (half, natural) {
             case (false, true):
                 try launch1D(
-                    "fk_cu_quantize_n", n: count, [x, "\(count)", Emission.cFloat(scale), "\(z)", act(out)], node: n,
+                    "fk_cu_quantize_n", n: count, [x, "\(count)", Emission.cFloat(scale), "\(z)", try act(out)],
+                    node: n,
                     bytes: bytes)
             case (false, false):
                 try launch1D(
                     "fk_cu_quantize_nchw", n: count,
-                    [x, "\(c)", "\(h * w)", Emission.cFloat(scale), "\(z)", act(out)], node: n, bytes: bytes)
+                    [x, "\(c)", "\(h * w)", Emission.cFloat(scale), "\(z)", try act(out)], node: n, bytes: bytes)
             case (true, true):
-                try launch1D("fk_cu_half_from_f32", n: count, [x, "\(count)", act(out)], node: n, bytes: bytes)
+                try launch1D("fk_cu_half_from_f32", n: count, [x, "\(count)", try act(out)], node: n, bytes: bytes)
             case (true, false):
                 try launch1D(
-                    "fk_cu_half_from_nchw", n: count, [x, "\(c)", "\(h * w)", act(out)], node: n, bytes: bytes)
+                    "fk_cu_half_from_nchw", n: count, [x, "\(c)", "\(h * w)", try act(out)], node: n, bytes: bytes)
             }
         case (.dequantize, .dequantize(let scale, let z)):
             let x = n.inputs[0]
@@ -253,17 +268,17 @@ struct CUDAEmission {
             switch (half, natural) {
             case (false, true):
                 try launch1D(
-                    "fk_cu_dequantize", n: count, [act(x), "\(count)", Emission.cFloat(scale), "\(z)", y], node: n,
+                    "fk_cu_dequantize", n: count, [try act(x), "\(count)", Emission.cFloat(scale), "\(z)", y], node: n,
                     bytes: bytes)
             case (false, false):
                 try launch1D(
                     "fk_cu_dequantize_nhwc", n: count,
-                    [act(x), "\(h * w)", "\(c)", Emission.cFloat(scale), "\(z)", y], node: n, bytes: bytes)
+                    [try act(x), "\(h * w)", "\(c)", Emission.cFloat(scale), "\(z)", y], node: n, bytes: bytes)
             case (true, true):
-                try launch1D("fk_cu_float_from_half", n: count, [act(x), "\(count)", y], node: n, bytes: bytes)
+                try launch1D("fk_cu_float_from_half", n: count, [try act(x), "\(count)", y], node: n, bytes: bytes)
             case (true, false):
                 try launch1D(
-                    "fk_cu_float_from_half_nhwc", n: count, [act(x), "\(h * w)", "\(c)", y], node: n, bytes: bytes)
+                    "fk_cu_float_from_half_nhwc", n: count, [try act(x), "\(h * w)", "\(c)", y], node: n, bytes: bytes)
             }
         case (.float32, _):
             switch n.op {
@@ -317,8 +332,8 @@ struct CUDAEmission {
 
     /// fp16: the layer's bias in real units, b · s_in · s_w[o], with the input zero point the
     /// int8 bias folds (1×1 and linear) unfolded again: b = b' + zx Σ_k w[o][k], wrapping as the fold.
-    func realBias(_ p: WeightedParameters, x: ValueID, weights: [Int8], outputs: Int) -> [Float] {
-        let (sx, zx) = (Double(q(x).scales[0]), q(x).zeroPoints[0])
+    func realBias(_ p: WeightedParameters, x: ValueID, weights: [Int8], outputs: Int) throws(CodegenError) -> [Float] {
+        let (sx, zx) = (Double(try q(x).scales[0]), try q(x).zeroPoints[0])
         let sw = g.values[p.weights].quant?.channelScales(outputs) ?? [Float](repeating: 1, count: outputs)
         let folded = zx &- p.inputOffset
         let per = weights.count / max(outputs, 1)
@@ -386,15 +401,23 @@ struct CUDAEmission {
             let rows = g.values[x].shape.elementCount / max(k, 1)
             let grid = [(rows + 63) / 64, (o + 63) / 64]
             let macs = rows * k * o
+            // the fused residual's arguments (none: a null pointer)
+            var fusedResidual = half ? ["0", "0.0f", "0.0f"] : ["0", "0", "fk_cu_add_params{}"]
+            if let r = residual {
+                fusedResidual =
+                    half
+                    ? [try act(r.other)] + realClamp(r.add)
+                    : [try act(r.other), r.otherFirst ? "1" : "0", addParams(r.parameters)]
+            }
             if half {
-                let bias = floats(realBias(p, x: x, weights: wq, outputs: o))
+                let bias = floats(try realBias(p, x: x, weights: wq, outputs: o))
                 let sw = g.values[p.weights].quant?.channelScales(o) ?? []
                 let wt = halfWeights(
                     WeightLayout.transposed(rows: o, cols: k).apply(wq, zero: 0), scales: sw, channels: o, inner: 1)
                 try launch(
                     "fk_cu_pointwise_h", grid: grid, block: [256], sync: true,
-                    [act(x), "\(rows)", "\(k)", wt, bias, act(out), "\(o)"] + realClamp(n)
-                        + (residual.map { [act($0.other)] + realClamp($0.add) } ?? ["0", "0.0f", "0.0f"]),
+                    [try act(x), "\(rows)", "\(k)", wt, bias, try act(out), "\(o)"] + realClamp(n)
+                        + fusedResidual,
                     node: n, ops: 2 * macs, bytes: xb + yb + (residual == nil ? 0 : yb) + 2 * wq.count + 4 * o)
             } else {
                 let kp = (k + 31) / 32 * 32
@@ -405,10 +428,9 @@ struct CUDAEmission {
                 let rq = requantizers(p.requant)
                 try launch(
                     "fk_cu_pointwise", grid: grid, block: [256], sync: true,
-                    [act(x), "\(rows)", "\(k)", wt, "\(kp)", b] + rq
-                        + [act(out), "\(o)", "\(p.outputZeroPoint)", "\(p.clamp.lo)", "\(p.clamp.hi)"]
-                        + (residual.map { [act($0.other), $0.otherFirst ? "1" : "0", addParams($0.parameters)] }
-                            ?? ["0", "0", "fk_cu_add_params{}"]),
+                    [try act(x), "\(rows)", "\(k)", wt, "\(kp)", b] + rq
+                        + [try act(out), "\(o)", "\(p.outputZeroPoint)", "\(p.clamp.lo)", "\(p.clamp.hi)"]
+                        + fusedResidual,
                     node: n,
                     ops: 2 * macs, bytes: xb + yb + (residual == nil ? 0 : yb) + wq.count + 12 * o)
             }
@@ -433,12 +455,12 @@ struct CUDAEmission {
                 .map(String.init)
             let macs = ho * wo * c * kh * kw
             if half {
-                let bias = floats(realBias(p, x: x, weights: wq, outputs: c))
+                let bias = floats(try realBias(p, x: x, weights: wq, outputs: c))
                 let sw = g.values[p.weights].quant?.channelScales(c) ?? []
                 let wt = halfWeights(layout, scales: sw, channels: c, inner: 1)
                 try launch(
                     "fk_cu_depthwise_h", grid: grid, block: [32, 8], smem: smem, sync: true,
-                    [act(x), "\(h)", "\(wd)", "\(c)", wt, bias, act(out), "\(ho)", "\(wo)"] + geometry
+                    [try act(x), "\(h)", "\(wd)", "\(c)", wt, bias, try act(out), "\(ho)", "\(wo)"] + geometry
                         + realClamp(n), node: n, ops: 2 * macs, bytes: xb + yb + 2 * wq.count + 4 * c)
             } else {
                 let wt = int8s(layout)
@@ -446,8 +468,8 @@ struct CUDAEmission {
                 let rq = requantizers(p.requant)
                 try launch(
                     "fk_cu_depthwise", grid: grid, block: [32, 8], smem: smem, sync: true,
-                    [act(x), "\(h)", "\(wd)", "\(c)", "\(p.inputOffset)", wt, b] + rq
-                        + [act(out), "\(ho)", "\(wo)"] + geometry
+                    [try act(x), "\(h)", "\(wd)", "\(c)", "\(p.inputOffset)", wt, b] + rq
+                        + [try act(out), "\(ho)", "\(wo)"] + geometry
                         + ["\(p.outputZeroPoint)", "\(p.clamp.lo)", "\(p.clamp.hi)"], node: n, ops: 2 * macs,
                     bytes: xb + yb + wq.count + 12 * c)
             }
@@ -464,12 +486,12 @@ struct CUDAEmission {
             let count = ho * wo * o
             let macs = count * kh * kw * cg
             if half {
-                let bias = floats(realBias(p, x: x, weights: wq, outputs: o))
+                let bias = floats(try realBias(p, x: x, weights: wq, outputs: o))
                 let sw = g.values[p.weights].quant?.channelScales(o) ?? []
                 let wt = halfWeights(layout, scales: sw, channels: o, inner: kh * kw * cg)
                 try launch1D(
                     "fk_cu_conv_h", n: count,
-                    [act(x), "\(h)", "\(wd)", "\(c)", wt, bias, act(out), "\(ho)", "\(wo)", "\(o)"] + geometry
+                    [try act(x), "\(h)", "\(wd)", "\(c)", wt, bias, try act(out), "\(ho)", "\(wo)", "\(o)"] + geometry
                         + realClamp(n), node: n, ops: 2 * macs, bytes: xb + yb + 2 * wq.count + 4 * o)
             } else {
                 let wt = int8s(layout)
@@ -477,8 +499,8 @@ struct CUDAEmission {
                 let rq = requantizers(p.requant)
                 try launch1D(
                     "fk_cu_conv", n: count,
-                    [act(x), "\(h)", "\(wd)", "\(c)", "\(p.inputOffset)", wt, b] + rq
-                        + [act(out), "\(ho)", "\(wo)", "\(o)"] + geometry
+                    [try act(x), "\(h)", "\(wd)", "\(c)", "\(p.inputOffset)", wt, b] + rq
+                        + [try act(out), "\(ho)", "\(wo)", "\(o)"] + geometry
                         + ["\(p.outputZeroPoint)", "\(p.clamp.lo)", "\(p.clamp.hi)"], node: n, ops: 2 * macs,
                     bytes: xb + yb + wq.count + 12 * o)
             }
@@ -487,28 +509,29 @@ struct CUDAEmission {
             let b = n.inputs[1]
             if half {
                 try launch1D(
-                    "fk_cu_add_h", n: count, [act(x), act(b), act(out), "\(count)"] + realClamp(n), node: n,
+                    "fk_cu_add_h", n: count, [try act(x), try act(b), try act(out), "\(count)"] + realClamp(n), node: n,
                     ops: count, bytes: 3 * yb)
             } else {
                 try launch1D(
-                    "fk_cu_add", n: count, [act(x), act(b), act(out), "\(count)", addParams(p)], node: n, ops: count,
+                    "fk_cu_add", n: count, [try act(x), try act(b), try act(out), "\(count)", addParams(p)], node: n,
+                    ops: count,
                     bytes: 3 * yb)
             }
         case (.averagePool, .averagePool(let p)):
             let a = p.pool
             let window = (a.kernel + a.stride + a.pad).map(String.init)
             let count = ho * wo * c
-            let shape = [act(x), "\(h)", "\(wd)", "\(c)"]
+            let shape = [try act(x), "\(h)", "\(wd)", "\(c)"]
             if half {
                 try launch1D(
                     "fk_cu_avgpool_h", n: count,
-                    shape + [act(out), "\(ho)", "\(wo)"] + window + ["\(a.countIncludePad ? 1 : 0)"], node: n,
+                    shape + [try act(out), "\(ho)", "\(wo)"] + window + ["\(a.countIncludePad ? 1 : 0)"], node: n,
                     ops: h * wd * c, bytes: xb + yb)
             } else {
                 let rq = requantizers(p.byCount)
                 try launch1D(
                     "fk_cu_avgpool", n: count,
-                    shape + ["\(p.inputZeroPoint)", act(out), "\(ho)", "\(wo)"] + window
+                    shape + ["\(p.inputZeroPoint)", try act(out), "\(ho)", "\(wo)"] + window
                         + ["\(a.countIncludePad ? 1 : 0)", "\(p.byCount.count - 1)"] + rq + ["\(p.outputZeroPoint)"],
                     node: n, ops: h * wd * c, bytes: xb + yb + 6 * p.byCount.count)
             }
@@ -516,18 +539,18 @@ struct CUDAEmission {
             let count = ho * wo * c
             try launch1D(
                 half ? "fk_cu_maxpool_h" : "fk_cu_maxpool", n: count,
-                [act(x), "\(h)", "\(wd)", "\(c)", act(out), "\(ho)", "\(wo)"]
+                [try act(x), "\(h)", "\(wd)", "\(c)", try act(out), "\(ho)", "\(wo)"]
                     + (a.kernel + a.stride + a.pad.prefix(2)).map(String.init), node: n,
                 ops: count * a.kernel[0] * a.kernel[1], bytes: xb + yb)
         case (.toRowMajor, .reshape):
             try launch1D(
                 "fk_cu_to_nchw<\(elementType)>", section: "fk_cu_layout", n: h * wd * c,
-                [act(x), "\(h * wd)", "\(c)", act(out)], node: n, bytes: xb + yb)
+                [try act(x), "\(h * wd)", "\(c)", try act(out)], node: n, bytes: xb + yb)
         case (.toChannelLast, .reshape):
             let (oh, ow, oc) = hwc(out)
             try launch1D(
                 "fk_cu_nchw_to_nhwc<\(elementType)>", section: "fk_cu_layout", n: oh * ow * oc,
-                [act(x), "\(oc)", "\(oh * ow)", act(out)], node: n, bytes: xb + yb)
+                [try act(x), "\(oc)", "\(oh * ow)", try act(out)], node: n, bytes: xb + yb)
         default:
             throw fail(n, "has no CUDA kernel (\(s.kernel.rawValue)): no CUDA")
         }
