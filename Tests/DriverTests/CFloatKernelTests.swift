@@ -207,7 +207,8 @@ import Testing
             // PreprocessTests, against PIL's bytes (the resampler's helpers through fk_resample_u8)
             "fk_filter", "fk_filter_ksize", "fk_resample_coeffs", "fk_clip8", "fk_resample_scratch", "fk_resample_u8",
             "fk_resize_nearest_u8", "fk_crop_normalise", "fk_preprocessing", "fk_resized_size", "fk_crop_offset",
-            "fk_preprocess_scratch", "fk_preprocess_u8",
+            "fk_preprocess_scratch", "fk_preprocess_u8", "fk_resample_dot", "fk_nearest_index", "fk_normalise",
+            "fk_pixel_rgb",
         ]
         let kernels = Set(CKernelLibrary.sections.map(\.name)).subtracting([CKernelLibrary.config, "fk_simd"])
         #expect(kernels.subtracting(tested).isEmpty, "untested: \(kernels.subtracting(tested).sorted())")

@@ -72,11 +72,24 @@ extension CKernelLibrary {
             name: "fk_clip8", file: "fk_image.h", uses: [],
             text: #"""
                 /* a fixed-point sum back to 8 bits (PIL's clip8) */
-                static inline uint8_t fk_clip8(int32_t v)
+                static inline FK_HD uint8_t fk_clip8(int32_t v)
                 {
                     if (v >= (1 << FK_RESAMPLE_BITS << 8)) return 255;
                     if (v <= 0) return 0;
                     return (uint8_t)(v >> FK_RESAMPLE_BITS);
+                }
+                """#),
+        Section(
+            name: "fk_resample_dot", file: "fk_image.h", uses: ["fk_clip8"],
+            text: #"""
+                /* one resampled 8-bit value: n samples `step` bytes apart weighted by k (fixed point), rounded
+                 * (generated CUDA's resampler too) */
+                static inline FK_HD uint8_t fk_resample_dot(const uint8_t *p, size_t step, int n, const int32_t *k)
+                {
+                    int32_t s = 1 << (FK_RESAMPLE_BITS - 1);
+                    int x;
+                    for (x = 0; x < n; x++) s += p[(size_t)x * step] * k[x];
+                    return fk_clip8(s);
                 }
                 """#),
         Section(
@@ -92,7 +105,12 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_resample_u8", file: "fk_image.h", uses: ["fk_resample_coeffs", "fk_clip8", "fk_filter_ksize"],
+            name: "fk_resample_u8", file: "fk_image.h",
+            uses: [
+                "fk_resample_coeffs",
+                "fk_resample_dot",
+                "fk_filter_ksize",
+            ],
             text: #"""
                 /* PIL's Image.resize((ow, oh), BILINEAR or BICUBIC) of an 8-bit image of `channels` interleaved
                  * channels (rows `stride` bytes apart) into `out` (ow * channels bytes a row): a horizontal pass
@@ -124,32 +142,33 @@ extension CKernelLibrary {
                         for (y = 0; y < rows; y++) {
                             const uint8_t *row = in + (size_t)(y + first) * stride;
                             uint8_t *dst = (oh == h ? out : mid) + (size_t)y * ow * channels;
-                            for (i = 0; i < ow; i++) {
-                                const int32_t *k = kkh + (size_t)i * kh;
-                                for (c = 0; c < channels; c++) {
-                                    int32_t s = 1 << (FK_RESAMPLE_BITS - 1);
-                                    for (x = 0; x < bh[2 * i + 1]; x++) s += row[(size_t)(x + bh[2 * i]) * channels + c] * k[x];
-                                    dst[(size_t)i * channels + c] = fk_clip8(s);
-                                }
-                            }
+                            for (i = 0; i < ow; i++)
+                                for (c = 0; c < channels; c++)
+                                    dst[(size_t)i * channels + c] = fk_resample_dot(row + (size_t)bh[2 * i] * channels + c,
+                                                                                    (size_t)channels, bh[2 * i + 1], kkh + (size_t)i * kh);
                         }
                         if (oh == h) return;
                         src = mid;
                         src_stride = (size_t)ow * channels;
                     }
-                    for (i = 0; i < oh; i++) {
-                        const int32_t *k = kkv + (size_t)i * kv;
-                        const int y0 = bv[2 * i] - first;
-                        for (x = 0; x < ow * channels; x++) {
-                            int32_t s = 1 << (FK_RESAMPLE_BITS - 1);
-                            for (y = 0; y < bv[2 * i + 1]; y++) s += src[(size_t)(y0 + y) * src_stride + x] * k[y];
-                            out[(size_t)i * ow * channels + x] = fk_clip8(s);
-                        }
-                    }
+                    for (i = 0; i < oh; i++)
+                        for (x = 0; x < ow * channels; x++)
+                            out[(size_t)i * ow * channels + x] = fk_resample_dot(src + (size_t)(bv[2 * i] - first) * src_stride + x,
+                                                                                 src_stride, bv[2 * i + 1], kkv + (size_t)i * kv);
                 }
                 """#),
         Section(
-            name: "fk_resize_nearest_u8", file: "fk_image.h", uses: [],
+            name: "fk_nearest_index", file: "fk_image.h", uses: [],
+            text: #"""
+                /* a nearest-neighbour source position to a sample index, kept inside [0, n) */
+                static inline FK_HD int fk_nearest_index(double o, int n)
+                {
+                    int i = o < 0.0 ? -1 : (int)o;
+                    return i < 0 ? 0 : i >= n ? n - 1 : i;
+                }
+                """#),
+        Section(
+            name: "fk_resize_nearest_u8", file: "fk_image.h", uses: ["fk_nearest_index"],
             text: #"""
                 /* PIL's Image.resize((ow, oh), NEAREST): source positions stepped in double from the first
                  * output's centre, as ImagingScaleAffine does (a position stepped past the edge keeps the
@@ -161,14 +180,10 @@ extension CKernelLibrary {
                     double xo, yo = ay * 0.5;
                     int x, y;
                     for (y = 0; y < oh; y++) {
-                        int yi = yo < 0.0 ? -1 : (int)yo;
-                        if (yi < 0) yi = 0;
-                        if (yi >= h) yi = h - 1;
+                        const int yi = fk_nearest_index(yo, h);
                         xo = ax * 0.5;
                         for (x = 0; x < ow; x++) {
-                            int xi = xo < 0.0 ? -1 : (int)xo;
-                            if (xi < 0) xi = 0;
-                            if (xi >= w) xi = w - 1;
+                            const int xi = fk_nearest_index(xo, w);
                             memcpy(out + ((size_t)y * ow + x) * channels, in + (size_t)yi * stride + (size_t)xi * channels,
                                    (size_t)channels);
                             xo += ax;
@@ -178,7 +193,13 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_crop_normalise", file: "fk_image.h", uses: [],
+            name: "fk_normalise", file: "fk_image.h", uses: [],
+            text: #"""
+                /* ToTensor + Normalize of one 8-bit value */
+                static inline FK_HD float fk_normalise(int v, float mean, float std) { return ((float)v / 255.0f - mean) / std; }
+                """#),
+        Section(
+            name: "fk_crop_normalise", file: "fk_image.h", uses: ["fk_normalise"],
             text: #"""
                 /* torchvision's CenterCrop + ToTensor + Normalize: the ch x cw window at (top, left) of an 8-bit
                  * HWC image (positions outside it read 0: the crop's zero padding) to float NCHW
@@ -192,7 +213,7 @@ extension CKernelLibrary {
                             for (x = 0; x < cw; x++) {
                                 const int iy = y + top, ix = x + left;
                                 const int v = iy >= 0 && iy < h && ix >= 0 && ix < w ? in[((size_t)iy * w + ix) * channels + order[c]] : 0;
-                                out[((size_t)c * ch + y) * cw + x] = ((float)v / 255.0f - mean[c]) / std[c];
+                                out[((size_t)c * ch + y) * cw + x] = fk_normalise(v, mean[c], std[c]);
                             }
                 }
                 """#),
@@ -266,12 +287,37 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
+            name: "fk_pixel_rgb", file: "fk_image.h", uses: [],
+            text: #"""
+                /* pixel (x, y) of an 8-bit frame as packed RGB: RGB, BGR and RGBA rows `stride` bytes apart, or
+                 * NV12 (a luma plane of h rows, then the interleaved U, V plane at half resolution) through
+                 * BT.601 limited-range integer arithmetic */
+                static inline FK_HD void fk_pixel_rgb(const uint8_t *px, size_t stride, int h, int x, int y, int format, uint8_t *d)
+                {
+                    if (format == FK_FORMAT_NV12) {
+                        const uint8_t *uv = px + stride * h + stride * (y / 2) + (size_t)(x / 2) * 2;
+                        const int c = px[stride * y + x] - 16, u = uv[0] - 128, v = uv[1] - 128;
+                        const int r = (298 * c + 409 * v + 128) >> 8, g = (298 * c - 100 * u - 208 * v + 128) >> 8,
+                                  b = (298 * c + 516 * u + 128) >> 8;
+                        d[0] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+                        d[1] = (uint8_t)(g < 0 ? 0 : g > 255 ? 255 : g);
+                        d[2] = (uint8_t)(b < 0 ? 0 : b > 255 ? 255 : b);
+                    } else {
+                        const uint8_t *s = px + stride * y + (size_t)x * (format == FK_FORMAT_RGBA ? 4 : 3);
+                        d[0] = s[format == FK_FORMAT_BGR ? 2 : 0];
+                        d[1] = s[1];
+                        d[2] = s[format == FK_FORMAT_BGR ? 0 : 2];
+                    }
+                }
+                """#),
+        Section(
             name: "fk_preprocess_u8", file: "fk_image.h",
             uses: [
                 "fk_preprocessing",
                 "fk_resized_size",
                 "fk_crop_offset",
                 "fk_preprocess_scratch",
+                "fk_pixel_rgb",
                 "fk_resample_u8",
                 "fk_resize_nearest_u8",
                 "fk_crop_normalise",
@@ -294,23 +340,7 @@ extension CKernelLibrary {
                     cw = p->crop_w > 0 ? p->crop_w : rw;
                     if (ch != p->out_h || cw != p->out_w || rw <= 0 || rh <= 0) return -1;
                     for (y = 0; y < h; y++)
-                        for (x = 0; x < w; x++) {
-                            uint8_t *d = rgb + ((size_t)y * w + x) * 3;
-                            if (format == FK_FORMAT_NV12) {
-                                const uint8_t *uv = px + stride * h + stride * (y / 2) + (size_t)(x / 2) * 2;
-                                const int c = px[stride * y + x] - 16, u = uv[0] - 128, v = uv[1] - 128;
-                                const int r = (298 * c + 409 * v + 128) >> 8, g = (298 * c - 100 * u - 208 * v + 128) >> 8,
-                                          b = (298 * c + 516 * u + 128) >> 8;
-                                d[0] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
-                                d[1] = (uint8_t)(g < 0 ? 0 : g > 255 ? 255 : g);
-                                d[2] = (uint8_t)(b < 0 ? 0 : b > 255 ? 255 : b);
-                            } else {
-                                const uint8_t *s = px + stride * y + (size_t)x * (format == FK_FORMAT_RGBA ? 4 : 3);
-                                d[0] = s[format == FK_FORMAT_BGR ? 2 : 0];
-                                d[1] = s[1];
-                                d[2] = s[format == FK_FORMAT_BGR ? 0 : 2];
-                            }
-                        }
+                        for (x = 0; x < w; x++) fk_pixel_rgb(px, stride, h, x, y, format, rgb + ((size_t)y * w + x) * 3);
                     sized = rgb;
                     if (rw != w || rh != h) {
                         /* the packed image, the resized one and the resampler's scratch, each 64-byte aligned */
