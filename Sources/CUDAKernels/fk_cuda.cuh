@@ -16,7 +16,7 @@
  * @allow __global__ __device__ __host__ __shared__ __forceinline__ __align__ __syncthreads
  * @allow __dp4a __half __half2 __float2half __half2float __float2half2_rn __halves2half2
  * @allow __half2half2 __hfma2 __hfma __hadd __low2float __high2float __CUDA_ARCH__
- * @allow __CUDACC__ __CUDACC_RTC__ __cplusplus __VA_ARGS__
+ * @allow __CUDACC__ __CUDACC_RTC__ __cplusplus __VA_ARGS__ __GNUC__ __clang__ cudaErrorMemoryAllocation
  * @allow cudaError_t cudaSuccess cudaErrorInvalidValue cudaMalloc cudaFree cudaMemcpyAsync cudaMemcpyHostToDevice
  * @allow cudaMemcpyDeviceToHost cudaStream_t cudaStreamSynchronize cudaGetLastError
  * @allow cudaGetErrorString cuda_fp16 cuda_runtime
@@ -362,6 +362,72 @@ __global__ void fk_cu_copy_f32(const float *x, int n, float *y)
 {
     const int i = fk_cu_index();
     if (i < n) y[i] = x[i];
+}
+
+/* ---- preprocessing: fk_preprocess_u8's steps, one thread an output value, through the same
+ * per-pixel functions of fk_image.h; the resampling weights come from the host ---- */
+
+/* @kernel fk_cu_pixels uses fk_cu_base fk_pixel_rgb */
+/* a frame (FK_FORMAT_*) to packed RGB */
+__global__ void fk_cu_pixels(const uint8_t *px, int w, int h, int stride, int format, uint8_t *rgb)
+{
+    const int i = fk_cu_index();
+    if (i < w * h) fk_pixel_rgb(px, (size_t)stride, h, i % w, i / w, format, rgb + (size_t)i * 3);
+}
+
+/* @kernel fk_cu_resample uses fk_cu_base fk_resample_dot */
+/* one pass of fk_resample_u8 over `lines` lines of `count` values: value v of line y takes
+ * bounds[2 j + 1] samples from in + y * line_in + bounds[2 j] * step + (v - j * across) (j the
+ * output sample of v, `across` values each), weights kk + j * ksize. Horizontal: lines are rows,
+ * across = channels, step = channels; vertical: lines are output rows (y the output sample),
+ * across = the row's values, step = the row stride. */
+__global__ void fk_cu_resample(const uint8_t *in, int lines, int count, int across, size_t line_in, size_t step,
+                               const int *bounds, const int32_t *kk, int ksize, int vertical, uint8_t *out)
+{
+    const int i = fk_cu_index();
+    int y, v, j;
+    if (i >= lines * count) return;
+    y = i / count;
+    v = i % count;
+    j = vertical ? y : v / across;
+    out[i] = fk_resample_dot(in + (vertical ? 0 : (size_t)y * line_in) + (size_t)bounds[2 * j] * step +
+                                 (vertical ? (size_t)v : (size_t)(v % across)),
+                             step, bounds[2 * j + 1], kk + (size_t)j * ksize);
+}
+
+/* @kernel fk_cu_nearest uses fk_cu_base fk_nearest_index */
+/* fk_resize_nearest_u8 of a packed RGB image: each position stepped from the first output's
+ * centre by the same double additions as the C loop */
+__global__ void fk_cu_nearest(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh)
+{
+    const int i = fk_cu_index();
+    const double ax = (double)w / ow, ay = (double)h / oh;
+    double xo = ax * 0.5, yo = ay * 0.5;
+    int k, x, y, c;
+    if (i >= ow * oh) return;
+    x = i % ow;
+    y = i / ow;
+    for (k = 0; k < x; k++) xo += ax;
+    for (k = 0; k < y; k++) yo += ay;
+    for (c = 0; c < 3; c++) out[(size_t)i * 3 + c] = in[((size_t)fk_nearest_index(yo, h) * w + fk_nearest_index(xo, w)) * 3 + c];
+}
+
+/* @kernel fk_cu_crop_normalise uses fk_cu_base fk_normalise */
+/* fk_crop_normalise: the ch x cw window at (top, left) (0 outside the image) to float NCHW */
+__global__ void fk_cu_crop_normalise(const uint8_t *in, int w, int h, int top, int left, int ch, int cw, int o0,
+                                     int o1, int o2, float m0, float m1, float m2, float s0, float s1, float s2,
+                                     float *out)
+{
+    const int i = fk_cu_index();
+    int c, y, x, iy, ix, v;
+    if (i >= 3 * ch * cw) return;
+    c = i / (ch * cw);
+    y = i / cw % ch;
+    x = i % cw;
+    iy = y + top;
+    ix = x + left;
+    v = iy >= 0 && iy < h && ix >= 0 && ix < w ? in[((size_t)iy * w + ix) * 3 + (c == 0 ? o0 : c == 1 ? o1 : o2)] : 0;
+    out[i] = fk_normalise(v, c == 0 ? m0 : c == 1 ? m1 : m2, c == 0 ? s0 : c == 1 ? s1 : s2);
 }
 
 /* ---- fp16 ---- */

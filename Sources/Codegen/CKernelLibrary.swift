@@ -24,8 +24,17 @@ enum CKernelLibrary {
     static func has(_ name: String) -> Bool { position[name] != nil }
 
     /// The text of `kernels` and what they use, in library order (the C sections, then the
-    /// CUDA ones), keeping the SIMD blocks of `simd` and dropping every other.
-    static func source(for kernels: Set<String>, simd: [SIMDExtension]) -> String {
+    /// CUDA ones), keeping the SIMD blocks of `simd` and dropping every other; without the
+    /// sections of `excluding` (already emitted elsewhere in the file).
+    static func source(for kernels: Set<String>, simd: [SIMDExtension], excluding: Set<String> = []) -> String {
+        let library = sections + cudaSections
+        let kept = closure(of: kernels).subtracting(excluding)
+        let tags = Set(simd.map(\.rawValue))
+        return library.filter { kept.contains($0.name) }.map { keepingSIMD($0.text, tags) + "\n\n" }.joined()
+    }
+
+    /// `kernels`, what they use, and `fk_config`.
+    static func closure(of kernels: Set<String>) -> Set<String> {
         let library = sections + cudaSections
         var kept = Set<String>()
         var work = Array(kernels) + [config]
@@ -33,8 +42,7 @@ enum CKernelLibrary {
             guard let i = position[k], kept.insert(k).inserted else { continue }
             work += library[i].uses
         }
-        let tags = Set(simd.map(\.rawValue))
-        return library.filter { kept.contains($0.name) }.map { keepingSIMD($0.text, tags) + "\n\n" }.joined()
+        return kept
     }
 
     /// `text` without the `#if … /* @simd TAG */` … `#endif /* @simd TAG */` blocks whose TAG is

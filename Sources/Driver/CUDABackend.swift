@@ -1,3 +1,4 @@
+import CKernels
 import Codegen
 import GraphIR
 
@@ -21,12 +22,17 @@ public struct CUDABackend: Sendable {
     public var estimates: [Estimate] = []
 
     /// nil for a target without a GPU.
-    static func run(_ g: Graph, target: TargetProfile, prefix: String, generator: String) -> CUDABackend? {
+    static func run(
+        _ g: Graph, target: TargetProfile, prefix: String, generator: String,
+        preprocess: (parameters: fk_preprocessing, summary: String)? = nil
+    ) -> CUDABackend? {
         guard target.gpu != nil else { return nil }
         var r = CUDABackend()
         var byPrecision: [GPUPrecision: CUDAEmitter.Output] = [:]
         do {
-            let out = try CUDAEmitter(prefix: prefix, target: target, generator: generator).emit(g)
+            var emitter = try CUDAEmitter(prefix: prefix, target: target, generator: generator)
+            emitter.preprocess = preprocess
+            let out = try emitter.emit(g)
             r.output = out
             byPrecision[out.precision] = out
         } catch {

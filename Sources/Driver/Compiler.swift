@@ -159,7 +159,8 @@ public enum Compiler {
             c = try emitter.emit(q.int8)
         } catch { cSkipped = error.message }
         let cuda = CUDABackend.run(
-            q.int8, target: options.target, prefix: options.name, generator: "fkdc \(FkdcVersion.string)")
+            q.int8, target: options.target, prefix: options.name, generator: "fkdc \(FkdcVersion.string)",
+            preprocess: pre.invalidity == nil ? (pre.kernelParameters, pre.summary) : nil)
         var files = ["model.fkdc", "report.json"]
         if c != nil { files += ["model.h", "model.c"] }
         if cuda?.output != nil { files += ["model_cuda.h", "model_cuda.cu"] }

@@ -335,30 +335,6 @@ import Testing
         let photo = Repo.path("Tests/Fixtures/preprocess/chelsea.png")
         let px = try PreprocessTests.pixels(photo)
         let (h, w) = (px.shape[2], px.shape[3])
-        func frame(_ format: Int32) -> (bytes: [UInt8], stride: Int) {
-            let bpp = format == FK_FORMAT_RGBA ? 4 : format == FK_FORMAT_NV12 ? 1 : 3
-            let stride = w * bpp + 7
-            var b = [UInt8](repeating: 0, count: stride * h + (format == FK_FORMAT_NV12 ? stride * ((h + 1) / 2) : 0))
-            for y in 0..<h {
-                for x in 0..<w {
-                    let rgb = (0..<3).map { UInt8(px.values[($0 * h + y) * w + x]) }
-                    switch format {
-                    case FK_FORMAT_NV12:
-                        b[y * stride + x] = rgb[1]
-                        if y % 2 == 0 && x % 2 == 0 {
-                            b[stride * h + (y / 2) * stride + x] = rgb[2]
-                            b[stride * h + (y / 2) * stride + x + 1] = rgb[0]
-                        }
-                    case FK_FORMAT_BGR: for c in 0..<3 { b[y * stride + x * 3 + c] = rgb[2 - c] }
-                    case FK_FORMAT_RGBA:
-                        for c in 0..<3 { b[y * stride + x * 4 + c] = rgb[c] }
-                        b[y * stride + x * 4 + 3] = UInt8((x * 7 + y) % 256)
-                    default: for c in 0..<3 { b[y * stride + x * 3 + c] = rgb[c] }
-                    }
-                }
-            }
-            return (b, stride)
-        }
         var harness = "#include \"model.h\"\n#include <stdio.h>\n#include <stdlib.h>\n"
         harness +=
             "int main(int argc, char **argv)\n{\n    int w, h, stride, format;\n    FILE *in = fopen(argv[1], \"rb\");\n"
@@ -396,7 +372,7 @@ import Testing
             #expect(built.code == 0, "\(built.out)")
             guard built.code == 0 else { continue }
             for format in [FK_FORMAT_RGB, FK_FORMAT_BGR, FK_FORMAT_RGBA, FK_FORMAT_NV12] {
-                let fr = frame(format)
+                let fr = Self.frame(px, format)
                 let input = "\(dir)/frame-\(format).bin"
                 try (Data("\(w) \(h) \(fr.stride) \(format)\n".utf8) + Data(fr.bytes)).write(
                     to: URL(fileURLWithPath: input))
@@ -418,6 +394,34 @@ import Testing
                 #expect(got == expected.withUnsafeBytes { Data($0) }, "\(b.cc) format \(format)")
             }
         }
+    }
+
+    /// An RGB image [1, 3, h, w] of 0…255 as a frame of `format` (RGB, BGR and RGBA rows
+    /// of w·bpp + 7 bytes; NV12 from the green channel and subsampled blue and red).
+    static func frame(_ px: (values: [Int], shape: [Int]), _ format: Int32) -> (bytes: [UInt8], stride: Int) {
+        let (h, w) = (px.shape[2], px.shape[3])
+        let bpp = format == FK_FORMAT_RGBA ? 4 : format == FK_FORMAT_NV12 ? 1 : 3
+        let stride = w * bpp + 7
+        var b = [UInt8](repeating: 0, count: stride * h + (format == FK_FORMAT_NV12 ? stride * ((h + 1) / 2) : 0))
+        for y in 0..<h {
+            for x in 0..<w {
+                let rgb = (0..<3).map { UInt8(px.values[($0 * h + y) * w + x]) }
+                switch format {
+                case FK_FORMAT_NV12:
+                    b[y * stride + x] = rgb[1]
+                    if y % 2 == 0 && x % 2 == 0 {
+                        b[stride * h + (y / 2) * stride + x] = rgb[2]
+                        b[stride * h + (y / 2) * stride + x + 1] = rgb[0]
+                    }
+                case FK_FORMAT_BGR: for c in 0..<3 { b[y * stride + x * 3 + c] = rgb[2 - c] }
+                case FK_FORMAT_RGBA:
+                    for c in 0..<3 { b[y * stride + x * 4 + c] = rgb[c] }
+                    b[y * stride + x * 4 + 3] = UInt8((x * 7 + y) % 256)
+                default: for c in 0..<3 { b[y * stride + x * 3 + c] = rgb[c] }
+                }
+            }
+        }
+        return (b, stride)
     }
 
     /// Each target's C carries the SIMD paths its profile names and no others.

@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Testing
 
@@ -161,7 +162,11 @@ import Testing
             ("jetson-nano", f.result.quantized.int8), ("jetson-orin-nano", f.result.quantized.int8),
             ("jetson-nano", se), ("jetson-orin-nano", se),
         ] {
-            let out = try CUDAEmitter(target: try #require(TargetProfile.named(t))).emit(g)
+            var emitter = try CUDAEmitter(target: try #require(TargetProfile.named(t)))
+            var pre = Preprocessing()  // the student's with _cuda_preprocess
+            (pre.height, pre.width) = (224, 224)
+            emitter.preprocess = (pre.kernelParameters, pre.summary)
+            let out = try emitter.emit(g)
             let d = "\(f.dir)/nvrtc-\(t)-\(dirs.count)"
             try Outputs.makeDirectory(d)
             try out.header.write(toFile: "\(d)/model_cuda.h", atomically: true, encoding: .utf8)
@@ -266,7 +271,8 @@ import Testing
         for what in ["sigmoid", "squeeze-excitation", "broadcast add", "hard_swish head", "unfused add"] {
             graphs.append(try Self.mixed(what).1)
         }
-        var launched = Set<String>()
+        var launched = Set(f.result.cuda?.output?.kernels ?? [])  // compile's: with _cuda_preprocess
+        #expect(CUDAEmission.preprocessKernels.isSubset(of: launched))
         for g in graphs {
             for t in ["jetson-nano", "jetson-orin-nano"] {
                 launched.formUnion(try CUDAEmitter(target: try #require(TargetProfile.named(t))).emit(g).kernels)
@@ -277,6 +283,108 @@ import Testing
         #expect(
             all.subtracting(helpers).subtracting(launched).isEmpty, "\(all.subtracting(helpers).subtracting(launched))")
         #expect(helpers.isSubset(of: all))
+    }
+
+    /// `_cuda_preprocess` equals the C kernel (`fk_preprocess_u8`, which `fkdc preprocess` and
+    /// model.c run) bit for bit: a 451 × 300 photograph in every pixel format, through the
+    /// torchvision eval transform with bicubic and BGR, a bilinear squeeze to the model size, and
+    /// nearest.
+    @Test(arguments: ["shorter-bicubic-bgr", "exact-bilinear", "nearest"])
+    func cudaPreprocessEqualsFkdcPreprocess(_ what: String) throws {
+        guard let cxx = Self.cxx else { return }
+        var pre = Preprocessing()
+        switch what {
+        case "shorter-bicubic-bgr":
+            pre.resize = .shorterSide(256)
+            pre.crop = Preprocessing.Size(224, 224)
+            pre.interpolation = .bicubic
+            pre.channels = .bgr
+        case "exact-bilinear": pre.resize = .model
+        default:
+            pre.resize = .model
+            pre.interpolation = .nearest
+        }
+        (pre.height, pre.width) = (224, 224)
+        // a small model of the student's input: 1×1 convolution, pool, flatten
+        var g = Graph(name: "pre")
+        let x = g.addInput(name: "x", shape: Shape([1, 3, 224, 224]))
+        let w = g.addConstant(name: "w", Int8SupportTests.input([4, 3, 1, 1], seed: 1))
+        let c = try g.addNode(name: "conv", op: .conv2d(Conv2dAttrs()), inputs: [x, w])
+        let pool = try g.addNode(name: "pool", op: .globalAvgPool, inputs: [c])
+        g.outputs = [try g.addNode(name: "flat", op: .flatten(axis: 1), inputs: [pool])]
+        var ctx = PassContext()
+        ctx.quantization.ranges = try Calibrator().ranges(
+            of: g, batches: [Int8SupportTests.input([1, 3, 224, 224], seed: 3)])
+        _ = try PassManager(passes: [QuantizePass.self]).run(on: &g, context: &ctx)
+        var emitter = try CUDAEmitter(target: try #require(TargetProfile.named("jetson-orin-nano")))
+        emitter.preprocess = (pre.kernelParameters, pre.summary)
+        let out = try emitter.emit(g)
+        #expect(out.header.contains("int model_cuda_preprocess("))
+        let dir = NSTemporaryDirectory() + "fkdc-cuda-pre-\(getpid())/\(what)"
+        try Outputs.makeDirectory(dir)
+        try out.header.write(toFile: "\(dir)/model_cuda.h", atomically: true, encoding: .utf8)
+        try out.source.write(toFile: "\(dir)/model_cuda.cu", atomically: true, encoding: .utf8)
+        let harness = """
+            #include "fk_cuda_host.h"
+            #include "model_cuda.h"
+            /* frame file: "w h stride format\\n" then the bytes; writes the model input's floats */
+            int main(int argc, char **argv)
+            {
+                int w, h, stride, format;
+                FILE *in = fopen(argv[1], "rb"), *out = fopen(argv[2], "wb");
+                static unsigned char px[1 << 22];
+                static float x[3 * 224 * 224];
+                void *dpx, *dx, *scratch;
+                model_cuda_context ctx;
+                size_t n;
+                (void)argc;
+                if (in == NULL || out == NULL || fscanf(in, "%d %d %d %d\\n", &w, &h, &stride, &format) != 4) return 2;
+                n = fread(px, 1, sizeof px, in);
+                if (model_cuda_init(&ctx, NULL) != 0 || cudaMalloc(&dpx, n) != 0 || cudaMalloc(&dx, sizeof x) != 0 ||
+                    cudaMalloc(&scratch, model_cuda_preprocess_scratch_bytes(w, h)) != 0)
+                    return 3;
+                cudaMemcpyAsync(dpx, px, n, cudaMemcpyHostToDevice, NULL);
+                if (model_cuda_preprocess(&ctx, (const unsigned char *)dpx, w, h, stride, format, (float *)dx, scratch) != 0)
+                    return 4;
+                cudaMemcpyAsync(x, dx, sizeof x, cudaMemcpyDeviceToHost, NULL);
+                fwrite(x, sizeof x, 1, out);
+                return 0;
+            }
+
+            """
+        try harness.write(toFile: "\(dir)/harness.cpp", atomically: true, encoding: .utf8)
+        let exe = "\(dir)/harness"
+        let b = try CGenTests.sh(
+            cxx,
+            [
+                "-std=c++14", "-O2", "-Wall", "-Wextra", "-Werror", "-DFK_CUDA_HOST_EMULATION", "-I", dir, "-I",
+                Repo.path("Sources/CUDAKernels"), "-x", "c++", "\(dir)/model_cuda.cu", "\(dir)/harness.cpp", "-o", exe,
+            ])
+        #expect(b.code == 0 && b.out.isEmpty, "\(b.out)")
+        guard b.code == 0 else { return }
+        let photo = Repo.path("Tests/Fixtures/preprocess/chelsea.png")
+        let px = try PreprocessTests.pixels(photo)
+        let (h, wd) = (px.shape[2], px.shape[3])
+        var p = pre.kernelParameters
+        for format in [FK_FORMAT_RGB, FK_FORMAT_BGR, FK_FORMAT_RGBA, FK_FORMAT_NV12] {
+            let fr = CGenTests.frame(px, format)
+            let input = "\(dir)/frame-\(format).bin"
+            try (Data("\(wd) \(h) \(fr.stride) \(format)\n".utf8) + Data(fr.bytes)).write(
+                to: URL(fileURLWithPath: input))
+            let raw = "\(dir)/out-\(format).raw"
+            let run = try CGenTests.sh(exe, [input, raw])
+            #expect(run.code == 0, "format \(format): \(run.out)")
+            var want = [Float](repeating: 0, count: 3 * 224 * 224)
+            let scratch = UnsafeMutableRawPointer.allocate(
+                byteCount: fk_preprocess_scratch(&p, Int32(wd), Int32(h)), alignment: 64)
+            defer { scratch.deallocate() }
+            #expect(fk_preprocess_u8(fr.bytes, Int32(wd), Int32(h), fr.stride, format, &p, &want, scratch) == 0)
+            if format == FK_FORMAT_RGB {  // and that is fkdc preprocess
+                #expect(try DatasetLoader.image(photo, pre).floatArray() == want)
+            }
+            let got = try Data(contentsOf: URL(fileURLWithPath: raw))
+            #expect(got == want.withUnsafeBytes { Data($0) }, "\(what) format \(format)")
+        }
     }
 
     @Test func generatedCUDANamesOnlyWhatCUDA10Has() throws {

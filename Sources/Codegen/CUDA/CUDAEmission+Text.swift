@@ -1,3 +1,4 @@
+import CKernels
 import GraphIR
 
 /// The text of `model_cuda.h` and `model_cuda.cu`.
@@ -22,6 +23,8 @@ extension CUDAEmission {
              * returns 0 or a cudaError_t value (`_cuda_error_string` names it); none exits. */
             #ifndef \(guardName)
             #define \(guardName)
+
+            #include <stddef.h>
 
             #ifdef __cplusplus
             extern "C" {
@@ -54,7 +57,7 @@ extension CUDAEmission {
             int \(p)_cuda_run_device(const \(p)_cuda_context *ctx, const float *input, float *logits, void *workspace);
             void \(p)_cuda_free(\(p)_cuda_context *ctx);
             const char *\(p)_cuda_error_string(int error);
-
+            \(preprocessHeader())
             #ifdef __cplusplus
             }
             #endif
@@ -64,8 +67,147 @@ extension CUDAEmission {
             """
     }
 
+    /// `_cuda_preprocess` in the header, when the model has preprocessing.
+    func preprocessHeader() -> String {
+        guard let pre = preprocess else { return "" }
+        return """
+
+            /* Preprocessing on the GPU, as compiled (fkdc preprocess and model.c's _preprocess give the
+             * same floats): \(pre.summary).
+             * `pixels` (device memory): \(upper)_CUDA_FORMAT_RGB, _BGR, _RGBA (rows `stride` bytes apart) or
+             * _NV12 (a luma plane, then interleaved U, V at half resolution, `stride` bytes a row), to the
+             * model's float NCHW input (device memory, what _cuda_run_device reads). `scratch`: device
+             * memory of \(p)_cuda_preprocess_scratch_bytes(width, height) bytes. The resampling weights
+             * are computed on the CPU (a small malloc) and uploaded; waits for the stream. Returns 0 or a
+             * cudaError_t (cudaErrorInvalidValue: an argument out of range, or an image that does not
+             * preprocess to the model's size). */
+            #define \(upper)_CUDA_FORMAT_RGB \(FK_FORMAT_RGB)
+            #define \(upper)_CUDA_FORMAT_BGR \(FK_FORMAT_BGR)
+            #define \(upper)_CUDA_FORMAT_RGBA \(FK_FORMAT_RGBA)
+            #define \(upper)_CUDA_FORMAT_NV12 \(FK_FORMAT_NV12)
+            size_t \(p)_cuda_preprocess_scratch_bytes(int width, int height);
+            int \(p)_cuda_preprocess(const \(p)_cuda_context *ctx, const unsigned char *pixels, int width, int height,
+                                    int stride, int format, float *input, void *scratch);
+
+            """
+    }
+
+    /// `_cuda_preprocess` in the source: fk_preprocess_u8's steps as launches.
+    func preprocessSource() -> String {
+        guard let pre = preprocess else { return "" }
+        let q = pre.parameters
+        let ints = [q.resize, q.resize_h, q.resize_w, q.crop_h, q.crop_w, q.out_h, q.out_w, q.filter].map { "\($0)" }
+        let order = [q.order.0, q.order.1, q.order.2].map { "\($0)" }
+        let mean = [q.mean.0, q.mean.1, q.mean.2].map(Emission.cFloat)
+        let std = [q.std.0, q.std.1, q.std.2].map(Emission.cFloat)
+        let l = { (k: String) in "FK_LAUNCH(\(k), dim3((unsigned)((n + 255) / 256)), dim3(256), 0, s, " }
+        return """
+
+            static const fk_preprocessing \(p)_cuda_preprocessing = {\(ints.joined(separator: ", ")), {\(order.joined(separator: ", "))}, {\(mean.joined(separator: ", "))}, {\(std.joined(separator: ", "))}};
+
+            size_t \(p)_cuda_preprocess_scratch_bytes(int width, int height)
+            {
+                return fk_preprocess_scratch(&\(p)_cuda_preprocessing, width, height);
+            }
+
+            int \(p)_cuda_preprocess(const \(p)_cuda_context *ctx, const unsigned char *pixels, int width, int height,
+                                    int stride, int format, float *input, void *scratch)
+            {
+                const fk_preprocessing *p = &\(p)_cuda_preprocessing;
+                unsigned char *rgb = (unsigned char *)scratch, *sized = rgb, *host = NULL;
+                int rw, rh, ch, cw, bpp;
+                long long n;
+                cudaStream_t s;
+                cudaError_t e;
+                if (ctx == NULL || pixels == NULL || input == NULL || scratch == NULL) return (int)cudaErrorInvalidValue;
+                bpp = format == FK_FORMAT_RGBA ? 4 : format == FK_FORMAT_NV12 ? 1 : 3;
+                if (fk_preprocess_scratch(p, width, height) == 0 || format < FK_FORMAT_RGB || format > FK_FORMAT_NV12 ||
+                    stride < width * bpp)
+                    return (int)cudaErrorInvalidValue;
+                fk_resized_size(p, width, height, &rw, &rh);
+                ch = p->crop_h > 0 ? p->crop_h : rh;
+                cw = p->crop_w > 0 ? p->crop_w : rw;
+                if (ch != p->out_h || cw != p->out_w || rw <= 0 || rh <= 0) return (int)cudaErrorInvalidValue;
+                s = (cudaStream_t)ctx->stream;
+                n = (long long)width * height;
+                \(l("fk_cu_pixels"))pixels, width, height, stride, format, rgb);
+                if (rw != width || rh != height) {
+                    sized = rgb + ((size_t)width * height * 3 + 63) / 64 * 64;
+                    if (p->filter == FK_FILTER_NEAREST) {
+                        n = (long long)rw * rh;
+                        \(l("fk_cu_nearest"))rgb, width, height, sized, rw, rh);
+                    } else {
+                        /* fk_resample_u8's scratch layout: the weights computed here, uploaded, then the rows
+                         * between the passes */
+                        unsigned char *area = sized + ((size_t)rw * rh * 3 + 63) / 64 * 64, *mid;
+                        const int kh = fk_filter_ksize(p->filter, width, rw), kv = fk_filter_ksize(p->filter, height, rh);
+                        const int kmax = kh > kv ? kh : kv;
+                        const size_t bytes = (size_t)kmax * sizeof(double) + (2 * (size_t)rw + 2 * (size_t)rh) * sizeof(int) +
+                                             ((size_t)rw * kh + (size_t)rh * kv) * sizeof(int32_t);
+                        double *tmp;
+                        int *bh, *bv, first = 0, rows = height, i;
+                        int32_t *kkh, *kkv;
+                        host = (unsigned char *)malloc(bytes);
+                        if (host == NULL) return (int)cudaErrorMemoryAllocation;
+                        tmp = (double *)host;
+                        bh = (int *)(tmp + kmax);
+                        bv = bh + 2 * rw;
+                        kkh = (int32_t *)(bv + 2 * rh);
+                        kkv = kkh + (size_t)rw * kh;
+                        mid = area + bytes;
+                        fk_resample_coeffs(p->filter, height, rh, bv, kkv, tmp);
+                        if (rw != width) {
+                            /* only the rows the vertical pass reads, from bv[0]; its bounds then count from there */
+                            first = rh != height ? bv[0] : 0;
+                            rows = rh != height ? bv[2 * rh - 2] + bv[2 * rh - 1] - first : height;
+                            fk_resample_coeffs(p->filter, width, rw, bh, kkh, tmp);
+                            if (rh != height)
+                                for (i = 0; i < rh; i++) bv[2 * i] -= first;
+                        }
+                        e = cudaMemcpyAsync(area, host, bytes, cudaMemcpyHostToDevice, s);
+                        if (e != cudaSuccess) {
+                            free(host);
+                            return (int)e;
+                        }
+                        if (rw != width) {
+                            n = (long long)rows * rw * 3;
+                            \(l("fk_cu_resample"))rgb + (size_t)first * width * 3, rows, rw * 3, 3, (size_t)width * 3,
+                                      (size_t)3, (const int *)(area + ((unsigned char *)bh - host)),
+                                      (const int32_t *)(area + ((unsigned char *)kkh - host)), kh, 0, rh == height ? sized : mid);
+                        }
+                        if (rh != height) {
+                            n = (long long)rh * rw * 3;
+                            \(l("fk_cu_resample"))rw != width ? mid : rgb, rh, rw * 3, rw * 3, (size_t)0, (size_t)rw * 3,
+                                      (const int *)(area + ((unsigned char *)bv - host)),
+                                      (const int32_t *)(area + ((unsigned char *)kkv - host)), kv, 1, sized);
+                        }
+                    }
+                }
+                n = 3LL * ch * cw;
+                \(l("fk_cu_crop_normalise"))sized, rw, rh, fk_crop_offset(rh, ch), fk_crop_offset(rw, cw), ch, cw, p->order[0],
+                          p->order[1], p->order[2], p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2], input);
+                e = cudaGetLastError();
+                if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+                free(host);
+                return (int)e;
+            }
+
+            """
+    }
+
     func source(generator: String) -> String {
+        let hostOnly: Set<String> =
+            preprocess == nil
+            ? []
+            : ["fk_preprocessing", "fk_resized_size", "fk_crop_offset", "fk_preprocess_scratch", "fk_resample_coeffs"]
         let kernels = CKernelLibrary.source(for: used, simd: [])
+        let hostKernels =
+            hostOnly.isEmpty
+            ? ""
+            : "/* the host's part of preprocessing (C's functions: compiled without contraction, as model.c) */\n"
+                + "#if defined(__clang__)\n#pragma clang fp contract(off)\n#elif defined(__GNUC__)\n"
+                + "#pragma GCC optimize(\"fp-contract=off\")\n#endif\n"
+                + CKernelLibrary.source(for: hostOnly, simd: [], excluding: CKernelLibrary.closure(of: used))
         var bytes: [String] = []
         var line = ""
         for (i, b) in blob.enumerated() {
@@ -108,6 +250,7 @@ extension CUDAEmission {
             #endif
 
             \(kernels)#if !defined(__CUDACC_RTC__)
+            \(hostKernels)
             /* the weights as uploaded: each array 16-byte aligned\(precision == .fp16 ? "; the half copies follow at \(upper)_CUDA_HALF_BASE" : "") */
             static const unsigned char \(p)_cuda_weights[\(max(blob.count, 1))] = {
             \(bytes.joined(separator: "\n"))
@@ -190,7 +333,7 @@ extension CUDAEmission {
             }
 
             const char *\(p)_cuda_error_string(int error) { return cudaGetErrorString((cudaError_t)error); }
-            #endif
+            \(preprocessSource())#endif
 
             """
     }

@@ -19,6 +19,7 @@ struct CUDAEmission {
     var workspaceBytes = 0
     var inputOffset = 0
     var outputOffset = 0
+    var preprocess: (parameters: fk_preprocessing, summary: String)?
     typealias StepCost = CUDAEmitter.StepCost
 
     init(program: KernelProgram, p: String, precision: GPUPrecision) {
@@ -149,7 +150,13 @@ struct CUDAEmission {
         }
     }
 
+    /// The kernels of `_cuda_preprocess`.
+    static let preprocessKernels: Set<String> = [
+        "fk_cu_pixels", "fk_cu_resample", "fk_cu_nearest", "fk_cu_crop_normalise",
+    ]
+
     mutating func run() throws(CodegenError) {
+        if preprocess != nil { used.formUnion(Self.preprocessKernels) }
         for s in program.steps where s.kernel == .float32 {
             let n = g.nodes[s.node]
             guard Self.hasFloat32Kernel(n.op) else {

@@ -1,3 +1,4 @@
+import CKernels
 import GraphIR
 
 /// Generated CUDA for a Jetson GPU (`model_cuda.h` / `model_cuda.cu`) from the lowered program
@@ -16,6 +17,9 @@ public struct CUDAEmitter {
     public var target: TargetProfile
     public var precision: GPUPrecision
     public var generator: String
+    /// The model's preprocessing: the CUDA then has `<prefix>_cuda_preprocess` too, the same
+    /// floats as `fkdc preprocess` and generated C's `_preprocess`.
+    public var preprocess: (parameters: fk_preprocessing, summary: String)?
 
     public init(
         prefix: String = "model", target: TargetProfile, precision: GPUPrecision? = nil, generator: String = "fkdc"
@@ -67,6 +71,10 @@ public struct CUDAEmitter {
             throw CodegenError(error.location.isEmpty ? error.message : "node '\(error.location)': \(error.message)")
         }
         var e = CUDAEmission(program: program, p: prefix, precision: precision)
+        let x = g.values[g.inputs[0]].shape.dims
+        if let pre = preprocess, x.count == 4, x[1] == 3, pre.parameters.out_h == x[2], pre.parameters.out_w == x[3] {
+            e.preprocess = pre
+        }
         try e.run()
         let header = e.header(generator: generator)
         let source = e.source(generator: generator)
