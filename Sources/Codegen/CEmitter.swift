@@ -153,18 +153,29 @@ struct Emission {
         return "\(base)\(counter)"
     }
 
-    mutating func array<T: BinaryInteger>(_ type: String, _ base: String, _ values: [T]) -> String {
-        let n = name(base)
+    /// An initializer's integers, `perLine` to a line, each followed by a comma.
+    static func lines<T: BinaryInteger>(_ values: [T], perLine: Int) -> [String] {
         var lines: [String] = []
         var line = ""
         for (i, v) in values.enumerated() {
             line += "\(v),"
-            if i % 24 == 23 {
+            if i % perLine == perLine - 1 {
                 lines.append(line)
                 line = ""
             }
         }
         if !line.isEmpty { lines.append(line) }
+        return lines
+    }
+
+    /// Floating-point contraction off for gcc and clang (fused multiply-adds would change bits).
+    static let fpContractOff =
+        "#if defined(__clang__)\n#pragma clang fp contract(off)\n#elif defined(__GNUC__)\n"
+        + "#pragma GCC optimize(\"fp-contract=off\")\n#endif\n"
+
+    mutating func array<T: BinaryInteger>(_ type: String, _ base: String, _ values: [T]) -> String {
+        let n = name(base)
+        let lines = Self.lines(values, perLine: 24)
         constants.append(
             "static const \(type) \(n)[\(max(values.count, 1))] = {\n"
                 + (values.isEmpty ? "0" : lines.joined(separator: "\n"))

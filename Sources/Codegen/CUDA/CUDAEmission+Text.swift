@@ -205,19 +205,9 @@ extension CUDAEmission {
             hostOnly.isEmpty
             ? ""
             : "/* the host's part of preprocessing (C's functions: compiled without contraction, as model.c) */\n"
-                + "#if defined(__clang__)\n#pragma clang fp contract(off)\n#elif defined(__GNUC__)\n"
-                + "#pragma GCC optimize(\"fp-contract=off\")\n#endif\n"
+                + Emission.fpContractOff
                 + CKernelLibrary.source(for: hostOnly, simd: [], excluding: CKernelLibrary.closure(of: used))
-        var bytes: [String] = []
-        var line = ""
-        for (i, b) in blob.enumerated() {
-            line += "\(b),"
-            if i % 32 == 31 {
-                bytes.append(line)
-                line = ""
-            }
-        }
-        if !line.isEmpty { bytes.append(line) }
+        var bytes = Emission.lines(blob, perLine: 32)
         if bytes.isEmpty { bytes = ["0"] }
         let s = "cudaStream_t s = (cudaStream_t)ctx->stream;"
         return """
