@@ -278,7 +278,9 @@ import Testing
                 launched.formUnion(try CUDAEmitter(target: try #require(TargetProfile.named(t))).emit(g).kernels)
             }
         }
-        let helpers: Set = ["fk_cu_base", "fk_cu_dot4", "fk_cu_clamp", "fk_cu_pool_window", "fk_cu_add_params"]
+        let helpers: Set = [
+            "fk_cu_base", "fk_cu_dot4", "fk_cu_clamp", "fk_cu_pool_window", "fk_cu_add_params", "fk_cu_conv_sum",
+        ]
         let all = Set(CKernelLibrary.cudaSections.map(\.name))
         #expect(
             all.subtracting(helpers).subtracting(launched).isEmpty, "\(all.subtracting(helpers).subtracting(launched))")

@@ -202,37 +202,62 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_cu_conv", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_requant"],
+            name: "fk_cu_conv_sum", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
             text: #"""
-                /* any other convolution (the strided stem, grouped): one thread an output, weights
-                 * [O][kh][kw][C/groups], the window read through the cache */
-                __global__ void fk_cu_conv(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt, const int32_t *b,
-                                           const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int ho, int wo, int o,
-                                           int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int groups, int32_t zo,
-                                           int32_t lo, int32_t hi)
+                /* a direct convolution (NHWC, weights [O][kh][kw][C/groups]): output element i's window summed
+                 * onto acc, each input times its weight by fk_cu_mac (int8: less the zero point, in int; half: in
+                 * float); padding contributes nothing */
+                struct fk_cu_conv_shape {
+                    int h, w, c, ho, wo, o, kh, kw, sh, sw, ph, pw, dh, dw, groups;
+                };
+                template <typename A, typename T> struct fk_cu_mac;
+                template <> struct fk_cu_mac<int, int8_t> {
+                    static __device__ __forceinline__ int apply(int acc, int8_t x, int8_t w, int32_t zx)
+                    {
+                        return acc + ((int)x - zx) * (int)w;
+                    }
+                };
+                template <> struct fk_cu_mac<float, __half> {
+                    static __device__ __forceinline__ float apply(float acc, __half x, __half w, int32_t)
+                    {
+                        return acc + __half2float(x) * __half2float(w);
+                    }
+                };
+                template <typename A, typename T>
+                __device__ __forceinline__ A fk_cu_conv_sum(const T *x, const T *wt, int i, const fk_cu_conv_shape &s, int32_t zx, A acc)
                 {
-                    const int i = fk_cu_index();
-                    const int cg = c / groups, og = o / groups;
-                    int oc, pix, oy, ox, ky, kx, ci, acc;
-                    if (i >= ho * wo * o) return;
-                    oc = i % o;
-                    pix = i / o;
-                    oy = pix / wo;
-                    ox = pix % wo;
-                    acc = b[oc];
-                    for (ky = 0; ky < kh; ky++) {
-                        const int iy = oy * sh - ph + ky * dh;
-                        if (iy < 0 || iy >= h) continue;
-                        for (kx = 0; kx < kw; kx++) {
-                            const int ix = ox * sw - pw + kx * dw;
-                            const int8_t *xp, *wp;
-                            if (ix < 0 || ix >= w) continue;
-                            xp = x + ((long long)iy * w + ix) * c + (oc / og) * cg;
-                            wp = wt + (((long long)oc * kh + ky) * kw + kx) * cg;
-                            for (ci = 0; ci < cg; ci++) acc += ((int)xp[ci] - zx) * (int)wp[ci];
+                    const int cg = s.c / s.groups, og = s.o / s.groups, oc = i % s.o, pix = i / s.o;
+                    const int oy = pix / s.wo, ox = pix % s.wo;
+                    int ky, kx, ci;
+                    for (ky = 0; ky < s.kh; ky++) {
+                        const int iy = oy * s.sh - s.ph + ky * s.dh;
+                        if (iy < 0 || iy >= s.h) continue;
+                        for (kx = 0; kx < s.kw; kx++) {
+                            const int ix = ox * s.sw - s.pw + kx * s.dw;
+                            const T *xp, *wp;
+                            if (ix < 0 || ix >= s.w) continue;
+                            xp = x + ((long long)iy * s.w + ix) * s.c + (oc / og) * cg;
+                            wp = wt + (((long long)oc * s.kh + ky) * s.kw + kx) * cg;
+                            for (ci = 0; ci < cg; ci++) acc = fk_cu_mac<A, T>::apply(acc, xp[ci], wp[ci], zx);
                         }
                     }
-                    y[i] = fk_requant(acc, m[oc], l[oc], r[oc], zo, lo, hi);
+                    return acc;
+                }
+                """#),
+        Section(
+            name: "fk_cu_conv", file: "fk_cuda.cuh", uses: ["fk_cu_conv_sum", "fk_requant"],
+            text: #"""
+                /* any other convolution (the strided stem, grouped): one thread an output, the window read
+                 * through the cache */
+                __global__ void fk_cu_conv(const int8_t *x, fk_cu_conv_shape s, int32_t zx, const int8_t *wt, const int32_t *b,
+                                           const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int32_t zo, int32_t lo,
+                                           int32_t hi)
+                {
+                    const int i = fk_cu_index();
+                    int oc;
+                    if (i >= s.ho * s.wo * s.o) return;
+                    oc = i % s.o;
+                    y[i] = fk_requant(fk_cu_conv_sum(x, wt, i, s, zx, (int)b[oc]), m[oc], l[oc], r[oc], zo, lo, hi);
                 }
                 """#),
         Section(
@@ -606,36 +631,14 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_cu_conv_h", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_cu_clamp"],
+            name: "fk_cu_conv_h", file: "fk_cuda.cuh", uses: ["fk_cu_conv_sum", "fk_cu_clamp"],
             text: #"""
                 /* fp16 direct convolution (the stem, grouped), one thread an output, fp32 accumulation */
-                __global__ void fk_cu_conv_h(const __half *x, int h, int w, int c, const __half *wt, const float *b, __half *y, int ho,
-                                             int wo, int o, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int groups,
-                                             float lo, float hi)
+                __global__ void fk_cu_conv_h(const __half *x, fk_cu_conv_shape s, const __half *wt, const float *b, __half *y, float lo,
+                                             float hi)
                 {
                     const int i = fk_cu_index();
-                    const int cg = c / groups, og = o / groups;
-                    int oc, pix, oy, ox, ky, kx, ci;
-                    float acc;
-                    if (i >= ho * wo * o) return;
-                    oc = i % o;
-                    pix = i / o;
-                    oy = pix / wo;
-                    ox = pix % wo;
-                    acc = b[oc];
-                    for (ky = 0; ky < kh; ky++) {
-                        const int iy = oy * sh - ph + ky * dh;
-                        if (iy < 0 || iy >= h) continue;
-                        for (kx = 0; kx < kw; kx++) {
-                            const int ix = ox * sw - pw + kx * dw;
-                            const __half *xp, *wp;
-                            if (ix < 0 || ix >= w) continue;
-                            xp = x + ((long long)iy * w + ix) * c + (oc / og) * cg;
-                            wp = wt + (((long long)oc * kh + ky) * kw + kx) * cg;
-                            for (ci = 0; ci < cg; ci++) acc += __half2float(xp[ci]) * __half2float(wp[ci]);
-                        }
-                    }
-                    y[i] = __float2half(fk_cu_clamp(acc, lo, hi));
+                    if (i < s.ho * s.wo * s.o) y[i] = __float2half(fk_cu_clamp(fk_cu_conv_sum(x, wt, i, s, 0, b[i % s.o]), lo, hi));
                 }
                 """#),
         Section(

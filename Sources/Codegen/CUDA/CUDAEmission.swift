@@ -486,10 +486,10 @@ struct CUDAEmission {
             let d = g.values[p.weights].shape.dims
             let (o, cg, kh, kw) = (d[0], d[1], d[2], d[3])
             let layout = WeightLayout.general(o: o, cg: cg, kk: kh * kw).apply(wq, zero: 0)
-            let geometry = [
-                kh, kw, a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.dilation[0], a.dilation[1], a.groups,
-            ]
-            .map(String.init)
+            let dims =
+                [h, wd, c, ho, wo, o, kh, kw, a.stride[0], a.stride[1], a.pad[0], a.pad[1]]
+                + [a.dilation[0], a.dilation[1], a.groups]
+            let shape = "fk_cu_conv_shape{\(dims.map(String.init).joined(separator: ", "))}"
             let count = ho * wo * o
             let macs = count * kh * kw * cg
             if half {
@@ -498,18 +498,17 @@ struct CUDAEmission {
                 let wt = halfWeights(layout, scales: sw, channels: o, inner: kh * kw * cg)
                 try launch1D(
                     "fk_cu_conv_h", n: count,
-                    [try act(x), "\(h)", "\(wd)", "\(c)", wt, bias, try act(out), "\(ho)", "\(wo)", "\(o)"] + geometry
-                        + realClamp(n), node: n, ops: 2 * macs, bytes: xb + yb + 2 * wq.count + 4 * o)
+                    [try act(x), shape, wt, bias, try act(out)] + realClamp(n), node: n, ops: 2 * macs,
+                    bytes: xb + yb + 2 * wq.count + 4 * o)
             } else {
                 let wt = int8s(layout)
                 let b = int32s(p.bias)
                 let rq = requantizers(p.requant)
                 try launch1D(
                     "fk_cu_conv", n: count,
-                    [try act(x), "\(h)", "\(wd)", "\(c)", "\(p.inputOffset)", wt, b] + rq
-                        + [try act(out), "\(ho)", "\(wo)", "\(o)"] + geometry
-                        + ["\(p.outputZeroPoint)", "\(p.clamp.lo)", "\(p.clamp.hi)"], node: n, ops: 2 * macs,
-                    bytes: xb + yb + wq.count + 12 * o)
+                    [try act(x), shape, "\(p.inputOffset)", wt, b] + rq
+                        + [try act(out), "\(p.outputZeroPoint)", "\(p.clamp.lo)", "\(p.clamp.hi)"], node: n,
+                    ops: 2 * macs, bytes: xb + yb + wq.count + 12 * o)
             }
         case (.add, .add(let p)):
             let count = g.values[out].shape.elementCount
