@@ -402,6 +402,8 @@ import Testing
         #expect(CUDAEmitter.violations("if constexpr (N > 1) {}") == ["C++17 'if constexpr'"])
         #expect(CUDAEmitter.violations("cudaMallocManaged(&p, n);") == ["cudaMallocManaged"])
         #expect(CUDAEmitter.violations("__hfma2(a, b, c); cudaMalloc(&p, n);").isEmpty)
+        // node names in the profiling marks are string literals, not code
+        #expect(CUDAEmitter.violations("FK_CUDA_MARK(3, \"fk_cu_add\", \"cuda_block.__x\");").isEmpty)
     }
 
     @Test func aFloat32OpWithoutAKernelMeansNoCUDAAndTheNodeIsNamed() throws {

@@ -11,7 +11,8 @@ import GraphIR
 ///
 /// Precision from the target profile (`TargetProfile.GPU.precision`): int8 through `__dp4a`,
 /// bit for bit the int8 evaluator's results; or fp16, the int8 weights dequantized to half at
-/// init. A graph with a step that has no CUDA kernel (a float32 op) gets no CUDA.
+/// init. Float32 steps of mixed-precision graphs run in float32 where a kernel exists
+/// (`CUDAEmission.hasFloat32Kernel`); a graph with a step that has none gets no CUDA.
 public struct CUDAEmitter {
     public let prefix: String
     public var target: TargetProfile

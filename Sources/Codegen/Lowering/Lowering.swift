@@ -3,7 +3,7 @@ import GraphIR
 
 /// Lowers an int8 (or mixed-precision, or float32) graph for a target into a `KernelProgram`:
 /// kernel choice, parameters (`KernelParameters`, the evaluator's too), layouts, aliasing and
-/// the workspace plan (`MemoryPlanner`). Backends (the C emitter, CUDA next) only print it.
+/// the workspace plan (`MemoryPlanner`). Backends (the C and CUDA emitters) only print it.
 ///
 /// The program's entry takes one NCHW float32 input of batch 1 and returns one float32 output;
 /// int8 feature maps are channel-last inside, every other value row-major. `int8ElementBytes`
