@@ -35,17 +35,22 @@ extension Emission {
             """
     }
 
+    /// `fk_preprocessing`'s C initializer (`{resize, …, pipeline, {order}, {mean}, {std}}`), for
+    /// generated C and CUDA.
+    static func initializer(_ q: fk_preprocessing) -> String {
+        let ints = [q.resize, q.resize_h, q.resize_w, q.crop_h, q.crop_w, q.out_h, q.out_w, q.filter, q.pipeline]
+        let order = [q.order.0, q.order.1, q.order.2].map(String.init).joined(separator: ", ")
+        let mean = [q.mean.0, q.mean.1, q.mean.2].map(cFloat).joined(separator: ", ")
+        let std = [q.std.0, q.std.1, q.std.2].map(cFloat).joined(separator: ", ")
+        return "{\(ints.map(String.init).joined(separator: ", ")), {\(order)}, {\(mean)}, {\(std)}}"
+    }
+
     /// The stored parameters and the two entry points (call after the kernels are chosen).
     func preprocessSource() -> String {
         guard let pre = preprocessing else { return "" }
-        let q = pre.parameters
-        let ints = [q.resize, q.resize_h, q.resize_w, q.crop_h, q.crop_w, q.out_h, q.out_w, q.filter].map(String.init)
-        let order = [q.order.0, q.order.1, q.order.2].map(String.init).joined(separator: ", ")
-        let mean = [q.mean.0, q.mean.1, q.mean.2].map(Self.cFloat).joined(separator: ", ")
-        let std = [q.std.0, q.std.1, q.std.2].map(Self.cFloat).joined(separator: ", ")
         return """
             /* \(pre.summary) */
-            static const fk_preprocessing \(p)_preprocessing = {\(ints.joined(separator: ", ")), {\(order)}, {\(mean)}, {\(std)}};
+            static const fk_preprocessing \(p)_preprocessing = \(Self.initializer(pre.parameters));
 
             size_t \(p)_preprocess_scratch_bytes(int width, int height)
             {

@@ -122,10 +122,7 @@ public enum Compiler {
         }
         let q = try Quantizer.run(model, options: options.quantize, progress: progress)
         let source = try sha256(ofFile: model.path)
-        var pre = options.quantize.preprocessing
-        if let s = q.float.inputs.first.map({ q.float.values[$0].shape.dims }), s.count == 4 {
-            (pre.height, pre.width) = (s[2], s[3])
-        }
+        let pre = q.preprocessing
         let meta: [String: String] = [
             "compiler": "fkdc", "compiler_version": FkdcVersion.string, "target": options.target.name,
             "source_file": String(model.path.split(separator: "/").last ?? ""), "source_format": model.format,

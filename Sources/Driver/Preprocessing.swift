@@ -8,9 +8,9 @@ import GraphIR
 /// kernels (`Sources/CKernels/include/fk_image.h`) compute it, for `fkdc preprocess`, the data
 /// loaders and generated code alike.
 ///
-/// torchvision's eval transform `Resize(256) + CenterCrop(224)` is `resize: .shorterSide(256),
-/// crop: Size(224, 224)`. The default resizes the whole image to the model's input size (right
-/// for images already at that size, which it leaves untouched).
+/// The default is torchvision's eval transform for the model's size, `Resize(256) +
+/// CenterCrop(224)` for 224 (`resize: .evalTransform`); a model's `preprocessor_config.json`
+/// (`declared(besideModel:)`) or the command line says otherwise.
 public struct Preprocessing: Sendable, Equatable {
     public struct Size: Sendable, Equatable, CustomStringConvertible {
         public var height: Int
@@ -34,6 +34,10 @@ public struct Preprocessing: Sendable, Equatable {
     }
 
     public enum Resize: Sendable, Equatable {
+        /// torchvision's eval transform for the model's size: the shorter side to ⌊S / 0.875⌋
+        /// (256 for 224), then a centre crop to S × S; for an H × W model to ⌊H / 0.875⌋ ×
+        /// ⌊W / 0.875⌋, then the crop (timm's rule, its `crop_pct` 0.875).
+        case evalTransform
         /// To the model's input size, ignoring the aspect ratio.
         case model
         /// The shorter side to this many pixels, the longer one in proportion (torchvision's
@@ -44,15 +48,37 @@ public struct Preprocessing: Sendable, Equatable {
         case none
     }
 
-    /// PIL's resampling filters (`--interpolation`).
+    /// The resampling filters (`--interpolation`), torchvision's `InterpolationMode`s. `nearest`
+    /// is PIL's NEAREST on PIL images but torch's `floor(i · in / out)` on tensors;
+    /// `nearestExact` (`nearest-exact`) takes the source pixel under each output pixel's centre
+    /// in both (PIL's NEAREST, torchvision's NEAREST_EXACT).
     public enum Interpolation: String, Sendable, CaseIterable {
         case bilinear, bicubic, nearest
+        case nearestExact = "nearest-exact"
 
         var code: Int32 {
             switch self {
             case .bilinear: FK_FILTER_BILINEAR
             case .bicubic: FK_FILTER_BICUBIC
             case .nearest: FK_FILTER_NEAREST
+            case .nearestExact: FK_FILTER_NEAREST_EXACT
+            }
+        }
+    }
+
+    /// Whose pipeline preprocessing reproduces (`--pipeline`): torchvision's transforms on PIL
+    /// images (`pil`, ImageFolder's default loader: PIL's resize, 22-bit fixed-point weights, each
+    /// pass rounded to 8 bits), torchvision's on float32 tensors (`tensor`: `ToDtype(float32,
+    /// scale=True)` or `ToTensor()` before `Resize`: float32 weights and sums, nothing rounded),
+    /// or a Hugging Face image processor (`hf`: PIL's resize, the crop offset floored).
+    public enum Pipeline: String, Sendable, CaseIterable {
+        case pil, tensor, hf
+
+        var code: Int32 {
+            switch self {
+            case .pil: FK_PIPELINE_PIL
+            case .tensor: FK_PIPELINE_TENSOR
+            case .hf: FK_PIPELINE_HF
             }
         }
     }
@@ -65,11 +91,12 @@ public struct Preprocessing: Sendable, Equatable {
     /// The model's input height and width (the output of preprocessing).
     public var height = 224
     public var width = 224
-    public var resize = Resize.model
+    public var resize = Resize.evalTransform
     /// A centre crop after the resize (torchvision's `CenterCrop`: zero padding where the image
     /// is smaller).
     public var crop: Size?
     public var interpolation = Interpolation.bilinear
+    public var pipeline = Pipeline.pil
     public var channels = Channels.rgb
     /// Per output channel, after scaling to [0, 1].
     public var mean: [Float] = [0.485, 0.456, 0.406]
@@ -77,35 +104,49 @@ public struct Preprocessing: Sendable, Equatable {
 
     public init() {}
 
+    /// The fraction of the resized image the eval transform's centre crop keeps.
+    public static let evalCropFraction = 0.875
+
+    /// The resize and the crop as they run: `.evalTransform` spelled out for the model's size.
+    public var steps: (resize: Resize, crop: Size?) {
+        guard resize == .evalTransform else { return (resize, crop) }
+        let (h, w) = (Int(Double(height) / Self.evalCropFraction), Int(Double(width) / Self.evalCropFraction))
+        return (height == width ? .shorterSide(h) : .exact(Size(h, w)), crop ?? Size(height, width))
+    }
+
     /// In words, for the metadata and report ("resize 256 (shorter side, bilinear) + centre
     /// crop 224x224, RGB, /255, mean …, std …").
     public var summary: String {
-        var steps: [String] = []
+        var out: [String] = []
+        let how = interpolation.rawValue + (pipeline == .tensor ? ", float32 tensor" : "")
+        let (resize, crop) = steps
         switch resize {
-        case .model: steps.append("resize \(height)x\(width) (\(interpolation.rawValue))")
-        case .shorterSide(let n): steps.append("resize \(n) (shorter side, \(interpolation.rawValue))")
-        case .exact(let s): steps.append("resize \(s) (\(interpolation.rawValue))")
-        case .none: break
+        case .model: out.append("resize \(height)x\(width) (\(how))")
+        case .shorterSide(let n): out.append("resize \(n) (shorter side, \(how))")
+        case .exact(let s): out.append("resize \(s) (\(how))")
+        case .none, .evalTransform: break
         }
-        if let c = crop { steps.append("centre crop \(c)") }
-        steps.append(channels.rawValue.uppercased())
+        if let c = crop { out.append("centre crop \(c)" + (pipeline == .hf ? " (offset floored, Hugging Face)" : "")) }
+        out.append(channels.rawValue.uppercased())
         let f = { (v: [Float]) in v.map { "\($0)" }.joined(separator: ",") }
-        return steps.joined(separator: " + ") + ", /255, mean \(f(mean)), std \(f(std))"
+        return out.joined(separator: " + ") + ", /255, mean \(f(mean)), std \(f(std))"
     }
 
     /// The settings as the C kernels read them (`fk_preprocessing`, fk_image.h): what
     /// `fkdc preprocess` runs and generated C's `<prefix>_preprocess` holds.
     public var kernelParameters: fk_preprocessing {
         var p = fk_preprocessing()
+        let (resize, crop) = steps
         switch resize {
         case .model: p.resize = FK_RESIZE_MODEL
-        case .none: p.resize = FK_RESIZE_NONE
+        case .none, .evalTransform: p.resize = FK_RESIZE_NONE
         case .shorterSide(let n): (p.resize, p.resize_h) = (FK_RESIZE_SHORTER, Int32(n))
         case .exact(let s): (p.resize, p.resize_h, p.resize_w) = (FK_RESIZE_EXACT, Int32(s.height), Int32(s.width))
         }
         (p.crop_h, p.crop_w) = (Int32(crop?.height ?? 0), Int32(crop?.width ?? 0))
         (p.out_h, p.out_w) = (Int32(height), Int32(width))
         p.filter = interpolation.code
+        p.pipeline = pipeline.code
         p.order = channels == .rgb ? (0, 1, 2) : (2, 1, 0)
         if mean.count == 3, std.count == 3 {
             p.mean = (mean[0], mean[1], mean[2])
@@ -119,6 +160,7 @@ public struct Preprocessing: Sendable, Equatable {
         guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 != 0 && $0.isFinite }), mean.allSatisfy(\.isFinite)
         else { return "the normalisation needs three means and three non-zero standard deviations" }
         let sides = 1...Size.maxSide
+        let (resize, crop) = steps
         var sizes = [height, width] + [crop?.height, crop?.width].compactMap { $0 }
         if case .shorterSide(let n) = resize { sizes.append(n) }
         if case .exact(let s) = resize { sizes += [s.height, s.width] }
@@ -128,7 +170,7 @@ public struct Preprocessing: Sendable, Equatable {
         }
         if crop == nil {
             switch resize {
-            case .model, .none: break  // .none: the image must be at the size (checked per image)
+            case .model, .none, .evalTransform: break  // .none: the image must be at the size (checked per image)
             case .exact(let s) where s == Size(height, width): break
             default:
                 return
@@ -148,6 +190,7 @@ public struct Preprocessing: Sendable, Equatable {
         }
         var (rw, rh): (Int32, Int32) = (0, 0)
         fk_resized_size(&p, Int32(w), Int32(h), &rw, &rh)
+        let crop = steps.crop
         let (ch, cw) = (crop?.height ?? Int(rh), crop?.width ?? Int(rw))
         guard ch == height, cw == width else {
             throw DriverError(

@@ -61,7 +61,9 @@ public struct QuantizeOptions: Sendable {
     public var val: String?
     public var valLabels: String?
     public var strict = false
-    public var preprocessing = Preprocessing()
+    /// Applied to image data; nil: what the model declares (a `preprocessor_config.json` beside
+    /// it), else torchvision's eval transform for its input size.
+    public var preprocessing: Preprocessing?
     /// At most this many samples from each data set.
     public var limit: Int?
     /// A teacher model evaluated on the validation data (its top-1 and the student's retention).
@@ -85,6 +87,8 @@ public struct QuantizeResult: Sendable {
     public var passes: [PassRecord]
     public var accuracy: AccuracyReport?
     public var skipped: [(file: String, reason: String)]
+    /// The preprocessing applied to image data (the model's input size filled in).
+    public var preprocessing = Preprocessing()
 }
 
 extension QuantizeResult {
@@ -110,7 +114,7 @@ public enum Quantizer {
             throw DriverError(.badInput, error.description)
         }
         var skipped: [(file: String, reason: String)] = []
-        var pre = options.preprocessing
+        var pre = try Preprocessing.resolved(options.preprocessing, model: model.path)
         if let inShape = g.inputs.first.map({ g.values[$0].shape.dims }), inShape.count == 4 {
             (pre.height, pre.width) = (inShape[2], inShape[3])
         }
@@ -148,7 +152,7 @@ public enum Quantizer {
         let quant = ctx.quantization
         var result = QuantizeResult(
             float: g, int8: q, ranges: quant.ranges, biasCorrected: quant.biasCorrected, floatNodes: quant.floatNodes,
-            calibration: quant.calibration, passes: records, accuracy: nil, skipped: skipped)
+            calibration: quant.calibration, passes: records, accuracy: nil, skipped: skipped, preprocessing: pre)
         if let val = options.val {
             let data = try DatasetLoader.load(
                 path: val, labels: options.valLabels, preprocessing: pre, strict: options.strict, limit: options.limit)
@@ -158,7 +162,7 @@ public enum Quantizer {
                 guard data.labels != nil else {
                     throw DriverError(.badInput, "\(val): --teacher needs labelled validation data")
                 }
-                result.accuracy?.teacher = try teacherTop1(teacher, options: options, data: data)
+                result.accuracy?.teacher = try teacherTop1(teacher, options: options, preprocessing: pre, data: data)
             }
         }
         return result
@@ -167,11 +171,11 @@ public enum Quantizer {
 
 extension Quantizer {
     /// The teacher's float32 top-1 on the validation data (reloaded at the teacher's input size).
-    static func teacherTop1(_ path: String, options: QuantizeOptions, data: Dataset) throws(DriverError) -> (
-        name: String, top1: Double
-    ) {
+    static func teacherTop1(_ path: String, options: QuantizeOptions, preprocessing: Preprocessing, data: Dataset)
+        throws(DriverError) -> (name: String, top1: Double)
+    {
         let t = try ModelLoader.load(path: path, options: options.teacherOptions)
-        var pre = options.preprocessing
+        var pre = preprocessing
         let shape = t.graph.values[t.graph.inputs[0]].shape.dims
         var samples = data
         if shape.count == 4, shape[2] != data.samples[0].shape[2] || shape[3] != data.samples[0].shape[3] {

@@ -27,7 +27,7 @@ struct ModelSelection: ParsableArguments {
     @Option(help: "Batch size the graph is built for (ONNX dynamic batch dimensions too; run takes it from the input).")
     var batch = 1
 
-    @Option(help: "Input height and width of a CNN built from a checkpoint (default 224); images are resized to it.")
+    @Option(help: "Input height and width of a CNN built from a checkpoint (default 224); preprocessing targets it.")
     var inputSize: Int?
 
     var options: ModelOptions {
@@ -303,7 +303,7 @@ struct Compile: ParsableCommand {
         o.limit = limit
         o.teacher = teacher
         o.teacherOptions = ModelOptions(prefix: teacherPrefix, heads: teacherHeads)
-        o.preprocessing = try preprocessing.preprocessing()
+        o.preprocessing = try preprocessing.preprocessing(model: file)
         let profile = target
         let m = try ModelLoader.load(path: file, options: model.options)
         var stem = String(file.split(separator: "/").last ?? "model")
@@ -407,8 +407,8 @@ struct Preprocess: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write exactly what a model sees of images: float32 NCHW .npy (and labels for class folders).",
         discussion: """
-            The same preprocessing compile applies to --calib and --val image folders. torchvision's eval
-            transform Resize(256) + CenterCrop(224) is --resize 256 --crop 224.
+            The same preprocessing compile applies to --calib and --val image folders: by default torchvision's
+            eval transform (Resize(256) + CenterCrop(224) for 224), or what --model declares.
             """)
 
     @Argument(help: "Images (PNG, JPEG) or folders of them (one subfolder per class gives labels).")
@@ -420,8 +420,14 @@ struct Preprocess: ParsableCommand {
     @Option(help: "Also write the labels of class folders here (int64 .npy).")
     var labelsOutput: String?
 
-    @Option(help: "The model's input size, HxW or N (default 224).")
-    var size = "224"
+    @Option(
+        help:
+            "Preprocess as compile would for this model: its input size and the preprocessing it declares (preprocessor_config.json in its folder)."
+    )
+    var model: String?
+
+    @Option(help: "The model's input size, HxW or N (default: --model's, else 224).")
+    var size: String?
 
     @OptionGroup var preprocessing: PreprocessOptions
 
@@ -429,9 +435,18 @@ struct Preprocess: ParsableCommand {
     var strict = false
 
     func run() throws {
-        var p = try preprocessing.preprocessing()
-        guard let s = Preprocessing.Size(parsing: size) else { throw ValidationError("--size must be N or HxW") }
-        (p.height, p.width) = (s.height, s.width)
+        var p = try Preprocessing.resolved(preprocessing.preprocessing(model: model), model: model ?? "")
+        if let size {
+            guard let s = Preprocessing.Size(parsing: size) else { throw ValidationError("--size must be N or HxW") }
+            (p.height, p.width) = (s.height, s.width)
+        } else if let model {
+            let g = try ModelLoader.load(path: model).graph
+            let x = g.inputs.first.map { g.values[$0].shape.dims } ?? []
+            guard x.count == 4, x[1] == 3 else {
+                throw DriverError(.badInput, "\(model): the model does not take one 3-channel image (input \(x))")
+            }
+            (p.height, p.width) = (x[2], x[3])
+        }
         let d = try DatasetLoader.preprocess(paths, p, strict: strict)
         for s in d.skipped { printError("skipped \(s.file): \(s.reason)") }
         if labelsOutput != nil && d.labels == nil {
@@ -469,6 +484,7 @@ struct Targets: ParsableCommand {
 extension CalibrationMethod: ExpressibleByArgument {}
 extension Preprocessing.Interpolation: ExpressibleByArgument {}
 extension Preprocessing.Channels: ExpressibleByArgument {}
+extension Preprocessing.Pipeline: ExpressibleByArgument {}
 extension CalibrationMode: ExpressibleByArgument {}
 extension BiasCorrectionMode: ExpressibleByArgument {}
 extension WeightPlacement: ExpressibleByArgument {}
@@ -483,28 +499,43 @@ extension TargetProfile: ExpressibleByArgument {
     public var defaultValueDescription: String { name }
 }
 
-/// How images become the model's input (compile's data sets, `fkdc preprocess`).
+/// How images become the model's input (compile's data sets, `fkdc preprocess`): each option
+/// given overrides one step of what the model declares (its folder's preprocessor_config.json, or
+/// --preprocessor-config), else of torchvision's eval transform.
 struct PreprocessOptions: ParsableArguments {
     @Option(
         help:
-            "Resize first: N (the shorter side to N, torchvision's Resize(N)), HxW, 'none', or 'model' (to the model's input size; the default)."
+            "Resize first: N (the shorter side to N, torchvision's Resize(N)), HxW, 'none', 'model' (to the model's input size), or 'eval' (torchvision's eval transform: the shorter side to size/0.875, then a centre crop to the size). Default: the model's declared preprocessing, else 'eval'."
     )
-    var resize = "model"
+    var resize: String?
 
     @Option(help: "Then a centre crop, HxW or N (torchvision's CenterCrop); the result must be the model's input size.")
     var crop: String?
 
-    @Option(help: "Resampling filter (PIL's, antialiased when downscaling).")
-    var interpolation: Preprocessing.Interpolation = .bilinear
+    @Option(
+        help: "Resampling filter (antialiased when downscaling; nearest-exact: by pixel centres). Default bilinear.")
+    var interpolation: Preprocessing.Interpolation?
 
-    @Option(help: "Channel order the model takes.")
-    var channels: Preprocessing.Channels = .rgb
+    @Option(
+        help:
+            "Whose pipeline: 'pil' (torchvision on PIL images: ImageFolder's loader; the default), 'tensor' (torchvision on float32 tensors: ToDtype(float32, scale=True) or ToTensor() before Resize) or 'hf' (a Hugging Face image processor)."
+    )
+    var pipeline: Preprocessing.Pipeline?
+
+    @Option(help: "Channel order the model takes (default rgb).")
+    var channels: Preprocessing.Channels?
 
     @Option(help: "Normalisation mean per channel (comma-separated; default ImageNet's).")
     var mean: String?
 
     @Option(help: "Normalisation standard deviation per channel (comma-separated; default ImageNet's).")
     var std: String?
+
+    @Option(
+        help:
+            "A Hugging Face preprocessor_config.json to take the preprocessing from (default: the one in the model's folder)."
+    )
+    var preprocessorConfig: String?
 
     func floats(_ s: String?, _ name: String) throws -> [Float]? {
         guard let s else { return nil }
@@ -513,16 +544,25 @@ struct PreprocessOptions: ParsableArguments {
         return v
     }
 
-    func preprocessing() throws -> Preprocessing {
-        var p = Preprocessing()
+    /// The preprocessing these options make of `base` (nil: torchvision's eval transform), or
+    /// nil when they say nothing and there is no base (the quantizer then resolves the model's).
+    func preprocessing(model: String?) throws -> Preprocessing? {
+        let base =
+            try preprocessorConfig.map { try Preprocessing.huggingFace(configAt: $0) }
+            ?? model.flatMap { try Preprocessing.declared(besideModel: $0) }
+        let given: [Any?] = [resize, crop, interpolation, pipeline, channels, mean, std]
+        if given.allSatisfy({ $0 == nil }) { return base }
+        var p = base ?? Preprocessing()
         switch resize {
+        case nil: break
+        case "eval": p.resize = .evalTransform
         case "model": p.resize = .model
         case "none": p.resize = .none
-        default:
-            guard let s = Preprocessing.Size(parsing: resize) else {
-                throw ValidationError("--resize must be N, HxW, none or model (sides 1…16384), not '\(resize)'")
+        case let r?:
+            guard let s = Preprocessing.Size(parsing: r) else {
+                throw ValidationError("--resize must be N, HxW, none, model or eval (sides 1…16384), not '\(r)'")
             }
-            p.resize = resize.contains("x") || resize.contains("X") ? .exact(s) : .shorterSide(s.height)
+            p.resize = r.contains("x") || r.contains("X") ? .exact(s) : .shorterSide(s.height)
         }
         if let crop {
             guard let c = Preprocessing.Size(parsing: crop) else {
@@ -530,8 +570,9 @@ struct PreprocessOptions: ParsableArguments {
             }
             p.crop = c
         }
-        p.interpolation = interpolation
-        p.channels = channels
+        if let interpolation { p.interpolation = interpolation }
+        if let pipeline { p.pipeline = pipeline }
+        if let channels { p.channels = channels }
         if let m = try floats(mean, "mean") { p.mean = m }
         if let s = try floats(std, "std") { p.std = s }
         return p

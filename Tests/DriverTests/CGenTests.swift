@@ -315,18 +315,20 @@ import Testing
 
     /// `<prefix>_preprocess` gives `fkdc preprocess`'s floats bit for bit, for RGB, BGR and RGBA
     /// pixels with padded rows (and NV12 against the same kernel called here), on x86-64 and on
-    /// aarch64 under qemu.
-    @Test func generatedPreprocessEqualsFkdcPreprocess() throws {
+    /// aarch64 under qemu, under PIL's 8-bit arithmetic and torch's float32 one.
+    @Test(arguments: Preprocessing.Pipeline.allCases)
+    func generatedPreprocessEqualsFkdcPreprocess(pipeline: Preprocessing.Pipeline) throws {
         let f = try #require(Self.fixture)
         var pre = Preprocessing()
         pre.resize = .shorterSide(256)
         pre.crop = Preprocessing.Size(224, 224)
         pre.interpolation = .bicubic
         pre.channels = .bgr
+        pre.pipeline = pipeline
         var emitter = try CEmitter(target: try #require(TargetProfile.named("jetson-nano")))
         emitter.preprocess = (pre.kernelParameters, pre.summary)
         let out = try emitter.emit(f.result.quantized.int8)
-        let dir = "\(f.dir)/pre"
+        let dir = "\(f.dir)/pre-\(pipeline)"
         try Outputs.makeDirectory(dir)
         try out.header.write(toFile: "\(dir)/model.h", atomically: true, encoding: .utf8)
         try out.source.write(toFile: "\(dir)/model.c", atomically: true, encoding: .utf8)
@@ -480,12 +482,13 @@ import Testing
         guard build.code == 0 else { return }
         defer { try? FileManager.default.removeItem(atPath: exe) }
         let evaluator = QuantizedEvaluator(graph: f.result.quantized.int8)
+        let pre = f.result.quantized.preprocessing  // the samples' own (fed as they are)
         for image in ["0_normal/000.png", "1_diabetic_retinopathy/001.png"] {
             let path = Repo.path("samples/fundus/val/" + image)
             let raw = "\(f.dir)/image-logits.raw"
             let run = try Self.sh(exe, [path, raw])
             #expect(run.code == 0, "\(image): \(run.out)")
-            let want = try evaluator.run([try DatasetLoader.image(path, Preprocessing())])[0]
+            let want = try evaluator.run([try DatasetLoader.image(path, pre)])[0]
             let got = try Data(contentsOf: URL(fileURLWithPath: raw))
             #expect(Array(got) == Array(want.bytes), "\(image)")
         }

@@ -103,8 +103,10 @@ import Testing
     }
 
     @Test func imagesAreDecodedLikeTheNumpyInputs() throws {
-        // val/0_normal/000.png is the image whose float version is inputs/x0.npy (PNG rounds to 8 bits)
-        let png = try DatasetLoader.image(Repo.path("samples/fundus/val/0_normal/000.png"), Preprocessing())
+        // val/0_normal/000.png is the image whose float version is inputs/x0.npy (PNG rounds to 8 bits),
+        // through the preprocessing the samples declare (fed as they are)
+        let pre = try #require(try Preprocessing.declared(besideModel: Repo.path("samples/student.pt")))
+        let png = try DatasetLoader.image(Repo.path("samples/fundus/val/0_normal/000.png"), pre)
         let npy = try NPY.read(path: Repo.path("samples/inputs/x0.npy"))
         let worst = zip(png.floatArray(), npy.floatArray()).map { abs($0 - $1) }.max()!
         #expect(worst <= 0.51 / 255 / 0.224 + 1e-4)
@@ -155,8 +157,14 @@ import Testing
         #expect(m.graph.values[m.graph.inputs[0]].shape == Shape([1, 3, 160, 160]))
         var o = options()
         o.limit = 2
+        // the samples declare they are fed as they are (224 x 224): a 160 model takes them squeezed
+        var pre = Preprocessing()
+        pre.resize = .model
+        o.preprocessing = pre
         let a = try #require(try Quantizer.run(m, options: o).accuracy)
         #expect(a.samples == 2)
+        o.preprocessing = nil
+        #expect(throws: DriverError.self) { try Quantizer.run(m, options: o) }
         // a ViT's input size is fixed by its position embeddings
         let e = #expect(throws: DriverError.self) {
             try ModelLoader.load(

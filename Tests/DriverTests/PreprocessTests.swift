@@ -151,8 +151,13 @@ import Testing
             #expect((Int(rw), Int(rh)) == (ew, eh), "\(w)x\(h)")
         }
         // Python: int(round(d / 2)) for d = 0…7 is 0, 0, 1, 2, 2, 2, 3, 4
-        #expect((0...7).map { Int(fk_crop_offset(Int32(224 + $0), 224)) } == [0, 0, 1, 2, 2, 2, 3, 4])
-        #expect(fk_crop_offset(221, 224) == -1 && fk_crop_offset(220, 224) == -2)
+        let pil = FK_PIPELINE_PIL
+        #expect((0...7).map { Int(fk_crop_offset(Int32(224 + $0), 224, pil)) } == [0, 0, 1, 2, 2, 2, 3, 4])
+        #expect(fk_crop_offset(221, 224, pil) == -1 && fk_crop_offset(220, 224, pil) == -2)
+        // Hugging Face's center_crop floors (size - crop) / 2 both ways
+        let hf = FK_PIPELINE_HF
+        #expect((0...7).map { Int(fk_crop_offset(Int32(224 + $0), 224, hf)) } == [0, 0, 1, 1, 2, 2, 3, 3])
+        #expect(fk_crop_offset(221, 224, hf) == -2 && fk_crop_offset(220, 224, hf) == -2)
         // the scratch refuses what it cannot read
         #expect(fk_preprocess_scratch(&k, 0, 10) == 0 && fk_preprocess_scratch(&k, 16385, 10) == 0)
     }
@@ -169,6 +174,138 @@ import Testing
         let worst = zip(got.floatArray(), want.floatArray()).map { abs($0 - $1) }.max() ?? 1
         #expect(worst == 0, "worst difference \(worst)")
         #expect(p.summary.contains("resize 128 (shorter side, bilinear) + centre crop 112x112"))
+    }
+
+    /// torchvision's fixtures (scripts/make_torchvision_fixtures.py): real photographs through its
+    /// transforms on float32 tensors, and the sample student's logits under torch.
+    static let torchvision = dir + "/torchvision"
+
+    static func json(_ file: String) -> Any? {
+        FileManager.default.contents(atPath: torchvision + "/" + file).flatMap {
+            try? JSONSerialization.jsonObject(with: $0)
+        }
+    }
+
+    /// The preprocessing of a torchvision fixture case: ImageNet normalisation, the model size
+    /// the expected tensor's.
+    static func torchvisionCase(_ c: [String: Any], height: Int, width: Int, pipeline: Preprocessing.Pipeline) throws
+        -> Preprocessing
+    {
+        var p = Preprocessing()
+        (p.height, p.width) = (height, width)
+        p.pipeline = pipeline
+        p.interpolation = try #require(Preprocessing.Interpolation(rawValue: c["filter"] as? String ?? "bilinear"))
+        let resize = try #require(c["resize"] as? String)
+        let size = try #require(Preprocessing.Size(parsing: resize))
+        p.resize = resize.contains("x") ? .exact(size) : .shorterSide(size.height)
+        p.crop = try (c["crop"] as? String).map { try #require(Preprocessing.Size(parsing: $0)) }
+        return p
+    }
+
+    /// `--pipeline tensor` against torchvision's v2 transforms on float32 tensors (ToDtype(float32,
+    /// scale=True), Resize(antialias=True), CenterCrop, Normalize) of a 1411 x 1411 fundus JPEG, a
+    /// 427 x 640 JPEG and a 102 x 102 fundus crop: downscaling by up to 20x, upscaling, aspect
+    /// changes, zero padding, every filter: within 1e-4 (measured: 4.2e-6 at worst).
+    @Test func tensorPipelineMatchesTorchvisionsFloatTransforms() throws {
+        let cases = try #require((Self.json("tensor.json") as? [String: Any])?["cases"] as? [[String: Any]])
+        #expect(cases.count == 10)
+        for c in cases {
+            let want = try NPY.read(path: Self.torchvision + "/" + (c["expected"] as? String ?? ""))
+            let p = try Self.torchvisionCase(c, height: want.shape[2], width: want.shape[3], pipeline: .tensor)
+            let got = try DatasetLoader.image(Self.torchvision + "/" + (c["image"] as? String ?? ""), p)
+            #expect(got.shape == want.shape)
+            let worst = zip(got.floatArray(), want.floatArray()).map { abs($0 - $1) }.max() ?? 1
+            #expect(worst <= 1e-4, "\(c["expected"] ?? ""): worst difference \(worst)")
+        }
+    }
+
+    /// `preprocessor_config.json` of Hugging Face image processors (transformers' PIL backend:
+    /// MobileNetV2's shortest edge 256 + crop 224, ViT's 224 x 224, a bicubic one whose crop pads)
+    /// read and applied: the processors' float32 pixel values exactly, odd crop margins (floored)
+    /// included.
+    @Test func huggingFaceConfigsReproduceTheirImageProcessors() throws {
+        let cases = try #require(Self.json("hf.json") as? [[String: Any]])
+        #expect(cases.count == 9)
+        for c in cases {
+            var p = try Preprocessing.huggingFace(configAt: Self.torchvision + "/" + (c["config"] as? String ?? ""))
+            let want = try NPY.read(path: Self.torchvision + "/" + (c["expected"] as? String ?? ""))
+            (p.height, p.width) = (want.shape[2], want.shape[3])
+            #expect(p.pipeline == .hf)
+            let got = try DatasetLoader.image(Self.torchvision + "/" + (c["image"] as? String ?? ""), p)
+            #expect(got.shape == want.shape)
+            let worst = zip(got.floatArray(), want.floatArray()).map { abs($0 - $1) }.max() ?? 1
+            #expect(worst == 0, "\(c["expected"] ?? ""): worst difference \(worst)")
+        }
+    }
+
+    /// A config fkdc cannot reproduce exactly, or a malformed one, is refused naming the file and
+    /// the key; the samples' own config (images fed as they are) is read beside the model.
+    @Test func huggingFaceConfigsThatCannotBeReproducedAreRefused() throws {
+        let dir = NSTemporaryDirectory() + "fkdc-hfconfig-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let good =
+            #""do_resize": true, "size": {"shortest_edge": 256}, "resample": 2, "crop_size": 224, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]"#
+        let cases: [(String, String)] = [
+            ("[1, 2]", "not a JSON object"),
+            ("{\"size\": 224, \"resample\": 2}", "a plain number"),
+            ("{\"size\": {\"shortest_edge\": 256}}", "resample missing"),
+            ("{\(good), \"resample\": 1}", "resample must be"),
+            ("{\(good), \"crop_pct\": 0.9}", "crop_pct"),
+            ("{\(good), \"rescale_factor\": 1}", "rescale_factor"),
+            ("{\(good), \"do_rescale\": false}", "do_rescale"),
+            ("{\(good), \"image_std\": [0.5, 0, 0.5]}", "image_std"),
+            ("{\(good), \"image_mean\": [0.5]}", "image_mean"),
+            ("{\"size\": {\"height\": 1e30, \"width\": 3}, \"resample\": 2}", "size.height"),
+            ("{\"size\": {\"height\": -4, \"width\": 3}, \"resample\": 2}", "size.height"),
+            ("{\"do_resize\": \"yes\"}", "do_resize"),
+            ("{\"size\": {\"shortest_edge\": 8, \"longest_edge\": 9}, \"resample\": 2}", "longest_edge"),
+        ]
+        let path = dir + "/" + Preprocessing.configName
+        for (text, why) in cases {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            do {
+                _ = try Preprocessing.declared(besideModel: dir + "/model.onnx")
+                Issue.record("accepted: \(text)")
+            } catch {
+                #expect(error.message.contains(path) && error.message.contains(why), "\(error.message)")
+                #expect(error.kind == .badInput)
+            }
+        }
+        try "{\(good), \"do_flip_channel_order\": true}".write(toFile: path, atomically: true, encoding: .utf8)
+        let p = try #require(try Preprocessing.declared(besideModel: dir + "/model.onnx"))
+        #expect(p.resize == .shorterSide(256) && p.crop == Preprocessing.Size(224, 224) && p.channels == .bgr)
+        #expect(try Preprocessing.declared(besideModel: NSTemporaryDirectory() + "no-such/model.pt") == nil)
+        // the bundled samples declare they are fed as they are; elsewhere the default is the eval transform
+        let samples = try #require(try Preprocessing.declared(besideModel: Repo.path("samples/student.pt")))
+        #expect(samples.resize == .none && samples.crop == nil)
+        var eval = Preprocessing()
+        #expect(eval.kernelParameters.resize == FK_RESIZE_SHORTER && eval.kernelParameters.resize_h == 256)
+        #expect(eval.summary.hasPrefix("resize 256 (shorter side, bilinear) + centre crop 224x224 + RGB"))
+        (eval.height, eval.width) = (160, 320)
+        #expect(
+            eval.steps.resize == .exact(Preprocessing.Size(182, 365)) && eval.steps.crop == Preprocessing.Size(160, 320)
+        )
+    }
+
+    /// The end-to-end check: the standard eval transform (Resize(256) + CenterCrop(224)) of each
+    /// photograph through either pipeline, then the sample student in float32, gives torch's
+    /// logits within 1e-4 relative (measured: 1.5e-6 at worst).
+    @Test func studentLogitsOnPreprocessedPhotographsMatchTorch() throws {
+        let entries = try #require(Self.json("logits.json") as? [[String: Any]])
+        #expect(entries.count == 6)
+        let m = try ModelLoader.load(path: Repo.path("samples/student.pt"))
+        let evaluator = Evaluator(graph: m.graph)
+        for e in entries {
+            let pipeline = try #require(Preprocessing.Pipeline(rawValue: e["pipeline"] as? String ?? ""))
+            let p = try Self.torchvisionCase(e, height: 224, width: 224, pipeline: pipeline)
+            let x = try DatasetLoader.image(Self.torchvision + "/" + (e["image"] as? String ?? ""), p)
+            let got = try evaluator.run([x])[0].floatArray()
+            let want = try #require(e["logits"] as? [Double]).map { Float($0) }
+            let scale = want.map(abs).max() ?? 1
+            let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 1
+            #expect(got.count == 4 && worst / scale <= 1e-4, "\(e["image"] ?? "") \(pipeline): \(got) vs \(want)")
+        }
     }
 
     @Test func settingsAreCheckedBeforeAnyImageIsRead() throws {

@@ -1,8 +1,9 @@
 /* Image preprocessing as PIL (Pillow's Resample.c and Geometry.c) and torchvision compute it:
  * separable antialiased resampling of 8-bit images (the filter's support grows with the
  * downscale factor, coefficients in 22-bit fixed point, horizontal pass then vertical, each
- * rounded to 8 bits), nearest-neighbour scaling, centre crop with zero padding, and the
- * ToTensor + Normalize step. `fkdc preprocess` and the data loaders call these; generated C
+ * rounded to 8 bits), the same resampling as torch computes it on float32 tensors (float32
+ * weights and passes, nothing rounded), nearest-neighbour scaling by either rule, centre crop
+ * with zero padding, and the ToTensor + Normalize step. `fkdc preprocess` and the data loaders call these; generated C
  * can embed them. */
 #ifndef FK_IMAGE_H
 #define FK_IMAGE_H
@@ -200,12 +201,160 @@ static inline void fk_crop_normalise(const uint8_t *in, int w, int h, int channe
                 out[((size_t)c * ch + y) * cw + x] = fk_normalise(v, mean[c], std[c]);
             }
 }
+/* @kernel fk_filter_f32 */
+/* torch's antialiasing filters in float32 (bilinear: triangle; bicubic: a = -0.5, PIL's) */
+static inline float fk_filter_f32(int filter, float x)
+{
+    const float a = -0.5f;
+    if (x < 0.0f) x = -x;
+    if (filter == FK_FILTER_BICUBIC) {
+        if (x < 1.0f) return ((a + 2.0f) * x - (a + 3.0f)) * x * x + 1.0f;
+        if (x < 2.0f) return ((a * x - 5.0f * a) * x + 8.0f * a) * x - 4.0f * a;
+        return 0.0f;
+    }
+    return x < 1.0f ? 1.0f - x : 0.0f;
+}
+
+/* @kernel fk_filter_ksize_f32 */
+/* weights per output sample of fk_resample_coeffs_f32 (its support computed in float32) */
+static inline int fk_filter_ksize_f32(int filter, int in, int out)
+{
+    const float scale = (float)in / (float)out;
+    const float support = (filter == FK_FILTER_BICUBIC ? 2.0f : 1.0f) * (scale >= 1.0f ? scale : 1.0f);
+    return (int)ceilf(support) * 2 + 1;
+}
+
+/* @kernel fk_resample_coeffs_f32 uses fk_filter_f32 fk_filter_ksize_f32 */
+/* torch's antialiased interpolation weights for float32 tensors (`interpolate(..., antialias=True)`,
+ * which torchvision's Resize calls): for output sample i the first input sample bounds[2i], the
+ * count bounds[2i + 1] and ksize float32 weights kk[i * ksize ...], normalised to sum 1 */
+static inline void fk_resample_coeffs_f32(int filter, int in, int out, int *bounds, float *kk)
+{
+    const float scale = (float)in / (float)out;
+    const float support = (filter == FK_FILTER_BICUBIC ? 2.0f : 1.0f) * (scale >= 1.0f ? scale : 1.0f);
+    const float invscale = scale >= 1.0f ? 1.0f / scale : 1.0f;
+    const int ksize = fk_filter_ksize_f32(filter, in, out);
+    int i, x;
+    for (i = 0; i < out; i++) {
+        const float center = scale * ((float)i + 0.5f);
+        float total = 0.0f, *k = kk + (size_t)i * ksize;
+        int xmin = (int)(center - support + 0.5f), xmax = (int)(center + support + 0.5f);
+        if (xmin < 0) xmin = 0;
+        if (xmax > in) xmax = in;
+        xmax -= xmin;
+        if (xmax > ksize) xmax = ksize;
+        for (x = 0; x < xmax; x++) {
+            k[x] = fk_filter_f32(filter, ((float)(x + xmin) - center + 0.5f) * invscale);
+            total += k[x];
+        }
+        for (x = 0; x < ksize; x++) k[x] = x >= xmax ? 0.0f : total != 0.0f ? k[x] / total : k[x];
+        bounds[2 * i] = xmin;
+        bounds[2 * i + 1] = xmax;
+    }
+}
+
+/* @kernel fk_resample_f32_scratch uses fk_filter_ksize_f32 */
+/* bytes of scratch fk_resample_f32 needs */
+static inline size_t fk_resample_f32_scratch(int filter, int w, int h, int ow, int oh)
+{
+    const size_t kh = (size_t)fk_filter_ksize_f32(filter, w, ow), kv = (size_t)fk_filter_ksize_f32(filter, h, oh);
+    return (2 * (size_t)ow + 2 * (size_t)oh) * sizeof(int) + ((size_t)ow * kh + (size_t)oh * kv) * sizeof(float) +
+           (size_t)ow * (size_t)h * 3 * sizeof(float) + 64;
+}
+
+/* @kernel fk_resample_f32 uses fk_resample_coeffs_f32 fk_filter_ksize_f32 */
+/* torchvision's Resize of a float32 image tensor (ToDtype(float32, scale=True) first, so each
+ * sample is v / 255) with BILINEAR or BICUBIC, antialiased: packed 8-bit RGB `in` (w x h) to
+ * float32 RGB `out` (ow x oh, interleaved), a horizontal pass then a vertical one, each summing
+ * in float32 from the first weight up, an axis that keeps its size not resampled. `scratch`:
+ * fk_resample_f32_scratch bytes, aligned to 8. */
+static inline void fk_resample_f32(const uint8_t *in, int w, int h, float *out, int ow, int oh, int filter,
+                                   void *scratch)
+{
+    const int kh = fk_filter_ksize_f32(filter, w, ow), kv = fk_filter_ksize_f32(filter, h, oh);
+    int *bh = (int *)scratch, *bv = bh + 2 * ow;
+    float *kkh = (float *)(bv + 2 * oh), *kkv = kkh + (size_t)ow * kh, *mid = kkv + (size_t)oh * kv;
+    int i, j, x, y;
+    if (ow != w) fk_resample_coeffs_f32(filter, w, ow, bh, kkh);
+    if (oh != h) fk_resample_coeffs_f32(filter, h, oh, bv, kkv);
+    /* the horizontal pass (or the conversion to float) into `mid`, or `out` when no vertical pass follows */
+    for (y = 0; y < h; y++) {
+        const uint8_t *row = in + (size_t)y * w * 3;
+        float *dst = (oh == h ? out : mid) + (size_t)y * ow * 3;
+        for (i = 0; i < ow * 3; i++) {
+            const int o = i / 3, c = i % 3;
+            float s;
+            if (ow == w) {
+                dst[i] = (float)row[i] / 255.0f;
+                continue;
+            }
+            s = (float)row[(size_t)bh[2 * o] * 3 + c] / 255.0f * kkh[(size_t)o * kh];
+            for (j = 1; j < bh[2 * o + 1]; j++)
+                s += (float)row[(size_t)(bh[2 * o] + j) * 3 + c] / 255.0f * kkh[(size_t)o * kh + j];
+            dst[i] = s;
+        }
+    }
+    if (oh == h) return;
+    for (i = 0; i < oh; i++)
+        for (x = 0; x < ow * 3; x++) {
+            const float *col = mid + (size_t)bv[2 * i] * ow * 3 + x;
+            float s = col[0] * kkv[(size_t)i * kv];
+            for (j = 1; j < bv[2 * i + 1]; j++) s += col[(size_t)j * ow * 3] * kkv[(size_t)i * kv + j];
+            out[(size_t)i * ow * 3 + x] = s;
+        }
+}
+
+/* @kernel fk_tensor_nearest_index */
+/* torch's nearest source index for output sample o of `out` from `in` (InterpolationMode
+ * NEAREST: floor(o * in / out); NEAREST_EXACT: floor((o + 0.5) * in / out)), in float32 */
+static inline FK_HD int fk_tensor_nearest_index(int o, int in, int out, int exact)
+{
+    const float scale = (float)in / (float)out;
+    int i;
+    if (in == out) return o;
+    if (!exact && out == 2 * in) return o >> 1;
+    i = (int)floorf(exact ? ((float)o + 0.5f) * scale : (float)o * scale);
+    return i < in - 1 ? i : in - 1;
+}
+
+/* @kernel fk_resize_tensor_nearest_u8 uses fk_tensor_nearest_index */
+/* torchvision's nearest Resize of an image tensor (the same indices for 8-bit and float
+ * tensors): packed RGB w x h to ow x oh */
+static inline void fk_resize_tensor_nearest_u8(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh,
+                                               int exact)
+{
+    int x, y;
+    for (y = 0; y < oh; y++) {
+        const int yi = fk_tensor_nearest_index(y, h, oh, exact);
+        for (x = 0; x < ow; x++)
+            memcpy(out + ((size_t)y * ow + x) * 3, in + ((size_t)yi * w + fk_tensor_nearest_index(x, w, ow, exact)) * 3,
+                   3);
+    }
+}
+
+/* @kernel fk_crop_normalise_f32 */
+/* fk_crop_normalise of a float32 RGB image already scaled to [0, 1] (the tensor pipeline's
+ * resize output): (x - mean[c]) / std[c], 0 outside the image */
+static inline void fk_crop_normalise_f32(const float *in, int w, int h, int top, int left, int ch, int cw,
+                                         const int *order, const float *mean, const float *std, float *out)
+{
+    int c, y, x;
+    for (c = 0; c < 3; c++)
+        for (y = 0; y < ch; y++)
+            for (x = 0; x < cw; x++) {
+                const int iy = y + top, ix = x + left;
+                const float v = iy >= 0 && iy < h && ix >= 0 && ix < w ? in[((size_t)iy * w + ix) * 3 + order[c]] : 0.0f;
+                out[((size_t)c * ch + y) * cw + x] = (v - mean[c]) / std[c];
+            }
+}
+
 /* @kernel fk_preprocessing */
 /* a model's stored preprocessing: the resize (FK_RESIZE_*: to resize_h x resize_w, or the
  * shorter side to resize_h), the centre crop (crop_h = 0: none), the model's input size, the
- * filter (FK_FILTER_*), the input channel each output channel takes, and the normalisation */
+ * filter (FK_FILTER_*) and whose arithmetic it follows (FK_PIPELINE_*), the input channel each
+ * output channel takes, and the normalisation */
 typedef struct {
-    int resize, resize_h, resize_w, crop_h, crop_w, out_h, out_w, filter;
+    int resize, resize_h, resize_w, crop_h, crop_w, out_h, out_w, filter, pipeline;
     int order[3];
     float mean[3], std[3];
 } fk_preprocessing;
@@ -234,26 +383,33 @@ static inline void fk_resized_size(const fk_preprocessing *p, int w, int h, int 
 }
 
 /* @kernel fk_crop_offset */
-/* torchvision's CenterCrop offset along one side: int(round((size - crop) / 2)), halves to
- * even; a crop larger than the image pads it first, (crop - size) // 2 before */
-static inline int fk_crop_offset(int size, int crop)
+/* the centre crop's offset along one side (negative: the crop pads the image first). torchvision's
+ * CenterCrop: int(round((size - crop) / 2)), halves to even, and a crop larger than the image
+ * pads (crop - size) // 2 before; Hugging Face's center_crop (FK_PIPELINE_HF): (size - crop) // 2
+ * floored, both ways */
+static inline int fk_crop_offset(int size, int crop, int pipeline)
 {
     int d, q;
+    if (pipeline == FK_PIPELINE_HF) return size >= crop ? (size - crop) / 2 : -((crop - size + 1) / 2);
     if (crop > size) return -((crop - size) / 2);
     d = size - crop;
     q = d / 2;
     return d % 2 == 1 && q % 2 == 1 ? q + 1 : q; /* .5 rounds to the even neighbour */
 }
 
-/* @kernel fk_preprocess_scratch uses fk_preprocessing fk_resized_size fk_resample_scratch */
+/* @kernel fk_preprocess_scratch uses fk_preprocessing fk_resized_size fk_resample_scratch fk_resample_f32_scratch */
 /* bytes of scratch fk_preprocess_u8 needs for a w x h image (0: the image cannot be read) */
 static inline size_t fk_preprocess_scratch(const fk_preprocessing *p, int w, int h)
 {
     int rw, rh;
+    const int nearest = p->filter == FK_FILTER_NEAREST || p->filter == FK_FILTER_NEAREST_EXACT;
     if (w <= 0 || h <= 0 || w > FK_IMAGE_MAX_SIDE || h > FK_IMAGE_MAX_SIDE) return 0;
     fk_resized_size(p, w, h, &rw, &rh);
+    if (p->pipeline == FK_PIPELINE_TENSOR && !nearest)
+        return ((size_t)w * h * 3 + 63) / 64 * 64 + ((size_t)rw * rh * 3 * sizeof(float) + 63) / 64 * 64 +
+               fk_resample_f32_scratch(p->filter, w, h, rw, rh);
     return ((size_t)w * h * 3 + 63) / 64 * 64 + ((size_t)rw * rh * 3 + 63) / 64 * 64 +
-           (p->filter == FK_FILTER_NEAREST ? 0 : fk_resample_scratch(p->filter, w, h, rw, rh, 3));
+           (nearest ? 0 : fk_resample_scratch(p->filter, w, h, rw, rh, 3));
 }
 
 /* @kernel fk_pixel_rgb */
@@ -278,11 +434,12 @@ static inline FK_HD void fk_pixel_rgb(const uint8_t *px, size_t stride, int h, i
     }
 }
 
-/* @kernel fk_preprocess_u8 uses fk_preprocessing fk_resized_size fk_crop_offset fk_preprocess_scratch fk_pixel_rgb fk_resample_u8 fk_resize_nearest_u8 fk_crop_normalise */
+/* @kernel fk_preprocess_u8 uses fk_preprocessing fk_resized_size fk_crop_offset fk_preprocess_scratch fk_pixel_rgb fk_resample_u8 fk_resize_nearest_u8 fk_crop_normalise fk_resample_f32 fk_resize_tensor_nearest_u8 fk_crop_normalise_f32 */
 /* an 8-bit image (FK_FORMAT_RGB, BGR or RGBA rows `stride` bytes apart; NV12: a w x h luma
  * plane, then the interleaved U, V plane at half resolution, both `stride` bytes a row) to the
  * model's float NCHW input: packed RGB (NV12 through BT.601 limited-range integer arithmetic),
- * the resize, the centre crop, normalisation. Returns 0, or -1 when the result is not the
+ * the resize (PIL's 8-bit arithmetic, or torch's float32 under FK_PIPELINE_TENSOR), the centre
+ * crop, normalisation. Returns 0, or -1 when the result is not the
  * model's size or an argument is out of range. `scratch`: fk_preprocess_scratch bytes, aligned
  * to 64. */
 static inline int fk_preprocess_u8(const uint8_t *px, int w, int h, size_t stride, int format,
@@ -301,14 +458,23 @@ static inline int fk_preprocess_u8(const uint8_t *px, int w, int h, size_t strid
     if (rw != w || rh != h) {
         /* the packed image, the resized one and the resampler's scratch, each 64-byte aligned */
         sized = rgb + ((size_t)w * h * 3 + 63) / 64 * 64;
-        if (p->filter == FK_FILTER_NEAREST)
+        if (p->pipeline == FK_PIPELINE_TENSOR && (p->filter == FK_FILTER_BILINEAR || p->filter == FK_FILTER_BICUBIC)) {
+            float *f = (float *)(void *)sized;
+            fk_resample_f32(rgb, w, h, f, rw, rh, p->filter, sized + ((size_t)rw * rh * 3 * sizeof(float) + 63) / 64 * 64);
+            fk_crop_normalise_f32(f, rw, rh, fk_crop_offset(rh, ch, p->pipeline), fk_crop_offset(rw, cw, p->pipeline),
+                                  ch, cw, p->order, p->mean, p->std, out);
+            return 0;
+        }
+        if (p->pipeline == FK_PIPELINE_TENSOR)
+            fk_resize_tensor_nearest_u8(rgb, w, h, sized, rw, rh, p->filter == FK_FILTER_NEAREST_EXACT);
+        else if (p->filter == FK_FILTER_NEAREST || p->filter == FK_FILTER_NEAREST_EXACT)
             fk_resize_nearest_u8(rgb, w, h, (size_t)w * 3, 3, sized, rw, rh);
         else
             fk_resample_u8(rgb, w, h, (size_t)w * 3, 3, sized, rw, rh, p->filter,
                            sized + ((size_t)rw * rh * 3 + 63) / 64 * 64);
     }
-    fk_crop_normalise(sized, rw, rh, 3, fk_crop_offset(rh, ch), fk_crop_offset(rw, cw), ch, cw, p->order, p->mean,
-                      p->std, out);
+    fk_crop_normalise(sized, rw, rh, 3, fk_crop_offset(rh, ch, p->pipeline), fk_crop_offset(rw, cw, p->pipeline), ch,
+                      cw, p->order, p->mean, p->std, out);
     return 0;
 }
 /* @end */

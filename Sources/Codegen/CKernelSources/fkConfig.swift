@@ -34,16 +34,28 @@ extension CKernelLibrary {
                 #define FK_ACT_HARD_SIGMOID 4
                 #define FK_ACT_GELU 5
                 #define FK_ACT_SIGMOID 6
-                /* image resampling (fk_image.h): filters, and the fraction bits of the fixed-point weights */
+                /* image resampling (fk_image.h): filters, and the fraction bits of the fixed-point weights.
+                 * FK_FILTER_NEAREST: PIL's NEAREST under the PIL pipeline, torchvision's NEAREST (the source
+                 * index floor(i * in / out)) under the tensor pipeline */
                 #define FK_FILTER_NEAREST 0
                 #define FK_FILTER_BILINEAR 1
                 #define FK_FILTER_BICUBIC 2
+                /* nearest by the output pixel's centre (PIL's NEAREST, torchvision's NEAREST_EXACT); under the
+                 * PIL pipeline FK_FILTER_NEAREST is this too */
+                #define FK_FILTER_NEAREST_EXACT 3
                 #define FK_RESAMPLE_BITS 22
                 /* preprocessing (fk_preprocess_u8): the resize step, and the pixel formats it reads */
                 #define FK_RESIZE_NONE 0
                 #define FK_RESIZE_MODEL 1
                 #define FK_RESIZE_SHORTER 2
                 #define FK_RESIZE_EXACT 3
+                /* whose pipeline preprocessing follows: torchvision's transforms on PIL images (PIL's 8-bit
+                 * resize: fixed-point weights, 8-bit passes), torchvision's on float32 tensors (float32 weights
+                 * and passes, no rounding), or Hugging Face image processors (PIL's resize; the centre crop's
+                 * offset floored where torchvision rounds it) */
+                #define FK_PIPELINE_PIL 0
+                #define FK_PIPELINE_TENSOR 1
+                #define FK_PIPELINE_HF 2
                 #define FK_FORMAT_RGB 0
                 #define FK_FORMAT_BGR 1
                 #define FK_FORMAT_RGBA 2

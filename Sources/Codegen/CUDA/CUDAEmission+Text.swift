@@ -95,15 +95,10 @@ extension CUDAEmission {
     /// `_cuda_preprocess` in the source: fk_preprocess_u8's steps as launches.
     func preprocessSource() -> String {
         guard let pre = preprocess else { return "" }
-        let q = pre.parameters
-        let ints = [q.resize, q.resize_h, q.resize_w, q.crop_h, q.crop_w, q.out_h, q.out_w, q.filter].map { "\($0)" }
-        let order = [q.order.0, q.order.1, q.order.2].map { "\($0)" }
-        let mean = [q.mean.0, q.mean.1, q.mean.2].map(Emission.cFloat)
-        let std = [q.std.0, q.std.1, q.std.2].map(Emission.cFloat)
         let l = { (k: String) in "FK_LAUNCH(\(k), dim3((unsigned)((n + 255) / 256)), dim3(256), 0, s, " }
         return """
 
-            static const fk_preprocessing \(p)_cuda_preprocessing = {\(ints.joined(separator: ", ")), {\(order.joined(separator: ", "))}, {\(mean.joined(separator: ", "))}, {\(std.joined(separator: ", "))}};
+            static const fk_preprocessing \(p)_cuda_preprocessing = \(Emission.initializer(pre.parameters));
 
             size_t \(p)_cuda_preprocess_scratch_bytes(int width, int height)
             {
@@ -133,7 +128,7 @@ extension CUDAEmission {
                 \(l("fk_cu_pixels"))pixels, width, height, stride, format, rgb);
                 if (rw != width || rh != height) {
                     sized = rgb + ((size_t)width * height * 3 + 63) / 64 * 64;
-                    if (p->filter == FK_FILTER_NEAREST) {
+                    if (p->filter == FK_FILTER_NEAREST || p->filter == FK_FILTER_NEAREST_EXACT) {
                         n = (long long)rw * rh;
                         \(l("fk_cu_nearest"))rgb, width, height, sized, rw, rh);
                     } else {
@@ -184,7 +179,8 @@ extension CUDAEmission {
                     }
                 }
                 n = 3LL * ch * cw;
-                \(l("fk_cu_crop_normalise"))sized, rw, rh, fk_crop_offset(rh, ch), fk_crop_offset(rw, cw), ch, cw, p->order[0],
+                \(l("fk_cu_crop_normalise"))sized, rw, rh, fk_crop_offset(rh, ch, p->pipeline), fk_crop_offset(rw, cw, p->pipeline), ch,
+                          cw, p->order[0],
                           p->order[1], p->order[2], p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2], input);
                 e = cudaGetLastError();
                 if (e == cudaSuccess) e = cudaStreamSynchronize(s);
