@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing of one reader with libFuzzer:
 #     scripts/fuzz.sh TARGET SECONDS [libFuzzer flags…]
-# TARGET: pt safetensors onnx fkir fkdc npy image (or "all": each for SECONDS).
+# TARGET: pt safetensors onnx fkir fkdc npy image preprocessor-config (or "all": each for SECONDS).
 # Builds fkdc-fuzz with -sanitize=fuzzer,address into .build-fuzz/, starts from the committed
 # seed corpus fuzz/corpus/TARGET (new inputs go to .build-fuzz/corpus/TARGET), and leaves any
 # crashing input in .build-fuzz/crashes/: commit it under Tests/Fixtures/hostile/ once fixed.
@@ -16,7 +16,7 @@ swift build -c release --scratch-path .build-fuzz --product fkdc-fuzz \
     -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld 2>&1 | tail -1
 bin=.build-fuzz/release/fkdc-fuzz
 if [ "$target" = all ]; then
-    for t in pt safetensors onnx fkir fkdc npy image; do "$0" "$t" "$seconds" "$@"; done
+    for t in pt safetensors onnx fkir fkdc npy image preprocessor-config; do "$0" "$t" "$seconds" "$@"; done
     exit 0
 fi
 [ -d "fuzz/corpus/$target" ] || { echo "fuzz.sh: no seed corpus fuzz/corpus/$target" >&2; exit 1; }

@@ -152,10 +152,14 @@ struct QuantizePass: Pass {
             else { return false }
             let xq = g.values[x].quant!
             let cout = w.shape[0]
-            let (wID, scales) = quantizedWeights(node.inputs[1], w)
+            if node.inputs.count > 2, old.constants[node.inputs[2]] == nil { return false }  // a computed bias
+            for v in node.inputs.dropFirst() where old.constants[v]?.floatArray().allSatisfy(\.isFinite) == false {
+                throw fail(node, "'\(old.values[v].name)' holds NaN or infinity: the model's weights are damaged")
+            }
+            let (wID, _) = quantizedWeights(node.inputs[1], w)
             var ins = [x, wID]
             if node.inputs.count > 2 {
-                let bf = old.constants[node.inputs[2]]!.floatArray()
+                let bf = old.constants[node.inputs[2]]?.floatArray() ?? []
                 let wq = g.values[wID].quant!
                 let bq = QuantMath.quantizeBias(bf, inputScale: xq.scales[0], weightScales: wq.channelScales(cout))
                 let bias = bq.withUnsafeBytes { Tensor(dtype: .int32, shape: Shape([cout]), bytes: $0) }

@@ -25,7 +25,27 @@ let targets: [String: (suffix: String, run: (String) -> Void)] = [
     "fkdc": (".fkdc", model),
     "npy": (".npy", { _ = try? NPY.read(path: $0) }),
     "image": (".png", { _ = try? DatasetLoader.image($0, Preprocessing()) }),
+    "preprocessor-config": (".json", preprocessorConfig),
 ]
+
+/// Reads a Hugging Face preprocessor_config.json; when it loads, preprocesses a small image
+/// with it (for a model of its crop's or resize's size).
+func preprocessorConfig(_ path: String) {
+    guard var p = try? Preprocessing.huggingFace(configAt: path) else { return }
+    if let c = p.crop {
+        (p.height, p.width) = (c.height, c.width)
+    } else if case .exact(let s) = p.resize {
+        (p.height, p.width) = (s.height, s.width)
+    }
+    switch p.resize {  // small sizes only: a fuzz iteration must stay fast
+    case .shorterSide(let n) where n > 512: return
+    case .exact(let s) where s.height > 512 || s.width > 512: return
+    default: break
+    }
+    guard p.height <= 512, p.width <= 512, p.invalidity == nil else { return }
+    let px = [UInt8](repeating: 128, count: 40 * 30 * 3)
+    _ = px.withUnsafeBufferPointer { b in b.baseAddress.map { try? p.apply(rgb: $0, width: 40, height: 30) } }
+}
 
 /// Loads a model file; on success runs the default passes and, when every value is small,
 /// the evaluator (float32, or int8 for a quantized graph) on a zero input.

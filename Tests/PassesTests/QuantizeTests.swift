@@ -64,6 +64,58 @@ import Testing
         #expect(checked > 0)
     }
 
+    /// Pruned weights: an output channel that is all zero (and a whole zero tensor) quantizes to
+    /// scale 1 and zero weights, and the channel's output is its bias, per channel and per tensor.
+    @Test(arguments: [false, true], [false, true])
+    func zeroWeightChannelsQuantizeToTheirBias(perTensor: Bool, wholeTensor: Bool) throws {
+        var r = Rand(s: 17)
+        var g = Graph(name: "pruned")
+        let x = g.addInput(name: "x", shape: Shape([1, 4, 5, 5]))
+        var wf = r.tensor([6, 4, 1, 1], scale: 0.5).floatArray()
+        for i in 0..<wf.count where wholeTensor || (i / 4 == 2 || i / 4 == 5) { wf[i] = 0 }
+        let w = g.addConstant(name: "w", Tensor(shape: Shape([6, 4, 1, 1]), floats: wf))
+        let b = g.addConstant(name: "b", Tensor(shape: Shape([6]), floats: [0.1, -0.2, 0.3, 0, 0.25, -0.05]))
+        g.outputs = [
+            try g.addNode(
+                name: "conv", op: .conv2d(Conv2dAttrs(stride: [1, 1], pad: [0, 0, 0, 0])), inputs: [x, w, b])
+        ]
+        let input = r.tensor([1, 4, 5, 5], scale: 2)
+        let q = try quantized(g, input, perTensor: perTensor)
+        try checkAgainstFakeQuant(q, input)
+        var out: (Tensor, QuantParams)?
+        _ = try QuantizedEvaluator(graph: q).run([input]) { node, t in
+            if node.name == "conv", let p = q.values[node.outputs[0]].quant { out = (t, p) }
+        }
+        let (t, oq) = try #require(out)
+        let v = t.int64ArrayExact()
+        // the channel's output is its bias, held at the bias's resolution (input scale × weight scale
+        // 1) and then the output's
+        let inScale = try #require(q.values.first { $0.dtype == .int8 && $0.name.hasPrefix("x") }?.quant?.scales[0])
+        for c in (wholeTensor ? Array(0..<6) : [2, 5]) {
+            let bias = [0.1, -0.2, 0.3, 0, 0.25, -0.05][c] as Float
+            let got = v[(c * 25)..<(c * 25 + 25)].map { oq.scales[0] * Float(Int32($0) - oq.zeroPoints[0]) }
+            #expect(
+                got.allSatisfy { abs($0 - bias) <= inScale / 2 + oq.scales[0] }, "channel \(c): \(got[0]) vs \(bias)")
+        }
+    }
+
+    /// Damaged weights (NaN or infinity) are refused with the constant named, not trapped on.
+    @Test func nonFiniteWeightsAreRefused() throws {
+        for bad in [Float.nan, .infinity] {
+            var g = Graph(name: "damaged")
+            let x = g.addInput(name: "x", shape: Shape([1, 2, 3, 3]))
+            let w = g.addConstant(name: "w", Tensor(shape: Shape([2, 2, 1, 1]), floats: [1, 0.5, -0.5, 0.25]))
+            let b = g.addConstant(name: "b.damaged", Tensor(shape: Shape([2]), floats: [0.1, bad]))
+            g.outputs = [
+                try g.addNode(
+                    name: "conv", op: .conv2d(Conv2dAttrs(stride: [1, 1], pad: [0, 0, 0, 0])), inputs: [x, w, b])
+            ]
+            let input = Tensor(shape: Shape([1, 2, 3, 3]), floats: (0..<18).map { Float($0) / 9 })
+            #expect(throws: PassError.self) { try quantized(g, input) }
+            do { _ = try quantized(g, input) } catch { #expect("\(error)".contains("b.damaged")) }
+        }
+    }
+
     @Test(arguments: [
         (Conv2dAttrs(stride: [1, 1], pad: [1, 1, 1, 1]), [6, 4, 3, 3], false),
         (Conv2dAttrs(stride: [2, 2], pad: [1, 1, 1, 1], groups: 4), [4, 1, 3, 3], false),
