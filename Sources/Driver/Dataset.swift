@@ -135,7 +135,15 @@ public enum DatasetLoader {
             throw DriverError(.badInput, "\(file): cannot decode image: \(text)")
         }
         defer { fkdc_image_free(px) }
-        do { return try pre.apply(rgb: px, width: Int(w), height: Int(h)) } catch {
+        let orientation = pre.exifOrientation ? ExifOrientation.of(f.bytes) : 1
+        do {
+            guard orientation != 1 else { return try pre.apply(rgb: px, width: Int(w), height: Int(h)) }
+            let upright = ExifOrientation.apply(orientation, px, width: Int(w), height: Int(h))
+            return try upright.pixels.withUnsafeBufferPointer { (b) throws(DriverError) -> Tensor in
+                guard let base = b.baseAddress else { throw DriverError(.badInput, "an empty image") }
+                return try pre.apply(rgb: base, width: upright.width, height: upright.height)
+            }
+        } catch {
             throw DriverError(error.kind, "\(file): \(error.message)")
         }
     }

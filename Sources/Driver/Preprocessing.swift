@@ -98,6 +98,9 @@ public struct Preprocessing: Sendable, Equatable {
     public var interpolation = Interpolation.bilinear
     public var pipeline = Pipeline.pil
     public var channels = Channels.rgb
+    /// Turn decoded images upright by their EXIF orientation first (`--exif-orientation`, PIL's
+    /// `ImageOps.exif_transpose`); off, as PIL's and torchvision's loaders leave it.
+    public var exifOrientation = false
     /// Per output channel, after scaling to [0, 1].
     public var mean: [Float] = [0.485, 0.456, 0.406]
     public var std: [Float] = [0.229, 0.224, 0.225]
@@ -117,7 +120,7 @@ public struct Preprocessing: Sendable, Equatable {
     /// In words, for the metadata and report ("resize 256 (shorter side, bilinear) + centre
     /// crop 224x224, RGB, /255, mean …, std …").
     public var summary: String {
-        var out: [String] = []
+        var out: [String] = exifOrientation ? ["EXIF orientation"] : []
         let how = interpolation.rawValue + (pipeline == .tensor ? ", float32 tensor" : "")
         let (resize, crop) = steps
         switch resize {

@@ -537,6 +537,12 @@ struct PreprocessOptions: ParsableArguments {
     )
     var preprocessorConfig: String?
 
+    @Flag(
+        help:
+            "Turn images upright by their EXIF orientation first (PIL's ImageOps.exif_transpose; off by default, as ImageFolder's loader leaves it)."
+    )
+    var exifOrientation = false
+
     func floats(_ s: String?, _ name: String) throws -> [Float]? {
         guard let s else { return nil }
         let v = s.split(separator: ",").compactMap { Float($0.filter { $0 != " " }) }
@@ -550,7 +556,7 @@ struct PreprocessOptions: ParsableArguments {
         let base =
             try preprocessorConfig.map { try Preprocessing.huggingFace(configAt: $0) }
             ?? model.flatMap { try Preprocessing.declared(besideModel: $0) }
-        let given: [Any?] = [resize, crop, interpolation, pipeline, channels, mean, std]
+        let given: [Any?] = [resize, crop, interpolation, pipeline, channels, mean, std, exifOrientation ? true : nil]
         if given.allSatisfy({ $0 == nil }) { return base }
         var p = base ?? Preprocessing()
         switch resize {
@@ -573,6 +579,7 @@ struct PreprocessOptions: ParsableArguments {
         if let interpolation { p.interpolation = interpolation }
         if let pipeline { p.pipeline = pipeline }
         if let channels { p.channels = channels }
+        if exifOrientation { p.exifOrientation = true }
         if let m = try floats(mean, "mean") { p.mean = m }
         if let s = try floats(std, "std") { p.std = s }
         return p

@@ -288,6 +288,35 @@ import Testing
         )
     }
 
+    /// `--exif-orientation`: every EXIF orientation (JPEG APP1, PNG eXIf) turned upright exactly
+    /// as PIL's ImageOps.exif_transpose does (scripts/make_exif_fixtures.py); off, the pixels stay
+    /// as stored, as PIL's loader leaves them.
+    @Test func exifOrientationTurnsImagesUprightAsPILDoes() throws {
+        let dir = Self.dir + "/exif"
+        for (k, ext) in (1...8).map({ ($0, "jpg") }) + [(6, "png")] {
+            let file = "\(dir)/orientation\(k).\(ext)"
+            let data = try #require(FileManager.default.contents(atPath: file))
+            #expect(data.withUnsafeBytes { ExifOrientation.of($0) } == k, "\(file)")
+            let want = try Self.pixels("\(dir)/orientation\(k)_\(ext)_upright.png")
+            var p = Preprocessing()
+            p.resize = .none
+            (p.mean, p.std) = ([0, 0, 0], [1, 1, 1])
+            (p.height, p.width) = (want.shape[2], want.shape[3])
+            p.exifOrientation = true
+            let got = try DatasetLoader.image(file, p).floatArray().map { Int(($0 * 255).rounded()) }
+            #expect(got == want.values, "orientation \(k) (\(ext))")
+            if k >= 5 {  // off: the stored 40 x 27 pixels, which do not fit the upright 27 x 40
+                p.exifOrientation = false
+                #expect(throws: DriverError.self) { try DatasetLoader.image(file, p) }
+            }
+        }
+        // truncated or damaged EXIF reads as "as stored", never past the bytes
+        let jpeg = try #require(FileManager.default.contents(atPath: "\(dir)/orientation6.jpg"))
+        for cut in stride(from: 2, to: min(jpeg.count, 200), by: 3) {
+            #expect((1...8).contains(Data(jpeg.prefix(cut)).withUnsafeBytes { ExifOrientation.of($0) }))
+        }
+    }
+
     /// The end-to-end check: the standard eval transform (Resize(256) + CenterCrop(224)) of each
     /// photograph through either pipeline, then the sample student in float32, gives torch's
     /// logits within 1e-4 relative (measured: 1.5e-6 at worst).
