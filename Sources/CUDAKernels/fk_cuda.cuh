@@ -436,20 +436,22 @@ __global__ void fk_cu_nearest(const uint8_t *in, int w, int h, uint8_t *out, int
 }
 
 /* @kernel fk_cu_crop_normalise uses fk_cu_base fk_normalise */
-/* fk_crop_normalise: the ch x cw window at (top, left) (0 outside the image) to float NCHW */
+/* fk_crop_normalise: the ch x cw window at (top, left) (`pad` outside the image) to float NCHW */
 __global__ void fk_cu_crop_normalise(const uint8_t *in, int w, int h, int top, int left, int ch, int cw, int o0,
                                      int o1, int o2, float m0, float m1, float m2, float s0, float s1, float s2,
-                                     float *out)
+                                     float pad, float *out)
 {
     const int i = fk_cu_index();
-    int c, y, x, iy, ix, v;
+    int c, y, x, iy, ix;
+    float v;
     if (i >= 3 * ch * cw) return;
     c = i / (ch * cw);
     y = i / cw % ch;
     x = i % cw;
     iy = y + top;
     ix = x + left;
-    v = iy >= 0 && iy < h && ix >= 0 && ix < w ? in[((size_t)iy * w + ix) * 3 + (c == 0 ? o0 : c == 1 ? o1 : o2)] : 0;
+    v = iy >= 0 && iy < h && ix >= 0 && ix < w ? (float)in[((size_t)iy * w + ix) * 3 + (c == 0 ? o0 : c == 1 ? o1 : o2)]
+                                              : pad;
     out[i] = fk_normalise(v, c == 0 ? m0 : c == 1 ? m1 : m2, c == 0 ? s0 : c == 1 ? s1 : s2);
 }
 

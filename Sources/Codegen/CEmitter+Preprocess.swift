@@ -35,14 +35,16 @@ extension Emission {
             """
     }
 
-    /// `fk_preprocessing`'s C initializer (`{resize, …, pipeline, {order}, {mean}, {std}}`), for
+    /// `fk_preprocessing`'s C initializer (`{resize, …, align, {order}, {mean}, {std}, pad}`), for
     /// generated C and CUDA.
     static func initializer(_ q: fk_preprocessing) -> String {
-        let ints = [q.resize, q.resize_h, q.resize_w, q.crop_h, q.crop_w, q.out_h, q.out_w, q.filter, q.pipeline]
+        let ints = [
+            q.resize, q.resize_h, q.resize_w, q.crop_h, q.crop_w, q.out_h, q.out_w, q.filter, q.pipeline, q.align,
+        ]
         let order = [q.order.0, q.order.1, q.order.2].map(String.init).joined(separator: ", ")
         let mean = [q.mean.0, q.mean.1, q.mean.2].map(cFloat).joined(separator: ", ")
         let std = [q.std.0, q.std.1, q.std.2].map(cFloat).joined(separator: ", ")
-        return "{\(ints.map(String.init).joined(separator: ", ")), {\(order)}, {\(mean)}, {\(std)}}"
+        return "{\(ints.map(String.init).joined(separator: ", ")), {\(order)}, {\(mean)}, {\(std)}, \(cFloat(q.pad))}"
     }
 
     /// The stored parameters and the two entry points (call after the kernels are chosen).

@@ -46,6 +46,19 @@ public struct Preprocessing: Sendable, Equatable {
         case exact(Size)
         /// No resize (a crop alone, or images already at the size).
         case none
+        /// A letterbox: fit inside the model's size keeping the aspect ratio (sides rounded half
+        /// to even, as ultralytics' LetterBox), then padded to it, centred by default.
+        case fit
+        /// Fixed-height models (text lines): the height to the model's, the width in proportion,
+        /// rounded up and capped at the model's (PaddleOCR's rule), then padded on the right.
+        case height
+    }
+
+    /// Where padding leaves the image (`--pad-align`): centred (torchvision's CenterCrop), or at
+    /// the top left with the padding after it.
+    public enum PadAlign: String, Sendable, CaseIterable {
+        case centre
+        case topLeft = "top-left"
     }
 
     /// The resampling filters (`--interpolation`), torchvision's `InterpolationMode`s. `nearest`
@@ -101,17 +114,26 @@ public struct Preprocessing: Sendable, Equatable {
     /// Turn decoded images upright by their EXIF orientation first (`--exif-orientation`, PIL's
     /// `ImageOps.exif_transpose`); off, as PIL's and torchvision's loaders leave it.
     public var exifOrientation = false
+    /// The value (0…255, in the image's units) padding reads; torchvision's CenterCrop pads 0.
+    public var padValue: Float = 0
+    /// nil: top left for `.height`, centred otherwise.
+    public var padAlign: PadAlign?
     /// Per output channel, after scaling to [0, 1].
     public var mean: [Float] = [0.485, 0.456, 0.406]
     public var std: [Float] = [0.229, 0.224, 0.225]
 
     public init() {}
 
+    /// Where padding and cropping leave the image.
+    public var alignment: PadAlign { padAlign ?? (resize == .height ? .topLeft : .centre) }
+
     /// The fraction of the resized image the eval transform's centre crop keeps.
     public static let evalCropFraction = 0.875
 
-    /// The resize and the crop as they run: `.evalTransform` spelled out for the model's size.
+    /// The resize and the crop as they run: `.evalTransform` spelled out for the model's size, a
+    /// letterbox's padding as a crop to the model's size.
     public var steps: (resize: Resize, crop: Size?) {
+        if resize == .fit || resize == .height { return (resize, crop ?? Size(height, width)) }
         guard resize == .evalTransform else { return (resize, crop) }
         let (h, w) = (Int(Double(height) / Self.evalCropFraction), Int(Double(width) / Self.evalCropFraction))
         return (height == width ? .shorterSide(h) : .exact(Size(h, w)), crop ?? Size(height, width))
@@ -127,9 +149,16 @@ public struct Preprocessing: Sendable, Equatable {
         case .model: out.append("resize \(height)x\(width) (\(how))")
         case .shorterSide(let n): out.append("resize \(n) (shorter side, \(how))")
         case .exact(let s): out.append("resize \(s) (\(how))")
+        case .fit: out.append("letterbox into \(height)x\(width) (aspect kept, \(how))")
+        case .height: out.append("resize to height \(height) (width in proportion up to \(width), \(how))")
         case .none, .evalTransform: break
         }
-        if let c = crop { out.append("centre crop \(c)" + (pipeline == .hf ? " (offset floored, Hugging Face)" : "")) }
+        let pad = padValue == 0 ? "" : ", padding \(padValue)"
+        if let c = crop, alignment == .topLeft {
+            out.append("crop \(c) from the top left\(pad)")
+        } else if let c = crop {
+            out.append("centre crop \(c)" + (pipeline == .hf ? " (offset floored, Hugging Face)" : "") + pad)
+        }
         out.append(channels.rawValue.uppercased())
         let f = { (v: [Float]) in v.map { "\($0)" }.joined(separator: ",") }
         return out.joined(separator: " + ") + ", /255, mean \(f(mean)), std \(f(std))"
@@ -143,6 +172,8 @@ public struct Preprocessing: Sendable, Equatable {
         switch resize {
         case .model: p.resize = FK_RESIZE_MODEL
         case .none, .evalTransform: p.resize = FK_RESIZE_NONE
+        case .fit: (p.resize, p.resize_h, p.resize_w) = (FK_RESIZE_FIT, Int32(height), Int32(width))
+        case .height: (p.resize, p.resize_h, p.resize_w) = (FK_RESIZE_HEIGHT, Int32(height), Int32(width))
         case .shorterSide(let n): (p.resize, p.resize_h) = (FK_RESIZE_SHORTER, Int32(n))
         case .exact(let s): (p.resize, p.resize_h, p.resize_w) = (FK_RESIZE_EXACT, Int32(s.height), Int32(s.width))
         }
@@ -150,6 +181,8 @@ public struct Preprocessing: Sendable, Equatable {
         (p.out_h, p.out_w) = (Int32(height), Int32(width))
         p.filter = interpolation.code
         p.pipeline = pipeline.code
+        p.align = alignment == .topLeft ? FK_ALIGN_TOP_LEFT : FK_ALIGN_CENTRE
+        p.pad = padValue
         p.order = channels == .rgb ? (0, 1, 2) : (2, 1, 0)
         if mean.count == 3, std.count == 3 {
             p.mean = (mean[0], mean[1], mean[2])
@@ -162,6 +195,7 @@ public struct Preprocessing: Sendable, Equatable {
     public var invalidity: String? {
         guard mean.count == 3, std.count == 3, std.allSatisfy({ $0 != 0 && $0.isFinite }), mean.allSatisfy(\.isFinite)
         else { return "the normalisation needs three means and three non-zero standard deviations" }
+        guard (0...255).contains(padValue) else { return "the padding value must be 0…255" }
         let sides = 1...Size.maxSide
         let (resize, crop) = steps
         var sizes = [height, width] + [crop?.height, crop?.width].compactMap { $0 }
@@ -173,7 +207,7 @@ public struct Preprocessing: Sendable, Equatable {
         }
         if crop == nil {
             switch resize {
-            case .model, .none, .evalTransform: break  // .none: the image must be at the size (checked per image)
+            case .model, .none, .evalTransform, .fit, .height: break  // .none: the image must be at the size (checked per image)
             case .exact(let s) where s == Size(height, width): break
             default:
                 return

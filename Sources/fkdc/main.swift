@@ -485,6 +485,7 @@ extension CalibrationMethod: ExpressibleByArgument {}
 extension Preprocessing.Interpolation: ExpressibleByArgument {}
 extension Preprocessing.Channels: ExpressibleByArgument {}
 extension Preprocessing.Pipeline: ExpressibleByArgument {}
+extension Preprocessing.PadAlign: ExpressibleByArgument {}
 extension CalibrationMode: ExpressibleByArgument {}
 extension BiasCorrectionMode: ExpressibleByArgument {}
 extension WeightPlacement: ExpressibleByArgument {}
@@ -505,7 +506,7 @@ extension TargetProfile: ExpressibleByArgument {
 struct PreprocessOptions: ParsableArguments {
     @Option(
         help:
-            "Resize first: N (the shorter side to N, torchvision's Resize(N)), HxW, 'none', 'model' (to the model's input size), or 'eval' (torchvision's eval transform: the shorter side to size/0.875, then a centre crop to the size). Default: the model's declared preprocessing, else 'eval'."
+            "Resize first: N (the shorter side to N, torchvision's Resize(N)), HxW, 'none', 'model' (to the model's input size), 'eval' (torchvision's eval transform: the shorter side to size/0.875, then a centre crop to the size), 'fit' (letterbox: aspect kept, padded to the size) or 'height' (text lines: the model's height, the width in proportion up to the model's, padded). Default: the model's declared preprocessing, else 'eval'."
     )
     var resize: String?
 
@@ -537,6 +538,14 @@ struct PreprocessOptions: ParsableArguments {
     )
     var preprocessorConfig: String?
 
+    @Option(help: "The value padding reads, 0…255 in the image's units (default 0; 114 for YOLO's letterbox).")
+    var padValue: Float?
+
+    @Option(
+        help: "Where padding leaves the image: centre or top-left (default: top-left for --resize height, else centre)."
+    )
+    var padAlign: Preprocessing.PadAlign?
+
     @Flag(
         help:
             "Turn images upright by their EXIF orientation first (PIL's ImageOps.exif_transpose; off by default, as ImageFolder's loader leaves it)."
@@ -556,7 +565,10 @@ struct PreprocessOptions: ParsableArguments {
         let base =
             try preprocessorConfig.map { try Preprocessing.huggingFace(configAt: $0) }
             ?? model.flatMap { try Preprocessing.declared(besideModel: $0) }
-        let given: [Any?] = [resize, crop, interpolation, pipeline, channels, mean, std, exifOrientation ? true : nil]
+        let given: [Any?] = [
+            resize, crop, interpolation, pipeline, channels, mean, std, padValue, padAlign,
+            exifOrientation ? true : nil,
+        ]
         if given.allSatisfy({ $0 == nil }) { return base }
         var p = base ?? Preprocessing()
         switch resize {
@@ -564,9 +576,12 @@ struct PreprocessOptions: ParsableArguments {
         case "eval": p.resize = .evalTransform
         case "model": p.resize = .model
         case "none": p.resize = .none
+        case "fit": p.resize = .fit
+        case "height": p.resize = .height
         case let r?:
             guard let s = Preprocessing.Size(parsing: r) else {
-                throw ValidationError("--resize must be N, HxW, none, model or eval (sides 1…16384), not '\(r)'")
+                throw ValidationError(
+                    "--resize must be N, HxW, none, model, eval, fit or height (sides 1…16384), not '\(r)'")
             }
             p.resize = r.contains("x") || r.contains("X") ? .exact(s) : .shorterSide(s.height)
         }
@@ -580,6 +595,8 @@ struct PreprocessOptions: ParsableArguments {
         if let pipeline { p.pipeline = pipeline }
         if let channels { p.channels = channels }
         if exifOrientation { p.exifOrientation = true }
+        if let padValue { p.padValue = padValue }
+        if let padAlign { p.padAlign = padAlign }
         if let m = try floats(mean, "mean") { p.mean = m }
         if let s = try floats(std, "std") { p.std = s }
         return p

@@ -212,6 +212,7 @@ import Testing
             // PreprocessTests, against torchvision's float32 tensors (through fk_preprocess_u8)
             "fk_filter_f32", "fk_filter_ksize_f32", "fk_resample_coeffs_f32", "fk_resample_f32_scratch",
             "fk_resample_f32", "fk_tensor_nearest_index", "fk_resize_tensor_nearest_u8", "fk_crop_normalise_f32",
+            "fk_crop_origin",
         ]
         let kernels = Set(CKernelLibrary.sections.map(\.name)).subtracting([CKernelLibrary.config, "fk_simd"])
         #expect(kernels.subtracting(tested).isEmpty, "untested: \(kernels.subtracting(tested).sorted())")

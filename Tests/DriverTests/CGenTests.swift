@@ -325,6 +325,9 @@ import Testing
         pre.interpolation = .bicubic
         pre.channels = .bgr
         pre.pipeline = pipeline
+        if pipeline == .tensor {  // and a letterbox, padded with YOLO's grey
+            (pre.resize, pre.crop, pre.padValue) = (.fit, nil, 114)
+        }
         var emitter = try CEmitter(target: try #require(TargetProfile.named("jetson-nano")))
         emitter.preprocess = (pre.kernelParameters, pre.summary)
         let out = try emitter.emit(f.result.quantized.int8)

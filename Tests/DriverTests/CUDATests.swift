@@ -289,9 +289,9 @@ import Testing
 
     /// `_cuda_preprocess` equals the C kernel (`fk_preprocess_u8`, which `fkdc preprocess` and
     /// model.c run) bit for bit: a 451 × 300 photograph in every pixel format, through the
-    /// torchvision eval transform with bicubic and BGR, a bilinear squeeze to the model size, and
-    /// nearest.
-    @Test(arguments: ["shorter-bicubic-bgr", "exact-bilinear", "nearest"])
+    /// torchvision eval transform with bicubic and BGR, a bilinear squeeze to the model size,
+    /// nearest, and a text-line letterbox (height fixed, padded on the right).
+    @Test(arguments: ["shorter-bicubic-bgr", "exact-bilinear", "nearest", "text-line"])
     func cudaPreprocessEqualsFkdcPreprocess(_ what: String) throws {
         guard let cxx = Self.cxx else { return }
         var pre = Preprocessing()
@@ -302,6 +302,7 @@ import Testing
             pre.interpolation = .bicubic
             pre.channels = .bgr
         case "exact-bilinear": pre.resize = .model
+        case "text-line": (pre.resize, pre.padValue, pre.pipeline) = (.height, 127.5, .hf)
         default:
             pre.resize = .model
             pre.interpolation = .nearest

@@ -113,8 +113,11 @@ import Testing
         // a crop larger than the image reads zeros outside it, normalised as (0/255 - mean) / std
         var f = [Float](repeating: 0, count: 3 * 4 * 4)
         let tiny: [UInt8] = [10, 20, 30, 40, 50, 60]  // 2x1 RGB
-        fk_crop_normalise(tiny, 2, 1, 3, -1, -1, 4, 4, [2, 1, 0], [0, 0, 0.5], [1, 1, 2], &f)
+        fk_crop_normalise(tiny, 2, 1, 3, -1, -1, 4, 4, [2, 1, 0], [0, 0, 0.5], [1, 1, 2], 0, &f)
         #expect(f[0] == 0 && f[16 + 6] == 50 / 255 && f[5] == 30 / 255 && f[32] == -0.25)
+        // and the padding value where one is given (a letterbox's 114)
+        fk_crop_normalise(tiny, 2, 1, 3, -1, -1, 4, 4, [2, 1, 0], [0, 0, 0.5], [1, 1, 2], 114, &f)
+        #expect(f[0] == 114 / 255 && f[5] == 30 / 255 && f[32] == (114 / 255 - 0.5) / 2)
     }
 
     static let formats: [String] = {
@@ -315,6 +318,43 @@ import Testing
         for cut in stride(from: 2, to: min(jpeg.count, 200), by: 3) {
             #expect((1...8).contains(Data(jpeg.prefix(cut)).withUnsafeBytes { ExifOrientation.of($0) }))
         }
+    }
+
+    /// Letterboxing (scripts/make_pil_extra_fixtures.py, PIL's resize): `--resize fit` as
+    /// ultralytics' LetterBox sizes and centres it (padding 114), `--resize height` as PaddleOCR's
+    /// text-line rule (height fixed, width rounded up and capped, padded on the right with the
+    /// normalised zero): the same floats exactly.
+    @Test func letterboxesMatchTheirReferences() throws {
+        let dir = Self.dir + "/letterbox"
+        let data = try #require(FileManager.default.contents(atPath: dir + "/cases.json"))
+        let cases = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        #expect(cases.count == 8)
+        for c in cases {
+            let want = try NPY.read(path: dir + "/" + (c["expected"] as? String ?? ""))
+            var p = Preprocessing()
+            (p.height, p.width) = (want.shape[2], want.shape[3])
+            p.resize = c["resize"] as? String == "fit" ? .fit : .height
+            p.padValue = Float(try #require(c["pad"] as? Double))
+            p.mean = try #require(c["mean"] as? [Double]).map { Float($0) }
+            p.std = try #require(c["std"] as? [Double]).map { Float($0) }
+            let got = try DatasetLoader.image(dir + "/" + (c["image"] as? String ?? ""), p)
+            #expect(got.shape == want.shape)
+            let worst = zip(got.floatArray(), want.floatArray()).map { abs($0 - $1) }.max() ?? 1
+            #expect(worst == 0, "\(c["expected"] ?? ""): worst difference \(worst)")
+        }
+        // the sizes directly: a 640 x 427 photo into 640 x 640 (ultralytics: 640 x 427, centred)
+        var p = Preprocessing()
+        (p.height, p.width, p.resize) = (640, 640, .fit)
+        var k = p.kernelParameters
+        var (rw, rh): (Int32, Int32) = (0, 0)
+        fk_resized_size(&k, 640, 427, &rw, &rh)
+        #expect((rw, rh) == (640, 427) && fk_crop_origin(&k, 427, 640) == -106)
+        // a text line 100 x 30 into 48 x 320: width ceil(48 · 100 / 30) = 160, from the top left
+        (p.height, p.width, p.resize) = (48, 320, .height)
+        k = p.kernelParameters
+        fk_resized_size(&k, 100, 30, &rw, &rh)
+        #expect((rw, rh) == (160, 48) && fk_crop_origin(&k, 160, 320) == 0 && p.alignment == .topLeft)
+        #expect(p.summary.hasPrefix("resize to height 48 (width in proportion up to 320, bilinear) + crop 48x320"))
     }
 
     /// The end-to-end check: the standard eval transform (Resize(256) + CenterCrop(224)) of each

@@ -47,6 +47,14 @@
 #define FK_RESIZE_MODEL 1
 #define FK_RESIZE_SHORTER 2
 #define FK_RESIZE_EXACT 3
+/* letterboxing: fit inside resize_h x resize_w keeping the aspect ratio (sides rounded half to
+ * even, as ultralytics' LetterBox), or the height to resize_h and the width in proportion, rounded
+ * up and capped at resize_w (PaddleOCR's text-line rule); the crop step then pads to the model's
+ * size, centred or from the top left (FK_ALIGN_*) */
+#define FK_RESIZE_FIT 4
+#define FK_RESIZE_HEIGHT 5
+#define FK_ALIGN_CENTRE 0
+#define FK_ALIGN_TOP_LEFT 1
 /* whose pipeline preprocessing follows: torchvision's transforms on PIL images (PIL's 8-bit
  * resize: fixed-point weights, 8-bit passes), torchvision's on float32 tensors (float32 weights
  * and passes, no rounding), or Hugging Face image processors (PIL's resize; the centre crop's

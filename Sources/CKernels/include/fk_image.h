@@ -182,22 +182,25 @@ static inline void fk_resize_nearest_u8(const uint8_t *in, int w, int h, size_t 
 }
 
 /* @kernel fk_normalise */
-/* ToTensor + Normalize of one 8-bit value */
-static inline FK_HD float fk_normalise(int v, float mean, float std) { return ((float)v / 255.0f - mean) / std; }
+/* ToTensor + Normalize of one 8-bit value (or of a padding value, in the same units) */
+static inline FK_HD float fk_normalise(float v, float mean, float std) { return (v / 255.0f - mean) / std; }
 
 /* @kernel fk_crop_normalise uses fk_normalise */
 /* torchvision's CenterCrop + ToTensor + Normalize: the ch x cw window at (top, left) of an 8-bit
- * HWC image (positions outside it read 0: the crop's zero padding) to float NCHW
- * (value / 255 - mean[c]) / std[c], channel c of the output from channel order[c] of the input */
+ * HWC image (positions outside it read `pad`, 0…255: the crop's padding, 0 for torchvision's) to
+ * float NCHW (value / 255 - mean[c]) / std[c], channel c of the output from channel order[c] of
+ * the input */
 static inline void fk_crop_normalise(const uint8_t *in, int w, int h, int channels, int top, int left, int ch,
-                                     int cw, const int *order, const float *mean, const float *std, float *out)
+                                     int cw, const int *order, const float *mean, const float *std, float pad,
+                                     float *out)
 {
     int c, y, x;
     for (c = 0; c < 3; c++)
         for (y = 0; y < ch; y++)
             for (x = 0; x < cw; x++) {
                 const int iy = y + top, ix = x + left;
-                const int v = iy >= 0 && iy < h && ix >= 0 && ix < w ? in[((size_t)iy * w + ix) * channels + order[c]] : 0;
+                const float v =
+                    iy >= 0 && iy < h && ix >= 0 && ix < w ? (float)in[((size_t)iy * w + ix) * channels + order[c]] : pad;
                 out[((size_t)c * ch + y) * cw + x] = fk_normalise(v, mean[c], std[c]);
             }
 }
@@ -334,29 +337,31 @@ static inline void fk_resize_tensor_nearest_u8(const uint8_t *in, int w, int h, 
 
 /* @kernel fk_crop_normalise_f32 */
 /* fk_crop_normalise of a float32 RGB image already scaled to [0, 1] (the tensor pipeline's
- * resize output): (x - mean[c]) / std[c], 0 outside the image */
+ * resize output): (x - mean[c]) / std[c], pad / 255 outside the image */
 static inline void fk_crop_normalise_f32(const float *in, int w, int h, int top, int left, int ch, int cw,
-                                         const int *order, const float *mean, const float *std, float *out)
+                                         const int *order, const float *mean, const float *std, float pad, float *out)
 {
     int c, y, x;
     for (c = 0; c < 3; c++)
         for (y = 0; y < ch; y++)
             for (x = 0; x < cw; x++) {
                 const int iy = y + top, ix = x + left;
-                const float v = iy >= 0 && iy < h && ix >= 0 && ix < w ? in[((size_t)iy * w + ix) * 3 + order[c]] : 0.0f;
+                const float v =
+                    iy >= 0 && iy < h && ix >= 0 && ix < w ? in[((size_t)iy * w + ix) * 3 + order[c]] : pad / 255.0f;
                 out[((size_t)c * ch + y) * cw + x] = (v - mean[c]) / std[c];
             }
 }
 
 /* @kernel fk_preprocessing */
-/* a model's stored preprocessing: the resize (FK_RESIZE_*: to resize_h x resize_w, or the
- * shorter side to resize_h), the centre crop (crop_h = 0: none), the model's input size, the
- * filter (FK_FILTER_*) and whose arithmetic it follows (FK_PIPELINE_*), the input channel each
- * output channel takes, and the normalisation */
+/* a model's stored preprocessing: the resize (FK_RESIZE_*: to resize_h x resize_w, the shorter
+ * side to resize_h, or a letterbox inside resize_h x resize_w), the crop (crop_h = 0: none;
+ * centred, or from the top left: FK_ALIGN_*), the model's input size, the filter (FK_FILTER_*)
+ * and whose arithmetic it follows (FK_PIPELINE_*), the input channel each output channel takes,
+ * the normalisation, and the value (0…255) padding reads */
 typedef struct {
-    int resize, resize_h, resize_w, crop_h, crop_w, out_h, out_w, filter, pipeline;
+    int resize, resize_h, resize_w, crop_h, crop_w, out_h, out_w, filter, pipeline, align;
     int order[3];
-    float mean[3], std[3];
+    float mean[3], std[3], pad;
 } fk_preprocessing;
 
 /* @kernel fk_resized_size uses fk_preprocessing */
@@ -376,6 +381,15 @@ static inline void fk_resized_size(const fk_preprocessing *p, int w, int h, int 
         const int nl = l >= FK_IMAGE_MAX_SIDE ? FK_IMAGE_MAX_SIDE : (int)l;
         *rw = w <= h ? n : nl;
         *rh = w <= h ? nl : n;
+    } else if (p->resize == FK_RESIZE_FIT) {
+        const double sh = (double)p->resize_h / h, sw = (double)p->resize_w / w, r = sh < sw ? sh : sw;
+        const double nw = nearbyint(w * r), nh = nearbyint(h * r);
+        *rw = nw < 1 ? 1 : nw > p->resize_w ? p->resize_w : (int)nw;
+        *rh = nh < 1 ? 1 : nh > p->resize_h ? p->resize_h : (int)nh;
+    } else if (p->resize == FK_RESIZE_HEIGHT) {
+        const double nw = ceil(p->resize_h * ((double)w / h));
+        *rw = nw < 1 ? 1 : nw > p->resize_w ? p->resize_w : (int)nw;
+        *rh = p->resize_h;
     } else {
         *rw = w;
         *rh = h;
@@ -395,6 +409,14 @@ static inline int fk_crop_offset(int size, int crop, int pipeline)
     d = size - crop;
     q = d / 2;
     return d % 2 == 1 && q % 2 == 1 ? q + 1 : q; /* .5 rounds to the even neighbour */
+}
+
+/* @kernel fk_crop_origin uses fk_preprocessing fk_crop_offset */
+/* the crop's offset along a side of `size` for the stored alignment: fk_crop_offset, or 0 (the
+ * image at the top left, padding after it) */
+static inline int fk_crop_origin(const fk_preprocessing *p, int size, int crop)
+{
+    return p->align == FK_ALIGN_TOP_LEFT ? 0 : fk_crop_offset(size, crop, p->pipeline);
 }
 
 /* @kernel fk_preprocess_scratch uses fk_preprocessing fk_resized_size fk_resample_scratch fk_resample_f32_scratch */
@@ -434,7 +456,7 @@ static inline FK_HD void fk_pixel_rgb(const uint8_t *px, size_t stride, int h, i
     }
 }
 
-/* @kernel fk_preprocess_u8 uses fk_preprocessing fk_resized_size fk_crop_offset fk_preprocess_scratch fk_pixel_rgb fk_resample_u8 fk_resize_nearest_u8 fk_crop_normalise fk_resample_f32 fk_resize_tensor_nearest_u8 fk_crop_normalise_f32 */
+/* @kernel fk_preprocess_u8 uses fk_preprocessing fk_resized_size fk_crop_origin fk_preprocess_scratch fk_pixel_rgb fk_resample_u8 fk_resize_nearest_u8 fk_crop_normalise fk_resample_f32 fk_resize_tensor_nearest_u8 fk_crop_normalise_f32 */
 /* an 8-bit image (FK_FORMAT_RGB, BGR or RGBA rows `stride` bytes apart; NV12: a w x h luma
  * plane, then the interleaved U, V plane at half resolution, both `stride` bytes a row) to the
  * model's float NCHW input: packed RGB (NV12 through BT.601 limited-range integer arithmetic),
@@ -461,8 +483,8 @@ static inline int fk_preprocess_u8(const uint8_t *px, int w, int h, size_t strid
         if (p->pipeline == FK_PIPELINE_TENSOR && (p->filter == FK_FILTER_BILINEAR || p->filter == FK_FILTER_BICUBIC)) {
             float *f = (float *)(void *)sized;
             fk_resample_f32(rgb, w, h, f, rw, rh, p->filter, sized + ((size_t)rw * rh * 3 * sizeof(float) + 63) / 64 * 64);
-            fk_crop_normalise_f32(f, rw, rh, fk_crop_offset(rh, ch, p->pipeline), fk_crop_offset(rw, cw, p->pipeline),
-                                  ch, cw, p->order, p->mean, p->std, out);
+            fk_crop_normalise_f32(f, rw, rh, fk_crop_origin(p, rh, ch), fk_crop_origin(p, rw, cw),
+                                  ch, cw, p->order, p->mean, p->std, p->pad, out);
             return 0;
         }
         if (p->pipeline == FK_PIPELINE_TENSOR)
@@ -473,8 +495,8 @@ static inline int fk_preprocess_u8(const uint8_t *px, int w, int h, size_t strid
             fk_resample_u8(rgb, w, h, (size_t)w * 3, 3, sized, rw, rh, p->filter,
                            sized + ((size_t)rw * rh * 3 + 63) / 64 * 64);
     }
-    fk_crop_normalise(sized, rw, rh, 3, fk_crop_offset(rh, ch, p->pipeline), fk_crop_offset(rw, cw, p->pipeline), ch,
-                      cw, p->order, p->mean, p->std, out);
+    fk_crop_normalise(sized, rw, rh, 3, fk_crop_origin(p, rh, ch), fk_crop_origin(p, rw, cw), ch,
+                      cw, p->order, p->mean, p->std, p->pad, out);
     return 0;
 }
 /* @end */

@@ -179,9 +179,9 @@ extension CUDAEmission {
                     }
                 }
                 n = 3LL * ch * cw;
-                \(l("fk_cu_crop_normalise"))sized, rw, rh, fk_crop_offset(rh, ch, p->pipeline), fk_crop_offset(rw, cw, p->pipeline), ch,
-                          cw, p->order[0],
-                          p->order[1], p->order[2], p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1], p->std[2], input);
+                \(l("fk_cu_crop_normalise"))sized, rw, rh, fk_crop_origin(p, rh, ch), fk_crop_origin(p, rw, cw), ch, cw,
+                          p->order[0], p->order[1], p->order[2], p->mean[0], p->mean[1], p->mean[2], p->std[0], p->std[1],
+                          p->std[2], p->pad, input);
                 e = cudaGetLastError();
                 if (e == cudaSuccess) e = cudaStreamSynchronize(s);
                 free(host);
@@ -195,7 +195,10 @@ extension CUDAEmission {
         let hostOnly: Set<String> =
             preprocess == nil
             ? []
-            : ["fk_preprocessing", "fk_resized_size", "fk_crop_offset", "fk_preprocess_scratch", "fk_resample_coeffs"]
+            : [
+                "fk_preprocessing", "fk_resized_size", "fk_crop_offset", "fk_crop_origin", "fk_preprocess_scratch",
+                "fk_resample_coeffs",
+            ]
         let kernels = CKernelLibrary.source(for: used, simd: [])
         let hostKernels =
             hostOnly.isEmpty
