@@ -207,7 +207,8 @@ public struct Preprocessing: Sendable, Equatable {
         }
         if crop == nil {
             switch resize {
-            case .model, .none, .evalTransform, .fit, .height: break  // .none: the image must be at the size (checked per image)
+            // .none: the image must be at the size (checked per image)
+            case .model, .none, .evalTransform, .fit, .height: break
             case .exact(let s) where s == Size(height, width): break
             default:
                 return
