@@ -19,7 +19,7 @@
  * @allow __CUDACC__ __CUDACC_RTC__ __cplusplus __VA_ARGS__ __GNUC__ __clang__ cudaErrorMemoryAllocation
  * @allow cudaError_t cudaSuccess cudaErrorInvalidValue cudaMalloc cudaFree cudaMemcpyAsync cudaMemcpyHostToDevice
  * @allow cudaMemcpyDeviceToHost cudaStream_t cudaStreamSynchronize cudaGetLastError
- * @allow cudaGetErrorString cuda_fp16 cuda_runtime
+ * @allow cudaGetErrorString cuda_fp16 cuda_runtime __fmul_rn __fadd_rn __fdiv_rn
  *
  * Spellings of C++17 and later that CUDA 10.2's C++14 front end rejects (refused the same way):
  * @forbid if constexpr
@@ -453,6 +453,74 @@ __global__ void fk_cu_crop_normalise(const uint8_t *in, int w, int h, int top, i
     v = iy >= 0 && iy < h && ix >= 0 && ix < w ? (float)in[((size_t)iy * w + ix) * 3 + (c == 0 ? o0 : c == 1 ? o1 : o2)]
                                               : pad;
     out[i] = fk_normalise(v, c == 0 ? m0 : c == 1 ? m1 : m2, c == 0 ? s0 : c == 1 ? s1 : s2);
+}
+
+/* @kernel fk_cu_unit_f32 uses fk_cu_base */
+/* the tensor pipeline's ToDtype(float32, scale=True): n 8-bit values to v / 255 */
+__global__ void fk_cu_unit_f32(const uint8_t *in, int n, float *out)
+{
+    const int i = fk_cu_index();
+    if (i < n) out[i] = __fdiv_rn((float)in[i], 255.0f);
+}
+
+/* @kernel fk_cu_resample_f32 uses fk_cu_base */
+/* one pass of fk_resample_f32, its sums in the C order with no contraction (the _rn intrinsics):
+ * horizontal from packed 8-bit RGB rows (`in8`, each value / 255; lines = rows, step 3), or
+ * vertical over float rows (`inf`; lines = output rows, step = the row's values); value v of
+ * line y as fk_cu_resample indexes it */
+__global__ void fk_cu_resample_f32(const uint8_t *in8, const float *inf, int lines, int count, size_t line_in,
+                                   size_t step, const int *bounds, const float *kk, int ksize, int vertical,
+                                   float *out)
+{
+    const int i = fk_cu_index();
+    int y, v, j, k, n;
+    size_t at;
+    const float *w;
+    float s;
+    if (i >= lines * count) return;
+    y = i / count;
+    v = i % count;
+    j = vertical ? y : v / 3;
+    at = (vertical ? (size_t)v : (size_t)y * line_in + (size_t)(v % 3)) + (size_t)bounds[2 * j] * step;
+    n = bounds[2 * j + 1];
+    w = kk + (size_t)j * ksize;
+    s = __fmul_rn(vertical ? inf[at] : __fdiv_rn((float)in8[at], 255.0f), w[0]);
+    for (k = 1; k < n; k++)
+        s = __fadd_rn(s, __fmul_rn(vertical ? inf[at + k * step] : __fdiv_rn((float)in8[at + k * step], 255.0f), w[k]));
+    out[i] = s;
+}
+
+/* @kernel fk_cu_tensor_nearest uses fk_cu_base fk_tensor_nearest_index */
+/* fk_resize_tensor_nearest_u8 of a packed RGB image */
+__global__ void fk_cu_tensor_nearest(const uint8_t *in, int w, int h, uint8_t *out, int ow, int oh, int exact)
+{
+    const int i = fk_cu_index();
+    int c, sx, sy;
+    if (i >= ow * oh) return;
+    sx = fk_tensor_nearest_index(i % ow, w, ow, exact);
+    sy = fk_tensor_nearest_index(i / ow, h, oh, exact);
+    for (c = 0; c < 3; c++) out[(size_t)i * 3 + c] = in[((size_t)sy * w + sx) * 3 + c];
+}
+
+/* @kernel fk_cu_crop_normalise_f32 uses fk_cu_base */
+/* fk_crop_normalise_f32: the ch x cw window at (top, left) of float RGB (pad / 255 outside) to
+ * float NCHW */
+__global__ void fk_cu_crop_normalise_f32(const float *in, int w, int h, int top, int left, int ch, int cw, int o0,
+                                         int o1, int o2, float m0, float m1, float m2, float s0, float s1,
+                                         float s2, float pad, float *out)
+{
+    const int i = fk_cu_index();
+    int c, y, x, iy, ix;
+    float v;
+    if (i >= 3 * ch * cw) return;
+    c = i / (ch * cw);
+    y = i / cw % ch;
+    x = i % cw;
+    iy = y + top;
+    ix = x + left;
+    v = iy >= 0 && iy < h && ix >= 0 && ix < w ? in[((size_t)iy * w + ix) * 3 + (c == 0 ? o0 : c == 1 ? o1 : o2)]
+                                              : __fdiv_rn(pad, 255.0f);
+    out[i] = __fdiv_rn(__fadd_rn(v, -(c == 0 ? m0 : c == 1 ? m1 : m2)), c == 0 ? s0 : c == 1 ? s1 : s2);
 }
 
 /* ---- fp16 ---- */

@@ -235,6 +235,10 @@ static inline __half2 __half2half2(__half a) { return __half2{a, a}; }
 static inline __half2 __float2half2_rn(float f) { return __half2half2(__float2half(f)); }
 static inline float __low2float(__half2 a) { return __half2float(a.x); }
 static inline float __high2float(__half2 a) { return __half2float(a.y); }
+/* float32 arithmetic rounded once each (the device's _rn intrinsics: never contracted) */
+static inline float __fmul_rn(float a, float b) { return a * b; }
+static inline float __fadd_rn(float a, float b) { return a + b; }
+static inline float __fdiv_rn(float a, float b) { return a / b; }
 static inline __half __hadd(__half a, __half b) { return fk_emu_half_from_double(fk_emu_double(a) + fk_emu_double(b)); }
 static inline __half __hfma(__half a, __half b, __half c)
 {

@@ -290,8 +290,11 @@ import Testing
     /// `_cuda_preprocess` equals the C kernel (`fk_preprocess_u8`, which `fkdc preprocess` and
     /// model.c run) bit for bit: a 451 × 300 photograph in every pixel format, through the
     /// torchvision eval transform with bicubic and BGR, a bilinear squeeze to the model size,
-    /// nearest, and a text-line letterbox (height fixed, padded on the right).
-    @Test(arguments: ["shorter-bicubic-bgr", "exact-bilinear", "nearest", "text-line"])
+    /// nearest, a text-line letterbox (height fixed, padded on the right), and the tensor
+    /// pipeline's float32 resampling and nearest rule.
+    @Test(arguments: [
+        "shorter-bicubic-bgr", "exact-bilinear", "nearest", "text-line", "tensor-bicubic", "tensor-nearest",
+    ])
     func cudaPreprocessEqualsFkdcPreprocess(_ what: String) throws {
         guard let cxx = Self.cxx else { return }
         var pre = Preprocessing()
@@ -303,6 +306,9 @@ import Testing
             pre.channels = .bgr
         case "exact-bilinear": pre.resize = .model
         case "text-line": (pre.resize, pre.padValue, pre.pipeline) = (.height, 127.5, .hf)
+        case "tensor-bicubic": (pre.resize, pre.interpolation, pre.pipeline) = (.evalTransform, .bicubic, .tensor)
+        case "tensor-nearest":
+            (pre.resize, pre.interpolation, pre.pipeline, pre.padValue) = (.fit, .nearest, .tensor, 114)
         default:
             pre.resize = .model
             pre.interpolation = .nearest

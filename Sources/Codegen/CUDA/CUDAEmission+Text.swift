@@ -126,9 +126,61 @@ extension CUDAEmission {
                 s = (cudaStream_t)ctx->stream;
                 n = (long long)width * height;
                 \(l("fk_cu_pixels"))pixels, width, height, stride, format, rgb);
+                if ((rw != width || rh != height) && p->pipeline == FK_PIPELINE_TENSOR &&
+                    (p->filter == FK_FILTER_BILINEAR || p->filter == FK_FILTER_BICUBIC)) {
+                    /* fk_resample_f32's passes in float32: the weights computed here (C's function),
+                     * uploaded after the float image, then the rows between the passes */
+                    float *f = (float *)(void *)(rgb + ((size_t)width * height * 3 + 63) / 64 * 64), *mid;
+                    unsigned char *area = (unsigned char *)f + ((size_t)rw * rh * 3 * sizeof(float) + 63) / 64 * 64;
+                    const int kh = fk_filter_ksize_f32(p->filter, width, rw), kv = fk_filter_ksize_f32(p->filter, height, rh);
+                    const size_t bytes =
+                        (2 * (size_t)rw + 2 * (size_t)rh) * sizeof(int) + ((size_t)rw * kh + (size_t)rh * kv) * sizeof(float);
+                    int *bh, *bv;
+                    float *kkh, *kkv;
+                    host = (unsigned char *)malloc(bytes);
+                    if (host == NULL) return (int)cudaErrorMemoryAllocation;
+                    bh = (int *)(void *)host;
+                    bv = bh + 2 * rw;
+                    kkh = (float *)(void *)(bv + 2 * rh);
+                    kkv = kkh + (size_t)rw * kh;
+                    if (rw != width) fk_resample_coeffs_f32(p->filter, width, rw, bh, kkh);
+                    if (rh != height) fk_resample_coeffs_f32(p->filter, height, rh, bv, kkv);
+                    e = cudaMemcpyAsync(area, host, bytes, cudaMemcpyHostToDevice, s);
+                    if (e != cudaSuccess) {
+                        free(host);
+                        return (int)e;
+                    }
+                    mid = (float *)(void *)(area + bytes);
+                    if (rw != width) {
+                        n = (long long)height * rw * 3;
+                        \(l("fk_cu_resample_f32"))rgb, (const float *)NULL, height, rw * 3, (size_t)width * 3, (size_t)3,
+                                  (const int *)(void *)area, (const float *)(void *)(area + ((unsigned char *)kkh - host)), kh, 0,
+                                  rh == height ? f : mid);
+                    } else {
+                        n = (long long)width * height * 3;
+                        \(l("fk_cu_unit_f32"))rgb, (int)n, mid);
+                    }
+                    if (rh != height) {
+                        n = (long long)rh * rw * 3;
+                        \(l("fk_cu_resample_f32"))(const unsigned char *)NULL, mid, rh, rw * 3, (size_t)0, (size_t)rw * 3,
+                                  (const int *)(void *)(area + ((unsigned char *)bv - host)),
+                                  (const float *)(void *)(area + ((unsigned char *)kkv - host)), kv, 1, f);
+                    }
+                    n = 3LL * ch * cw;
+                    \(l("fk_cu_crop_normalise_f32"))f, rw, rh, fk_crop_origin(p, rh, ch), fk_crop_origin(p, rw, cw), ch, cw,
+                              p->order[0], p->order[1], p->order[2], p->mean[0], p->mean[1], p->mean[2], p->std[0],
+                              p->std[1], p->std[2], p->pad, input);
+                    e = cudaGetLastError();
+                    if (e == cudaSuccess) e = cudaStreamSynchronize(s);
+                    free(host);
+                    return (int)e;
+                }
                 if (rw != width || rh != height) {
                     sized = rgb + ((size_t)width * height * 3 + 63) / 64 * 64;
-                    if (p->filter == FK_FILTER_NEAREST || p->filter == FK_FILTER_NEAREST_EXACT) {
+                    if (p->pipeline == FK_PIPELINE_TENSOR) {
+                        n = (long long)rw * rh;
+                        \(l("fk_cu_tensor_nearest"))rgb, width, height, sized, rw, rh, p->filter == FK_FILTER_NEAREST_EXACT);
+                    } else if (p->filter == FK_FILTER_NEAREST || p->filter == FK_FILTER_NEAREST_EXACT) {
                         n = (long long)rw * rh;
                         \(l("fk_cu_nearest"))rgb, width, height, sized, rw, rh);
                     } else {
@@ -197,7 +249,7 @@ extension CUDAEmission {
             ? []
             : [
                 "fk_preprocessing", "fk_resized_size", "fk_crop_offset", "fk_crop_origin", "fk_preprocess_scratch",
-                "fk_resample_coeffs",
+                "fk_resample_coeffs", "fk_resample_coeffs_f32",
             ]
         let kernels = CKernelLibrary.source(for: used, simd: [])
         let hostKernels =

@@ -152,7 +152,8 @@ struct CUDAEmission {
 
     /// The kernels of `_cuda_preprocess`.
     static let preprocessKernels: Set<String> = [
-        "fk_cu_pixels", "fk_cu_resample", "fk_cu_nearest", "fk_cu_crop_normalise",
+        "fk_cu_pixels", "fk_cu_resample", "fk_cu_nearest", "fk_cu_crop_normalise", "fk_cu_unit_f32",
+        "fk_cu_resample_f32", "fk_cu_tensor_nearest", "fk_cu_crop_normalise_f32",
     ]
 
     mutating func run() throws(CodegenError) {

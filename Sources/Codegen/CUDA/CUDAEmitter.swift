@@ -19,8 +19,7 @@ public struct CUDAEmitter {
     public var precision: GPUPrecision
     public var generator: String
     /// The model's preprocessing: the CUDA then has `<prefix>_cuda_preprocess` too, the same
-    /// floats as `fkdc preprocess` and generated C's `_preprocess` (PIL's 8-bit resampling:
-    /// under the tensor pipeline only generated C has it).
+    /// floats as `fkdc preprocess` and generated C's `_preprocess`.
     public var preprocess: (parameters: fk_preprocessing, summary: String)?
 
     public init(
@@ -74,7 +73,7 @@ public struct CUDAEmitter {
         }
         var e = CUDAEmission(program: program, p: prefix, precision: precision)
         let x = g.values[g.inputs[0]].shape.dims
-        if let pre = preprocess, pre.parameters.pipeline != FK_PIPELINE_TENSOR, x.count == 4, x[1] == 3,
+        if let pre = preprocess, x.count == 4, x[1] == 3,
             pre.parameters.out_h == x[2], pre.parameters.out_w == x[3]
         {
             e.preprocess = pre
