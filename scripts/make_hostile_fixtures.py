@@ -151,6 +151,21 @@ def onnx():
     write("../valid/onnx_chain_20000.onnx", model(chain, [X], [Y]))
     # a fixed batch of one (for fkdc run on an 8-image batch)
     write("../valid/onnx_static_batch1.onnx", model([node("Relu", ["x"], ["y"])], [X], [Y]))
+    # open spatial dimensions (OCR and detection heads): [N, 4, H, W] named, and [-1, 4, -1, -1] as
+    # some exporters write them (dim_value -1, no name); conv 3x3, ReLU, global pool, flatten, gemm
+    def open_dims(name, dims):
+        shape = b"".join(f_bytes(1, f_bytes(2, d) if isinstance(d, str) else f_int(1, d)) for d in dims)
+        return f_bytes(1, name) + f_bytes(2, f_bytes(1, f_int(1, 1) + f_bytes(2, shape)))
+    cnn = [node("Conv", ["x", "cw", "cb"], ["c"], [attr_ints("pads", [1, 1, 1, 1])]), node("Relu", ["c"], ["r"]),
+           node("GlobalAveragePool", ["r"], ["p"]), node("Flatten", ["p"], ["f"]),
+           node("Gemm", ["f", "gw", "gb"], ["y"], [attr_int("transB", 1)])]
+    weights = [tensor("cw", [4, 4, 3, 3], floats=[((i * 37) % 17 - 8) / 20 for i in range(144)]),
+               tensor("cb", [4], floats=[0.1, -0.1, 0.05, 0.0]),
+               tensor("gw", [3, 4], floats=[((i * 11) % 7 - 3) / 4 for i in range(12)]),
+               tensor("gb", [3], floats=[0.0, 0.1, -0.1])]
+    for name, dims, out in [("onnx_dynamic_hw.onnx", ["N", 4, "H", "W"], ["N", 3]),
+                            ("onnx_dynamic_minus1.onnx", [-1, 4, -1, -1], [-1, 3])]:
+        write("../valid/" + name, model(cnn, [open_dims("x", dims)], [open_dims("y", out)], weights))
 
 
 if __name__ == "__main__":

@@ -124,6 +124,12 @@ public struct Preprocessing: Sendable, Equatable {
 
     public init() {}
 
+    /// The size the resize step gives whatever the image, when it gives one (`--resize HxW`).
+    public var exactSize: Size? {
+        if case .exact(let s) = resize { return s }
+        return nil
+    }
+
     /// Where padding and cropping leave the image.
     public var alignment: PadAlign { padAlign ?? (resize == .height ? .topLeft : .centre) }
 

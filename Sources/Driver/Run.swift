@@ -43,6 +43,7 @@ public enum Runner {
         }
         var opts = options
         opts.batch = input.shape[0]
+        opts.dataShape = input.shape.dims  // what an ONNX input leaves open
         let model = try ModelLoader.load(path: modelPath, options: opts)
         var g = model.graph
         if let pipeline { g = try Optimizer.run(g, pipeline: pipeline).graph }

@@ -24,11 +24,14 @@ let targets: [String: (suffix: String, run: (String) -> Void)] = [
     "fkir": (".fkir", model),
     "fkdc": (".fkdc", model),
     "npy": (".npy", { _ = try? NPY.read(path: $0) }),
-    "image": (".png", { path in
-        var p = Preprocessing()
-        p.exifOrientation = true  // the EXIF reader too
-        _ = try? DatasetLoader.image(path, p)
-    }),
+    "image": (
+        ".png",
+        { path in
+            var p = Preprocessing()
+            p.exifOrientation = true  // the EXIF reader too
+            _ = try? DatasetLoader.image(path, p)
+        }
+    ),
     "preprocessor-config": (".json", preprocessorConfig),
 ]
 

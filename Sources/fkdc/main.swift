@@ -30,8 +30,24 @@ struct ModelSelection: ParsableArguments {
     @Option(help: "Input height and width of a CNN built from a checkpoint (default 224); preprocessing targets it.")
     var inputSize: Int?
 
+    @Option(
+        help:
+            "The input shape, e.g. 1x3x48x192 (as trtexec's --shapes): fixes the dimensions an ONNX input leaves open (default: from a .npy input or data set)."
+    )
+    var inputShape: String?
+
     var options: ModelOptions {
-        ModelOptions(arch: arch, prefix: prefix, heads: heads, batch: batch, inputSize: inputSize)
+        get throws {
+            var o = ModelOptions(arch: arch, prefix: prefix, heads: heads, batch: batch, inputSize: inputSize)
+            if let s = inputShape {
+                let dims = s.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+                guard (1...8).contains(dims.count), dims.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 1 << 20 }) else {
+                    throw ValidationError("--input-shape must be dimensions joined by x, each 1…1048576, not '\(s)'")
+                }
+                o.inputShape = dims.compactMap { $0 }
+            }
+            return o
+        }
     }
 }
 
@@ -305,7 +321,15 @@ struct Compile: ParsableCommand {
         o.teacherOptions = ModelOptions(prefix: teacherPrefix, heads: teacherHeads)
         o.preprocessing = try preprocessing.preprocessing(model: file)
         let profile = target
-        let m = try ModelLoader.load(path: file, options: model.options)
+        var mo = try model.options
+        if mo.inputShape == nil {  // what the data says fills dimensions an ONNX input leaves open
+            if let npy = [calib, val].compactMap({ $0 }).first(where: { $0.hasSuffix(".npy") }) {
+                mo.dataShape = try NPY.read(path: npy).shape.dims
+            } else if let pre = o.preprocessing, let size = pre.crop ?? pre.exactSize {
+                mo.dataShape = [1, 3, size.height, size.width]
+            }
+        }
+        let m = try ModelLoader.load(path: file, options: mo)
         var stem = String(file.split(separator: "/").last ?? "model")
         if let dot = stem.lastIndex(of: "."), dot > stem.startIndex { stem = String(stem[..<dot]) }
         let dir = output ?? "\(stem)-\(profile.name)"

@@ -20,6 +20,27 @@ import Testing
         #expect(help.out.contains("--input"))
     }
 
+    /// An ONNX input with open H and W: the shape from --input-shape, or from the .npy data; none
+    /// is exit 2 naming the input and its dims; a bad --input-shape is a usage error.
+    @Test func openInputDimensionsTakeTheShapeGivenOrTheData() throws {
+        guard Self.binary != nil else { return }
+        let model = "Tests/Fixtures/valid/onnx_dynamic_minus1.onnx"
+        let npy = "Tests/Fixtures/valid/batch8_4x8x8.npy"
+        let none = try fkdc(["inspect", model])
+        #expect(none.code == 2 && none.err.contains("graph input 'x' [?,4,?,?] is dynamic"), "\(none.err)")
+        let given = try fkdc(["inspect", model, "--input-shape", "1x4x48x192"])
+        #expect(given.code == 0 && given.out.contains("f32[1,4,48,192]"), "\(given.out)")
+        #expect(try fkdc(["inspect", model, "--input-shape", "1x4x0x9"]).code == 1)
+        #expect(try fkdc(["inspect", model, "--input-shape", "1x3x48x192"]).code == 2)
+        #expect(try fkdc(["run", model, "--input", npy]).code == 0)
+        let dir = NSTemporaryDirectory() + "fkdc-dynamic-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let c = try fkdc([
+            "compile", model, "--calib", npy, "--target", "generic-c", "--max-size-ratio", "100", "-o", dir,
+        ])
+        #expect(c.code == 0, "\(c.out)")
+    }
+
     @Test func optPrintsWhatEachPassDidAndWritesIR() throws {
         guard Self.binary != nil else { return }
         let out = NSTemporaryDirectory() + "fkdc-opt-\(getpid()).fkir"

@@ -8,6 +8,36 @@ import Testing
         try ONNXReader.build(path: Repo.path(path), options: ModelOptions(batch: batch))
     }
 
+    /// Open spatial dimensions, named (`dim_param`) or written as -1: refused with the input and
+    /// its dims named unless a shape fixes them; `inputShape` must agree with what the model
+    /// fixes; `dataShape` (a .npy's) fills only what is open.
+    @Test(arguments: ["onnx_dynamic_hw.onnx", "onnx_dynamic_minus1.onnx"])
+    func openSpatialDimensionsTakeTheGivenShape(_ file: String) throws {
+        let path = Repo.path("Tests/Fixtures/valid/" + file)
+        let e = #expect(throws: FrontendError.self) { try ONNXReader.build(path: path, options: ModelOptions()) }
+        #expect(
+            e?.message.contains("dimension 2 of graph input 'x' [?,4,?,?] is dynamic") == true, "\(e?.message ?? "")")
+        #expect(e?.message.contains("--input-shape 1x4x224x224") == true)
+        var o = ModelOptions()
+        o.inputShape = [2, 4, 48, 192]
+        var g = try ONNXReader.build(path: path, options: o).graph
+        #expect(g.values[g.inputs[0]].shape == Shape([2, 4, 48, 192]))
+        #expect(g.values[g.outputs[0]].shape == Shape([2, 3]))
+        for bad in [[1, 3, 48, 192], [1, 4, 48], [1, 4, 0, 9]] {
+            o.inputShape = bad
+            #expect(throws: FrontendError.self) { try ONNXReader.build(path: path, options: o) }
+        }
+        o.inputShape = nil
+        o.dataShape = [8, 4, 32, 20]
+        o.batch = 8
+        g = try ONNXReader.build(path: path, options: o).graph
+        #expect(g.values[g.inputs[0]].shape == Shape([8, 4, 32, 20]))
+        let out = try Evaluator(graph: g).run([
+            Tensor(shape: Shape([8, 4, 32, 20]), floats: [Float](repeating: 0.5, count: 8 * 4 * 640))
+        ])
+        #expect(out[0].shape == Shape([8, 3]))
+    }
+
     @Test(arguments: [
         ("truncated.onnx", FrontendError.Kind.malformedProtobuf, "not a valid ONNX protobuf"),
         ("cycle.onnx", .layout, "the graph has a cycle"),

@@ -12,6 +12,12 @@ public struct ModelOptions: Sendable {
     public var batch: Int = 1
     /// Input height and width of a convolutional network built from a checkpoint (default 224).
     public var inputSize: Int?
+    /// The whole input shape (`--input-shape 1x3x48x192`, as trtexec's `--shapes`): fixes the
+    /// dimensions an ONNX graph input leaves open; the ones it fixes must agree.
+    public var inputShape: [Int]?
+    /// A shape the data has (a .npy input or data set): fills the open dimensions after the
+    /// batch's when `inputShape` is not given, and never overrides what the model fixes.
+    public var dataShape: [Int]?
 
     public init(arch: String? = nil, prefix: String? = nil, heads: Int? = nil, batch: Int = 1, inputSize: Int? = nil) {
         self.arch = arch

@@ -32,7 +32,7 @@ struct ONNXImporter {
     {
         let model = try ONNXModel.read(path: path, limits: limits)
         var imp = ONNXImporter(g: Graph(name: model.graphName), model: model, file: path)
-        try imp.run(batch: options.batch)
+        try imp.run(batch: options.batch, shape: options.inputShape, dataShape: options.dataShape)
         var graph = imp.g
         graph.removeDeadCode()
         do { try graph.verify() } catch {
@@ -56,11 +56,15 @@ struct ONNXImporter {
     /// constants) may produce: larger constants are refused before they are allocated.
     static let maxFoldedElements = 1 << 24
 
-    mutating func run(batch: Int) throws(FrontendError) {
+    /// `shape` (the user's `--input-shape`) fixes the open dimensions of the one image input;
+    /// without it the batch dimension takes `batch` and the others what `dataShape` (the data's
+    /// shape) says, if anything.
+    mutating func run(batch: Int, shape: [Int]? = nil, dataShape: [Int]? = nil) throws(FrontendError) {
         for n in model.nodes {
             if let m = ONNXArity.problem(n) { throw fail(.layout, m, node: n) }
         }
         for (name, t) in model.initializers { env[name] = .constant(t) }
+        current = -1  // a graph input's error names no node
         for v in model.inputs where env[v.name] == nil {
             guard let dtype = ONNXTensorReader.dtype(v.elemType), dtype.isFloatingPoint else {
                 throw fail(
@@ -69,15 +73,40 @@ struct ONNXImporter {
             }
             guard v.hasShape else { throw fail(.unsupportedFormat, "graph input '\(v.name)' has no shape") }
             var dims: [Int] = []
-            for (i, d) in v.dims.enumerated() {
-                if let d {
-                    dims.append(d)
-                } else if i == 0 {
-                    dims.append(batch)
-                } else {
+            let written = "[" + v.dims.map { $0.map(String.init) ?? "?" }.joined(separator: ",") + "]"
+            if let shape {
+                let given = shape.map(String.init).joined(separator: "x")
+                guard model.inputs.filter({ env[$0.name] == nil }).count == 1 else {
+                    throw fail(.shapeMismatch, "the input shape \(given) is for a model with one input")
+                }
+                guard shape.count == v.dims.count, shape.allSatisfy({ $0 >= 1 }) else {
                     throw fail(
-                        .unsupportedFormat,
-                        "dimension \(i) of graph input '\(v.name)' is dynamic; only the batch dimension may be")
+                        .shapeMismatch,
+                        "the input shape \(given) does not fit graph input '\(v.name)' \(written): \(v.dims.count) dimensions, each at least 1"
+                    )
+                }
+                for (i, (d, s)) in zip(v.dims, shape).enumerated() where d != nil && d != s {
+                    throw fail(
+                        .shapeMismatch,
+                        "the input shape \(given) gives dimension \(i) of graph input '\(v.name)' \(written) as \(s), but the model fixes it at \(d ?? 0)"
+                    )
+                }
+                dims = shape
+            } else {
+                let hint = dataShape?.count == v.dims.count ? dataShape : nil
+                for (i, d) in v.dims.enumerated() {
+                    if let d {
+                        dims.append(d)
+                    } else if i == 0 {
+                        dims.append(batch)
+                    } else if let h = hint?[i], h >= 1 {
+                        dims.append(h)
+                    } else {
+                        throw fail(
+                            .unsupportedFormat,
+                            "dimension \(i) of graph input '\(v.name)' \(written) is dynamic: give the shape, e.g. --input-shape \(([batch] + v.dims.dropFirst().map { $0 ?? 224 }).map(String.init).joined(separator: "x"))"
+                        )
+                    }
                 }
             }
             guard let span = Shape(dims).span, span <= Graph.maxElements else {

@@ -32,7 +32,7 @@ struct ONNXModel {
         var name: String
         /// ONNX TensorProto data type code.
         var elemType: Int32
-        /// Known sizes, or nil for symbolic (`dim_param`) and missing dimensions.
+        /// Known sizes, or nil for symbolic (`dim_param`), negative (-1) and missing dimensions.
         var dims: [Int?]
         var hasShape: Bool
     }
@@ -126,7 +126,8 @@ struct ONNXModel {
             info.dims = (0..<s.n_dim).map { i -> Int? in
                 guard let d = s.dim[i]?.pointee, d.value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE
                 else { return nil }
-                return Int(exactly: d.dim_value)
+                // -1 (no name) is how some exporters write an unknown size
+                return d.dim_value >= 0 ? Int(exactly: d.dim_value) : nil
             }
         }
         return info
