@@ -11,11 +11,13 @@ public enum FkdcVersion {
     public static let string = "0.7.0"
 }
 
-/// Verification gates (`compile` and `verify`). Units: size as a ratio of the fp32 weight
-/// bytes; top-1 and class drops in percentage points; agreement in percent; retention as a
-/// fraction of the teacher's top-1.
+/// Verification gates (`compile` and `verify`). Units: sizes as a ratio of the fp32 weight
+/// bytes (`size_ratio`: the int8 model's weight and bias bytes, what quantization shrinks;
+/// `file_ratio`: the whole binary, its fixed overhead included); top-1 and class drops in
+/// percentage points; agreement in percent; retention as a fraction of the teacher's top-1.
 public struct Gates: Sendable {
     public var maxSizeRatio: Double = 0.30
+    public var maxFileRatio: Double?
     public var maxTop1Drop: Double?
     public var maxClassDrop: Double?
     public var minAgreement: Double?
@@ -27,6 +29,9 @@ public struct Gates: Sendable {
     public func check(_ r: ReportValues) -> [GateResult] {
         var out: [GateResult] = []
         out.append(GateResult(name: "size_ratio", limit: maxSizeRatio, value: r.sizeRatio, atMost: true))
+        if let l = maxFileRatio {
+            out.append(GateResult(name: "file_ratio", limit: l, value: r.fileRatio, atMost: true))
+        }
         if let l = maxTop1Drop {
             let v = r.fp32Top1.flatMap { f in r.int8Top1.map { (f - $0) * 100 } }
             out.append(GateResult(name: "top1_drop", limit: l, value: v, atMost: true))
@@ -47,7 +52,10 @@ public struct Gates: Sendable {
 
 /// The numbers gates read, from a fresh compile or from report.json.
 public struct ReportValues: Sendable {
+    /// int8 weight and bias bytes ÷ fp32 weight bytes.
     public var sizeRatio: Double
+    /// Binary bytes ÷ fp32 weight bytes (nil in a report.json from before it was recorded).
+    public var fileRatio: Double?
     public var fp32Top1: Double?
     public var int8Top1: Double?
     public var agreement: Double?
@@ -101,6 +109,8 @@ public struct CompileResult: Sendable {
     public var gates: [GateResult]
     public var binaryBytes: Int
     public var fp32WeightBytes: Int
+    /// The int8 model's constants (int8 weights, int32 biases, what stays float32).
+    public var int8WeightBytes: Int
     public var files: [String]
     /// The generated C, or why there is none (a graph with float32 ops).
     public var c: CEmitter.Output?
@@ -137,7 +147,9 @@ public enum Compiler {
         let binary = layout.bytes
         let parameters = model.graph.parameterCount
         let fp32Bytes = parameters * 4
-        var values = ReportValues(sizeRatio: Double(binary.count) / Double(max(fp32Bytes, 1)))
+        let weightBytes = q.int8.constants.values.reduce(0) { $0 + $1.byteCount }
+        var values = ReportValues(sizeRatio: Double(weightBytes) / Double(max(fp32Bytes, 1)))
+        values.fileRatio = Double(binary.count) / Double(max(fp32Bytes, 1))
         if let a = q.accuracy {
             values.fp32Top1 = a.fp32Top1
             values.int8Top1 = a.int8Top1
@@ -163,8 +175,8 @@ public enum Compiler {
         if cuda?.output != nil { files += ["model_cuda.h", "model_cuda.cu"] }
         let report = Report.json(
             model: model, options: options, result: q, sha256: source, parameters: parameters,
-            binaryBytes: binary.count, values: values, gates: gates, files: files, c: c, cSkipped: cSkipped,
-            cuda: cuda, preprocessing: pre.summary)
+            binaryBytes: binary.count, weightBytes: weightBytes, values: values, gates: gates, files: files, c: c,
+            cSkipped: cSkipped, cuda: cuda, preprocessing: pre.summary)
         try Outputs.makeDirectory(options.output)
         var out: [(path: String, bytes: [UInt8])] = [
             (options.output + "/model.fkdc", binary),
@@ -181,7 +193,8 @@ public enum Compiler {
         try AtomicFile.writeAll(out)
         return CompileResult(
             quantized: q, report: report, values: values, gates: gates, binaryBytes: binary.count,
-            fp32WeightBytes: fp32Bytes, files: files, c: c, cSkipped: cSkipped, cuda: cuda)
+            fp32WeightBytes: fp32Bytes, int8WeightBytes: weightBytes, files: files, c: c, cSkipped: cSkipped, cuda: cuda
+        )
     }
 
     static func sha256(ofFile path: String) throws(DriverError) -> String {

@@ -6,7 +6,8 @@ import GraphIR
 public enum Report {
     static func json(
         model: LoadedModel, options: CompileOptions, result q: QuantizeResult, sha256: String, parameters: Int,
-        binaryBytes: Int, values: ReportValues, gates: [GateResult], files: [String], c: CEmitter.Output?,
+        binaryBytes: Int, weightBytes: Int, values: ReportValues, gates: [GateResult], files: [String],
+        c: CEmitter.Output?,
         cSkipped: String?, cuda: CUDABackend?, preprocessing: String
     ) -> JSON {
         func num(_ d: Double?) -> JSON { d.map { .double($0) } ?? .null }
@@ -73,8 +74,9 @@ public enum Report {
             (
                 "size",
                 .object([
-                    ("fp32_weight_bytes", .int(fp32Bytes)), ("binary_bytes", .int(binaryBytes)),
-                    ("ratio", .double(values.sizeRatio)),
+                    ("fp32_weight_bytes", .int(fp32Bytes)), ("int8_weight_bytes", .int(weightBytes)),
+                    ("binary_bytes", .int(binaryBytes)), ("overhead_bytes", .int(binaryBytes - weightBytes)),
+                    ("ratio", .double(values.sizeRatio)), ("file_ratio", num(values.fileRatio)),
                 ])
             ),
             ("preprocessing", .string(preprocessing)),
@@ -132,7 +134,11 @@ public enum Report {
         out += row("target", "\(target.name) (\(target.summary))")
         out += row(
             "size",
-            "\(r.binaryBytes) bytes vs \(r.fp32WeightBytes) fp32 weight bytes: ratio \(GateResult.format(r.values.sizeRatio))"
+            "\(r.int8WeightBytes) int8 weight bytes vs \(r.fp32WeightBytes) fp32: ratio \(GateResult.format(r.values.sizeRatio))"
+        )
+        out += row(
+            "  file",
+            "\(r.binaryBytes) bytes (\(r.binaryBytes - r.int8WeightBytes) of graph, scales, metadata): ratio \(GateResult.format(r.values.fileRatio ?? 0))"
         )
         if let a = r.quantized.accuracy {
             out += row("samples", "\(a.samples)\(a.labelled ? "" : " (unlabelled)")")
@@ -173,6 +179,7 @@ public enum Report {
             throw DriverError(.badInput, "\(file): not an fkdc report (no size.ratio)")
         }
         var v = ReportValues(sizeRatio: ratio)
+        v.fileRatio = j["size"]?["file_ratio"]?.number
         if let a = j["accuracy"], case .bool(true)? = a["measured"] {
             v.fp32Top1 = a["fp32_top1"]?.number
             v.int8Top1 = a["int8_top1"]?.number

@@ -364,8 +364,11 @@ struct Compile: ParsableCommand {
 
 /// The verification gates, shared by compile and verify.
 struct GateOptions: ParsableArguments {
-    @Option(help: "Largest allowed binary size as a fraction of the fp32 weight bytes.")
+    @Option(help: "Largest allowed int8 weight and bias bytes as a fraction of the fp32 weight bytes.")
     var maxSizeRatio = 0.30
+
+    @Option(help: "Largest allowed whole binary (its fixed overhead included) as a fraction of the fp32 weight bytes.")
+    var maxFileRatio: Double?
 
     @Option(help: "Largest allowed top-1 drop, fp32 → int8, in percentage points (needs labelled --val).")
     var maxTop1Drop: Double?
@@ -382,12 +385,14 @@ struct GateOptions: ParsableArguments {
     func gates() throws -> Gates {
         var g = Gates()
         for (name, v) in [
-            ("max-size-ratio", maxSizeRatio), ("max-top1-drop", maxTop1Drop), ("max-class-drop", maxClassDrop),
+            ("max-size-ratio", maxSizeRatio), ("max-file-ratio", maxFileRatio), ("max-top1-drop", maxTop1Drop),
+            ("max-class-drop", maxClassDrop),
             ("min-agreement", minAgreement), ("min-retention", minRetention),
         ] {
             if let v, !v.isFinite || v < 0 { throw ValidationError("--\(name) must be a number ≥ 0") }
         }
         g.maxSizeRatio = maxSizeRatio
+        g.maxFileRatio = maxFileRatio
         g.maxTop1Drop = maxTop1Drop
         g.maxClassDrop = maxClassDrop
         g.minAgreement = minAgreement
