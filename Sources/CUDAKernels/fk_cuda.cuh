@@ -435,24 +435,30 @@ __global__ void fk_cu_nearest(const uint8_t *in, int w, int h, uint8_t *out, int
     for (c = 0; c < 3; c++) out[(size_t)i * 3 + c] = in[((size_t)fk_nearest_index(yo, h) * w + fk_nearest_index(xo, w)) * 3 + c];
 }
 
-/* @kernel fk_cu_crop_normalise uses fk_cu_base fk_normalise */
+/* @kernel fk_cu_crop_source uses fk_cu_base */
+/* output value i (NCHW) of the ch x cw crop at (top, left) of a w x h packed RGB image: its
+ * channel in *c, and where its pixel's values start in the image, or -1 outside it (padding) */
+static __device__ __forceinline__ long long fk_cu_crop_source(int i, int w, int h, int top, int left, int ch, int cw,
+                                                              int *c)
+{
+    const int iy = i / cw % ch + top, ix = i % cw + left;
+    *c = i / (ch * cw);
+    return iy >= 0 && iy < h && ix >= 0 && ix < w ? ((long long)iy * w + ix) * 3 : -1;
+}
+
+/* @kernel fk_cu_crop_normalise uses fk_cu_base fk_cu_crop_source fk_normalise */
 /* fk_crop_normalise: the ch x cw window at (top, left) (`pad` outside the image) to float NCHW */
 __global__ void fk_cu_crop_normalise(const uint8_t *in, int w, int h, int top, int left, int ch, int cw, int o0,
                                      int o1, int o2, float m0, float m1, float m2, float s0, float s1, float s2,
                                      float pad, float *out)
 {
     const int i = fk_cu_index();
-    int c, y, x, iy, ix;
-    float v;
+    int c;
+    long long at;
     if (i >= 3 * ch * cw) return;
-    c = i / (ch * cw);
-    y = i / cw % ch;
-    x = i % cw;
-    iy = y + top;
-    ix = x + left;
-    v = iy >= 0 && iy < h && ix >= 0 && ix < w ? (float)in[((size_t)iy * w + ix) * 3 + (c == 0 ? o0 : c == 1 ? o1 : o2)]
-                                              : pad;
-    out[i] = fk_normalise(v, c == 0 ? m0 : c == 1 ? m1 : m2, c == 0 ? s0 : c == 1 ? s1 : s2);
+    at = fk_cu_crop_source(i, w, h, top, left, ch, cw, &c);
+    out[i] = fk_normalise(at < 0 ? pad : (float)in[at + (c == 0 ? o0 : c == 1 ? o1 : o2)], c == 0 ? m0 : c == 1 ? m1 : m2,
+                          c == 0 ? s0 : c == 1 ? s1 : s2);
 }
 
 /* @kernel fk_cu_unit_f32 uses fk_cu_base */
@@ -502,7 +508,7 @@ __global__ void fk_cu_tensor_nearest(const uint8_t *in, int w, int h, uint8_t *o
     for (c = 0; c < 3; c++) out[(size_t)i * 3 + c] = in[((size_t)sy * w + sx) * 3 + c];
 }
 
-/* @kernel fk_cu_crop_normalise_f32 uses fk_cu_base */
+/* @kernel fk_cu_crop_normalise_f32 uses fk_cu_base fk_cu_crop_source */
 /* fk_crop_normalise_f32: the ch x cw window at (top, left) of float RGB (pad / 255 outside) to
  * float NCHW */
 __global__ void fk_cu_crop_normalise_f32(const float *in, int w, int h, int top, int left, int ch, int cw, int o0,
@@ -510,16 +516,12 @@ __global__ void fk_cu_crop_normalise_f32(const float *in, int w, int h, int top,
                                          float s2, float pad, float *out)
 {
     const int i = fk_cu_index();
-    int c, y, x, iy, ix;
+    int c;
+    long long at;
     float v;
     if (i >= 3 * ch * cw) return;
-    c = i / (ch * cw);
-    y = i / cw % ch;
-    x = i % cw;
-    iy = y + top;
-    ix = x + left;
-    v = iy >= 0 && iy < h && ix >= 0 && ix < w ? in[((size_t)iy * w + ix) * 3 + (c == 0 ? o0 : c == 1 ? o1 : o2)]
-                                              : __fdiv_rn(pad, 255.0f);
+    at = fk_cu_crop_source(i, w, h, top, left, ch, cw, &c);
+    v = at < 0 ? __fdiv_rn(pad, 255.0f) : in[at + (c == 0 ? o0 : c == 1 ? o1 : o2)];
     out[i] = __fdiv_rn(__fadd_rn(v, -(c == 0 ? m0 : c == 1 ? m1 : m2)), c == 0 ? s0 : c == 1 ? s1 : s2);
 }
 

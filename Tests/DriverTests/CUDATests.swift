@@ -280,6 +280,7 @@ import Testing
         }
         let helpers: Set = [
             "fk_cu_base", "fk_cu_dot4", "fk_cu_clamp", "fk_cu_pool_window", "fk_cu_add_params", "fk_cu_conv_sum",
+            "fk_cu_crop_source",
         ]
         let all = Set(CKernelLibrary.cudaSections.map(\.name))
         #expect(
