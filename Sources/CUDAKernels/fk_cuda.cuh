@@ -314,6 +314,14 @@ __global__ void fk_cu_avgpool(const int8_t *x, int h, int w, int c, int32_t zx, 
     y[i] = fk_requant(acc, m[v.count], l[v.count], r[v.count], zo, -128, 127);
 }
 
+/* @kernel fk_cu_lut uses fk_cu_base */
+/* fk_lut: y[i] = table[x[i] + 128] */
+__global__ void fk_cu_lut(const int8_t *x, const int8_t *table, int8_t *y, int n)
+{
+    const int i = fk_cu_index();
+    if (i < n) y[i] = table[x[i] + 128];
+}
+
 /* @kernel fk_cu_maxpool uses fk_cu_base */
 /* max pooling (keeps the input's quantization; padding ignored), one thread an output */
 __global__ void fk_cu_maxpool(const int8_t *x, int h, int w, int c, int8_t *y, int ho, int wo, int kh, int kw, int sh,
@@ -700,6 +708,14 @@ __global__ void fk_cu_avgpool_h(const __half *x, int h, int w, int c, __half *y,
     for (yy = v.ys; yy < v.ye; yy++)
         for (xx = v.xs; xx < v.xe; xx++) acc += __half2float(x[((long long)yy * w + xx) * c + ch]);
     y[i] = __float2half(v.count > 0 ? acc / (float)v.count : 0.0f);
+}
+
+/* @kernel fk_cu_act_h uses fk_cu_base fk_act */
+/* an int8 lookup step of the fp16 path: the function itself (fk_act, float32) on half values */
+__global__ void fk_cu_act_h(const __half *x, int n, int act, __half *y)
+{
+    const int i = fk_cu_index();
+    if (i < n) y[i] = __float2half(fk_act(__half2float(x[i]), act, 0.0f, 0.0f));
 }
 
 /* @kernel fk_cu_maxpool_h uses fk_cu_base */

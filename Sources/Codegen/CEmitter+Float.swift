@@ -56,6 +56,19 @@ extension Emission {
         }
     }
 
+    /// (code, lo, hi) of a unary activation op for `fk_act` / `fk_unary_f32`, nil for other ops.
+    static func unaryKind(_ op: Op) -> (Int32, String, String)? {
+        switch op {
+        case .relu: (FK_ACT_RELU, "0", "0")
+        case .clip(let a, let b): (FK_ACT_CLIP, cFloat(a), cFloat(b))
+        case .hardSwish: (FK_ACT_HARD_SWISH, "0", "0")
+        case .hardSigmoid: (FK_ACT_HARD_SIGMOID, "0", "0")
+        case .gelu: (FK_ACT_GELU, "0", "0")
+        case .sigmoid: (FK_ACT_SIGMOID, "0", "0")
+        default: nil
+        }
+    }
+
     mutating func floatNode(_ n: Node, _ step: KernelProgram.Step) throws(CodegenError) {
         floatOps += n.op.isQuantization ? 0 : 1
         let out = n.outputs[0]
@@ -158,15 +171,7 @@ extension Emission {
                 "\(a), \(b), \(y), \(dd.count), \(Self.ints(dd)), \(Self.ints(sa)), \(Self.ints(sb)), \(op), \(act), \(lo), \(hi)"
             )
         case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid:
-            var (kind, lo, hi) = (FK_ACT_RELU, "0", "0")
-            switch n.op {
-            case .clip(let a, let b): (kind, lo, hi) = (FK_ACT_CLIP, Self.cFloat(a), Self.cFloat(b))
-            case .hardSwish: kind = FK_ACT_HARD_SWISH
-            case .hardSigmoid: kind = FK_ACT_HARD_SIGMOID
-            case .gelu: kind = FK_ACT_GELU
-            case .sigmoid: kind = FK_ACT_SIGMOID
-            default: kind = FK_ACT_RELU
-            }
+            let (kind, lo, hi) = Self.unaryKind(n.op) ?? (FK_ACT_RELU, "0", "0")
             let x = try fbuf(n.inputs[0], for: n)
             let y = try fbuf(out, for: n)
             call("fk_unary_f32", "\(x), \(count), \(kind), \(lo), \(hi), \(y)")

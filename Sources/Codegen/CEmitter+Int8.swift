@@ -66,6 +66,8 @@ extension Emission {
                 "fk_maxpool",
                 [buf(x), "\(h)", "\(wd)", "\(c)", buf(out), "\(ho)", "\(wo)"]
                     + (a.kernel + a.stride + a.pad.prefix(2)).map(String.init))
+        case (.lookup, .lookup(let t)):
+            call("fk_lut", [buf(x), array("int8_t", "lut", t), buf(out), "\(g.values[out].shape.elementCount)"])
         case (.toRowMajor, .reshape):
             // a spatial map flattened: NHWC → the NCHW order the reshape means
             call("fk_to_nchw", [buf(x), "\(h * wd)", "\(c)", buf(out)])

@@ -344,6 +344,21 @@ import Testing
         #expect(y == Self.nhwc(t.want[...], t.outShape))
     }
 
+    /// fk_lut with the table KernelParameters builds, over every input code (the int8
+    /// evaluator's lookup).
+    @Test(arguments: [Op.hardSwish, .hardSigmoid, .sigmoid])
+    func lookupMatchesTheEvaluator(op: Op) throws {
+        let t = try Self.oneOp(op, x: [1, 4, 9, 8], seed: 12)
+        guard case .lookup(let table) = t.params else {
+            Issue.record("\(op.name): not a lookup")
+            return
+        }
+        #expect(table.count == 256)
+        var y = [Int8](repeating: 0, count: t.x.count)
+        fk_lut(t.x, table, &y, t.x.count)
+        #expect(y == t.want)
+    }
+
     // MARK: - external weights
 
     /// fk_crc32 is the `.fkdc` checksum (the CRC field read as zeros); fk_pack is `WeightLayout`.

@@ -157,13 +157,44 @@ import Testing
         #expect(zip(fo, qo).map { abs($0 - $1) }.max()! <= 0.05 * scale)
     }
 
+    /// hard_swish, hard_sigmoid and sigmoid by table: every int8 output equals the op's float32
+    /// function on the dequantized input code, quantized to the output's parameters (the table
+    /// is exact on the int8 grid), and within one step of the fake-quant reference.
+    @Test(arguments: [Op.hardSwish, .hardSigmoid, .sigmoid])
+    func lookupTablesAreExactOnTheGrid(op: Op) throws {
+        var r = Rand(s: 29)
+        var g = Graph(name: "lut")
+        let x = g.addInput(name: "x", shape: Shape([1, 3, 8, 8]))
+        let w = g.addConstant(name: "w", r.tensor([3, 3, 1, 1], scale: 2))
+        let c = try g.addNode(name: "conv", op: .conv2d(Conv2dAttrs()), inputs: [x, w])
+        g.outputs = [try g.addNode(name: "f", op: op, inputs: [c])]
+        let input = r.tensor([1, 3, 8, 8], scale: 3)
+        let q = try quantized(g, input)
+        #expect(
+            q.nodes.contains { $0.name == "f" && q.values[$0.outputs[0]].dtype == .int8 }, "\(op.name) stayed float32")
+        try checkAgainstFakeQuant(q, input)
+        var seen: [String: (Tensor, QuantParams)] = [:]
+        _ = try QuantizedEvaluator(graph: q).run([input]) { node, t in
+            if let p = q.values[node.outputs[0]].quant { seen[node.name] = (t, p) }
+        }
+        let (xi, xq) = try #require(seen["conv"])
+        let (yi, yq) = try #require(seen["f"])
+        let f = try #require(Kernels.pointwise(op))
+        for (a, b) in zip(xi.int64ArrayExact(), yi.int64ArrayExact()) {
+            let want = QuantMath.quantize(
+                f(QuantMath.dequantize(Int8(a), scale: xq.scales[0], zeroPoint: xq.zeroPoints[0])), scale: yq.scales[0],
+                zeroPoint: yq.zeroPoints[0])
+            #expect(Int64(want) == b)
+        }
+    }
+
     @Test func opsWithoutInt8KernelsStayFloat() throws {
         var r = Rand(s: 3)
         var g = Graph(name: "mixed")
         let x = g.addInput(name: "x", shape: Shape([1, 2, 4, 4]))
         let w = g.addConstant(name: "w", r.tensor([2, 2, 1, 1]))
         let c = try g.addNode(name: "conv", op: .conv2d(Conv2dAttrs()), inputs: [x, w])
-        let s = try g.addNode(name: "sig", op: .sigmoid, inputs: [c])
+        let s = try g.addNode(name: "sig", op: .gelu, inputs: [c])
         g.outputs = [try g.addNode(name: "conv2", op: .conv2d(Conv2dAttrs()), inputs: [s, w])]
         var ctx = PassContext()
         ctx.quantization.ranges = try Calibrator().ranges(of: g, batches: [r.tensor([1, 2, 4, 4])])
@@ -172,7 +203,7 @@ import Testing
         #expect(ctx.quantization.floatNodes.map(\.node) == ["sig"])
         #expect(
             q.nodes.map(\.op.name) == [
-                "quantize", "conv2d", "dequantize", "sigmoid", "quantize", "conv2d", "dequantize",
+                "quantize", "conv2d", "dequantize", "gelu", "quantize", "conv2d", "dequantize",
             ])
     }
 

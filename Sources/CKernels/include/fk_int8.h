@@ -395,6 +395,14 @@ static inline void fk_avgpool(const int8_t *x, int h, int w, int c, int32_t zx, 
         }
 }
 
+/* @kernel fk_lut */
+/* a pointwise function through its 256-entry table: y[i] = table[x[i] + 128] (any layout) */
+static inline void fk_lut(const int8_t *x, const int8_t *table, int8_t *y, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++) y[i] = table[x[i] + 128];
+}
+
 /* @kernel fk_maxpool */
 /* max pooling (keeps the input's quantization; padding ignored) */
 static inline void fk_maxpool(const int8_t *x, int h, int w, int c, int8_t *y, int ho, int wo, int kh, int kw,

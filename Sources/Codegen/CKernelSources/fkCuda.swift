@@ -315,6 +315,16 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
+            name: "fk_cu_lut", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
+            text: #"""
+                /* fk_lut: y[i] = table[x[i] + 128] */
+                __global__ void fk_cu_lut(const int8_t *x, const int8_t *table, int8_t *y, int n)
+                {
+                    const int i = fk_cu_index();
+                    if (i < n) y[i] = table[x[i] + 128];
+                }
+                """#),
+        Section(
             name: "fk_cu_maxpool", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
             text: #"""
                 /* max pooling (keeps the input's quantization; padding ignored), one thread an output */
@@ -755,6 +765,16 @@ extension CKernelLibrary {
                     for (yy = v.ys; yy < v.ye; yy++)
                         for (xx = v.xs; xx < v.xe; xx++) acc += __half2float(x[((long long)yy * w + xx) * c + ch]);
                     y[i] = __float2half(v.count > 0 ? acc / (float)v.count : 0.0f);
+                }
+                """#),
+        Section(
+            name: "fk_cu_act_h", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_act"],
+            text: #"""
+                /* an int8 lookup step of the fp16 path: the function itself (fk_act, float32) on half values */
+                __global__ void fk_cu_act_h(const __half *x, int n, int act, __half *y)
+                {
+                    const int i = fk_cu_index();
+                    if (i < n) y[i] = __float2half(fk_act(__half2float(x[i]), act, 0.0f, 0.0f));
                 }
                 """#),
         Section(

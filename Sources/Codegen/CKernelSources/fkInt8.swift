@@ -408,6 +408,16 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
+            name: "fk_lut", file: "fk_int8.h", uses: [],
+            text: #"""
+                /* a pointwise function through its 256-entry table: y[i] = table[x[i] + 128] (any layout) */
+                static inline void fk_lut(const int8_t *x, const int8_t *table, int8_t *y, size_t n)
+                {
+                    size_t i;
+                    for (i = 0; i < n; i++) y[i] = table[x[i] + 128];
+                }
+                """#),
+        Section(
             name: "fk_maxpool", file: "fk_int8.h", uses: [],
             text: #"""
                 /* max pooling (keeps the input's quantization; padding ignored) */

@@ -291,15 +291,8 @@ struct CUDAEmission {
         case (.float32, _):
             switch n.op {
             case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid:
-                var (kind, lo, hi) = (FK_ACT_RELU, "0.0f", "0.0f")
-                switch n.op {
-                case .clip(let a, let b): (kind, lo, hi) = (FK_ACT_CLIP, Emission.cFloat(a), Emission.cFloat(b))
-                case .hardSwish: kind = FK_ACT_HARD_SWISH
-                case .hardSigmoid: kind = FK_ACT_HARD_SIGMOID
-                case .gelu: kind = FK_ACT_GELU
-                case .sigmoid: kind = FK_ACT_SIGMOID
-                default: kind = FK_ACT_RELU
-                }
+                var (kind, lo, hi) = Emission.unaryKind(n.op) ?? (FK_ACT_RELU, "0", "0")
+                if kind != FK_ACT_CLIP { (lo, hi) = ("0.0f", "0.0f") }
                 let x = try fptr(n.inputs[0], for: n)
                 try launch1D(
                     "fk_cu_unary_f32", n: count, [x, "\(count)", "\(kind)", lo, hi, try fptr(out, for: n)], node: n,
@@ -549,6 +542,18 @@ struct CUDAEmission {
                 [try act(x), "\(h)", "\(wd)", "\(c)", try act(out), "\(ho)", "\(wo)"]
                     + (a.kernel + a.stride + a.pad.prefix(2)).map(String.init), node: n,
                 ops: count * a.kernel[0] * a.kernel[1], bytes: xb + yb)
+        case (.lookup, .lookup(let t)):
+            let count = g.values[out].shape.elementCount
+            if half {
+                guard let (kind, _, _) = Emission.unaryKind(n.op) else { throw fail(n, "no function (\(n.op.name))") }
+                try launch1D(
+                    "fk_cu_act_h", n: count, [try act(x), "\(count)", "\(kind)", try act(out)], node: n, ops: 4 * count,
+                    bytes: 2 * yb)
+            } else {
+                try launch1D(
+                    "fk_cu_lut", n: count, [try act(x), int8s(t), try act(out), "\(count)"], node: n, ops: count,
+                    bytes: 2 * yb + 256)
+            }
         case (.toRowMajor, .reshape):
             try launch1D(
                 "fk_cu_to_nchw<\(elementType)>", section: "fk_cu_layout", n: h * wd * c,

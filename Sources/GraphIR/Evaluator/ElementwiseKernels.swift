@@ -17,6 +17,18 @@ extension FusedActivation {
 }
 
 extension Kernels {
+    /// The pointwise function of a unary activation op (hard_swish, hard_sigmoid, sigmoid, gelu):
+    /// what the float evaluator applies, and what an int8 lookup table tabulates.
+    static func pointwise(_ op: Op) -> ((Float) -> Float)? {
+        switch op {
+        case .hardSwish: { $0 * min(max($0 + 3, 0), 6) / 6 }
+        case .hardSigmoid: { min(max($0 + 3, 0), 6) / 6 }
+        case .gelu: { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) }
+        case .sigmoid: { 1 / (1 + expf(-$0)) }
+        default: nil
+        }
+    }
+
     /// Applies an activation in place: the standalone ops and the fused forms share it, so fusing
     /// changes no result.
     static func activate(_ x: FloatBuffer, _ act: FusedActivation) {

@@ -98,9 +98,9 @@ public struct Evaluator {
             out.ptr.update(from: a[0].ptr, count: out.count)
             Kernels.activate(out, FusedActivation(node.op)!)
             return out
-        case .hardSigmoid: return Kernels.unary(a[0]) { min(max($0 + 3, 0), 6) / 6 }
-        case .gelu: return Kernels.unary(a[0]) { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) }
-        case .sigmoid: return Kernels.unary(a[0]) { 1 / (1 + expf(-$0)) }
+        case .hardSigmoid, .gelu, .sigmoid:
+            guard let f = Kernels.pointwise(node.op) else { throw IRError(.unsupported, at: node.name, "no function") }
+            return Kernels.unary(a[0], f)
         case .layerNorm(let axis, let eps):
             return Kernels.layerNorm(
                 a[0], a[1], a[2], axis: ShapeInference.axis(axis, rank: a[0].shape.count)!, epsilon: eps)

@@ -186,6 +186,16 @@ public enum Int8Kernels {
     }
 
     /// Max over each window (output has the input's quantization; padding is ignored).
+    /// out[i] = table[x[i] + 128] (`fk_lut`).
+    public static func lookup(_ x: Int8Buffer, _ table: [Int8]) -> Int8Buffer {
+        let out = Int8Buffer(shape: x.shape)
+        let n = x.shape.reduce(1, *)
+        table.withUnsafeBufferPointer { t in
+            for i in 0..<n { out.ptr[i] = t[Int(x.ptr[i]) + 128] }
+        }
+        return out
+    }
+
     public static func maxPool(_ x: Int8Buffer, _ a: PoolAttrs, outShape: [Int]) -> Int8Buffer {
         let out = Int8Buffer(shape: outShape)
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])

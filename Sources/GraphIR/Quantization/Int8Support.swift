@@ -7,6 +7,10 @@ public enum Int8Support {
     /// The int8 kernels (a backend picks its variant of `convolution`, e.g. 1×1 or depthwise).
     public enum Kernel: String, Sendable, CaseIterable {
         case convolution, linear, add, averagePool, maxPool, reshape
+        /// A pointwise function as a 256-entry table from input codes to output codes, made for
+        /// the node's (input, output) parameters: exact for any function of one value.
+        case lookup
+
     }
 
     /// How an op runs.
@@ -45,6 +49,9 @@ public enum Int8Support {
         Row(
             ops: ["reshape", "flatten", "identity", "dropout"], kernel: .reshape, keepsInputParameters: true,
             requires: "an int8 input"),
+        Row(
+            ops: ["hard_swish", "hard_sigmoid", "sigmoid"], kernel: .lookup, keepsInputParameters: false,
+            requires: "a computed input: a 256-entry table per (input, output) parameters"),
     ]
 
     /// Whether an activation fused into an int8 conv2d, linear layer or add still runs in int8
@@ -97,6 +104,9 @@ public enum Int8Support {
         case .reshape, .flatten, .identity, .dropout:
             guard !isConstant(node.inputs[0]) else { return .float32(reason: "a constant input (fold constants)") }
             return .int8IfInputIs(.reshape)
+        case .hardSwish, .hardSigmoid, .sigmoid:
+            guard !isConstant(node.inputs[0]) else { return .float32(reason: "a constant input (fold constants)") }
+            return .int8(.lookup)
         default:
             return .float32(reason: "no int8 kernel")
         }

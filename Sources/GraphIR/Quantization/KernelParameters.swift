@@ -72,6 +72,9 @@ public enum KernelParameters: Sendable, Equatable {
     case maxPool(PoolAttrs)
     /// Same bytes, same parameters, another shape (reshape, flatten, identity, dropout).
     case reshape
+    /// out = table[q + 128]: the op's function on each dequantized input code, quantized to the
+    /// output's parameters (TFLite's LUT kernels).
+    case lookup([Int8])
     /// float32 → int8: clamp(round(x / scale) + zeroPoint).
     case quantize(scale: Float, zeroPoint: Int32)
     case dequantize(scale: Float, zeroPoint: Int32)
@@ -154,6 +157,14 @@ public enum KernelParameters: Sendable, Equatable {
         case (.reshape, _):
             guard xq == oq else { throw fail("int8 \(node.op.name) keeps its input's parameters") }
             return .reshape
+        case (.lookup, _):
+            guard let f = Kernels.pointwise(node.op) else { throw fail("\(node.op.name) has no pointwise function") }
+            return .lookup(
+                (-128...127).map { q in
+                    QuantMath.quantize(
+                        f(QuantMath.dequantize(Int8(q), scale: xq.scales[0], zeroPoint: xq.zeroPoints[0])),
+                        scale: oq.scales[0], zeroPoint: oq.zeroPoints[0])
+                })
         default:
             throw fail("\(node.op.name) has no int8 kernel")
         }

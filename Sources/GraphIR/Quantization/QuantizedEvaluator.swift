@@ -114,6 +114,8 @@ public struct QuantizedEvaluator {
             return .i8(Int8Kernels.maxPool(try int8(0), p, outShape: outShape))
         case .reshape:
             return .i8(Int8Buffer(shape: outShape, storage: try int8(0).storage))
+        case .lookup(let t):
+            return .i8(Int8Kernels.lookup(try int8(0), t))
         }
     }
 }
