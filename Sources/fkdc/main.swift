@@ -464,7 +464,7 @@ struct Preprocess: ParsableCommand {
     var strict = false
 
     func run() throws {
-        var p = try Preprocessing.resolved(preprocessing.preprocessing(model: model), model: model ?? "")
+        var p = try preprocessing.preprocessing(model: model) ?? Preprocessing()
         if let size {
             guard let s = Preprocessing.Size(parsing: size) else { throw ValidationError("--size must be N or HxW") }
             (p.height, p.width) = (s.height, s.width)
