@@ -65,7 +65,7 @@ import Testing
 
     // MARK: - mixed precision
 
-    /// The teacher ViT quantized (int8 linear layers, float32 attention, layer norm, GELU): gcc,
+    /// The teacher ViT quantized (int8 linear layers and GELU by table, float32 attention and layer norm): gcc,
     /// clang, the sanitizers and aarch64 under qemu (the NEON int8 path) all give the int8 evaluator's
     /// logits, bit for bit.
     @Test func quantizedViTMatchesTheEvaluator() throws {
@@ -88,7 +88,7 @@ import Testing
         #expect(cj?["float32_ops"] as? Int == c.float32Ops && cj?["int8_ops"] as? Int == c.int8Ops)
         #expect(cj?["workspace_bytes"] as? Int == c.workspaceBytes)
         let src = try String(contentsOfFile: "\(dir)/model.c", encoding: .utf8)
-        for k in ["fk_layernorm_f32(", "fk_softmax_f32(", "fk_matmul_f32(", "fk_unary_f32(", "fk_copy_f32("] {
+        for k in ["fk_layernorm_f32(", "fk_softmax_f32(", "fk_matmul_f32(", "fk_lut(", "fk_copy_f32("] {
             #expect(src.contains(k), "model.c lacks \(k)")
         }
         let g = r.quantized.int8

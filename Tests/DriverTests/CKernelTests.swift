@@ -346,7 +346,7 @@ import Testing
 
     /// fk_lut with the table KernelParameters builds, over every input code (the int8
     /// evaluator's lookup).
-    @Test(arguments: [Op.hardSwish, .hardSigmoid, .sigmoid])
+    @Test(arguments: [Op.hardSwish, .hardSigmoid, .sigmoid, .gelu])
     func lookupMatchesTheEvaluator(op: Op) throws {
         let t = try Self.oneOp(op, x: [1, 4, 9, 8], seed: 12)
         guard case .lookup(let table) = t.params else {

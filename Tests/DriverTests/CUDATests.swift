@@ -190,11 +190,11 @@ import Testing
         switch what {
         case "sigmoid": g = try Int8SupportTests.graph(.sigmoid)
         case "hard_swish": g = try Int8SupportTests.graph(.hardSwish)
-        case "gelu": g = try Int8SupportTests.graph(.gelu)
+        case "relu": g = try Int8SupportTests.graph(.relu)  // unfused: a float32 op of its own
         case "constant add": g = try Int8SupportTests.graph(.add(.none), constantOperand: true)
         case "broadcast add": g = try Int8SupportTests.graph(.add(.none), broadcast: true)
-        case "gelu head":  // a float32 map flattened and quantized (row-major) for an int8 classifier
-            g = try Int8SupportTests.graph(.gelu)
+        case "relu head":  // a float32 map flattened and quantized (row-major) for an int8 classifier
+            g = try Int8SupportTests.graph(.relu)
             let f = try g.addNode(name: "flat", op: .flatten(axis: 1), inputs: g.outputs)
             let w = g.addConstant(name: "fc.w", Int8SupportTests.input([3, 144], seed: 12))
             g.outputs = [try g.addNode(name: "fc", op: .fullyConnected(.none), inputs: [f, w])]
@@ -224,13 +224,13 @@ import Testing
         return (g, q, x)
     }
 
-    /// Mixed precision: the float32 steps the quantizer leaves (GELU, a squeeze-excitation's
+    /// Mixed precision: the float32 steps the quantizer leaves (an unfused ReLU, a squeeze-excitation's
     /// broadcast multiply, an add with a constant or broadcast operand, a float32 map flattened
     /// into an int8 classifier) run in float32 between quantize and dequantize kernels, in both
     /// precisions; sigmoid and hard_swish run by table (int8: bit-exact; fp16: the function on
     /// half values), and an int8 add no 1×1 convolution takes runs on its own.
     @Test(arguments: [
-        "sigmoid", "hard_swish", "gelu", "squeeze-excitation", "constant add", "broadcast add", "gelu head",
+        "sigmoid", "hard_swish", "relu", "squeeze-excitation", "constant add", "broadcast add", "relu head",
         "unfused add",
     ])
     func float32StepsRunInCUDA(_ what: String) throws {
@@ -240,7 +240,7 @@ import Testing
         try Outputs.makeDirectory(dir)
         try NPY.write(x, to: "\(dir)/x.npy")
         let float32 = q.nodes.contains { $0.name == "op" && q.values[$0.outputs[0]].dtype == .float32 }
-        let staysFloat32 = ["gelu", "squeeze-excitation", "constant add", "broadcast add", "gelu head"]
+        let staysFloat32 = ["relu", "squeeze-excitation", "constant add", "broadcast add", "relu head"]
         #expect(float32 == staysFloat32.contains(what), "\(what)")
         let tag = what.replacingOccurrences(of: " ", with: "-")
         guard let (e8, _) = try Self.build(q, target: "jetson-orin-nano", in: dir, tag: "\(tag)-int8"),
@@ -272,7 +272,7 @@ import Testing
             _ = try PassManager(passes: [QuantizePass.self]).run(on: &g, context: &ctx)
             graphs.append(g)
         }
-        for what in ["sigmoid", "gelu", "squeeze-excitation", "broadcast add", "gelu head", "unfused add"] {
+        for what in ["sigmoid", "relu", "squeeze-excitation", "broadcast add", "relu head", "unfused add"] {
             graphs.append(try Self.mixed(what).1)
         }
         var launched = Set(f.result.cuda?.output?.kernels ?? [])  // compile's: with _cuda_preprocess

@@ -24,7 +24,7 @@ public struct KernelProgram: Sendable {
         /// Any other convolution (grouped, or windows too large to gather).
         case convolution
         case add, averagePool, maxPool
-        /// A pointwise function by table (hard_swish, hard_sigmoid, sigmoid).
+        /// A pointwise function by table (hard_swish, hard_sigmoid, sigmoid, gelu).
         case lookup
         /// A channel-last map read in row-major order (a flatten before a linear layer), and back.
         case toRowMajor, toChannelLast

@@ -153,7 +153,7 @@ public enum Lowering {
         case .add: return .add
         case .globalAvgPool, .avgPool: return .averagePool
         case .maxPool: return .maxPool
-        case .hardSwish, .hardSigmoid, .sigmoid: return .lookup
+        case .hardSwish, .hardSigmoid, .sigmoid, .gelu: return .lookup
         case .reshape, .flatten, .identity, .dropout:
             if p.naturalOrder(out) { return .toRowMajor }
             if p.naturalOrder(n.inputs[0]) { return .toChannelLast }

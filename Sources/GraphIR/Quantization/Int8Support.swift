@@ -50,7 +50,7 @@ public enum Int8Support {
             ops: ["reshape", "flatten", "identity", "dropout"], kernel: .reshape, keepsInputParameters: true,
             requires: "an int8 input"),
         Row(
-            ops: ["hard_swish", "hard_sigmoid", "sigmoid"], kernel: .lookup, keepsInputParameters: false,
+            ops: ["hard_swish", "hard_sigmoid", "sigmoid", "gelu"], kernel: .lookup, keepsInputParameters: false,
             requires: "a computed input: a 256-entry table per (input, output) parameters"),
     ]
 
@@ -104,7 +104,7 @@ public enum Int8Support {
         case .reshape, .flatten, .identity, .dropout:
             guard !isConstant(node.inputs[0]) else { return .float32(reason: "a constant input (fold constants)") }
             return .int8IfInputIs(.reshape)
-        case .hardSwish, .hardSigmoid, .sigmoid:
+        case .hardSwish, .hardSigmoid, .sigmoid, .gelu:
             guard !isConstant(node.inputs[0]) else { return .float32(reason: "a constant input (fold constants)") }
             return .int8(.lookup)
         default:
