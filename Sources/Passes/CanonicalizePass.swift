@@ -5,15 +5,18 @@ import GraphIR
 ///   `fully_connected`, reading the unflattened tensor directly;
 /// - an average pool covering the whole image is `global_avg_pool`;
 /// - chains of reshapes/flattens collapse into one reshape, chains of transposes into one, and
-///   what becomes a no-op is removed.
+///   what becomes a no-op is removed;
+/// - hard swish written out as `x * hard_sigmoid(x)` (as exporters and hand-written models
+///   spell it) is `hard_swish`, one op the int8 table and the fusion passes know.
 struct CanonicalizePass: Pass {
     static let name = "canonicalize"
-    static let summary = "Canonical forms: fully_connected, global_avg_pool, collapsed reshape/transpose chains"
+    static let summary =
+        "Canonical forms: fully_connected, global_avg_pool, collapsed reshape/transpose chains, hard_swish from x*hard_sigmoid(x)"
 
     func run(on graph: inout Graph, context: inout PassContext) throws(PassError) {
         try PatternDriver.run(
             [
-                FullyConnected(), GlobalAveragePool(), ReshapeChain(), TransposeChain(),
+                FullyConnected(), GlobalAveragePool(), ReshapeChain(), TransposeChain(), HardSwishForm(),
                 EliminateIdentityPass.RemoveNoOp(),
             ],
             on: &graph, context: &context,
@@ -47,6 +50,29 @@ struct CanonicalizePass: Pass {
             uses.setInputs(ins, of: i, in: &g)
             context.count("linear layers made fully_connected")
             return true
+        }
+    }
+
+    /// mul(x, hard_sigmoid(x)) (either order) → hard_swish(x): x · clip(x + 3, 0, 6) / 6 either
+    /// way; the hard_sigmoid, read by nothing else then, is dead code.
+    struct HardSwishForm: RewritePattern {
+        var keepsDefUse: Bool { true }
+
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
+            guard case .mul = g.nodes[i].op, g.nodes[i].inputs.count == 2 else { return false }
+            let ins = g.nodes[i].inputs
+            for (gate, other) in [(ins[1], ins[0]), (ins[0], ins[1])] {
+                guard let p = uses.producer(of: gate), case .hardSigmoid = g.nodes[p].op, g.nodes[p].inputs == [other],
+                    g.values[other].shape == g.values[g.nodes[i].outputs[0]].shape
+                else { continue }
+                g.nodes[i].op = .hardSwish
+                uses.setInputs([other], of: i, in: &g)
+                context.count("hard swishes recognised")
+                return true
+            }
+            return false
         }
     }
 
