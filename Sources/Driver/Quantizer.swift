@@ -80,7 +80,7 @@ public struct QuantizeResult: Sendable {
     public var ranges: [String: (Float, Float)]
     /// Layers whose bias was corrected for the mean weight-rounding error.
     public var biasCorrected = 0
-    public var floatNodes: [(node: String, op: String)]
+    public var floatNodes: [(node: String, op: String, reason: String)]
     /// "data-free (batch-norm statistics)" or "minmax on 16 samples of …".
     public var calibration: String
     /// What every pass did (the default pipeline, then the quantization passes), in order.

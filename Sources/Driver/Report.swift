@@ -84,7 +84,10 @@ public enum Report {
             ("teacher", teacher),
             (
                 "float32_ops",
-                .array(q.floatNodes.map { .object([("name", .string($0.node)), ("op", .string($0.op))]) })
+                .array(
+                    q.floatNodes.map {
+                        .object([("name", .string($0.node)), ("op", .string($0.op)), ("reason", .string($0.reason))])
+                    })
             ),
             (
                 "passes",

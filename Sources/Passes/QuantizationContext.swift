@@ -35,7 +35,7 @@ public struct QuantizationContext: Sendable {
     /// Layers whose bias `bias-correction` corrected.
     public var biasCorrected = 0
     /// Nodes `quantize` left in float32 (no int8 kernel, or no range), as (node, op).
-    public var floatNodes: [(node: String, op: String)] = []
+    public var floatNodes: [(node: String, op: String, reason: String)] = []
 
     public init() {}
 }

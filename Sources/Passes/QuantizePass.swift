@@ -27,7 +27,7 @@ struct QuantizePass: Pass {
         var g: Graph
         var f32: [ValueID: ValueID] = [:]
         var i8: [ValueID: ValueID] = [:]
-        var floatNodes: [(node: String, op: String)] = []
+        var floatNodes: [(node: String, op: String, reason: String)] = []
         var int8Count = 0
         var boundaryCount = 0
         /// Quantized weights by old constant (a weight read by several nodes is stored once).
@@ -94,7 +94,18 @@ struct QuantizePass: Pass {
             let out = g.addValue(Value(name: v.name, dtype: v.dtype, shape: v.shape))
             g.nodes.append(Node(name: node.name, op: node.op, inputs: ins, outputs: [out]))
             f32[node.outputs[0]] = out
-            floatNodes.append((node.name, node.op.name))
+            floatNodes.append((node.name, node.op.name, whyFloat32(node)))
+        }
+
+        /// Why `node` stays float32, in words: the int8 table's reason, or what it lacked.
+        func whyFloat32(_ node: Node) -> String {
+            switch Int8Support.decide(node, in: old) {
+            case .float32(let reason): return reason
+            case .int8IfInputIs: return "its input is not int8 (it keeps its input's parameters)"
+            case .int8:
+                if range(node.outputs[0]) == nil { return "no calibrated range for its output" }
+                return "an input is not int8"
+            }
         }
 
         /// Emits the node in int8 when `Int8Support` gives it a kernel and every range it needs

@@ -65,6 +65,9 @@ import Testing
         let a = try #require(r.accuracy)
         #expect(a.samples == 3 && a.logitSQNR > 10)
         #expect(Set(r.floatNodes.map(\.op)).isSuperset(of: ["layer_norm", "softmax", "mat_mul"]))
+        // each with its reason
+        #expect(r.floatNodes.allSatisfy { !$0.reason.isEmpty })
+        #expect(r.floatNodes.contains { $0.op == "softmax" && $0.reason == "no int8 kernel" }, "\(r.floatNodes)")
         // GELU between two int8 linear layers runs by table
         #expect(r.int8.nodes.contains { r.int8.values[$0.outputs[0]].dtype == .int8 && $0.op.name == "gelu" })
         #expect(r.int8.nodes.contains { r.int8.values[$0.outputs[0]].dtype == .int8 && $0.op.name == "gemm" })
