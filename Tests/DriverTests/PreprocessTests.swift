@@ -392,6 +392,11 @@ import Testing
         #expect(p.invalidity == nil)
         p.resize = .shorterSide(0)
         #expect(p.invalidity?.contains("1…16384") == true)
+        p.resize = .fit
+        p.padValue = 256
+        #expect(p.invalidity?.contains("padding value must be 0…255") == true)
+        p.padValue = 114
+        #expect(p.invalidity == nil)
         p.resize = .shorterSide(256)
         p.std = [1, 0, 1]
         #expect(throws: DriverError.self) { try DatasetLoader.preprocess([Self.dir + "/coffee.png"], p) }
