@@ -65,6 +65,7 @@ extension Emission {
         case .hardSigmoid: (FK_ACT_HARD_SIGMOID, "0", "0")
         case .gelu: (FK_ACT_GELU, "0", "0")
         case .sigmoid: (FK_ACT_SIGMOID, "0", "0")
+        case .silu: (FK_ACT_SILU, "0", "0")
         default: nil
         }
     }
@@ -170,7 +171,7 @@ extension Emission {
                 "fk_binary_f32",
                 "\(a), \(b), \(y), \(dd.count), \(Self.ints(dd)), \(Self.ints(sa)), \(Self.ints(sb)), \(op), \(act), \(lo), \(hi)"
             )
-        case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid:
+        case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .silu:
             let (kind, lo, hi) = Self.unaryKind(n.op) ?? (FK_ACT_RELU, "0", "0")
             let x = try fbuf(n.inputs[0], for: n)
             let y = try fbuf(out, for: n)
@@ -223,29 +224,18 @@ extension Emission {
         case .reshape, .flatten, .identity, .dropout:
             // only a constant's reshape gets here (others alias): the same values, copied
             try copy(n, from: n.inputs[0], offset: 0, dims: [count], strides: [1], to: 0)
-        case .transpose(let perm):
-            let xs = Self.strides(dims(0))
-            try copy(n, from: n.inputs[0], offset: 0, dims: od, strides: perm.map { xs[$0] }, to: 0)
         case .expand:
             try copy(n, from: n.inputs[0], offset: 0, dims: od, strides: Self.broadcastStrides(dims(0), to: od), to: 0)
-        case .slice(let axis, let start, let end, let step):
-            let xd = dims(0)
-            guard let ax = ShapeInference.axis(axis, rank: xd.count), step > 0 else {
-                throw fail(n, "slice axis or step")
+        case .transpose, .slice, .concat:
+            let ins = n.inputs.indices.map(dims)
+            guard let copies = StridedCopy.of(n.op, inputs: ins, output: od, strides: { _, d in Self.strides(d) })
+            else {
+                throw fail(n, "axis, permutation or step out of range")
             }
-            let (s, _) = ShapeInference.sliceBounds(start: start, end: end, dim: xd[ax])
-            var xs = Self.strides(xd)
-            let offset = s * xs[ax]
-            xs[ax] *= step
-            try copy(n, from: n.inputs[0], offset: offset, dims: od, strides: xs, to: 0)
-        case .concat(let axis):
-            guard let ax = ShapeInference.axis(axis, rank: od.count) else { throw fail(n, "axis out of range") }
-            let ys = Self.strides(od)
-            var at = 0
-            for i in n.inputs.indices {
-                let d = dims(i)
-                try copy(n, from: n.inputs[i], offset: 0, dims: d, strides: Self.strides(d), to: at * ys[ax], ys: ys)
-                at += d[ax]
+            for (i, c) in copies.enumerated() {
+                try copy(
+                    n, from: n.inputs[i], offset: c.source, dims: c.counts, strides: c.sourceStrides, to: c.destination,
+                    ys: c.destinationStrides)
             }
         case .gather(let axis):
             let xd = dims(0)
@@ -261,8 +251,6 @@ extension Emission {
                     n, from: n.inputs[0], offset: j * inner, dims: [outer, inner], strides: [len * inner, 1],
                     to: k * inner, ys: [indices.count * inner, 1])
             }
-        default:
-            throw fail(n, "has no float32 C kernel")
         }
     }
 

@@ -1,3 +1,4 @@
+import CKernels
 import GraphIR
 
 /// The int8 steps: each a call of its C kernel (Sources/CKernels/include/fk_int8.h) with the
@@ -52,6 +53,36 @@ extension Emission {
                 [buf(x), "\(p.aZeroPoint)"] + requantizer(p.a) + [buf(n.inputs[1]), "\(p.bZeroPoint)"]
                     + requantizer(p.b) + [buf(out), "\(g.values[out].shape.elementCount)", "\(p.outputZeroPoint)"]
                     + requantizer(p.out) + clampArgs(p.clamp))
+        case (.mul, .mul(let p)):
+            // a per-channel operand is the second argument: the other is channel-last [pixels][C]
+            var (a, b, za, zb, c) = (x, n.inputs[1], p.aZeroPoint, p.bZeroPoint, 1)
+            if case .perChannel(let k) = p.form {
+                c = g.values[out].shape[1]
+                if k == 0 { (a, b, za, zb) = (b, a, zb, za) }
+            }
+            let pixels = g.values[out].shape.elementCount / max(c, 1)
+            call(
+                "fk_mul",
+                [buf(a), "\(za)", buf(b), "\(zb)", buf(out), "\(pixels)", "\(c)", p.form == .elementwise ? "0" : "1"]
+                    + ["\(p.outputZeroPoint)"] + requantizer(p.out))
+        case (.move, .move(let rescales)):
+            guard let copies = program.copies(n), copies.count == n.inputs.count else {
+                throw fail(n, "axis, permutation or step out of range")
+            }
+            for (i, cp) in copies.enumerated() {
+                guard cp.counts.count <= Int(FK_MAX_RANK) else {
+                    throw fail(n, "rank \(cp.counts.count) (the C kernels handle up to \(FK_MAX_RANK))")
+                }
+                let q = rescales[i].map {
+                    ["\($0.inputZeroPoint)"] + requantizer($0.requant) + ["\($0.outputZeroPoint)"]
+                }
+                call(
+                    "fk_move",
+                    [
+                        "\(buf(n.inputs[i])) + \(cp.source)", "\(buf(out)) + \(cp.destination)", "\(cp.counts.count)",
+                        Self.ints(cp.counts), Self.ints(cp.sourceStrides), Self.ints(cp.destinationStrides),
+                    ] + (q ?? ["0", "0", "0", "0", "0"]))
+            }
         case (.averagePool, .averagePool(let p)):
             let a = p.pool
             let window = a.kernel + a.stride + a.pad

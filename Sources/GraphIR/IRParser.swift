@@ -302,6 +302,7 @@ public struct IRParser {
         case "hard_sigmoid": op = .hardSigmoid
         case "gelu": op = .gelu
         case "sigmoid": op = .sigmoid
+        case "silu": op = .silu
         case "layer_norm": op = .layerNorm(axis: try int("axis"), epsilon: try float("epsilon"))
         case "softmax": op = .softmax(axis: try int("axis"))
         case "global_avg_pool": op = .globalAvgPool

@@ -84,7 +84,7 @@ public struct IRPrinter {
         case .transpose(let p): return "perm=\(list(p))"
         case .slice(let a, let s, let e, let st): return "axis=\(a), start=\(s), end=\(e), step=\(st)"
         case .dropout(let r): return "ratio=\(r)"
-        case .matMul, .mul, .relu, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .globalAvgPool,
+        case .matMul, .mul, .relu, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .silu, .globalAvgPool,
             .identity, .quantize, .dequantize:
             return ""
         }

@@ -89,6 +89,8 @@ public enum Op: Sendable, Hashable {
     /// Exact GELU: x·Φ(x) with the erf form.
     case gelu
     case sigmoid
+    /// SiLU (swish): x·sigmoid(x), computed as exporters' `x * Sigmoid(x)` is.
+    case silu
     case layerNorm(axis: Int, epsilon: Float)
     case softmax(axis: Int)
     case globalAvgPool
@@ -129,6 +131,7 @@ public enum Op: Sendable, Hashable {
         case .hardSigmoid: "hard_sigmoid"
         case .gelu: "gelu"
         case .sigmoid: "sigmoid"
+        case .silu: "silu"
         case .layerNorm: "layer_norm"
         case .softmax: "softmax"
         case .globalAvgPool: "global_avg_pool"
@@ -194,14 +197,14 @@ public enum Op: Sendable, Hashable {
 
     public var isElementwise: Bool {
         switch self {
-        case .add, .mul, .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid: true
+        case .add, .mul, .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .silu: true
         default: false
         }
     }
 
     public var isActivation: Bool {
         switch self {
-        case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid: true
+        case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .silu: true
         default: false
         }
     }

@@ -146,7 +146,7 @@ public enum ShapeInference {
                 throw fail("cannot broadcast \(x.shape) with \(inputs[1].shape)")
             }
             return floatOut(s)
-        case .relu, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .identity:
+        case .relu, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .silu, .identity:
             return floatOut(xs)
         case .clip(let lo, let hi):
             guard lo <= hi else { throw attr("min \(lo) > max \(hi)") }

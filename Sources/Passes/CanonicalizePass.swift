@@ -6,17 +6,18 @@ import GraphIR
 /// - an average pool covering the whole image is `global_avg_pool`;
 /// - chains of reshapes/flattens collapse into one reshape, chains of transposes into one, and
 ///   what becomes a no-op is removed;
-/// - hard swish written out as `x * hard_sigmoid(x)` (as exporters and hand-written models
-///   spell it) is `hard_swish`, one op the int8 table and the fusion passes know.
+/// - hard swish, hard sigmoid and SiLU written out (`x * hard_sigmoid(x)`, `x * relu6(x + 3) / 6`,
+///   `relu6(x + 3) / 6`, `x * sigmoid(x)`, as exporters and hand-written models spell them) are
+///   `hard_swish`, `hard_sigmoid` and `silu`: one op each, which the int8 table runs by lookup.
 struct CanonicalizePass: Pass {
     static let name = "canonicalize"
     static let summary =
-        "Canonical forms: fully_connected, global_avg_pool, collapsed reshape/transpose chains, hard_swish from x*hard_sigmoid(x)"
+        "Canonical forms: fully_connected, global_avg_pool, collapsed reshape/transpose chains, hard_swish, hard_sigmoid and silu from their written-out forms"
 
     func run(on graph: inout Graph, context: inout PassContext) throws(PassError) {
         try PatternDriver.run(
             [
-                FullyConnected(), GlobalAveragePool(), ReshapeChain(), TransposeChain(), HardSwishForm(),
+                FullyConnected(), GlobalAveragePool(), ReshapeChain(), TransposeChain(), GatedForm(), ClipForms(),
                 EliminateIdentityPass.RemoveNoOp(),
             ],
             on: &graph, context: &context,
@@ -53,9 +54,10 @@ struct CanonicalizePass: Pass {
         }
     }
 
-    /// mul(x, hard_sigmoid(x)) (either order) → hard_swish(x): x · clip(x + 3, 0, 6) / 6 either
-    /// way; the hard_sigmoid, read by nothing else then, is dead code.
-    struct HardSwishForm: RewritePattern {
+    /// mul(x, gate(x)) (either order) → the gated op: hard_sigmoid → hard_swish (x · clip(x + 3,
+    /// 0, 6) / 6 either way), sigmoid → silu (x · sigmoid(x), the same float32 products); the
+    /// gate, read by nothing else then, is dead code.
+    struct GatedForm: RewritePattern {
         var keepsDefUse: Bool { true }
 
         func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
@@ -64,13 +66,74 @@ struct CanonicalizePass: Pass {
             guard case .mul = g.nodes[i].op, g.nodes[i].inputs.count == 2 else { return false }
             let ins = g.nodes[i].inputs
             for (gate, other) in [(ins[1], ins[0]), (ins[0], ins[1])] {
-                guard let p = uses.producer(of: gate), case .hardSigmoid = g.nodes[p].op, g.nodes[p].inputs == [other],
+                guard let p = uses.producer(of: gate), g.nodes[p].inputs == [other],
                     g.values[other].shape == g.values[g.nodes[i].outputs[0]].shape
                 else { continue }
-                g.nodes[i].op = .hardSwish
+                switch g.nodes[p].op {
+                case .hardSigmoid:
+                    g.nodes[i].op = .hardSwish
+                    context.count("hard swishes recognised")
+                case .sigmoid:
+                    g.nodes[i].op = .silu
+                    context.count("SiLUs recognised")
+                default: continue
+                }
                 uses.setInputs([other], of: i, in: &g)
-                context.count("hard swishes recognised")
                 return true
+            }
+            return false
+        }
+    }
+
+    /// The input `x` when `v` is clip(add(x, 3), 0, 6) (relu6(x + 3), either add order).
+    static func reluSixOfXPlus3(_ v: ValueID, _ g: Graph, _ uses: DefUse) -> ValueID? {
+        guard let c = uses.producer(of: v), case .clip(0, 6) = g.nodes[c].op,
+            let a = uses.producer(of: g.nodes[c].inputs[0]), case .add(.none) = g.nodes[a].op
+        else { return nil }
+        let ins = g.nodes[a].inputs
+        for (k, x) in [(ins[1], ins[0]), (ins[0], ins[1])] where scalar(k, g) == 3 && g.constants[x] == nil {
+            return x
+        }
+        return nil
+    }
+
+    /// The value of a one-element float constant.
+    static func scalar(_ v: ValueID, _ g: Graph) -> Float? {
+        guard let t = g.constants[v], t.elementCount == 1, t.dtype == .float32 else { return nil }
+        return t.floatArray()[0]
+    }
+
+    /// Exporters' hard sigmoid and hard swish spelt with clip: relu6(x + 3) · (1/6) (a Div by 6
+    /// imports as a Mul by its reciprocal) → hard_sigmoid(x), and (x · relu6(x + 3)) · (1/6) →
+    /// hard_swish(x). Within a float32 rounding of the written form.
+    struct ClipForms: RewritePattern {
+        var keepsDefUse: Bool { true }
+
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
+            guard case .mul = g.nodes[i].op, g.nodes[i].inputs.count == 2 else { return false }
+            let ins = g.nodes[i].inputs
+            let out = g.values[g.nodes[i].outputs[0]].shape
+            for (k, v) in [(ins[1], ins[0]), (ins[0], ins[1])] {
+                guard let s = CanonicalizePass.scalar(k, g), abs(s - 1 / 6) <= 1e-6, g.values[v].shape == out else {
+                    continue
+                }
+                if let x = CanonicalizePass.reluSixOfXPlus3(v, g, uses), g.values[x].shape == out {
+                    g.nodes[i].op = .hardSigmoid
+                    uses.setInputs([x], of: i, in: &g)
+                    context.count("hard sigmoids recognised")
+                    return true
+                }
+                guard let m = uses.producer(of: v), case .mul = g.nodes[m].op else { continue }
+                let mi = g.nodes[m].inputs
+                for (r, x) in [(mi[1], mi[0]), (mi[0], mi[1])]
+                where CanonicalizePass.reluSixOfXPlus3(r, g, uses) == x && g.values[x].shape == out {
+                    g.nodes[i].op = .hardSwish
+                    uses.setInputs([x], of: i, in: &g)
+                    context.count("hard swishes recognised")
+                    return true
+                }
             }
             return false
         }

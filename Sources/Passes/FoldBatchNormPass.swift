@@ -1,7 +1,9 @@
 import GraphIR
 
 /// Folds inference batch norm into the conv2d (including depthwise), gemm or fully_connected
-/// that produces its input; a batch norm with no such producer becomes a per-channel `mul` and
+/// that produces its input; a batch norm with no such producer becomes a per-channel affine map:
+/// on an NCHW map a depthwise 1×1 `conv2d` (weights s, bias t: one op, which runs in int8 and
+/// takes a following ReLU; DenseNet's batch norms after each concat), elsewhere a `mul` and
 /// `add`.
 ///
 /// With s = γ / √(var + ε) per channel c: w'[c,…] = s[c]·w[c,…] and b'[c] = s[c]·(b[c] − mean[c]) + β[c].
@@ -85,6 +87,16 @@ struct FoldBatchNormPass: Pass {
             let x = bn.inputs[0]
             let rank = g.values[x].shape.rank
             let c = scale.count
+            if rank == 4, g.values[x].shape[1] == c {
+                let w = g.addConstant(
+                    name: g.freshName(bn.name + ".scale"), Tensor(shape: Shape([c, 1, 1, 1]), floats: scale))
+                let b = g.addConstant(name: g.freshName(bn.name + ".shift"), Tensor(shape: Shape([c]), floats: shift))
+                g.nodes[i] = Node(
+                    name: bn.name, op: .conv2d(Conv2dAttrs(groups: c)), inputs: [x, w, b], outputs: bn.outputs)
+                context.batchNormStatistics[g.values[bn.outputs[0]].name] = FoldBatchNormPass.outputStatistics(g, bn)
+                context.count("batch norms lowered to a depthwise 1×1 convolution")
+                return true
+            }
             let shape = Shape([c] + [Int](repeating: 1, count: max(0, rank - 2)))
             let s = g.addConstant(name: g.freshName(bn.name + ".scale"), Tensor(shape: shape, floats: scale))
             let t = g.addConstant(name: g.freshName(bn.name + ".shift"), Tensor(shape: shape, floats: shift))

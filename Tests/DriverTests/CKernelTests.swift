@@ -129,8 +129,8 @@ import Testing
     }
 
     static func oneOp(
-        _ op: Op, x xShape: [Int], weights: [Int]? = nil, bias: Bool = true, second: Bool = false, seed: UInt64,
-        keepsParameters: Bool = false
+        _ op: Op, x xShape: [Int], weights: [Int]? = nil, bias: Bool = true, second: Bool = false,
+        secondShape: [Int]? = nil, seed: UInt64, keepsParameters: Bool = false
     ) throws -> OneOp {
         var rng = RNG(s: seed)
         var g = Graph(name: "one")
@@ -166,7 +166,7 @@ import Testing
             }
         }
         if second {
-            let y = g.addInput(name: "y", shape: Shape(xShape))
+            let y = g.addInput(name: "y", shape: Shape(secondShape ?? xShape))
             let qy = try g.addNode(name: "qy", op: .quantize, inputs: [y])
             g.values[qy].dtype = .int8
             g.values[qy].quant = QuantParams(scale: 0.031, zeroPoint: 9)
@@ -178,7 +178,11 @@ import Testing
         g.outputs = [out]
         try g.verify()
         var inputs = [Tensor(shape: Shape(xShape), floats: xf)]
-        if second { inputs.append(Tensor(shape: Shape(xShape), floats: xf.reversed().map { $0 * 0.8 })) }
+        if second {
+            let ys = secondShape ?? xShape
+            inputs.append(
+                Tensor(shape: Shape(ys), floats: (0..<ys.reduce(1, *)).map { _ in Float(rng.int(-140...140)) * 0.025 }))
+        }
         var seen: [String: [Int8]] = [:]
         let want = try QuantizedEvaluator(graph: g).run(inputs) { n, t in
             seen[n.name] = t.int64ArrayExact().map { Int8($0) }
@@ -344,9 +348,80 @@ import Testing
         #expect(y == Self.nhwc(t.want[...], t.outShape))
     }
 
+    /// fk_mul (and fk_mul_one) on a channel-last map: elementwise, and with either operand one value
+    /// per channel (a squeeze-and-excitation scale, which the emitter passes second).
+    @Test(arguments: [nil, 0, 1] as [Int?])
+    func mulMatchesTheEvaluator(perChannel: Int?) throws {
+        let (full, scale) = ([1, 6, 4, 5], [1, 6, 1, 1])
+        let t = try Self.oneOp(
+            .mul, x: perChannel == 0 ? scale : full, second: true, secondShape: perChannel == 1 ? scale : full, seed: 13
+        )
+        guard case .mul(let p) = t.params else { throw CodegenError("not a mul") }
+        #expect(p.form == (perChannel.map { .perChannel(operand: $0) } ?? .elementwise))
+        let xCount = t.xShape.reduce(1, *)
+        var (a, b) = (Self.nhwc(t.x[..<xCount], t.xShape), Array(t.x[xCount...]))
+        var (za, zb) = (p.aZeroPoint, p.bZeroPoint)
+        if perChannel == nil { b = Self.nhwc(t.x[xCount...], full) }
+        if perChannel == 0 { (a, b, za, zb) = (Self.nhwc(t.x[xCount...], full), Array(t.x[..<xCount]), zb, za) }
+        var y = [Int8](repeating: 0, count: 120)
+        let r = p.out
+        fk_mul(
+            a, za, b, zb, &y, perChannel == nil ? 120 : 20, perChannel == nil ? 1 : 6, perChannel == nil ? 0 : 1,
+            p.outputZeroPoint, r.multiplier, Int32(r.leftShift), Int32(r.rightShift))
+        #expect(y == Self.nhwc(t.want[...], t.outShape))
+        let one = (0..<120).map { i in
+            fk_mul_one(
+                Int32(a[i]), za, Int32(b[perChannel == nil ? i : i % 6]), zb, p.outputZeroPoint, r.multiplier,
+                Int32(r.leftShift), Int32(r.rightShift))
+        }
+        #expect(one == y)
+    }
+
+    /// fk_move with the copies the lowering makes (`KernelProgram.copies`, channel-last maps):
+    /// a concat whose second input has other parameters (requantized), a transpose, a strided slice.
+    @Test(arguments: ["concat", "transpose", "slice"])
+    func moveMatchesTheEvaluator(_ what: String) throws {
+        let x = [1, 6, 4, 5]
+        let t: OneOp
+        switch what {
+        case "concat": t = try Self.oneOp(.concat(axis: 1), x: x, second: true, secondShape: [1, 3, 4, 5], seed: 14)
+        case "transpose": t = try Self.oneOp(.transpose(perm: [0, 1, 3, 2]), x: x, seed: 15, keepsParameters: true)
+        default: t = try Self.oneOp(.slice(axis: 1, start: 1, end: 6, step: 2), x: x, seed: 16, keepsParameters: true)
+        }
+        guard case .move(let rescales) = t.params else { throw CodegenError("not a move") }
+        #expect(rescales.count == t.node.inputs.count)
+        if what == "concat" { #expect(rescales[0] != nil && rescales[1] != nil) } else { #expect(rescales == [nil]) }
+        // the layouts the lowering gives int8 maps (the two-input graph has no C entry to lower)
+        let g = t.graph
+        let layouts = g.values.map { v in
+            v.dtype == .int8 && v.shape.rank == 4 ? KernelProgram.Layout.channelLast : .rowMajor
+        }
+        let program = KernelProgram(
+            graph: g, target: .named("generic-c")!, steps: [], layouts: layouts, int8Ends: nil, inCaller: [],
+            offsets: [:], workspaceBytes: 0, largestLivePair: 0)
+        let copies = try #require(program.copies(t.node))
+        let xCount = x.reduce(1, *)
+        let sources =
+            [Self.nhwc(t.x[..<xCount], x)] + (what == "concat" ? [Self.nhwc(t.x[xCount...], [1, 3, 4, 5])] : [])
+        var y = [Int8](repeating: 0, count: t.want.count)
+        for (i, c) in copies.enumerated() {
+            let r = rescales[i]
+            sources[i].withUnsafeBufferPointer { src in
+                y.withUnsafeMutableBufferPointer { dst in
+                    fk_move(
+                        src.baseAddress! + c.source, dst.baseAddress! + c.destination, Int32(c.counts.count),
+                        c.counts.map { Int32($0) }, c.sourceStrides.map { Int32($0) },
+                        c.destinationStrides.map { Int32($0) }, r?.inputZeroPoint ?? 0, r?.requant.multiplier ?? 0,
+                        Int32(r?.requant.leftShift ?? 0), Int32(r?.requant.rightShift ?? 0), r?.outputZeroPoint ?? 0)
+                }
+            }
+        }
+        #expect(y == Self.nhwc(t.want[...], t.outShape))
+    }
+
     /// fk_lut with the table KernelParameters builds, over every input code (the int8
     /// evaluator's lookup).
-    @Test(arguments: [Op.hardSwish, .hardSigmoid, .sigmoid, .gelu])
+    @Test(arguments: [Op.hardSwish, .hardSigmoid, .sigmoid, .silu, .gelu])
     func lookupMatchesTheEvaluator(op: Op) throws {
         let t = try Self.oneOp(op, x: [1, 4, 9, 8], seed: 12)
         guard case .lookup(let table) = t.params else {

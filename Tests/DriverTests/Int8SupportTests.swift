@@ -37,6 +37,18 @@ import Testing
             ins = [
                 f, g.addConstant(name: "w2", input([5, 144], seed: 4)), g.addConstant(name: "b2", input([5], seed: 5)),
             ]
+        case .mul:
+            // a squeeze-and-excitation scale: one value per channel, computed
+            let p = try g.addNode(name: "p", op: .globalAvgPool, inputs: [c])
+            let s = try g.addNode(name: "s", op: .sigmoid, inputs: [p])
+            // broadcast: one plane for every channel, which the int8 mul refuses
+            let plane = Op.slice(axis: 1, start: 0, end: 1, step: 1)
+            ins = broadcast ? [c, try g.addNode(name: "t", op: plane, inputs: [c])] : [s, c]
+        case .concat:
+            ins.append(
+                try g.addNode(
+                    name: "r", op: .conv2d(Conv2dAttrs()),
+                    inputs: [x, g.addConstant(name: "w3", input([2, 4, 1, 1], seed: 8))]))
         case .add:
             if constantOperand {
                 ins.append(g.addConstant(name: "k", input([1, 4, 6, 6], seed: 6)))
@@ -64,7 +76,9 @@ import Testing
         "avg_pool": .avgPool(PoolAttrs(kernel: [3, 3], stride: [2, 2], pad: [1, 1, 1, 1])),
         "max_pool": .maxPool(PoolAttrs(kernel: [2, 2], stride: [2, 2])), "reshape": .reshape(shape: [1, 144]),
         "flatten": .flatten(axis: 1), "identity": .identity, "dropout": .dropout(ratio: 0.1),
-        "hard_swish": .hardSwish, "hard_sigmoid": .hardSigmoid, "sigmoid": .sigmoid, "gelu": .gelu,
+        "hard_swish": .hardSwish, "hard_sigmoid": .hardSigmoid, "sigmoid": .sigmoid, "silu": .silu, "gelu": .gelu,
+        "mul": .mul, "concat": .concat(axis: 1), "transpose": .transpose(perm: [0, 2, 3, 1]),
+        "slice": .slice(axis: 1, start: 1, end: 4, step: 2),
     ]
 
     /// Quantizes `g` with calibrated ranges; whether "op" ended int8 in the quantized graph and
@@ -108,13 +122,14 @@ import Testing
     }
 
     /// What the table refuses stays float32 in the quantizer, in the evaluator and in C.
-    @Test(arguments: ["hard_swish conv", "constant operand", "broadcast add", "softmax"])
+    @Test(arguments: ["hard_swish conv", "constant operand", "broadcast add", "plane-broadcast mul", "softmax"])
     func refusalsStayFloat32Everywhere(_ what: String) throws {
         let g: Graph
         switch what {
         case "hard_swish conv": g = try Self.graph(.conv2d(Conv2dAttrs(activation: .hardSwish)))
         case "constant operand": g = try Self.graph(.add(.none), constantOperand: true)
         case "broadcast add": g = try Self.graph(.add(.none), broadcast: true)
+        case "plane-broadcast mul": g = try Self.graph(.mul, broadcast: true)
         default: g = try Self.graph(.softmax(axis: 1))
         }
         guard case .float32(let reason) = Int8Support.decide(g.nodes.last!, in: g) else {

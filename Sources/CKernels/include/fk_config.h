@@ -32,6 +32,7 @@
 #define FK_ACT_HARD_SIGMOID 4
 #define FK_ACT_GELU 5
 #define FK_ACT_SIGMOID 6
+#define FK_ACT_SILU 7
 /* image resampling (fk_image.h): filters, and the fraction bits of the fixed-point weights.
  * FK_FILTER_NEAREST: PIL's NEAREST under the PIL pipeline, torchvision's NEAREST (the source
  * index floor(i * in / out)) under the tensor pipeline */

@@ -368,6 +368,58 @@ static inline void fk_add(const int8_t *a, int32_t za, int32_t ma, int la, int r
     for (i = 0; i < n; i++) y[i] = fk_add_one(a[i], za, ma, la, ra, b[i], zb, mb, lb, rb, zo, mo, lo_shift, ro, lo, hi);
 }
 
+/* @kernel fk_mul_one uses fk_requant */
+/* one element of the int8 mul (TFLite's rule; generated CUDA's too): requant((a - za)(b - zb),
+ * m, l, r) + zo, |product| <= 255^2 */
+static inline FK_HD int8_t fk_mul_one(int32_t a, int32_t za, int32_t b, int32_t zb, int32_t zo, int32_t m, int l, int r)
+{
+    return fk_requant((a - za) * (b - zb), m, l, r, zo, -128, 127);
+}
+
+/* @kernel fk_mul uses fk_mul_one */
+/* int8 mul: a channel-last (pixels x c), b one value per channel when per_channel, else of a's
+ * shape */
+static inline void fk_mul(const int8_t *a, int32_t za, const int8_t *b, int32_t zb, int8_t *y, long pixels, int c,
+                          int per_channel, int32_t zo, int32_t m, int l, int r)
+{
+    long p;
+    int ch;
+    for (p = 0; p < pixels; p++) {
+        const int8_t *bp = per_channel ? b : b + p * c;
+        for (ch = 0; ch < c; ch++) y[p * c + ch] = fk_mul_one(a[p * c + ch], za, bp[ch], zb, zo, m, l, r);
+    }
+}
+
+/* @kernel fk_move uses fk_requant */
+/* a layout move (transpose, slice, one input of a concat) on int8 codes: y[sum i_k ys_k] =
+ * x[sum i_k xs_k] over dims (rank <= FK_MAX_RANK, the last axis fastest), requantized
+ * (q - zx) -> zo through (m, l, r) when m != 0 (a concat input with other parameters) */
+static inline void fk_move(const int8_t *x, int8_t *y, int rank, const int *dims, const int *xs, const int *ys,
+                           int32_t zx, int32_t m, int l, int r, int32_t zo)
+{
+    int idx[FK_MAX_RANK] = {0};
+    long xo = 0, yo = 0, rows = 1, k;
+    int d, i;
+    const int n = dims[rank - 1], xi = xs[rank - 1], yi = ys[rank - 1];
+    for (d = 0; d < rank - 1; d++) rows *= dims[d];
+    for (k = 0; k < rows; k++) {
+        if (m != 0)
+            for (i = 0; i < n; i++) y[yo + (long)i * yi] = fk_requant(x[xo + (long)i * xi] - zx, m, l, r, zo, -128, 127);
+        else if (xi == 1 && yi == 1)
+            for (i = 0; i < n; i++) y[yo + i] = x[xo + i];
+        else
+            for (i = 0; i < n; i++) y[yo + (long)i * yi] = x[xo + (long)i * xi];
+        for (d = rank - 2; d >= 0; d--) {
+            xo += xs[d];
+            yo += ys[d];
+            if (++idx[d] < dims[d]) break;
+            xo -= (long)xs[d] * dims[d];
+            yo -= (long)ys[d] * dims[d];
+            idx[d] = 0;
+        }
+    }
+}
+
 /* @kernel fk_avgpool uses fk_requant */
 /* average pooling (global: one window over the plane); the requantizer by divisor count */
 static inline void fk_avgpool(const int8_t *x, int h, int w, int c, int32_t zx, int8_t *y, int ho, int wo,

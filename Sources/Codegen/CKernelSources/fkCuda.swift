@@ -84,6 +84,66 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
+            name: "fk_cu_move", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_requant"],
+            text: #"""
+                /* a layout move (transpose, slice, one input of a concat) over a box of up to FK_MAX_RANK axes,
+                 * one thread an element, fk_move's indexing: int8 codes requantized when m != 0 (fk_move's
+                 * arithmetic), half values copied */
+                struct fk_cu_box {
+                    int rank, d[FK_MAX_RANK], xs[FK_MAX_RANK], ys[FK_MAX_RANK];
+                };
+                static __device__ __forceinline__ void fk_cu_box_at(const fk_cu_box &b, int i, int *xo, int *yo)
+                {
+                    int k, x = 0, y = 0;
+                    for (k = b.rank - 1; k >= 0; k--) {
+                        const int v = i % b.d[k];
+                        i /= b.d[k];
+                        x += v * b.xs[k];
+                        y += v * b.ys[k];
+                    }
+                    *xo = x;
+                    *yo = y;
+                }
+                __global__ void fk_cu_move(const int8_t *x, int8_t *y, fk_cu_box b, int n, int32_t zx, int32_t m, int l, int r,
+                                           int32_t zo)
+                {
+                    const int i = fk_cu_index();
+                    int xo, yo;
+                    if (i >= n) return;
+                    fk_cu_box_at(b, i, &xo, &yo);
+                    y[yo] = m != 0 ? fk_requant(x[xo] - zx, m, l, r, zo, -128, 127) : x[xo];
+                }
+                __global__ void fk_cu_move_h(const __half *x, __half *y, fk_cu_box b, int n)
+                {
+                    const int i = fk_cu_index();
+                    int xo, yo;
+                    if (i >= n) return;
+                    fk_cu_box_at(b, i, &xo, &yo);
+                    y[yo] = x[xo];
+                }
+                """#),
+        Section(
+            name: "fk_cu_mul", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_mul_one"],
+            text: #"""
+                /* int8 mul (fk_mul): a channel-last [n / c][c], b one value per channel when per_channel */
+                __global__ void fk_cu_mul(const int8_t *a, int32_t za, const int8_t *b, int32_t zb, int8_t *y, int n, int c,
+                                          int per_channel, int32_t zo, int32_t m, int l, int r)
+                {
+                    const int i = fk_cu_index();
+                    if (i < n) y[i] = fk_mul_one(a[i], za, b[per_channel ? i % c : i], zb, zo, m, l, r);
+                }
+                """#),
+        Section(
+            name: "fk_cu_mul_h", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
+            text: #"""
+                /* the fp16 path's int8 mul: the product of the real values, rounded to half */
+                __global__ void fk_cu_mul_h(const __half *a, const __half *b, __half *y, int n, int c, int per_channel)
+                {
+                    const int i = fk_cu_index();
+                    if (i < n) y[i] = __float2half(__half2float(a[i]) * __half2float(b[per_channel ? i % c : i]));
+                }
+                """#),
+        Section(
             name: "fk_cu_add_params", file: "fk_cuda.cuh", uses: ["fk_cu_base", "fk_add_one"],
             text: #"""
                 /* an int8 add's parameters (fk_add_one's), for fk_cu_add and the 1x1 kernel's fused residual */

@@ -28,6 +28,7 @@ extension CKernelLibrary {
                     case FK_ACT_HARD_SIGMOID: return fk_fmin(fk_fmax(v + 3, 0), 6) / 6;
                     case FK_ACT_GELU: return 0.5f * v * (1 + erff(v * 0.70710678118654752f));
                     case FK_ACT_SIGMOID: return 1 / (1 + expf(-v));
+                    case FK_ACT_SILU: return v * (1 / (1 + expf(-v)));
                     default: return v;
                     }
                 }
@@ -125,7 +126,7 @@ extension CKernelLibrary {
             name: "fk_unary_f32", file: "fk_float.h", uses: ["fk_act"],
             text: #"""
                 /* y = act(x), the activation by its FK_ACT_ code (relu, clip(lo, hi), hard swish, hard sigmoid,
-                 * GELU in the erf form, sigmoid) */
+                 * GELU in the erf form, sigmoid, SiLU) */
                 static inline void fk_unary_f32(const float *x, long n, int act, float lo, float hi, float *y)
                 {
                     long i;

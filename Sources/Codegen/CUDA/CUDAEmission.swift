@@ -145,7 +145,7 @@ struct CUDAEmission {
     /// The float32 ops of mixed-precision graphs the CUDA backend runs (in float32, as generated C).
     static func hasFloat32Kernel(_ op: Op) -> Bool {
         switch op {
-        case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .add, .mul: true
+        case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .silu, .add, .mul: true
         default: false
         }
     }
@@ -290,7 +290,7 @@ struct CUDAEmission {
             }
         case (.float32, _):
             switch n.op {
-            case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid:
+            case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .silu:
                 var (kind, lo, hi) = Emission.unaryKind(n.op) ?? (FK_ACT_RELU, "0", "0")
                 if kind != FK_ACT_CLIP { (lo, hi) = ("0.0f", "0.0f") }
                 let x = try fptr(n.inputs[0], for: n)
@@ -516,6 +516,58 @@ struct CUDAEmission {
                     "fk_cu_add", n: count, [try act(x), try act(b), try act(out), "\(count)", addParams(p)], node: n,
                     ops: count,
                     bytes: 3 * yb)
+            }
+        case (.mul, .mul(let p)):
+            let count = g.values[out].shape.elementCount
+            var (a, b, za, zb, c) = (x, n.inputs[1], p.aZeroPoint, p.bZeroPoint, 1)
+            if case .perChannel(let k) = p.form {
+                c = g.values[out].shape[1]
+                if k == 0 { (a, b, za, zb) = (b, a, zb, za) }
+            }
+            let shape = ["\(count)", "\(c)", p.form == .elementwise ? "0" : "1"]
+            if half {
+                try launch1D(
+                    "fk_cu_mul_h", n: count, [try act(a), try act(b), try act(out)] + shape, node: n, ops: count,
+                    bytes: 3 * yb)
+            } else {
+                try launch1D(
+                    "fk_cu_mul", n: count,
+                    [try act(a), "\(za)", try act(b), "\(zb)", try act(out)] + shape
+                        + ["\(p.outputZeroPoint)", "\(p.out.multiplier)", "\(p.out.leftShift)", "\(p.out.rightShift)"],
+                    node: n, ops: count, bytes: 3 * yb)
+            }
+        case (.move, .move(let rescales)):
+            guard let copies = program.copies(n), copies.count == n.inputs.count else {
+                throw fail(n, "axis, permutation or step out of range")
+            }
+            let list = { (v: [Int]) in "{\(v.map(String.init).joined(separator: ", "))}" }
+            for (i, cp) in copies.enumerated() {
+                let rank = cp.counts.count
+                guard rank <= Int(FK_MAX_RANK) else {
+                    throw fail(n, "rank \(rank) (the CUDA kernels handle up to \(FK_MAX_RANK))")
+                }
+                let pad = { (v: [Int]) in v + [Int](repeating: 1, count: Int(FK_MAX_RANK) - rank) }
+                let box =
+                    "fk_cu_box{\(rank), \(list(pad(cp.counts))), \(list(pad(cp.sourceStrides))), \(list(pad(cp.destinationStrides)))}"
+                let count = cp.elementCount
+                let src = "\(try act(n.inputs[i])) + \(cp.source)"
+                let dst = "\(try act(out)) + \(cp.destination)"
+                if half {
+                    try launch1D(
+                        "fk_cu_move_h", section: "fk_cu_move", n: count, [src, dst, box, "\(count)"], node: n,
+                        bytes: 2 * count * elementBytes)
+                } else {
+                    let q = rescales[i].map { r in
+                        [
+                            "\(r.inputZeroPoint)", "\(r.requant.multiplier)", "\(r.requant.leftShift)",
+                            "\(r.requant.rightShift)",
+                        ]
+                            + ["\(r.outputZeroPoint)"]
+                    }
+                    try launch1D(
+                        "fk_cu_move", n: count, [src, dst, box, "\(count)"] + (q ?? ["0", "0", "0", "0", "0"]), node: n,
+                        bytes: 2 * count)
+                }
             }
         case (.averagePool, .averagePool(let p)):
             let a = p.pool

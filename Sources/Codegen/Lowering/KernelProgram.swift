@@ -24,7 +24,11 @@ public struct KernelProgram: Sendable {
         /// Any other convolution (grouped, or windows too large to gather).
         case convolution
         case add, averagePool, maxPool
-        /// A pointwise function by table (hard_swish, hard_sigmoid, sigmoid, gelu).
+        /// An int8 mul, elementwise or one value per channel (`Int8Support.MulForm`).
+        case mul
+        /// transpose, slice, concat on int8: `StridedCopy` in each value's layout.
+        case move
+        /// A pointwise function by table (hard_swish, hard_sigmoid, sigmoid, silu, gelu).
         case lookup
         /// A channel-last map read in row-major order (a flatten before a linear layer), and back.
         case toRowMajor, toChannelLast
@@ -71,6 +75,24 @@ public struct KernelProgram: Sendable {
     /// Whether a value's stored bytes are in the row-major order of its logical shape.
     public func naturalOrder(_ v: ValueID) -> Bool {
         layouts[v] == .rowMajor || graph.values[v].shape[2] * graph.values[v].shape[3] == 1
+    }
+
+    /// Each logical axis' stride through a value's stored elements (a channel-last map's C is
+    /// the fastest).
+    public func strides(_ v: ValueID) -> [Int] {
+        let d = graph.values[v].shape.dims
+        guard layouts[v] == .channelLast, d.count == 4 else { return Shape(d).strides }
+        return [d[1] * d[2] * d[3], 1, d[3] * d[1], d[1]]
+    }
+
+    /// The copies a move step makes (one per input), in its values' layouts, simplified for the
+    /// kernels; nil when the op is no move.
+    public func copies(_ n: Node) -> [StridedCopy]? {
+        let ins = n.inputs.map { graph.values[$0].shape.dims }
+        let out = graph.values[n.outputs[0]].shape.dims
+        return StridedCopy.of(n.op, inputs: ins, output: out) { i, _ in strides(i.map { n.inputs[$0] } ?? n.outputs[0])
+        }?
+        .map { $0.simplified() }
     }
 
     /// Whether any activation in the workspace is float32 (it must then be 4-byte aligned).

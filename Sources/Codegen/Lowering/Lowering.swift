@@ -151,9 +151,11 @@ public enum Lowering {
             }
             return .pointwise
         case .add: return .add
+        case .mul: return .mul
+        case .transpose, .slice, .concat: return .move
         case .globalAvgPool, .avgPool: return .averagePool
         case .maxPool: return .maxPool
-        case .hardSwish, .hardSigmoid, .sigmoid, .gelu: return .lookup
+        case .hardSwish, .hardSigmoid, .sigmoid, .silu, .gelu: return .lookup
         case .reshape, .flatten, .identity, .dropout:
             if p.naturalOrder(out) { return .toRowMajor }
             if p.naturalOrder(n.inputs[0]) { return .toChannelLast }

@@ -17,7 +17,7 @@ extension FusedActivation {
 }
 
 extension Kernels {
-    /// The pointwise function of a unary activation op (hard_swish, hard_sigmoid, sigmoid, gelu):
+    /// The pointwise function of a unary activation op (hard_swish, hard_sigmoid, sigmoid, silu, gelu):
     /// what the float evaluator applies, and what an int8 lookup table tabulates.
     static func pointwise(_ op: Op) -> ((Float) -> Float)? {
         switch op {
@@ -25,6 +25,7 @@ extension Kernels {
         case .hardSigmoid: { min(max($0 + 3, 0), 6) / 6 }
         case .gelu: { 0.5 * $0 * (1 + erff($0 * 0.70710678118654752)) }
         case .sigmoid: { 1 / (1 + expf(-$0)) }
+        case .silu: { $0 * (1 / (1 + expf(-$0))) }
         default: nil
         }
     }

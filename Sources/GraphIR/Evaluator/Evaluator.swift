@@ -98,7 +98,7 @@ public struct Evaluator {
             out.ptr.update(from: a[0].ptr, count: out.count)
             Kernels.activate(out, FusedActivation(node.op)!)
             return out
-        case .hardSigmoid, .gelu, .sigmoid:
+        case .hardSigmoid, .gelu, .sigmoid, .silu:
             guard let f = Kernels.pointwise(node.op) else { throw IRError(.unsupported, at: node.name, "no function") }
             return Kernels.unary(a[0], f)
         case .layerNorm(let axis, let eps):

@@ -155,6 +155,39 @@ public enum Int8Kernels {
         return out
     }
 
+    /// mul (`MulParameters`): elementwise, or one operand's value per channel scaling every pixel
+    /// of the other's NCHW map.
+    public static func mul(_ a: Int8Buffer, _ b: Int8Buffer, _ p: MulParameters, outShape: [Int]) -> Int8Buffer {
+        let out = Int8Buffer(shape: outShape)
+        var (x, s, zx, zs, plane) = (a, b, p.aZeroPoint, p.bZeroPoint, 1)
+        if case .perChannel(let k) = p.form {
+            plane = outShape[2] * outShape[3]
+            if k == 0 { (x, s, zx, zs) = (b, a, p.bZeroPoint, p.aZeroPoint) }
+        }
+        for i in 0..<out.count {
+            let acc = (Int32(x.ptr[i]) - zx) * (Int32(s.ptr[i / plane]) - zs)
+            out.ptr[i] = QuantMath.requantize(acc, p.out, zeroPoint: p.outputZeroPoint, lo: -128, hi: 127)
+        }
+        return out
+    }
+
+    /// A move (transpose, slice, concat): each input's `StridedCopy` (row-major strides), its codes
+    /// requantized by its `Rescale` where it has one.
+    public static func move(_ xs: [Int8Buffer], _ rescales: [Rescale?], _ copies: [StridedCopy], outShape: [Int])
+        -> Int8Buffer
+    {
+        let out = Int8Buffer(shape: outShape)
+        for (i, c) in copies.enumerated() {
+            let src = xs[i].ptr
+            if let r = rescales[i] {
+                c.forEach { s, d in out.ptr[d] = r.apply(src[s]) }
+            } else {
+                c.forEach { s, d in out.ptr[d] = src[s] }
+            }
+        }
+        return out
+    }
+
     /// Average over each window: acc = Σ (q − zp_in); out = requantize(acc, byCount[count]) + zp_out.
     /// Global pooling is one window over the whole plane.
     public static func averagePool(_ x: Int8Buffer, _ p: AveragePoolParameters, outShape: [Int]) -> Int8Buffer {
@@ -185,7 +218,6 @@ public enum Int8Kernels {
         return out
     }
 
-    /// Max over each window (output has the input's quantization; padding is ignored).
     /// out[i] = table[x[i] + 128] (`fk_lut`).
     public static func lookup(_ x: Int8Buffer, _ table: [Int8]) -> Int8Buffer {
         let out = Int8Buffer(shape: x.shape)
@@ -196,6 +228,7 @@ public enum Int8Kernels {
         return out
     }
 
+    /// Max over each window (output has the input's quantization; padding is ignored).
     public static func maxPool(_ x: Int8Buffer, _ a: PoolAttrs, outShape: [Int]) -> Int8Buffer {
         let out = Int8Buffer(shape: outShape)
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])

@@ -6,7 +6,10 @@
 public enum Int8Support {
     /// The int8 kernels (a backend picks its variant of `convolution`, e.g. 1×1 or depthwise).
     public enum Kernel: String, Sendable, CaseIterable {
-        case convolution, linear, add, averagePool, maxPool, reshape
+        case convolution, linear, add, mul, averagePool, maxPool, reshape
+        /// Elements moved without arithmetic (transpose, slice), or requantized to the output's
+        /// parameters on the way (each input of a concat): `StridedCopy`.
+        case move
         /// A pointwise function as a 256-entry table from input codes to output codes, made for
         /// the node's (input, output) parameters: exact for any function of one value.
         case lookup
@@ -43,6 +46,14 @@ public enum Int8Support {
             ops: ["add"], kernel: .add, keepsInputParameters: false,
             requires: "two computed operands of the output's shape, activation none, relu or clip"),
         Row(
+            ops: ["mul"], kernel: .mul, keepsInputParameters: false,
+            requires:
+                "two computed operands: one shape, or an NCHW map and one value per channel (squeeze-and-excitation)"),
+        Row(
+            ops: ["concat"], kernel: .move, keepsInputParameters: false,
+            requires: "computed inputs, each requantized to the output's parameters"),
+        Row(ops: ["transpose", "slice"], kernel: .move, keepsInputParameters: true, requires: "an int8 input"),
+        Row(
             ops: ["global_avg_pool", "avg_pool"], kernel: .averagePool, keepsInputParameters: false,
             requires: "an NCHW input"),
         Row(ops: ["max_pool"], kernel: .maxPool, keepsInputParameters: true, requires: "an NCHW int8 input"),
@@ -50,7 +61,8 @@ public enum Int8Support {
             ops: ["reshape", "flatten", "identity", "dropout"], kernel: .reshape, keepsInputParameters: true,
             requires: "an int8 input"),
         Row(
-            ops: ["hard_swish", "hard_sigmoid", "sigmoid", "gelu"], kernel: .lookup, keepsInputParameters: false,
+            ops: ["hard_swish", "hard_sigmoid", "sigmoid", "silu", "gelu"], kernel: .lookup,
+            keepsInputParameters: false,
             requires: "a computed input: a 256-entry table per (input, output) parameters"),
     ]
 
@@ -61,6 +73,25 @@ public enum Int8Support {
         case .none, .relu, .clip: true
         case .hardSwish: false
         }
+    }
+
+    /// How an int8 mul broadcasts.
+    public enum MulForm: Sendable, Equatable {
+        /// Both operands of the output's shape.
+        case elementwise
+        /// Operand `operand` is `[N, C, 1, 1]`, scaling every pixel of the other `[N, C, H, W]`.
+        case perChannel(operand: Int)
+    }
+
+    /// The broadcast of an int8 mul; nil for any other than `MulForm`'s.
+    public static func mulForm(_ node: Node, in g: Graph) -> MulForm? {
+        guard node.inputs.count == 2 else { return nil }
+        let out = g.values[node.outputs[0]].shape.dims
+        let dims = node.inputs.map { g.values[$0].shape.dims }
+        if dims.allSatisfy({ $0 == out }) { return .elementwise }
+        guard out.count == 4 else { return nil }
+        for i in 0..<2 where dims[1 - i] == out && dims[i] == [out[0], out[1], 1, 1] { return .perChannel(operand: i) }
+        return nil
     }
 
     /// How `node` of `g` runs (before quantization: float32 constants; after: int8 ones).
@@ -91,6 +122,22 @@ public enum Int8Support {
                 return .float32(reason: "a broadcasting add")
             }
             return act(a, .add)
+        case .mul:
+            guard node.inputs.count == 2, !node.inputs.contains(where: isConstant) else {
+                return .float32(reason: "a mul with a constant operand")
+            }
+            guard mulForm(node, in: g) != nil else {
+                return .float32(reason: "a broadcasting mul other than one value per channel")
+            }
+            return .int8(.mul)
+        case .concat:
+            guard !node.inputs.contains(where: isConstant) else {
+                return .float32(reason: "a constant input (fold constants)")
+            }
+            return .int8(.move)
+        case .transpose, .slice:
+            guard !isConstant(node.inputs[0]) else { return .float32(reason: "a constant input (fold constants)") }
+            return .int8IfInputIs(.move)
         case .globalAvgPool, .avgPool:
             guard g.values[node.inputs[0]].shape.rank == 4, !isConstant(node.inputs[0]) else {
                 return .float32(reason: "pooling needs an NCHW input")
@@ -104,7 +151,7 @@ public enum Int8Support {
         case .reshape, .flatten, .identity, .dropout:
             guard !isConstant(node.inputs[0]) else { return .float32(reason: "a constant input (fold constants)") }
             return .int8IfInputIs(.reshape)
-        case .hardSwish, .hardSigmoid, .sigmoid, .gelu:
+        case .hardSwish, .hardSigmoid, .sigmoid, .silu, .gelu:
             guard !isConstant(node.inputs[0]) else { return .float32(reason: "a constant input (fold constants)") }
             return .int8(.lookup)
         default:

@@ -53,6 +53,29 @@ public struct AddParameters: Sendable, Equatable {
     public static let shift = Int(FK_ADD_SHIFT)
 }
 
+/// mul (TFLite's rule): acc = (a − za)·(b − zb), |acc| ≤ 255², then out = requantize(acc,
+/// s_a·s_b/s_out) + zo; `form` says how the operands broadcast.
+public struct MulParameters: Sendable, Equatable {
+    public var aZeroPoint: Int32
+    public var bZeroPoint: Int32
+    public var out: Requantizer
+    public var outputZeroPoint: Int32
+    public var form: Int8Support.MulForm
+}
+
+/// One input of a move whose parameters differ from the output's (a concat's):
+/// out = requantize(q − inputZeroPoint, s_in/s_out) + outputZeroPoint.
+public struct Rescale: Sendable, Equatable {
+    public var inputZeroPoint: Int32
+    public var requant: Requantizer
+    public var outputZeroPoint: Int32
+
+    /// The requantized code of `q`.
+    public func apply(_ q: Int8) -> Int8 {
+        QuantMath.requantize(Int32(q) - inputZeroPoint, requant, zeroPoint: outputZeroPoint, lo: -128, hi: 127)
+    }
+}
+
 /// Average pooling (global: one window over the plane): acc = Σ (q − zp_in) over a window;
 /// out = requantize(acc, byCount[count]) + zp_out, `count` the window's divisor.
 public struct AveragePoolParameters: Sendable, Equatable {
@@ -68,6 +91,10 @@ public struct AveragePoolParameters: Sendable, Equatable {
 public enum KernelParameters: Sendable, Equatable {
     case weighted(WeightedParameters)
     case add(AddParameters)
+    case mul(MulParameters)
+    /// transpose, slice, concat: each input's codes copied to their place in the output
+    /// (`StridedCopy.of`), through its `Rescale` where it has one (nil: the same parameters).
+    case move([Rescale?])
     case averagePool(AveragePoolParameters)
     case maxPool(PoolAttrs)
     /// Same bytes, same parameters, another shape (reshape, flatten, identity, dropout).
@@ -138,6 +165,25 @@ public enum KernelParameters: Sendable, Equatable {
                     out: Requantizer(real: twiceMax / (Double(1 << AddParameters.shift) * Double(oq.scales[0]))),
                     aZeroPoint: xq.zeroPoints[0], bZeroPoint: bq.zeroPoints[0], outputZeroPoint: oq.zeroPoints[0],
                     clamp: try clamp(act)))
+        case (.mul, .mul):
+            guard let form = Int8Support.mulForm(node, in: g) else {
+                throw fail("mul broadcasts beyond one scale per channel")
+            }
+            let bq = g.values[node.inputs[1]].quant ?? oq
+            return .mul(
+                MulParameters(
+                    aZeroPoint: xq.zeroPoints[0], bZeroPoint: bq.zeroPoints[0],
+                    out: Requantizer(real: Double(xq.scales[0]) * Double(bq.scales[0]) / Double(oq.scales[0])),
+                    outputZeroPoint: oq.zeroPoints[0], form: form))
+        case (.move, _):
+            return .move(
+                node.inputs.map { v in
+                    guard let q = g.values[v].quant, q != oq else { return nil }
+                    return Rescale(
+                        inputZeroPoint: q.zeroPoints[0],
+                        requant: Requantizer(real: Double(q.scales[0]) / Double(oq.scales[0])),
+                        outputZeroPoint: oq.zeroPoints[0])
+                })
         case (.averagePool, _):
             let d = g.values[node.inputs[0]].shape.dims
             var p = PoolAttrs(kernel: [d[2], d[3]], stride: [1, 1])

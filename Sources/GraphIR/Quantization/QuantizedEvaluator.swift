@@ -108,6 +108,18 @@ public struct QuantizedEvaluator {
             return .i8(Int8Kernels.linear(x, w: w, p, outShape: outShape))
         case .add(let p):
             return .i8(Int8Kernels.add(try int8(0), try int8(1), p, outShape: outShape))
+        case .mul(let p):
+            return .i8(Int8Kernels.mul(try int8(0), try int8(1), p, outShape: outShape))
+        case .move(let rescales):
+            var xs: [Int8Buffer] = []
+            for i in node.inputs.indices { xs.append(try int8(i)) }
+            guard
+                let copies = StridedCopy.of(
+                    node.op, inputs: xs.map(\.shape), output: outShape, strides: { _, d in Shape(d).strides })
+            else {
+                throw IRError(.unsupported, at: node.name, "\(node.op.name): axis, permutation or step out of range")
+            }
+            return .i8(Int8Kernels.move(xs, rescales, copies, outShape: outShape))
         case .averagePool(let p):
             return .i8(Int8Kernels.averagePool(try int8(0), p, outShape: outShape))
         case .maxPool(let p):
