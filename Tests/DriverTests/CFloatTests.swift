@@ -77,7 +77,9 @@ import Testing
         o.quantize.limit = 8
         let r = try Compiler.run(m, options: o)
         let c = try #require(r.c, "no C: \(r.cSkipped ?? "")")
-        #expect(c.float32Ops > 20 && c.int8Ops > 10)
+        // layer norm, softmax and attention's mat_mul stay float32; the reshapes, transposes and
+        // slices between int8 linear layers now move int8 codes
+        #expect(c.float32Ops > 0 && c.int8Ops > 10)
         #expect(c.workspaceBytes <= 2 * c.largestLivePair)
         let h = try String(contentsOfFile: "\(dir)/model.h", encoding: .utf8)
         #expect(h.contains("int model_run_int8("))
