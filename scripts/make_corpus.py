@@ -11,8 +11,10 @@ DenseNet-121, MnasNet, ConvNeXt-tiny) exported to ONNX by torch's TorchScript ex
 The committed corpus keeps each architecture's structure and every op its exporter writes, at
 reduced widths and depths and a 64×64 input (each file 30–400 KB, random weights): the op set
 is what the tests check. `--full` exports the real configurations (torchvision's constructors
-as published, 4 classes) for `bench/corpus.sh`. Batch-norm statistics are randomised (a fresh
-model's are 0 and 1, which would hide a wrong fold). Beside each model: `NAME_x.npy` (two
+as published, 4 classes) for `bench/corpus.sh`. Batch-norm affine parameters are randomised
+and their running statistics measured on inputs of the test distribution, as training leaves
+them (a fresh model's are 0 and 1, which would hide a wrong fold and give data-free calibration
+nothing true to read). Beside each model: `NAME_x.npy` (two
 inputs, seeded) and `NAME_ort.npy`, onnxruntime's logits for them. Seeded: the same torch
 version writes the same files.
 """
@@ -107,20 +109,25 @@ def full_models():
     }
 
 
-def randomise(model, gen):
-    """Batch-norm statistics and affine parameters drawn away from 0 and 1; layer-scale γ of
-    ConvNeXt (1e-6 at init, which would silence every block) drawn near 0.5."""
+def randomise(model, gen, size):
+    """Batch-norm affine parameters drawn away from 0 and 1; layer-scale γ of ConvNeXt (1e-6 at
+    init, which would silence every block) drawn near 0.5; then the batch-norm running
+    statistics measured on 64 inputs of the test distribution (train mode, cumulative average),
+    as training leaves them: what data-free calibration reads."""
     with torch.no_grad():
         for mod in model.modules():
             if isinstance(mod, nn.BatchNorm2d):
                 c = mod.num_features
-                mod.running_mean.copy_(torch.randn(c, generator=gen) * 0.1)
-                mod.running_var.copy_(torch.rand(c, generator=gen) * 0.5 + 0.5)
                 mod.weight.copy_(torch.rand(c, generator=gen) * 0.5 + 0.75)
                 mod.bias.copy_(torch.randn(c, generator=gen) * 0.1)
+                mod.momentum = None
+                mod.reset_running_stats()
             if isinstance(mod, convnext.CNBlock):
                 mod.layer_scale.copy_(torch.rand(mod.layer_scale.shape, generator=gen) * 0.5 + 0.25)
-    return model
+        model.train()
+        for _ in range(4):
+            model(torch.rand(16, 3, size, size, generator=gen) * 2 - 1)
+    return model.eval()
 
 
 def export(name, model, size, out):
@@ -153,8 +160,9 @@ def main():
         if args.only and name not in args.only.split(","):
             continue
         torch.manual_seed(100 + i)
-        m = randomise(make(), torch.Generator().manual_seed(200 + i))
-        export(name, m, 224 if args.full else 64, out)
+        size = 224 if args.full else 64
+        m = randomise(make(), torch.Generator().manual_seed(200 + i), size)
+        export(name, m, size, out)
 
 
 if __name__ == "__main__":

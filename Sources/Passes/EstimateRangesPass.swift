@@ -20,7 +20,10 @@ struct EstimateRangesPass: Pass {
                     throw IRError(.badInput, at: error.location, error.message)
                 }
                 (context.quantization.ranges, context.quantization.channelMeans) = (r.ranges, r.means)
-                context.quantization.calibration = "data-free (batch-norm statistics, ±\(Int(df.k))σ)"
+                context.quantization.calibration =
+                    context.batchNormStatistics.isEmpty
+                    ? "data-free (no batch-norm statistics in the model: moments carried from the input's, ±\(Int(df.k))σ)"
+                    : "data-free (batch-norm statistics, ±\(Int(df.k))σ)"
             case .data(let samples, let c, let sequential, let name):
                 let label = "calibrating\(sequential ? " layer by layer" : "") (\(c.method.rawValue))"
                 let r =

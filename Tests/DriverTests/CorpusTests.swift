@@ -44,6 +44,24 @@ import Testing
         }.map { "\($0.op.name) \($0.name)" }
     }
 
+    /// The plain `fkdc compile` (no data: ranges from the moments the model carries) passes its
+    /// default gate and keeps the same ops in int8. These exports hold few batch norms (torch's
+    /// exporter folds them into the convolutions), and the report says what the ranges came from.
+    @Test(arguments: models.map(\.name))
+    func plainCompileWithoutData(_ name: String) throws {
+        let m = try ModelLoader.load(path: "\(Self.folder)/\(name).onnx")
+        let dir = NSTemporaryDirectory() + "fkdc-corpus-plain-\(getpid())/\(name)"
+        try Outputs.makeDirectory(dir)
+        let r = try Compiler.run(m, options: CompileOptions(output: dir))
+        let failed = r.gates.filter { !$0.passed }.map(\.name)
+        #expect(!r.gates.isEmpty && failed.isEmpty, "\(name): gates failed: \(failed)")
+        // DenseNet's batch norms after each concat stay (no convolution before them to fold into)
+        let said = name == "densenet121" ? "data-free (batch-norm statistics" : "no batch-norm statistics"
+        #expect(r.quantized.calibration.contains(said), "\(r.quantized.calibration)")
+        let expected = try #require(Self.models.first { $0.name == name }).float32Ops
+        #expect(Self.float32OpsInside(r.quantized.int8).count == expected)
+    }
+
     @Test(arguments: models.map(\.name))
     func corpusModel(_ name: String) throws {
         let onnx = "\(Self.folder)/\(name).onnx"

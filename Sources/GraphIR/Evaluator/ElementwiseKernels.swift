@@ -16,6 +16,12 @@ extension FusedActivation {
     }
 }
 
+extension Op {
+    /// The pointwise function of a unary activation op (hard_swish, hard_sigmoid, sigmoid, silu,
+    /// gelu), as the float evaluator applies it; nil for other ops.
+    public var pointwiseFunction: ((Float) -> Float)? { Kernels.pointwise(self) }
+}
+
 extension Kernels {
     /// The pointwise function of a unary activation op (hard_swish, hard_sigmoid, sigmoid, silu, gelu):
     /// what the float evaluator applies, and what an int8 lookup table tabulates.
