@@ -160,3 +160,18 @@ extension Float {
         }
     }
 }
+
+extension Tensor {
+    /// The constant's values as one per index of `axis` of a rank-`rank` value it broadcasts
+    /// against (`count` of them): when it is one value, or varies along that axis only (its
+    /// dims right-aligned, as broadcasting aligns them); nil otherwise. A bias or a scale per
+    /// channel, however the exporter shaped it ([C], [C, 1, 1], [1, C, 1, 1]).
+    public func perIndex(alongAxis axis: Int, rank: Int, count: Int) -> [Float]? {
+        let d = shape.dims
+        if elementCount == 1 { return Array(repeating: floatArray()[0], count: count) }
+        guard d.count <= rank, axis >= 0, axis < rank else { return nil }
+        let aligned = Array(repeating: 1, count: rank - d.count) + d
+        for (i, n) in aligned.enumerated() where n != 1 && i != axis { return nil }
+        return aligned[axis] == count ? floatArray() : nil
+    }
+}

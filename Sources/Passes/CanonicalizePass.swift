@@ -6,18 +6,24 @@ import GraphIR
 /// - an average pool covering the whole image is `global_avg_pool`;
 /// - chains of reshapes/flattens collapse into one reshape, chains of transposes into one, and
 ///   what becomes a no-op is removed;
+/// - a constant added to or multiplying a linear layer's output, one value or one per output
+///   channel (a bias written as its own Add, as Paddle's and MatMul + Add exports do; a
+///   hard sigmoid's slope and offset after a convolution) is folded into its bias and weights;
+///   a one-value scale before one (an exported inference dropout) goes into its weights;
 /// - hard swish, hard sigmoid and SiLU written out (`x * hard_sigmoid(x)`, `x * relu6(x + 3) / 6`,
 ///   `relu6(x + 3) / 6`, `x * sigmoid(x)`, as exporters and hand-written models spell them) are
 ///   `hard_swish`, `hard_sigmoid` and `silu`: one op each, which the int8 table runs by lookup.
 struct CanonicalizePass: Pass {
     static let name = "canonicalize"
     static let summary =
-        "Canonical forms: fully_connected, global_avg_pool, collapsed reshape/transpose chains, hard_swish, hard_sigmoid and silu from their written-out forms"
+        "Canonical forms: fully_connected, biases and scales folded into linear layers, global_avg_pool, collapsed reshape/transpose chains, hard_swish, hard_sigmoid and silu from their written-out forms"
 
     func run(on graph: inout Graph, context: inout PassContext) throws(PassError) {
         try PatternDriver.run(
             [
-                FullyConnected(), GlobalAveragePool(), ReshapeChain(), TransposeChain(), GatedForm(), ClipForms(),
+                FullyConnected(), AffineIntoLinear(), ScaleIntoNextLinear(), GlobalAveragePool(), ReshapeChain(),
+                TransposeChain(), GatedForm(),
+                ClipForms(),
                 EliminateIdentityPass.RemoveNoOp(),
             ],
             on: &graph, context: &context,
@@ -51,6 +57,115 @@ struct CanonicalizePass: Pass {
             uses.setInputs(ins, of: i, in: &g)
             context.count("linear layers made fully_connected")
             return true
+        }
+    }
+
+    /// add(linear(x), c) → linear(x) with bias b + c; mul(linear(x), c) → weights and bias scaled
+    /// by c, output channel by output channel. The linear layer (conv2d, gemm, fully_connected)
+    /// has no activation and no other reader; c is float32, one value or one per output channel
+    /// (axis 1, or the last for a gemm). The add's activation moves onto the layer.
+    struct AffineIntoLinear: RewritePattern {
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
+            let n = g.nodes[i]
+            var act = FusedActivation.none
+            var isMul = false
+            switch n.op {
+            case .add(let a): act = a
+            case .mul: isMul = true
+            default: return false
+            }
+            guard n.inputs.count == 2 else { return false }
+            let out = g.values[n.outputs[0]].shape.dims
+            for (v, k) in [(n.inputs[0], n.inputs[1]), (n.inputs[1], n.inputs[0])] {
+                guard let c = g.constants[k], c.dtype == .float32, g.constants[v] == nil,
+                    g.values[v].shape.dims == out, let p = uses.producer(of: v), uses.hasSingleUse(v, in: g)
+                else { continue }
+                let lin = g.nodes[p]
+                let axis: Int
+                switch lin.op {
+                case .conv2d(let a) where a.activation == .none: axis = 1
+                case .fullyConnected(.none): axis = 1
+                case .gemm(.none): axis = out.count - 1
+                default: continue
+                }
+                guard lin.inputs.count >= 2, let w = g.constants[lin.inputs[1]], w.dtype == .float32,
+                    w.shape.rank >= 2, axis >= 0, axis < out.count, out[axis] == w.shape[0],
+                    let per = c.perIndex(alongAxis: axis, rank: out.count, count: w.shape[0])
+                else { continue }
+                let cout = w.shape[0]
+                var bias = [Float](repeating: 0, count: cout)
+                if lin.inputs.count > 2 {
+                    guard let b = g.constants[lin.inputs[2]], b.dtype == .float32, b.elementCount == cout else {
+                        continue
+                    }
+                    bias = b.floatArray()
+                }
+                var inputs = [lin.inputs[0], lin.inputs[1]]
+                if isMul {
+                    var wf = w.floatArray()
+                    let row = wf.count / cout
+                    for o in 0..<cout {
+                        for j in 0..<row { wf[o * row + j] *= per[o] }
+                        bias[o] *= per[o]
+                    }
+                    inputs[1] = g.addConstant(
+                        name: uses.freshName(lin.name + ".scaled"), Tensor(shape: w.shape, floats: wf))
+                } else {
+                    for o in 0..<cout { bias[o] += per[o] }
+                }
+                inputs.append(
+                    g.addConstant(name: uses.freshName(lin.name + ".bias"), Tensor(shape: Shape([cout]), floats: bias)))
+                var op = lin.op
+                switch op {
+                case .conv2d(var a):
+                    a.activation = act
+                    op = .conv2d(a)
+                case .fullyConnected: op = .fullyConnected(act)
+                case .gemm: op = .gemm(act)
+                default: continue
+                }
+                g.nodes[i].op = op
+                g.nodes[i].inputs = inputs
+                g.nodes[i].name = lin.name
+                context.count(isMul ? "scales folded into linear layers" : "biases folded into linear layers")
+                return true
+            }
+            return false
+        }
+    }
+
+    /// linear(mul(x, k)) → linear(x) with weights W·k, k a one-value float32 constant and the mul
+    /// read by nothing else (Paddle's inference dropout, x · (1 − p)).
+    struct ScaleIntoNextLinear: RewritePattern {
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
+            switch g.nodes[i].op {
+            case .conv2d, .fullyConnected, .gemm: break
+            default: return false
+            }
+            let lin = g.nodes[i]
+            guard lin.inputs.count >= 2, let m = uses.producer(of: lin.inputs[0]), case .mul = g.nodes[m].op,
+                uses.hasSingleUse(lin.inputs[0], in: g), let w = g.constants[lin.inputs[1]], w.dtype == .float32
+            else { return false }
+            let mi = g.nodes[m].inputs
+            guard mi.count == 2 else { return false }
+            for (x, k) in [(mi[0], mi[1]), (mi[1], mi[0])] {
+                guard g.constants[x] == nil, g.values[x].shape == g.values[lin.inputs[0]].shape,
+                    let s = CanonicalizePass.scalar(k, g)
+                else { continue }
+                let scaled = g.addConstant(
+                    name: uses.freshName(g.values[lin.inputs[1]].name + ".scaled"),
+                    Tensor(shape: w.shape, floats: w.floatArray().map { $0 * s }))
+                var ins = lin.inputs
+                (ins[0], ins[1]) = (x, scaled)
+                g.nodes[i].inputs = ins
+                context.count("scales folded into linear layers")
+                return true
+            }
+            return false
         }
     }
 

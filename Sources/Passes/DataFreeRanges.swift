@@ -230,7 +230,7 @@ public struct DataFreeRanges: Sendable {
         // per channel (the constant varies along the channel axis only), else its mean and
         // mean square over the positions each channel meets it at
         let channels = x.mean.count
-        let perChannel = Self.along(t.shape.dims, c, rank: rank, axis: axis, count: channels)
+        let perChannel = t.perIndex(alongAxis: axis, rank: rank, count: channels)
         let (c1, c2) = (c.reduce(0, +) / Float(c.count), c.map { $0 * $0 }.reduce(0, +) / Float(c.count))
         let (cl, ch) = (c.min() ?? 0, c.max() ?? 0)
         var mean = x.mean
@@ -279,16 +279,6 @@ public struct DataFreeRanges: Sendable {
         }
         if a.mean.isEmpty { (lo, hi) = (0, 0) }
         return Stats(mean: mean, std: std, range: isMul ? (lo, hi) : (-.infinity, .infinity), axis: a.axis)
-    }
-
-    /// A constant's values per channel when it varies along `axis` of the output only (or is one
-    /// value), right-aligned as broadcasting aligns it; nil otherwise.
-    static func along(_ cdims: [Int], _ c: [Float], rank: Int, axis: Int, count: Int) -> [Float]? {
-        if c.count == 1 { return Array(repeating: c[0], count: count) }
-        guard cdims.count <= rank else { return nil }
-        let aligned = Array(repeating: 1, count: rank - cdims.count) + cdims
-        for (i, d) in aligned.enumerated() where d != 1 && i != axis { return nil }
-        return axis < aligned.count && aligned[axis] == count ? c : nil
     }
 
     /// Moments of f(X) per channel for X ~ N(m, σ²) kept to the input's range (quadrature on a
