@@ -9,7 +9,8 @@ import GraphIR
 /// - a constant added to or multiplying a linear layer's output, one value or one per output
 ///   channel (a bias written as its own Add, as Paddle's and MatMul + Add exports do; a
 ///   hard sigmoid's slope and offset after a convolution) is folded into its bias and weights;
-///   a one-value scale before one (an exported inference dropout) goes into its weights;
+///   a one-value scale before one (an exported inference dropout) goes into its weights, and a
+///   per-channel scale after a transpose moves before it (ConvNeXt's layer scale, then folded);
 /// - hard swish, hard sigmoid and SiLU written out (`x * hard_sigmoid(x)`, `x * relu6(x + 3) / 6`,
 ///   `relu6(x + 3) / 6`, `x * sigmoid(x)`, as exporters and hand-written models spell them) are
 ///   `hard_swish`, `hard_sigmoid` and `silu`: one op each, which the int8 table runs by lookup.
@@ -21,7 +22,8 @@ struct CanonicalizePass: Pass {
     func run(on graph: inout Graph, context: inout PassContext) throws(PassError) {
         try PatternDriver.run(
             [
-                FullyConnected(), AffineIntoLinear(), ScaleIntoNextLinear(), GlobalAveragePool(), ReshapeChain(),
+                FullyConnected(), AffineIntoLinear(), ScaleIntoNextLinear(), ScaleBeforeTranspose(),
+                GlobalAveragePool(), ReshapeChain(),
                 TransposeChain(), GatedForm(),
                 ClipForms(),
                 EliminateIdentityPass.RemoveNoOp(),
@@ -163,6 +165,53 @@ struct CanonicalizePass: Pass {
                 (ins[0], ins[1]) = (x, scaled)
                 g.nodes[i].inputs = ins
                 context.count("scales folded into linear layers")
+                return true
+            }
+            return false
+        }
+    }
+
+    /// mul(transpose(v), c) → transpose(mul(v, c')), c one value per index of one axis of the
+    /// output and c' the same values along the axis the transpose takes it from; the transpose
+    /// read by nothing else. Done only where a linear layer without activation produces v, so
+    /// that `AffineIntoLinear` then folds the scale into it (ConvNeXt's layer scale after its
+    /// second linear layer and the transpose back to NCHW).
+    struct ScaleBeforeTranspose: RewritePattern {
+        func apply(at i: Int, in g: inout Graph, uses: inout DefUse, context: inout PassContext) throws(PassError)
+            -> Bool
+        {
+            guard case .mul = g.nodes[i].op, g.nodes[i].inputs.count == 2 else { return false }
+            let ins = g.nodes[i].inputs
+            for (y, k) in [(ins[0], ins[1]), (ins[1], ins[0])] {
+                guard let c = g.constants[k], c.dtype == .float32, c.elementCount > 1, let t = uses.producer(of: y),
+                    case .transpose(let perm) = g.nodes[t].op, uses.hasSingleUse(y, in: g)
+                else { continue }
+                let v = g.nodes[t].inputs[0]
+                guard let lin = uses.producer(of: v), uses.hasSingleUse(v, in: g) else { continue }
+                switch g.nodes[lin].op {
+                case .conv2d(let a) where a.activation == .none: break
+                case .gemm(.none), .fullyConnected(.none): break
+                default: continue
+                }
+                let out = g.values[g.nodes[i].outputs[0]].shape.dims
+                let vd = g.values[v].shape.dims
+                guard g.values[y].shape.dims == out, perm.count == out.count, vd.count == out.count,
+                    let a = (0..<out.count).first(where: {
+                        c.perIndex(alongAxis: $0, rank: out.count, count: out[$0]) != nil && out[$0] > 1
+                    }),
+                    let values = c.perIndex(alongAxis: a, rank: out.count, count: out[a])
+                else { continue }
+                var cd = [Int](repeating: 1, count: vd.count)
+                cd[perm[a]] = out[a]
+                let moved = g.addConstant(
+                    name: uses.freshName(g.values[k].name + ".moved"), Tensor(shape: Shape(cd), floats: values))
+                // the transpose's node now scales v (its output takes v's shape); the mul's transposes
+                g.nodes[t].op = .mul
+                g.nodes[t].inputs = [v, moved]
+                g.values[y].shape = g.values[v].shape
+                g.nodes[i].op = .transpose(perm: perm)
+                g.nodes[i].inputs = [y]
+                context.count("scales moved before transposes")
                 return true
             }
             return false

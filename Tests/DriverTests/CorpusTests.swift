@@ -17,7 +17,7 @@ import Testing
     static let models: [(name: String, float32Ops: Int)] = [
         ("mobilenet_v3_small", 0), ("mobilenet_v3_large", 0), ("efficientnet_b0", 0), ("resnet50", 0),
         ("regnet_y", 0), ("shufflenet_v2", 0), ("squeezenet", 0), ("densenet121", 0), ("mnasnet", 0),
-        ("convnext_tiny", 18),
+        ("convnext_tiny", 14),
     ]
 
     /// Each of the batch's images as its own [1, C, H, W] tensor.
@@ -92,15 +92,16 @@ import Testing
         let inside = Self.float32OpsInside(r.quantized.int8)
         let expected = try #require(Self.models.first { $0.name == name }).float32Ops
         #expect(inside.count == expected, "\(name): \(inside.count) float32 ops inside: \(inside.prefix(8))")
-        // the C backend and both CUDA paths take the int8 graph, except ConvNeXt's linear layers over
-        // channel-last tokens (README.md says so)
-        if name == "convnext_tiny" {
-            #expect(r.c == nil && r.cSkipped?.contains("a linear layer on a spatial int8 map") == true)
-            return
-        }
+        // the C backend and both CUDA paths take the int8 graph (ConvNeXt's float32 layer norms
+        // have no CUDA kernel: README.md says so)
         let c = try #require(r.c, "\(name): no C (\(r.cSkipped ?? ""))")
         for t in ["jetson-nano", "jetson-orin-nano"] {
-            _ = try CUDAEmitter(target: try #require(TargetProfile.named(t))).emit(r.quantized.int8)
+            let cuda = try CUDAEmitter(target: try #require(TargetProfile.named(t)))
+            if name == "convnext_tiny" {
+                #expect(throws: CodegenError.self) { try cuda.emit(r.quantized.int8) }
+            } else {
+                _ = try cuda.emit(r.quantized.int8)
+            }
         }
         // generated C: bit for bit the int8 evaluator's logits
         try Self.checkGeneratedC(c, r.quantized.int8, images: Self.images(x), dir: dir, name: name)

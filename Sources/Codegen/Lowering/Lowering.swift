@@ -34,9 +34,10 @@ public enum Lowering {
                 throw fail("produces \(t.rawValue); generated code handles int8 and float32", at: n)
             }
         }
-        let layouts = g.values.map { v in
+        var layouts = g.values.map { v in
             v.dtype == .int8 && v.shape.rank == 4 ? KernelProgram.Layout.channelLast : .rowMajor
         }
+        for v in tokenValues(g) { layouts[v] = .rowMajor }
         var p = KernelProgram(
             graph: g, target: target, steps: [], layouts: layouts, int8Ends: nil, inCaller: [], offsets: [:],
             workspaceBytes: 0, largestLivePair: 0)
@@ -121,6 +122,46 @@ public enum Lowering {
         return p
     }
 
+    /// The rank-4 int8 values a linear layer reads or writes over their last axis (channel-last
+    /// tokens, ConvNeXt's MLP: [N, H, W, C]), and those the elementwise ops between such layers
+    /// join to them (a lookup's input and output, a same-shape add's or mul's operands): these
+    /// stay row-major, so the layer's rows are contiguous. Transposes, quantize and dequantize
+    /// convert between layouts; a convolution or pool meeting one is refused in `kernel`.
+    static func tokenValues(_ g: Graph) -> Set<ValueID> {
+        func int8Map(_ v: ValueID) -> Bool { g.values[v].dtype == .int8 && g.values[v].shape.rank == 4 }
+        var rows = Set<ValueID>()
+        for n in g.nodes {
+            switch n.op {
+            case .gemm, .fullyConnected:
+                for v in [n.inputs[0], n.outputs[0]] where int8Map(v) && g.values[v].shape[2] * g.values[v].shape[3] > 1
+                {
+                    rows.insert(v)
+                }
+            default: break
+            }
+        }
+        guard !rows.isEmpty else { return rows }
+        var changed = true
+        while changed {
+            changed = false
+            for n in g.nodes {
+                switch n.op {
+                case .hardSwish, .hardSigmoid, .sigmoid, .silu, .gelu, .add, .mul, .identity, .dropout: break
+                default: continue
+                }
+                let out = n.outputs[0]
+                let joined = ([out] + n.inputs).filter {
+                    g.constants[$0] == nil && int8Map($0) && g.values[$0].shape == g.values[out].shape
+                }
+                if joined.contains(where: rows.contains) && !joined.allSatisfy(rows.contains) {
+                    rows.formUnion(joined)
+                    changed = true
+                }
+            }
+        }
+        return rows
+    }
+
     /// The largest window fk_conv_dense gathers (`FK_DENSE_MAX_COLS`).
     public static let denseMaxColumns = Int(FK_DENSE_MAX_COLS)
 
@@ -134,6 +175,27 @@ public enum Lowering {
         default: break
         }
         guard g.values[out].dtype == .int8 else { return .float32 }
+        // what reads spatial maps channel-last: every int8 map it touches must be one
+        func channelLast() throws(IRError) {
+            for v in n.inputs + [out] where g.constants[v] == nil && g.values[v].dtype == .int8 {
+                guard g.values[v].shape.rank != 4 || p.layouts[v] == .channelLast || p.naturalOrder(v) else {
+                    throw fail("reads channel-last tokens a linear layer keeps row-major")
+                }
+            }
+        }
+        switch n.op {
+        case .conv2d, .globalAvgPool, .avgPool, .maxPool: try channelLast()
+        case .add, .mul:
+            // elementwise on one layout; a per-channel operand ([N, C, 1, 1]) needs channel-last
+            let maps = (n.inputs + [out]).filter { g.constants[$0] == nil && g.values[$0].shape.rank == 4 }
+            let spatial = maps.filter { !(g.values[$0].shape[2] * g.values[$0].shape[3] == 1) }
+            if Set(spatial.map { p.layouts[$0] }).count > 1
+                || (spatial.count < maps.count && p.layouts[out] == .rowMajor)
+            {
+                throw fail("mixes row-major tokens and channel-last maps")
+            }
+        default: break
+        }
         switch n.op {
         case .conv2d(let a):
             let w = g.values[n.inputs[1]].shape.dims
