@@ -207,6 +207,27 @@ import Testing
             let b = try g.addNode(name: "b", op: .conv2d(Conv2dAttrs()), inputs: [x, w1])
             let a = try g.addNode(name: "a", op: .conv2d(Conv2dAttrs(pad: [1, 1, 1, 1])), inputs: [x, w3])
             g.outputs = [try g.addNode(name: "op", op: .add(.relu), inputs: [a, b])]
+        case "layer norm tokens":  // ConvNeXt's block: int8 linear layers over row-major tokens, float32 layer norms
+            g = Graph(name: "tokens")
+            let x = g.addInput(name: "x", shape: Shape([1, 4, 6, 6]))
+            let w = g.addConstant(name: "w", Int8SupportTests.input([4, 4, 1, 1], seed: 1))
+            let c = try g.addNode(name: "conv", op: .conv2d(Conv2dAttrs()), inputs: [x, w])
+            let t = try g.addNode(name: "t", op: .transpose(perm: [0, 2, 3, 1]), inputs: [c])
+            let gamma = g.addConstant(name: "gamma", Int8SupportTests.input([4], seed: 3))
+            let beta = g.addConstant(name: "beta", Int8SupportTests.input([4], seed: 4))
+            let ln = try g.addNode(name: "op", op: .layerNorm(axis: -1, epsilon: 1e-6), inputs: [t, gamma, beta])
+            let w1 = g.addConstant(name: "w1", Int8SupportTests.input([8, 4], seed: 5))
+            let l1 = try g.addNode(name: "l1", op: .gemm(.none), inputs: [ln, w1])
+            let act = try g.addNode(name: "gelu", op: .gelu, inputs: [l1])
+            let w2 = g.addConstant(name: "w2", Int8SupportTests.input([4, 8], seed: 6))
+            let l2 = try g.addNode(name: "l2", op: .gemm(.none), inputs: [act, w2])
+            let back = try g.addNode(name: "back", op: .transpose(perm: [0, 3, 1, 2]), inputs: [l2])
+            let sum = try g.addNode(name: "sum", op: .add(.none), inputs: [back, c])
+            let t2 = try g.addNode(name: "t2", op: .transpose(perm: [0, 2, 3, 1]), inputs: [sum])
+            let ln2 = try g.addNode(name: "ln2", op: .layerNorm(axis: -1, epsilon: 1e-6), inputs: [t2, gamma, beta])
+            let t3 = try g.addNode(name: "t3", op: .transpose(perm: [0, 3, 1, 2]), inputs: [ln2])
+            let w3 = g.addConstant(name: "w3", Int8SupportTests.input([4, 4, 2, 2], seed: 7))
+            g.outputs = [try g.addNode(name: "down", op: .conv2d(Conv2dAttrs(stride: [2, 2])), inputs: [t3, w3])]
         default:
             g = Graph(name: "se")
             let x = g.addInput(name: "x", shape: Shape([1, 4, 6, 6]))
@@ -229,10 +250,12 @@ import Testing
     /// constant or broadcast operand, a float32 map flattened into an int8 classifier) run in
     /// float32 between quantize and dequantize kernels, in both precisions; sigmoid and hard_swish
     /// run by table (int8: bit-exact; fp16: the function on half values), a squeeze-excitation's
-    /// per-channel multiply by `fk_cu_mul`, and an int8 add no 1×1 convolution takes on its own.
+    /// per-channel multiply by `fk_cu_mul`, an int8 add no 1×1 convolution takes on its own, and
+    /// ConvNeXt's block: float32 layer norms and transposes (`fk_cu_layernorm_f32`, `fk_cu_move_f32`)
+    /// around int8 linear layers over row-major tokens.
     @Test(arguments: [
         "sigmoid", "hard_swish", "relu", "squeeze-excitation", "constant add", "broadcast add", "relu head",
-        "unfused add",
+        "unfused add", "layer norm tokens",
     ])
     func float32StepsRunInCUDA(_ what: String) throws {
         guard Self.cxx != nil else { return }
@@ -241,7 +264,7 @@ import Testing
         try Outputs.makeDirectory(dir)
         try NPY.write(x, to: "\(dir)/x.npy")
         let float32 = q.nodes.contains { $0.name == "op" && q.values[$0.outputs[0]].dtype == .float32 }
-        let staysFloat32 = ["relu", "constant add", "broadcast add", "relu head"]
+        let staysFloat32 = ["relu", "constant add", "broadcast add", "relu head", "layer norm tokens"]
         #expect(float32 == staysFloat32.contains(what), "\(what)")
         let tag = what.replacingOccurrences(of: " ", with: "-")
         guard let (e8, _) = try Self.build(q, target: "jetson-orin-nano", in: dir, tag: "\(tag)-int8"),
@@ -273,7 +296,9 @@ import Testing
             _ = try PassManager(passes: [QuantizePass.self]).run(on: &g, context: &ctx)
             graphs.append(g)
         }
-        for what in ["sigmoid", "relu", "squeeze-excitation", "broadcast add", "relu head", "unfused add"] {
+        for what in [
+            "sigmoid", "relu", "squeeze-excitation", "broadcast add", "relu head", "unfused add", "layer norm tokens",
+        ] {
             graphs.append(try Self.mixed(what).1)
         }
         var launched = Set(f.result.cuda?.output?.kernels ?? [])  // compile's: with _cuda_preprocess

@@ -88,7 +88,7 @@ extension CKernelLibrary {
             text: #"""
                 /* a layout move (transpose, slice, one input of a concat) over a box of up to FK_MAX_RANK axes,
                  * one thread an element, fk_move's indexing: int8 codes requantized when m != 0 (fk_move's
-                 * arithmetic), half values copied */
+                 * arithmetic), half and float values copied */
                 struct fk_cu_box {
                     int rank, d[FK_MAX_RANK], xs[FK_MAX_RANK], ys[FK_MAX_RANK];
                 };
@@ -114,6 +114,14 @@ extension CKernelLibrary {
                     y[yo] = m != 0 ? fk_requant(x[xo] - zx, m, l, r, zo, -128, 127) : x[xo];
                 }
                 __global__ void fk_cu_move_h(const __half *x, __half *y, fk_cu_box b, int n)
+                {
+                    const int i = fk_cu_index();
+                    int xo, yo;
+                    if (i >= n) return;
+                    fk_cu_box_at(b, i, &xo, &yo);
+                    y[yo] = x[xo];
+                }
+                __global__ void fk_cu_move_f32(const float *x, float *y, fk_cu_box b, int n)
                 {
                     const int i = fk_cu_index();
                     int xo, yo;
@@ -458,6 +466,37 @@ extension CKernelLibrary {
                         bo += v * sp.bs[k];
                     }
                     y[i] = fk_act(op == 0 ? a[ao] + b[bo] : a[ao] * b[bo], act, lo, hi);
+                }
+                """#),
+        Section(
+            name: "fk_cu_layernorm_f32", file: "fk_cuda.cuh", uses: ["fk_cu_base"],
+            text: #"""
+                /* normalises each of `outer` rows of `inner` values, a thread a row: generated C's
+                 * fk_layernorm_f32 (mean and variance in double) */
+                __global__ void fk_cu_layernorm_f32(const float *x, int outer, int inner, const float *scale, const float *bias,
+                                                    float eps, float *y)
+                {
+                    const int o = fk_cu_index();
+                    const float *src;
+                    float *dst;
+                    double sum = 0, mean, sq = 0, d;
+                    float inv, m;
+                    int i;
+                    if (o >= outer) return;
+                    src = x + (size_t)o * inner;
+                    dst = y + (size_t)o * inner;
+                    for (i = 0; i < inner; i++) sum += (double)src[i];
+                    mean = sum / (double)inner;
+                    for (i = 0; i < inner; i++) {
+                        d = (double)src[i] - mean;
+                        sq += d * d;
+                    }
+                    inv = (float)(1 / sqrt(sq / (double)inner + (double)eps));
+                    m = (float)mean;
+                    for (i = 0; i < inner; i++) {
+                        const float t = (src[i] - m) * inv * scale[i];
+                        dst[i] = t + bias[i];
+                    }
                 }
                 """#),
         Section(

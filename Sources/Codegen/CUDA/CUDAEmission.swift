@@ -145,7 +145,9 @@ struct CUDAEmission {
     /// The float32 ops of mixed-precision graphs the CUDA backend runs (in float32, as generated C).
     static func hasFloat32Kernel(_ op: Op) -> Bool {
         switch op {
-        case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .silu, .add, .mul: true
+        case .relu, .clip, .hardSwish, .hardSigmoid, .gelu, .sigmoid, .silu, .add, .mul, .layerNorm, .transpose,
+            .slice, .concat:
+            true
         default: false
         }
     }
@@ -312,12 +314,49 @@ struct CUDAEmission {
                     "fk_cu_binary_f32", n: count,
                     [a, b, try fptr(out, for: n), space, n.op == .mul ? "1" : "0", "\(act)", lo, hi], node: n,
                     ops: count, bytes: 12 * count)
+            case .layerNorm(let axis, let eps):
+                let od = g.values[out].shape.dims
+                guard let ax = ShapeInference.axis(axis, rank: od.count) else { throw fail(n, "axis out of range") }
+                let inner = od[ax...].reduce(1, *)
+                guard g.values[n.inputs[1]].shape.elementCount == inner,
+                    g.values[n.inputs[2]].shape.elementCount == inner
+                else { throw fail(n, "scale and bias must hold \(inner) values") }
+                let outer = count / max(inner, 1)
+                let args = [
+                    try fptr(n.inputs[0], for: n), "\(outer)", "\(inner)", try fptr(n.inputs[1], for: n),
+                    try fptr(n.inputs[2], for: n), Emission.cFloat(eps), try fptr(out, for: n),
+                ]
+                try launch1D("fk_cu_layernorm_f32", n: outer, args, node: n, ops: 8 * count, bytes: 8 * count)
+            case .transpose, .slice, .concat:
+                guard let copies = program.copies(n), copies.count == n.inputs.count else {
+                    throw fail(n, "axis, permutation or step out of range")
+                }
+                for (i, cp) in copies.enumerated() {
+                    let box = try moveBox(cp, for: n)
+                    let src = "\(try fptr(n.inputs[i], for: n)) + \(cp.source)"
+                    let dst = "\(try fptr(out, for: n)) + \(cp.destination)"
+                    try launch1D(
+                        "fk_cu_move_f32", section: "fk_cu_move", n: cp.elementCount,
+                        [src, dst, box, "\(cp.elementCount)"], node: n, bytes: 8 * cp.elementCount)
+                }
             default:
                 throw fail(n, "has no float32 CUDA kernel: no CUDA")
             }
         default:
             throw fail(n, "\(s.kernel.rawValue) with the parameters of another kernel")
         }
+    }
+
+    /// A move's copy as the `fk_cu_box` argument of the fk_cu_move kernels.
+    func moveBox(_ cp: StridedCopy, for n: Node) throws(CodegenError) -> String {
+        let rank = cp.counts.count
+        guard rank <= Int(FK_MAX_RANK) else {
+            throw fail(n, "rank \(rank) (the CUDA kernels handle up to \(FK_MAX_RANK))")
+        }
+        let list = { (v: [Int]) in "{\(v.map(String.init).joined(separator: ", "))}" }
+        let pad = { (v: [Int]) in v + [Int](repeating: 1, count: Int(FK_MAX_RANK) - rank) }
+        return
+            "fk_cu_box{\(rank), \(list(pad(cp.counts))), \(list(pad(cp.sourceStrides))), \(list(pad(cp.destinationStrides)))}"
     }
 
     /// Bytes an int8 map takes on the device in this precision.
@@ -540,15 +579,8 @@ struct CUDAEmission {
             guard let copies = program.copies(n), copies.count == n.inputs.count else {
                 throw fail(n, "axis, permutation or step out of range")
             }
-            let list = { (v: [Int]) in "{\(v.map(String.init).joined(separator: ", "))}" }
             for (i, cp) in copies.enumerated() {
-                let rank = cp.counts.count
-                guard rank <= Int(FK_MAX_RANK) else {
-                    throw fail(n, "rank \(rank) (the CUDA kernels handle up to \(FK_MAX_RANK))")
-                }
-                let pad = { (v: [Int]) in v + [Int](repeating: 1, count: Int(FK_MAX_RANK) - rank) }
-                let box =
-                    "fk_cu_box{\(rank), \(list(pad(cp.counts))), \(list(pad(cp.sourceStrides))), \(list(pad(cp.destinationStrides)))}"
+                let box = try moveBox(cp, for: n)
                 let count = cp.elementCount
                 let src = "\(try act(n.inputs[i])) + \(cp.source)"
                 let dst = "\(try act(out)) + \(cp.destination)"
