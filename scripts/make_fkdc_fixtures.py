@@ -6,8 +6,9 @@
 2. Tests/Fixtures/valid/tiny.fkdc: `fkdc compile` of it (data-free), made with the built fkdc.
 3. Tests/Fixtures/hostile/*.fkdc: that file damaged one way each; the checksum is recomputed
    where the damage is structural, so the reader's structural checks (not only the CRC) are hit.
+   Damage inside the deflated sections is made by make_hostile_fixtures.py (run it after this).
 
-Usage: swift build -c release && python3 scripts/make_fkdc_fixtures.py
+Usage: swift build -c release && python3 scripts/make_fkdc_fixtures.py   (FKDC=path picks another build)
 """
 import os
 import random
@@ -79,7 +80,7 @@ def recrc(b):
 
 
 def main():
-    fkdc = os.path.join(ROOT, ".build", "release", "fkdc")
+    fkdc = os.environ.get("FKDC") or os.path.join(ROOT, ".build", "release", "fkdc")
     if not os.path.exists(fkdc):
         sys.exit("build fkdc first: swift build -c release")
     os.makedirs(VALID, exist_ok=True)
@@ -103,15 +104,12 @@ def main():
 
     put("truncated.fkdc", good[: len(good) // 2])
     put("bad_magic.fkdc", recrc(b"FKDX" + good[4:]))
-    put("future_version.fkdc", recrc(good[:8] + struct.pack("<H", 2) + good[10:]))
+    put("future_version.fkdc", recrc(good[:8] + struct.pack("<H", 3) + good[10:]))
     # the DATA section's offset moved past the end of the file
     entry = bytearray(good)
     struct.pack_into("<Q", entry, sec[6][0] + 8, len(good) + 64 * 1024)
     put("offset_past_end.fkdc", recrc(bytes(entry)))
-    # the TENSORS section's entry count set to 2^32 - 1
-    counted = bytearray(good)
-    struct.pack_into("<I", counted, sec[3][1], 0xFFFFFFFF)
-    put("count_overflow.fkdc", recrc(bytes(counted)))
+    # (damage inside a deflated section, count_overflow.fkdc among it: make_hostile_fixtures.py)
     # one byte of the checksum flipped
     flipped = bytearray(good)
     flipped[25] ^= 0x40

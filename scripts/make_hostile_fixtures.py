@@ -230,12 +230,17 @@ def fkdc():
     entries = {struct.unpack_from("<I", good, table + 24 * i)[0]: table + 24 * i for i in range(n)}
 
     def section(kind):
+        """A section's bytes, inflated when the file stores it deflated (flag 1: u64 length, zlib)."""
         e = entries[kind]
-        off, ln = struct.unpack_from("<QQ", good, e + 8)
-        return good[off:off + ln]
+        flags, off, ln = struct.unpack_from("<IQQ", good, e + 4)
+        body = good[off:off + ln]
+        return zlib.decompress(body[8:]) if flags == 1 else body
 
-    def replaced(kind, body):
-        """The file with section `kind` moved to a new 64-aligned tail holding `body`, CRC redone."""
+    def replaced(kind, body, stored=False):
+        """The file with section `kind` moved to a new 64-aligned tail holding `body` (deflated
+        again when it was, unless `stored` gives the stored bytes), CRC redone."""
+        if not stored and struct.unpack_from("<I", good, entries[kind] + 4)[0] == 1:
+            body = struct.pack("<Q", len(body)) + zlib.compress(body, 9)
         b = bytearray(good)
         b += b"\0" * ((64 - len(b) % 64) % 64)
         struct.pack_into("<QQ", b, entries[kind] + 8, len(b), len(body))
@@ -245,7 +250,15 @@ def fkdc():
         b[24:28] = struct.pack("<I", zlib.crc32(bytes(b)) & 0xFFFFFFFF)
         return bytes(b)
 
+    # the TENSORS section's entry count set to 2^32 - 1
+    tensors = bytearray(section(3))
+    struct.pack_into("<I", tensors, 0, 0xFFFFFFFF)
+    write("count_overflow.fkdc", replaced(3, bytes(tensors)))
     graph = section(2)
+    # deflated GRAPH whose declared length lies: 100 bytes more than its stream gives, and 1 TiB
+    z = zlib.compress(graph, 9)
+    write("fkdc_graph_inflate_short.fkdc", replaced(2, struct.pack("<Q", len(graph) + 100) + z, stored=True))
+    write("fkdc_graph_bomb.fkdc", replaced(2, struct.pack("<Q", 1 << 40) + z, stored=True))
     # shape arithmetic inside GRAPH: the first conv's pads near Int64.max
     write("fkdc_graph_huge_pad.fkdc", replaced(2, graph.replace(b"pad=[1,1,1,1]", b"pad=[9223372036854775807,1,1,1]", 1)))
     # QUANT: the first per-channel entry (8 scales) cut down to 2, so fewer scales than channels

@@ -16,11 +16,20 @@ public struct FkdcError: Error, Sendable, CustomStringConvertible {
 }
 
 /// The `.fkdc` binary (docs/fkdc-format.md): header, section table, META, GRAPH, TENSORS,
-/// QUANT, REQUANT and DATA sections, CRC-32 over the file.
+/// QUANT and DATA sections, CRC-32 over the file. Since 2.0 GRAPH, TENSORS and QUANT are stored
+/// deflated (section flag 1); 1.x files (every section stored) are still read.
 public enum FkdcFile {
     public static let magic: [UInt8] = [0x46, 0x4B, 0x44, 0x43, 0x0D, 0x0A, 0x1A, 0x0A]
-    public static let majorVersion: UInt16 = 1
+    public static let majorVersion: UInt16 = 2
     public static let minorVersion: UInt16 = 0
+    /// The oldest major version this fkdc reads.
+    static let oldestMajorVersion: UInt16 = 1
+    /// Section flag: the payload is its length inflated (u64) and a zlib stream of it.
+    static let deflated: UInt32 = 1
+    /// The most bytes a deflated section may inflate to, and the most per stored byte (zlib's
+    /// best ratio is about 1032:1): past either the file is refused before allocating.
+    static let maxInflatedBytes = 256 << 20
+    static let maxInflateRatio = 1100
     static let headerSize = 64
     /// The header's CRC-32 field (4 bytes; `FK_FKDC_CRC_OFFSET`, which generated C checks too).
     static let crcOffset = Int(FK_FKDC_CRC_OFFSET)
@@ -123,11 +132,15 @@ public enum FkdcFile {
         out.bytes += [UInt8](repeating: 0, count: 24 * sections.count)
         var table = ByteWriter()
         var dataStart = 0
-        for (kind, bytes) in sections {
+        for (kind, raw) in sections {
             out.pad(to: alignment)
             if kind == .data { dataStart = out.bytes.count }
+            // the graph text, tensor table and scales deflated; META stays readable, DATA stays
+            // aligned and mappable
+            let pack = kind == .graph || kind == .tensors || kind == .quant
+            let bytes = pack ? deflate(raw) : raw
             table.u32(kind.rawValue)
-            table.u32(0)
+            table.u32(pack ? deflated : 0)
             table.u64(UInt64(out.bytes.count))
             table.u64(UInt64(bytes.count))
             out.bytes += bytes
@@ -150,6 +163,62 @@ public enum FkdcFile {
         return (out.bytes, dataOffsets.mapValues { $0 + dataStart })
     }
 
+    /// u64 length, then zlib's stream at level 9 (the same bytes for the same input).
+    static func deflate(_ raw: [UInt8]) -> [UInt8] {
+        var w = ByteWriter()
+        w.u64(UInt64(raw.count))
+        var n = compressBound(uLong(raw.count))
+        var z = [UInt8](repeating: 0, count: Int(n))
+        let rc = raw.withUnsafeBytes { src in
+            z.withUnsafeMutableBytes { dst in
+                compress2(
+                    dst.baseAddress!.assumingMemoryBound(to: Bytef.self), &n,
+                    src.baseAddress?.assumingMemoryBound(to: Bytef.self), uLong(raw.count), 9)
+            }
+        }
+        precondition(rc == Z_OK, "zlib compress2 failed on \(raw.count) bytes")  // only out of memory
+        return w.bytes + z[0..<Int(n)]
+    }
+
+    /// A deflated section's bytes inflated into `out` (allocated here, the caller frees it):
+    /// the declared length checked against limits first, then the stream must fill it exactly.
+    static func inflate(_ payload: UnsafeRawBufferPointer, kind: Kind, file: String) throws(FkdcError)
+        -> UnsafeMutableRawBufferPointer
+    {
+        func fail(_ m: String) -> FkdcError { FkdcError(file: file, "\(kind) section: \(m)") }
+        var r = ByteReader(payload, section: "\(kind)", file: file)
+        let declared = try r.u64()
+        let stored = payload.count - 8
+        guard declared <= UInt64(maxInflatedBytes), declared <= UInt64(stored) * UInt64(maxInflateRatio) else {
+            throw fail("declares \(declared) bytes inflated from \(stored): beyond the limits")
+        }
+        let n = Int(declared)
+        let out = UnsafeMutableRawBufferPointer.allocate(byteCount: max(n, 1), alignment: 8)
+        var z = z_stream()
+        guard inflateInit_(&z, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            out.deallocate()
+            throw fail("zlib could not start")
+        }
+        z.next_in = UnsafeMutablePointer(
+            mutating: payload.baseAddress?.advanced(by: 8).assumingMemoryBound(to: Bytef.self))
+        z.avail_in = uInt(stored)
+        z.next_out = out.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        z.avail_out = uInt(n)
+        let rc = CZlib.inflate(&z, Z_FINISH)
+        let (produced, left) = (Int(z.total_out), Int(z.avail_in))
+        inflateEnd(&z)
+        guard rc == Z_STREAM_END, produced == n, left == 0 else {
+            out.deallocate()
+            throw fail(
+                rc == Z_STREAM_END
+                    ? "inflates to \(produced) bytes, declared \(n)\(left > 0 ? ", with \(left) bytes after the stream" : "")"
+                    : rc == Z_BUF_ERROR
+                        ? "inflates to more than the declared \(n) bytes, or its stream ends early"
+                        : "corrupt deflate stream (zlib error \(rc))")
+        }
+        return UnsafeMutableRawBufferPointer(rebasing: out[0..<n])
+    }
+
     // MARK: - reading
 
     /// What a `.fkdc` file holds.
@@ -170,11 +239,12 @@ public enum FkdcFile {
         h.offset = 8
         let major = try h.u16()
         let minor = try h.u16()
-        guard major == majorVersion else {
+        guard (oldestMajorVersion...majorVersion).contains(major) else {
             throw fail(
                 "format version \(major).\(minor) is "
                     + (major > majorVersion ? "newer than" : "not one")
-                    + " this fkdc reads (\(majorVersion).x); recompile the model with this fkdc")
+                    + " this fkdc reads (\(oldestMajorVersion).x to \(majorVersion).x); recompile the model with this fkdc"
+            )
         }
         guard try h.u32() == UInt32(headerSize) else { throw fail("header size is not 64") }
         let size = try h.u64()
@@ -199,10 +269,11 @@ public enum FkdcFile {
         var t = ByteReader(bytes, section: "section table", file: file)
         t.offset = Int(tableOffset)
         var ranges: [Kind: Range<Int>] = [:]
+        var flags: [Kind: UInt32] = [:]
         var used: [Range<Int>] = [0..<headerSize, Int(tableOffset)..<(Int(tableOffset) + 24 * count)]
         for _ in 0..<count {
             let kind = try t.u32()
-            _ = try t.u32()
+            let flag = try t.u32()
             let off = try t.u64()
             let len = try t.u64()
             guard off <= UInt64(bytes.count), len <= UInt64(bytes.count) - off else {
@@ -214,14 +285,29 @@ public enum FkdcFile {
             used.append(r)
             guard let k = Kind(rawValue: kind) else { continue }  // a later minor version's section
             guard ranges[k] == nil else { throw fail("section \(k) appears twice") }
+            let packable = major >= 2 && (k == .graph || k == .tensors || k == .quant)
+            guard flag == 0 || (flag == deflated && packable) else {
+                throw fail("section \(k) has flags \(flag), which format \(major).\(minor) does not define for it")
+            }
             ranges[k] = r
+            flags[k] = flag
         }
         for k in Kind.allCases where ranges[k] == nil { throw fail("section \(k) is missing") }
-        func section(_ k: Kind) -> ByteReader {
-            var r = ByteReader(UnsafeRawBufferPointer(rebasing: bytes[ranges[k]!]), section: "\(k)", file: file)
-            r.offset = 0
-            return r
+        // each section's bytes: in the file, or inflated (freed when reading ends)
+        var inflated: [UnsafeMutableRawBufferPointer] = []
+        defer { for b in inflated { b.deallocate() } }
+        var views: [Kind: UnsafeRawBufferPointer] = [:]
+        for k in Kind.allCases {
+            let stored = UnsafeRawBufferPointer(rebasing: bytes[ranges[k]!])
+            if flags[k] == deflated {
+                let b = try inflate(stored, kind: k, file: file)
+                inflated.append(b)
+                views[k] = UnsafeRawBufferPointer(b)
+            } else {
+                views[k] = stored
+            }
         }
+        func section(_ k: Kind) -> ByteReader { ByteReader(views[k]!, section: "\(k)", file: file) }
 
         // META
         var m = section(.meta)
@@ -270,7 +356,7 @@ public enum FkdcFile {
         }
 
         // GRAPH
-        let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[ranges[.graph]!]), as: UTF8.self)
+        let text = String(decoding: views[.graph]!, as: UTF8.self)
         var g: Graph
         do { g = try IRParser(external: tensors).parse(text) } catch { throw fail("graph: \(error.description)") }
         guard g.constants.count == tensors.count else {

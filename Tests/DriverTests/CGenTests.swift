@@ -114,7 +114,7 @@ import Testing
         let f = try #require(Self.fixture)
         let h = try String(contentsOfFile: "\(f.dir)/model.h", encoding: .utf8)
         for s in [
-            "extern \"C\"", "#define MODEL_WORKSPACE_BYTES", "#define MODEL_FKDC_FORMAT_VERSION 1", "MODEL_INPUT_SCALE",
+            "extern \"C\"", "#define MODEL_WORKSPACE_BYTES", "#define MODEL_FKDC_FORMAT_VERSION 2", "MODEL_INPUT_SCALE",
             "int model_run(const float *input, float *logits, void *workspace);", "int model_run_int8(",
         ] { #expect(h.contains(s), "model.h lacks \(s)") }
         let c = try String(contentsOfFile: "\(f.dir)/model.c", encoding: .utf8)
