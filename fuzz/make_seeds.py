@@ -146,7 +146,7 @@ def main():
         "safetensors": ["Tests/Fixtures/hostile/overlapping.safetensors"],
         "onnx": ["Tests/Fixtures/valid/decomposed_layernorm_gelu.onnx", "Tests/Fixtures/valid/external_data.onnx",
                  "Tests/Fixtures/hostile/cycle.onnx", "Tests/Fixtures/hostile/unsupported_op.onnx"],
-        "fkdc": ["Tests/Fixtures/valid/tiny.fkdc"],
+        "fkdc": ["Tests/Fixtures/valid/tiny.fkdc", "Tests/Fixtures/valid/tiny_v1.fkdc"],
         "fkir": ["Tests/Fixtures/valid/tiny_bn.fkir", "Tests/Fixtures/valid/tiny_int8.fkir"],
         "npy": ["samples/golden/student_batch3.npy", "Tests/Fixtures/valid/decomposed_input.npy"],
     }
