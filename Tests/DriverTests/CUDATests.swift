@@ -159,9 +159,11 @@ import Testing
         var dirs: [String] = []
         let se = try Self.mixed("squeeze-excitation").1  // the int8 mul
         let fp = try Self.mixed("broadcast add").1  // the float32 kernels too
+        let ln = try Self.mixed("layer norm tokens").1  // float32 layer norm and moves, row-major tokens
         for (t, g) in [
             ("jetson-nano", f.result.quantized.int8), ("jetson-orin-nano", f.result.quantized.int8),
             ("jetson-nano", se), ("jetson-orin-nano", se), ("jetson-nano", fp), ("jetson-orin-nano", fp),
+            ("jetson-nano", ln), ("jetson-orin-nano", ln),
         ] {
             var emitter = try CUDAEmitter(target: try #require(TargetProfile.named(t)))
             var pre = Preprocessing()  // the student's with _cuda_preprocess
@@ -251,7 +253,7 @@ import Testing
     /// float32 between quantize and dequantize kernels, in both precisions; sigmoid and hard_swish
     /// run by table (int8: bit-exact; fp16: the function on half values), a squeeze-excitation's
     /// per-channel multiply by `fk_cu_mul`, an int8 add no 1×1 convolution takes on its own, and
-    /// ConvNeXt's block: float32 layer norms and transposes (`fk_cu_layernorm_f32`, `fk_cu_move_f32`)
+    /// ConvNeXt's block: float32 layer norms and transposes (`fk_cu_layernorm_f32`, `fk_cu_move_copy<float>`)
     /// around int8 linear layers over row-major tokens.
     @Test(arguments: [
         "sigmoid", "hard_swish", "relu", "squeeze-excitation", "constant add", "broadcast add", "relu head",

@@ -113,15 +113,8 @@ extension CKernelLibrary {
                     fk_cu_box_at(b, i, &xo, &yo);
                     y[yo] = m != 0 ? fk_requant(x[xo] - zx, m, l, r, zo, -128, 127) : x[xo];
                 }
-                __global__ void fk_cu_move_h(const __half *x, __half *y, fk_cu_box b, int n)
-                {
-                    const int i = fk_cu_index();
-                    int xo, yo;
-                    if (i >= n) return;
-                    fk_cu_box_at(b, i, &xo, &yo);
-                    y[yo] = x[xo];
-                }
-                __global__ void fk_cu_move_f32(const float *x, float *y, fk_cu_box b, int n)
+                /* the same move copying values: half maps (the fp16 path), float32 values (mixed precision) */
+                template <typename T> __global__ void fk_cu_move_copy(const T *x, T *y, fk_cu_box b, int n)
                 {
                     const int i = fk_cu_index();
                     int xo, yo;

@@ -336,7 +336,7 @@ struct CUDAEmission {
                     let src = "\(try fptr(n.inputs[i], for: n)) + \(cp.source)"
                     let dst = "\(try fptr(out, for: n)) + \(cp.destination)"
                     try launch1D(
-                        "fk_cu_move_f32", section: "fk_cu_move", n: cp.elementCount,
+                        "fk_cu_move_copy<float>", section: "fk_cu_move", n: cp.elementCount,
                         [src, dst, box, "\(cp.elementCount)"], node: n, bytes: 8 * cp.elementCount)
                 }
             default:
@@ -586,7 +586,8 @@ struct CUDAEmission {
                 let dst = "\(try act(out)) + \(cp.destination)"
                 if half {
                     try launch1D(
-                        "fk_cu_move_h", section: "fk_cu_move", n: count, [src, dst, box, "\(count)"], node: n,
+                        "fk_cu_move_copy<__half>", section: "fk_cu_move", n: count, [src, dst, box, "\(count)"],
+                        node: n,
                         bytes: 2 * count * elementBytes)
                 } else {
                     let q = rescales[i].map { r in
