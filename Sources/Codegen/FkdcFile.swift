@@ -189,6 +189,7 @@ public enum FkdcFile {
         var r = ByteReader(payload, section: "\(kind)", file: file)
         let declared = try r.u64()
         let stored = payload.count - 8
+        guard stored <= Int(UInt32.max) else { throw fail("\(stored) deflated bytes: more than one zlib call takes") }
         guard declared <= UInt64(maxInflatedBytes), declared <= UInt64(stored) * UInt64(maxInflateRatio) else {
             throw fail("declares \(declared) bytes inflated from \(stored): beyond the limits")
         }
