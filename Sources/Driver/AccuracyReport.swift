@@ -22,6 +22,61 @@ public struct AccuracyReport: Sendable {
     public var layers: [(name: String, op: String, sqnr: Double)] = []
     /// The teacher's float32 top-1, when a teacher was given.
     public var teacher: (name: String, top1: Double)?
+    /// Probability fidelity: the class probabilities of both (the model's own softmax output, or
+    /// a softmax of its logits) compared sample by sample.
+    public var probabilities: ProbabilityFidelity?
+
+    public struct ProbabilityFidelity: Sendable {
+        /// Whether the model's output already is a softmax (else its logits were softmaxed).
+        public var fromModel: Bool
+        /// max and mean over samples and classes of |p_int8 − p_fp32|, as probabilities (0…1).
+        public var maxDelta: Double
+        public var meanDelta: Double
+        /// Per output class: (name, max |Δp|, mean |Δp|).
+        public var perClass: [(name: String, max: Double, mean: Double)]
+        /// Expected calibration error (15 equal-width confidence bins) of each, with labels.
+        public var eceFP32: Double?
+        public var eceInt8: Double?
+        /// Per decision threshold t: the samples for which some class's p > t differs.
+        public var flips: [(threshold: Double, samples: Int)]
+        public var samples: Int
+
+        /// The largest share of samples, in percent, whose decision flips at any threshold.
+        public var worstFlipShare: Double? {
+            flips.map { Double($0.samples) / Double(max(samples, 1)) * 100 }.max()
+        }
+    }
+
+    /// Decision thresholds reported when none are given (`--thresholds`).
+    public static let defaultThresholds = [0.5]
+
+    /// Class probabilities from a model output: itself when the model ends in a softmax (each
+    /// row summing to one), else a softmax of the logits (in double).
+    static func probabilities(_ y: [Float], fromModel: Bool) -> [Double] {
+        let v = y.map(Double.init)
+        if fromModel { return v }
+        let m = v.max() ?? 0
+        let e = v.map { exp($0 - m) }
+        let z = e.reduce(0, +)
+        return e.map { $0 / max(z, .leastNormalMagnitude) }
+    }
+
+    /// Expected calibration error over equal-width bins of confidence (the top probability).
+    static func ece(_ probs: [[Double]], labels: [Int], bins: Int = 15) -> Double {
+        var conf = [Double](repeating: 0, count: bins)
+        var hits = [Double](repeating: 0, count: bins)
+        var n = [Double](repeating: 0, count: bins)
+        for (p, l) in zip(probs, labels) {
+            guard let top = p.indices.max(by: { p[$0] < p[$1] }) else { continue }
+            let b = min(Int(p[top] * Double(bins)), bins - 1)
+            conf[b] += p[top]
+            hits[b] += top == l ? 1 : 0
+            n[b] += 1
+        }
+        let total = n.reduce(0, +)
+        guard total > 0 else { return 0 }
+        return (0..<bins).reduce(0.0) { $0 + (n[$1] > 0 ? abs(hits[$1] - conf[$1]) / total : 0) }
+    }
 
     /// int8 student top-1 ÷ teacher top-1, as the distillation literature reports it.
     public var retention: Double? {
@@ -38,9 +93,16 @@ public struct AccuracyReport: Sendable {
         return f.indices.max { f[$0] < f[$1] || (f[$0] == f[$1] && $0 > $1) } ?? 0
     }
 
-    static func measure(float: Graph, int8: Graph, data: Dataset, progress: ProgressBar?, layerSamples: Int = 16)
-        throws(DriverError) -> AccuracyReport
-    {
+    static func measure(
+        float: Graph, int8: Graph, data: Dataset, progress: ProgressBar?, layerSamples: Int = 16,
+        thresholds: [Double] = defaultThresholds
+    ) throws(DriverError) -> AccuracyReport {
+        // the model's own probabilities when its output is a softmax
+        let outputOp = float.outputs.first.flatMap { o in float.nodes.last { $0.outputs.contains(o) } }?.op
+        var fromModel = false
+        if case .softmax? = outputOp { fromModel = true }
+        var fProbs: [[Double]] = []
+        var qProbs: [[Double]] = []
         let fe = Evaluator(graph: float)
         let qe = QuantizedEvaluator(graph: int8)
         let fq = FakeQuantEvaluator(graph: int8)
@@ -89,6 +151,8 @@ public struct AccuracyReport: Sendable {
                 sig += Double(ff[j]) * Double(ff[j])
                 noise += Double(ff[j] - qf[j]) * Double(ff[j] - qf[j])
             }
+            fProbs.append(probabilities(ff, fromModel: fromModel))
+            qProbs.append(probabilities(qf, fromModel: fromModel))
             let (fa, qa) = (argmax(fo), argmax(qo))
             if fa == qa { agree += 1 }
             if let labels = data.labels, i < labels.count {
@@ -119,7 +183,41 @@ public struct AccuracyReport: Sendable {
             }
         }
         r.layers = layerOrder.map { ($0.0, $0.1, sqnr(signal: layerSig[$0.0]!, noise: layerNoise[$0.0]!)) }
+        r.probabilities = fidelity(
+            fProbs, qProbs, fromModel: fromModel, names: data.classNames, labels: data.labels, thresholds: thresholds)
         return r
+    }
+
+    /// |Δp| per class, calibration errors and threshold flips of two sets of probabilities.
+    static func fidelity(
+        _ f: [[Double]], _ q: [[Double]], fromModel: Bool, names: [String], labels: [Int]?, thresholds: [Double]
+    ) -> ProbabilityFidelity? {
+        guard let k = f.first?.count, k > 0, f.count == q.count, f.allSatisfy({ $0.count == k }),
+            q.allSatisfy({ $0.count == k })
+        else { return nil }
+        var maxD = [Double](repeating: 0, count: k)
+        var sumD = [Double](repeating: 0, count: k)
+        for (a, b) in zip(f, q) {
+            for c in 0..<k {
+                let d = abs(a[c] - b[c])
+                maxD[c] = max(maxD[c], d)
+                sumD[c] += d
+            }
+        }
+        let n = Double(f.count)
+        let classNames = names.count == k ? names : (0..<k).map { "class \($0)" }
+        let flips = thresholds.map { t in
+            (t, zip(f, q).filter { a, b in (0..<k).contains { (a[$0] > t) != (b[$0] > t) } }.count)
+        }
+        var ece: (Double, Double)?
+        if let labels, labels.count >= f.count {
+            let l = Array(labels.prefix(f.count))
+            ece = (Self.ece(f, labels: l), Self.ece(q, labels: l))
+        }
+        return ProbabilityFidelity(
+            fromModel: fromModel, maxDelta: maxD.max() ?? 0, meanDelta: sumD.reduce(0, +) / (n * Double(k)),
+            perClass: (0..<k).map { (classNames[$0], maxD[$0], sumD[$0] / n) }, eceFP32: ece?.0, eceInt8: ece?.1,
+            flips: flips, samples: f.count)
     }
 
     /// The per-layer SQNR table.
@@ -144,6 +242,19 @@ public struct AccuracyReport: Sendable {
         out += "top-1 agreement: \(pct(agreement)), logit SQNR \(db(logitSQNR))\n"
         if let t = teacher, let r = retention {
             out += "teacher: top-1 \(pct(t.top1)) (\(t.name)); int8 student retains \(pct(r)) of it\n"
+        }
+        if let p = probabilities {
+            func points(_ v: Double) -> String { String((v * 1000).rounded() / 10) }
+            out +=
+                "probabilities\(p.fromModel ? "" : " (softmax of the logits)"): max |Δp| \(points(p.maxDelta)) points, mean \(points(p.meanDelta))"
+            if let a = p.eceFP32, let b = p.eceInt8 { out += "; ECE fp32 \(points(a)), int8 \(points(b)) points" }
+            out += "\n"
+            if !p.flips.isEmpty {
+                out +=
+                    "decision flips: "
+                    + p.flips.map { "p > \($0.threshold): \($0.samples) of \(p.samples)" }.joined(separator: ", ")
+                    + "\n"
+            }
         }
         if let worst = layers.min(by: { $0.sqnr < $1.sqnr }) {
             out +=

@@ -14,7 +14,8 @@ public enum FkdcVersion {
 /// Verification gates (`compile` and `verify`). Units: sizes as a ratio of the fp32 weight
 /// bytes (`size_ratio`: the int8 model's weight and bias bytes, what quantization shrinks;
 /// `file_ratio`: the whole binary, its fixed overhead included); top-1 and class drops in
-/// percentage points; agreement in percent; retention as a fraction of the teacher's top-1.
+/// percentage points; agreement in percent; retention as a fraction of the teacher's top-1;
+/// probability change in percentage points; decision flips in percent of the samples.
 public struct Gates: Sendable {
     public var maxSizeRatio: Double = 0.30
     public var maxFileRatio: Double?
@@ -22,6 +23,8 @@ public struct Gates: Sendable {
     public var maxClassDrop: Double?
     public var minAgreement: Double?
     public var minRetention: Double?
+    public var maxProbDelta: Double?
+    public var maxThresholdFlips: Double?
 
     public init() {}
 
@@ -46,6 +49,12 @@ public struct Gates: Sendable {
         if let l = minRetention {
             out.append(GateResult(name: "retention", limit: l, value: r.retention, atMost: false))
         }
+        if let l = maxProbDelta {
+            out.append(GateResult(name: "prob_delta", limit: l, value: r.probDelta.map { $0 * 100 }, atMost: true))
+        }
+        if let l = maxThresholdFlips {
+            out.append(GateResult(name: "threshold_flips", limit: l, value: r.thresholdFlipShare, atMost: true))
+        }
         return out
     }
 }
@@ -61,6 +70,10 @@ public struct ReportValues: Sendable {
     public var agreement: Double?
     public var perClass: [(name: String, fp32: Double, int8: Double)] = []
     public var retention: Double?
+    /// The largest |p_int8 − p_fp32| (a probability, 0…1).
+    public var probDelta: Double?
+    /// The largest share of samples, in percent, whose decision flips at a threshold.
+    public var thresholdFlipShare: Double?
 }
 
 public struct GateResult: Sendable {
@@ -156,6 +169,8 @@ public enum Compiler {
             values.agreement = a.agreement
             values.perClass = a.perClass.map { ($0.name, $0.fp32, $0.int8) }
             values.retention = a.retention
+            values.probDelta = a.probabilities?.maxDelta
+            values.thresholdFlipShare = a.probabilities?.worstFlipShare
         }
         let gates = options.gates.check(values)
         var c: CEmitter.Output?

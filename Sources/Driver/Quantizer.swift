@@ -60,6 +60,8 @@ public struct QuantizeOptions: Sendable {
     /// Validation data (image folder or .npy) and labels for .npy.
     public var val: String?
     public var valLabels: String?
+    /// Decision thresholds whose flips the validation counts (each in 0…1).
+    public var thresholds = AccuracyReport.defaultThresholds
     public var strict = false
     /// Applied to image data; nil: what the model declares (a `preprocessor_config.json` beside
     /// it), else torchvision's eval transform for its input size.
@@ -157,7 +159,8 @@ public enum Quantizer {
             let data = try DatasetLoader.load(
                 path: val, labels: options.valLabels, preprocessing: pre, strict: options.strict, limit: options.limit)
             result.skipped += data.skipped
-            result.accuracy = try AccuracyReport.measure(float: g, int8: q, data: data, progress: progress)
+            result.accuracy = try AccuracyReport.measure(
+                float: g, int8: q, data: data, progress: progress, thresholds: options.thresholds)
             if let teacher = options.teacher {
                 guard data.labels != nil else {
                     throw DriverError(.badInput, "\(val): --teacher needs labelled validation data")

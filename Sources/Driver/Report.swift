@@ -31,6 +31,37 @@ public enum Report {
                         })
                 ),
             ]
+            if let p = a.probabilities {
+                accuracy.append(
+                    (
+                        "probability",
+                        .object([
+                            ("source", .string(p.fromModel ? "model softmax" : "softmax of the logits")),
+                            ("max_delta", .double(p.maxDelta)), ("mean_delta", .double(p.meanDelta)),
+                            ("ece_fp32", num(p.eceFP32)), ("ece_int8", num(p.eceInt8)),
+                            (
+                                "per_class",
+                                .object(
+                                    p.perClass.map {
+                                        (
+                                            $0.name,
+                                            .object([("max_delta", .double($0.max)), ("mean_delta", .double($0.mean))])
+                                        )
+                                    })
+                            ),
+                            (
+                                "threshold_flips",
+                                .array(
+                                    p.flips.map {
+                                        .object([
+                                            ("threshold", .double($0.threshold)), ("samples", .int($0.samples)),
+                                            ("share", .double(Double($0.samples) / Double(max(p.samples, 1)))),
+                                        ])
+                                    })
+                            ),
+                        ])
+                    ))
+            }
         }
         var teacher: JSON = .null
         if let a = q.accuracy, let t = a.teacher {
@@ -194,6 +225,12 @@ public enum Report {
                     }
                     v.perClass.append((c.key, f, q))
                 }
+            }
+        }
+        if let p = j["accuracy"]?["probability"] {
+            v.probDelta = p["max_delta"]?.number
+            if case .array(let flips)? = p["threshold_flips"] {
+                v.thresholdFlipShare = flips.compactMap { $0["share"]?.number }.max().map { $0 * 100 }
             }
         }
         v.retention = j["teacher"]?["retention"]?.number

@@ -263,6 +263,12 @@ struct Compile: ParsableCommand {
     @Option(help: "Integer labels .npy for --val.")
     var valLabels: String?
 
+    @Option(
+        help:
+            "Decision thresholds, comma-separated (e.g. 0.3,0.5): --val counts the samples for which some class's p > t differs between fp32 and int8 (default 0.5)."
+    )
+    var thresholds: String?
+
     @Flag(help: "Fail on the first unreadable image instead of skipping it.")
     var strict = false
 
@@ -315,6 +321,16 @@ struct Compile: ParsableCommand {
         o.sequential = calibMode == .sequential
         o.val = val
         o.valLabels = valLabels
+        if let t = thresholds {
+            let v = t.split(separator: ",", omittingEmptySubsequences: false).map {
+                Double($0.trimmingCharacters(in: .whitespaces))
+            }
+            guard !v.isEmpty, v.count <= 16, v.allSatisfy({ ($0 ?? -1) > 0 && ($0 ?? 2) < 1 }) else {
+                throw ValidationError(
+                    "--thresholds must be up to 16 numbers between 0 and 1, comma-separated, not '\(t)'")
+            }
+            o.thresholds = v.compactMap { $0 }
+        }
         o.strict = strict
         o.limit = limit
         o.teacher = teacher
@@ -382,12 +398,22 @@ struct GateOptions: ParsableArguments {
     @Option(help: "Smallest allowed int8 student top-1 ÷ teacher top-1, as a fraction (needs --val and --teacher).")
     var minRetention: Double?
 
+    @Option(help: "Largest allowed |p_int8 − p_fp32| of any class on any sample, in percentage points (needs --val).")
+    var maxProbDelta: Double?
+
+    @Option(
+        help:
+            "Largest allowed share of samples, in percent, whose decision (some class's p > t) flips at any --thresholds value (needs --val)."
+    )
+    var maxThresholdFlips: Double?
+
     func gates() throws -> Gates {
         var g = Gates()
         for (name, v) in [
             ("max-size-ratio", maxSizeRatio), ("max-file-ratio", maxFileRatio), ("max-top1-drop", maxTop1Drop),
             ("max-class-drop", maxClassDrop),
-            ("min-agreement", minAgreement), ("min-retention", minRetention),
+            ("min-agreement", minAgreement), ("min-retention", minRetention), ("max-prob-delta", maxProbDelta),
+            ("max-threshold-flips", maxThresholdFlips),
         ] {
             if let v, !v.isFinite || v < 0 { throw ValidationError("--\(name) must be a number ≥ 0") }
         }
@@ -397,6 +423,8 @@ struct GateOptions: ParsableArguments {
         g.maxClassDrop = maxClassDrop
         g.minAgreement = minAgreement
         g.minRetention = minRetention
+        g.maxProbDelta = maxProbDelta
+        g.maxThresholdFlips = maxThresholdFlips
         return g
     }
 

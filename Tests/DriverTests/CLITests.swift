@@ -97,6 +97,9 @@ import Testing
         let agreement = try fkdc(["verify", dir, "--min-agreement", "99"])
         #expect(agreement.code == 3)
         #expect(agreement.err.contains("gate agreement: not measured"))
+        let prob = try fkdc(["verify", dir, "--max-prob-delta", "1", "--max-threshold-flips", "0"])
+        #expect(prob.code == 3 && prob.err.contains("gate prob_delta: not measured"), "\(prob.err)")
+        #expect(prob.err.contains("gate threshold_flips: not measured"))
         // compile itself exits 3 on a failed gate, after writing the report
         let tight = try fkdc([
             "compile", "samples/student.pt", "--target", "jetson-nano", "-o", dir, "--max-size-ratio", "0.1",

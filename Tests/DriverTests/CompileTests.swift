@@ -181,6 +181,26 @@ import Testing
 
     /// Issue 5's acceptance on the committed samples: calibrated on all 120 images, validated on
     /// all 40; data-free validated on all 40.
+    /// The probability-fidelity numbers on hand-made probabilities: |Δp| per class, flips at each
+    /// threshold, and the expected calibration error of one confident right and one wrong sample.
+    @Test func probabilityFidelityCountsWhatMoved() throws {
+        let f: [[Double]] = [[0.9, 0.1], [0.45, 0.55], [0.2, 0.8]]
+        let q: [[Double]] = [[0.8, 0.2], [0.55, 0.45], [0.2, 0.8]]
+        let r = try #require(
+            AccuracyReport.fidelity(
+                f, q, fromModel: true, names: ["a", "b"], labels: [0, 1, 0], thresholds: [0.5, 0.85]))
+        #expect(abs(r.maxDelta - 0.1) < 1e-12 && abs(r.meanDelta - 0.2 / 3) < 1e-12)
+        #expect(r.perClass.map(\.name) == ["a", "b"])
+        // at 0.5 the second sample's decision flips; at 0.85 the first's
+        #expect(r.flips.map(\.samples) == [1, 1])
+        #expect(abs((r.worstFlipShare ?? 0) - 100.0 / 3) < 1e-9)
+        // fp32: bins of 0.9 (right), 0.55 (right), 0.8 (wrong): |1 − 0.9| + |1 − 0.55| + |0 − 0.8|, / 3
+        #expect(abs((r.eceFP32 ?? 0) - (0.1 + 0.45 + 0.8) / 3) < 1e-9)
+        // a softmax of logits when the model gives logits
+        let p = AccuracyReport.probabilities([0, Float(log(3.0))], fromModel: false)
+        #expect(abs(p[0] - 0.25) < 1e-6 && abs(p[1] - 0.75) < 1e-6)
+    }
+
     @Test func acceptanceOnTheSampleStudent() throws {
         let m = try ModelLoader.load(path: Repo.path("samples/student.ckpt"))
         var o = QuantizeOptions()
@@ -191,9 +211,18 @@ import Testing
         #expect(calibrated.agreement >= 0.99)
         #expect(calibrated.fp32Top1! - calibrated.int8Top1! <= 0.005)
         for c in calibrated.perClass { #expect(c.fp32 - c.int8 <= 0.02, "\(c.name)") }
+        // probability fidelity (README.md's figures): the softmax of both logits, per class and at
+        // the default 0.5 threshold, with calibration errors from the labels
+        let p = try #require(calibrated.probabilities)
+        #expect(!p.fromModel && p.perClass.count == 4 && p.samples == 40)
+        #expect(p.maxDelta > 0 && p.maxDelta < 0.03 && p.meanDelta <= p.maxDelta)
+        #expect(p.perClass.map(\.max).max() == p.maxDelta)
+        #expect(p.flips.count == 1 && p.flips[0].threshold == 0.5 && p.flips[0].samples == 0)
+        #expect(p.eceFP32 != nil && p.eceInt8 != nil)
         o.calib = nil
         let dataFree = try #require(try Quantizer.run(m, options: o).accuracy)
         #expect(dataFree.fp32Top1! - dataFree.int8Top1! <= 0.02)
+        #expect(try #require(dataFree.probabilities).maxDelta > p.maxDelta)
         // per-tensor weights are worse than per-channel (the naive scheme of the ablation)
         o.calib = Repo.path("samples/fundus/calib")
         o.perTensor = true
