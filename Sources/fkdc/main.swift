@@ -60,7 +60,9 @@ struct Fkdc: ParsableCommand {
             Exit codes: 0 ok, 1 usage, 2 bad input, 3 a verification gate failed.
             """,
         version: FkdcVersion.string,
-        subcommands: [Inspect.self, Run.self, Opt.self, Compile.self, Verify.self, Targets.self, Preprocess.self])
+        subcommands: [
+            Inspect.self, Run.self, Opt.self, Compile.self, Verify.self, Diff.self, Targets.self, Preprocess.self,
+        ])
 }
 
 struct Inspect: ParsableCommand {
@@ -436,6 +438,43 @@ struct GateOptions: ParsableArguments {
     }
 }
 
+/// A report.json path, or a compile's directory holding one.
+func reportPath(_ p: String) -> String {
+    var st = stat()
+    return stat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR ? p + "/report.json" : p
+}
+
+func mapReport(_ path: String) throws -> MappedFile {
+    do { return try MappedFile(path: path) } catch { throw DriverError(.badInput, "\(path): cannot open: \(error)") }
+}
+
+struct Diff: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "What changed between two compiles' report.json (size, accuracy per class, per-layer SQNR); exit 3 when the second fails a gate given here.",
+        discussion: "Each gate is checked on both reports: REGRESSED when the first passed it, FAIL when both fail.")
+
+    @Argument(help: "The reference: A/report.json, or A.")
+    var before: String
+
+    @Argument(help: "The candidate: B/report.json, or B.")
+    var after: String
+
+    @Option(help: "How many of the layers whose SQNR moved most to list.")
+    var layers = 8
+
+    @OptionGroup var gates: GateOptions
+
+    func run() throws {
+        let (a, b) = (reportPath(before), reportPath(after))
+        let (fa, fb) = (try mapReport(a), try mapReport(b))
+        let d = try ReportDiff.compare(fa.bytes, fb.bytes, files: (a, b), gates: try gates.gates())
+        print("\(a) → \(b)")
+        print(d.text(limitLayers: max(layers, 0)), terminator: "")
+        if !d.failures.isEmpty { throw DriverError(.gateFailed, d.failures.joined(separator: "; ")) }
+    }
+}
+
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-check a compile's report.json against gates without recompiling (exit 3 when one fails).")
@@ -446,13 +485,8 @@ struct Verify: ParsableCommand {
     @OptionGroup var gates: GateOptions
 
     func run() throws {
-        var path = report
-        var st = stat()
-        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR { path += "/report.json" }
-        let f: MappedFile
-        do { f = try MappedFile(path: path) } catch {
-            throw DriverError(.badInput, "\(path): cannot open: \(error)")
-        }
+        let path = reportPath(report)
+        let f = try mapReport(path)
         let values = try Report.values(fromJSON: f.bytes, file: path)
         let results = try gates.gates().check(values)
         for g in results { print((g.passed ? "pass  " : "FAIL  ") + g.message) }
