@@ -122,7 +122,7 @@ public enum Lowering {
         return p
     }
 
-    /// The rank-4 int8 values a linear layer reads or writes over their last axis (channel-last
+    /// The rank-4 int8 values a gemm reads or writes over their last axis (channel-last
     /// tokens, ConvNeXt's MLP: [N, H, W, C]), and those the elementwise ops between such layers
     /// join to them (a lookup's input and output, a same-shape add's or mul's operands): these
     /// stay row-major, so the layer's rows are contiguous. Transposes, quantize and dequantize
@@ -131,8 +131,10 @@ public enum Lowering {
         func int8Map(_ v: ValueID) -> Bool { g.values[v].dtype == .int8 && g.values[v].shape.rank == 4 }
         var rows = Set<ValueID>()
         for n in g.nodes {
+            // gemm works on the last axis, token by token; fully_connected flattens the whole map
+            // (NCHW order) and keeps needing a natural-order input, which it checks itself
             switch n.op {
-            case .gemm, .fullyConnected:
+            case .gemm:
                 for v in [n.inputs[0], n.outputs[0]] where int8Map(v) && g.values[v].shape[2] * g.values[v].shape[3] > 1
                 {
                     rows.insert(v)
