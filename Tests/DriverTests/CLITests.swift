@@ -15,6 +15,11 @@ import Testing
         #expect(try fkdc(["inspect"]).code == 1)
         #expect(try fkdc(["run", "samples/student.pt"]).code == 1)
         #expect(try fkdc(["frobnicate"]).code == 1)
+        // decision thresholds must lie strictly between 0 and 1
+        for t in ["1.5", "0", "0.5,x", ""] {
+            let r = try fkdc(["compile", "samples/student.ckpt", "--thresholds", t, "-o", "/nonexistent/x"])
+            #expect(r.code == 1 && r.err.contains("--thresholds must be"), "\(t): \(r.err)")
+        }
         let help = try fkdc(["run", "--help"])
         #expect(help.code == 0)
         #expect(help.out.contains("--input"))
