@@ -229,6 +229,24 @@ __global__ void fk_cu_pointwise(const int8_t *x, int rows, int k, const int8_t *
     }
 }
 
+/* @kernel fk_cu_linear_f32 uses fk_cu_base */
+/* a classifier's one row with float32 outputs from its int32 accumulators, fk_linear_f32's
+ * arithmetic (the same int32 sum, one conversion and one product rounded to nearest, the clamp
+ * by comparisons): one thread an output, weights [O][K] */
+__global__ void fk_cu_linear_f32(const int8_t *x, int k, const int8_t *w, const int32_t *b, const float *s, float lo,
+                                 float hi, float *y, int o)
+{
+    const int j = fk_cu_index();
+    int i;
+    int32_t acc;
+    float v;
+    if (j >= o) return;
+    acc = b[j];
+    for (i = 0; i < k; i++) acc += (int32_t)x[i] * w[(long long)j * k + i];
+    v = __fmul_rn((float)acc, s[j]);
+    y[j] = v < lo ? lo : (v > hi ? hi : v);
+}
+
 /* @kernel fk_cu_depthwise uses fk_cu_base fk_requant */
 /* depthwise convolution, weights [kh][kw][C]: an 8 x 8 output tile of 32 channels a block of
  * 32 x 8 threads, each one channel of one row of 8 pixels; the input patch it reads, less the
@@ -719,6 +737,21 @@ __global__ void fk_cu_pointwise_h(const __half *x, int rows, int k, const __half
             y[at] = v;
         }
     }
+}
+
+/* @kernel fk_cu_linear_hf uses fk_cu_base fk_cu_clamp */
+/* fp16 classifier with float32 outputs: one thread an output, the half products summed in
+ * fp32 from the real bias, weights [O][K] half */
+__global__ void fk_cu_linear_hf(const __half *x, int k, const __half *w, const float *b, float lo, float hi, float *y,
+                                int o)
+{
+    const int j = fk_cu_index();
+    float acc;
+    int i;
+    if (j >= o) return;
+    acc = b[j];
+    for (i = 0; i < k; i++) acc += __half2float(x[i]) * __half2float(w[(long long)j * k + i]);
+    y[j] = fk_cu_clamp(acc, lo, hi);
 }
 
 /* @kernel fk_cu_depthwise_h uses fk_cu_base fk_cu_clamp */

@@ -22,6 +22,14 @@ extension Emission {
                 "fk_pointwise",
                 [buf(x), "\(rows)", "\(k)", wn, b] + r + [buf(out), "\(o)", "\(p.outputZeroPoint)"]
                     + clampArgs(p.clamp))
+        case (.linearToFloat, .weightedFloat(let p)):
+            let w = g.values[p.weights].shape.dims
+            let (o, k) = (w[0], w.dropFirst().reduce(1, *))
+            let wn = try weights(p.weights, .identity(count: o * k), for: n)
+            let (b, sc) = (array("int32_t", "b", p.bias), floatArray("s", p.scales))
+            call(
+                "fk_linear_f32",
+                [buf(x), "\(k)", wn, b, sc, Self.cFloat(p.lo), Self.cFloat(p.hi), try fbuf(out, for: n), "\(o)"])
         case (.depthwise, .weighted(let p)), (.denseConvolution, .weighted(let p)), (.convolution, .weighted(let p)):
             guard case .conv2d(let a) = n.op else { throw fail(n, "a convolution kernel for a non-convolution") }
             let w = g.values[p.weights].shape.dims

@@ -130,7 +130,7 @@ public struct AccuracyReport: Sendable {
                 // per-layer SQNR from the fake-quant mode (float32 speed; within one int8 step of exact)
                 if i < layerSamples {
                     _ = try fq.run([x]) { node, out in
-                        guard int8.values[node.outputs[0]].dtype == .int8, !node.op.isQuantization,
+                        guard Int8Support.runsInInt8(node, in: int8),
                             let ref = floatValues[int8.values[node.outputs[0]].name], ref.count == out.count
                         else { return }
                         let name = int8.values[node.outputs[0]].name

@@ -51,6 +51,9 @@ public struct QuantizeOptions: Sendable {
     public var bins = 2048
     /// One weight scale per tensor (the naive scheme, for comparison).
     public var perTensor = false
+    /// The classifier's output requantized to int8 (`QuantizationContext.int8Logits`) instead of
+    /// float32 from its int32 accumulators.
+    public var int8Logits = false
     /// Error-aware calibration: each layer on the outputs of the already-quantized layers before it.
     public var sequential = false
     /// Bias correction: analytic from batch-norm statistics without data, empirical (calibration
@@ -139,6 +142,7 @@ public enum Quantizer {
             ctx.quantization.source = .dataFree(mean: pre.mean, std: pre.std)
         }
         ctx.quantization.perTensorWeights = options.perTensor
+        ctx.quantization.int8Logits = options.int8Logits
         ctx.quantization.biasCorrection = options.biasCorrection
         let bar = progress
         ctx.quantization.progress = { label, done, total in

@@ -76,7 +76,7 @@ public enum Report {
             let v = g.values[n.outputs[0]]
             return .object([
                 ("name", .string(n.name)), ("op", .string(n.op.name)),
-                ("precision", .string(v.dtype == .int8 ? "int8" : "float32")),
+                ("precision", .string(Int8Support.runsInInt8(n, in: g) ? "int8" : "float32")),
                 ("sqnr_db", num(sqnr[v.name])),
             ])
         }
@@ -99,6 +99,7 @@ public enum Report {
                     ("method", .string(options.quantize.calib == nil ? "data-free" : options.quantize.method.rawValue)),
                     ("mode", .string(options.quantize.sequential ? "sequential" : "standard")),
                     ("weights", .string(options.quantize.perTensor ? "per-tensor" : "per-channel")),
+                    ("logits", .string(options.quantize.int8Logits ? "int8" : "float32 from int32 accumulators")),
                     ("bias_corrected_layers", .int(q.biasCorrected)),
                 ])
             ),

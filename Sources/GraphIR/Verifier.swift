@@ -66,7 +66,11 @@ extension Graph {
                         .shapeMismatch, at: loc,
                         "%\(v.name) is declared \(v.shape) but \(node.op.name) produces \(t.shape)")
                 }
-                guard v.dtype == t.dtype else {
+                // an int8 classifier may emit float32 from its accumulators (`Int8Support.emitsFloat`)
+                let accumulated =
+                    t.dtype == .int8 && v.dtype == .float32
+                    && Int8Support.emitsFloat(node.op, inputs: node.inputs.map { values[$0] })
+                guard v.dtype == t.dtype || accumulated else {
                     throw IRError(
                         .dtypeMismatch, at: loc,
                         "%\(v.name) is declared \(v.dtype.rawValue) but \(node.op.name) produces \(t.dtype.rawValue)")

@@ -18,6 +18,11 @@ public struct QuantizationContext: Sendable {
     public var source: RangeSource?
     /// One scale per weight tensor instead of one per output channel (the naive way).
     public var perTensorWeights = false
+    /// Int8 logits: the classifier requantizes its accumulators to an int8 output (dequantized
+    /// after), as integrators with an int8-in/int8-out entry point want. Off (the default), a
+    /// classifier whose int8 output would only be dequantized gives float32 straight from its
+    /// int32 accumulators (`Int8Support.emitsFloat`).
+    public var int8Logits = false
     /// Bias correction; nil (auto): on for data-free ranges only.
     public var biasCorrection: Bool?
     /// Called with (what, done, total) while ranges are estimated on data.

@@ -13,6 +13,10 @@ struct QuantizePass: Pass {
         let q = context.quantization
         var b = Builder(old: graph, ranges: q.ranges, perTensor: q.perTensorWeights)
         try b.build()
+        if !q.int8Logits {
+            let n = b.g.floatOutputs()
+            if n > 0 { context.count("float32 outputs from int32 accumulators", n) }
+        }
         graph = b.g
         context.quantization.floatNodes = b.floatNodes
         context.count("int8 nodes", b.int8Count)
@@ -181,5 +185,28 @@ struct QuantizePass: Pass {
             emit(node, ins, params: QuantMath.activationParams(min: r.0, max: r.1))
             return true
         }
+    }
+}
+
+extension Graph {
+    /// Where an int8 classifier's output is only dequantized (`Int8Support.emitsFloat`), the
+    /// layer gives the float32 values itself, from its accumulators: the value keeps its name and
+    /// becomes float32, the dequantize nodes go. Returns how many layers changed.
+    mutating func floatOutputs() -> Int {
+        let users = users()
+        var changed = 0
+        for node in nodes {
+            let v = node.outputs[0]
+            guard values[v].dtype == .int8, !outputs.contains(v), !users[v].isEmpty,
+                users[v].allSatisfy({ nodes[$0].op == .dequantize }),
+                Int8Support.emitsFloat(node.op, inputs: node.inputs.map { values[$0] })
+            else { continue }
+            values[v].dtype = .float32
+            values[v].quant = nil
+            for u in users[v] { replaceAllUses(of: nodes[u].outputs[0], with: v) }
+            changed += 1
+        }
+        if changed > 0 { _ = removeDeadCode() }
+        return changed
     }
 }

@@ -248,6 +248,12 @@ struct Compile: ParsableCommand {
     @Flag(help: "One weight scale per tensor instead of per output channel (the naive scheme).")
     var perTensor = false
 
+    @Flag(
+        help:
+            "Requantize the classifier's output to int8 (and emit <name>_run_int8, int8 in and out) instead of float32 logits from its int32 accumulators."
+    )
+    var int8Logits = false
+
     @Option(
         help:
             "Bias correction (the mean error of rounded weights subtracted from each layer's bias); auto: on without --calib."
@@ -319,6 +325,7 @@ struct Compile: ParsableCommand {
         o.percentile = percentile
         o.bins = bins
         o.perTensor = perTensor
+        o.int8Logits = int8Logits
         o.biasCorrection = biasCorrection.setting
         o.sequential = calibMode == .sequential
         o.val = val

@@ -199,7 +199,7 @@ import Testing
             // CKernelTests
             "fk_sqrdmulh", "fk_rshr", "fk_sqshl", "fk_scale", "fk_requant", "fk_requant_n", "fk_quantize",
             "fk_dequantize", "fk_quantize_nchw", "fk_nchw_to_nhwc", "fk_to_nchw", "fk_pointwise", "fk_depthwise",
-            "fk_lut", "fk_mul", "fk_mul_one", "fk_move",
+            "fk_lut", "fk_mul", "fk_mul_one", "fk_move", "fk_linear_f32",
             "fk_conv_dense", "fk_conv", "fk_add", "fk_add_one", "fk_avgpool", "fk_maxpool", "fk_pack", "fk_crc32",
             // this file
             "fk_fmax", "fk_fmin", "fk_act", "fk_quantize_n", "fk_dequantize_n", "fk_dequantize_nhwc", "fk_copy_f32",

@@ -82,7 +82,8 @@ import Testing
         #expect(c.float32Ops > 0 && c.int8Ops > 10)
         #expect(c.workspaceBytes <= 2 * c.largestLivePair)
         let h = try String(contentsOfFile: "\(dir)/model.h", encoding: .utf8)
-        #expect(h.contains("int model_run_int8("))
+        // the head gives float32 logits from its int32 accumulators: no int8 output, no int8 entry point
+        #expect(!h.contains("int model_run_int8("))
         let report = try JSONSerialization.jsonObject(
             with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/report.json")))
         let cj = (report as? [String: Any])?["c"] as? [String: Any]
@@ -90,7 +91,9 @@ import Testing
         #expect(cj?["float32_ops"] as? Int == c.float32Ops && cj?["int8_ops"] as? Int == c.int8Ops)
         #expect(cj?["workspace_bytes"] as? Int == c.workspaceBytes)
         let src = try String(contentsOfFile: "\(dir)/model.c", encoding: .utf8)
-        for k in ["fk_layernorm_f32(", "fk_softmax_f32(", "fk_matmul_f32(", "fk_lut(", "fk_copy_f32("] {
+        for k in [
+            "fk_layernorm_f32(", "fk_softmax_f32(", "fk_matmul_f32(", "fk_lut(", "fk_copy_f32(", "fk_linear_f32(",
+        ] {
             #expect(src.contains(k), "model.c lacks \(k)")
         }
         let g = r.quantized.int8

@@ -82,9 +82,9 @@ import Testing
     /// Builds the integrator example with `cc` and `flags` on the C in `dir` (the jetson-nano
     /// emission by default), runs it (through `runner`) on every input, and compares the logits
     /// with the evaluator's.
-    func buildAndCompare(_ cc: String, _ flags: [String], runner: [String] = [], tag: String, dir: String? = nil)
-        throws
-    {
+    func buildAndCompare(
+        _ cc: String, _ flags: [String], runner: [String] = [], tag: String, dir: String? = nil, graph: Graph? = nil
+    ) throws {
         let f = try #require(Self.fixture)
         let src = dir ?? f.dir
         let exe = "\(f.dir)/classify-\(tag)"
@@ -96,7 +96,7 @@ import Testing
         #expect(build.code == 0, "\(tag): \(build.out)")
         guard build.code == 0 else { return }
         #expect(build.out.isEmpty, "\(tag) printed warnings: \(build.out)")
-        let evaluator = QuantizedEvaluator(graph: f.result.quantized.int8)
+        let evaluator = QuantizedEvaluator(graph: graph ?? f.result.quantized.int8)
         for (name, x) in f.inputs {
             let raw = "\(f.dir)/\(tag)-\(name).raw"
             let args = [exe, "\(f.dir)/\(name).npy", raw]
@@ -114,9 +114,11 @@ import Testing
         let f = try #require(Self.fixture)
         let h = try String(contentsOfFile: "\(f.dir)/model.h", encoding: .utf8)
         for s in [
-            "extern \"C\"", "#define MODEL_WORKSPACE_BYTES", "#define MODEL_FKDC_FORMAT_VERSION 2", "MODEL_INPUT_SCALE",
-            "int model_run(const float *input, float *logits, void *workspace);", "int model_run_int8(",
+            "extern \"C\"", "#define MODEL_WORKSPACE_BYTES", "#define MODEL_FKDC_FORMAT_VERSION 2",
+            "int model_run(const float *input, float *logits, void *workspace);",
         ] { #expect(h.contains(s), "model.h lacks \(s)") }
+        // the classifier's logits come from its accumulators: no int8 output, so no int8 entry point
+        #expect(!h.contains("model_run_int8("))
         let c = try String(contentsOfFile: "\(f.dir)/model.c", encoding: .utf8)
         #expect(!c.contains("malloc"))
         #expect(c.contains("#if defined(__ARM_NEON)"))
@@ -127,6 +129,45 @@ import Testing
         // a generic-c target gets no NEON code
         let plain = try CEmitter(target: TargetProfile.named("generic-c")!).emit(f.result.quantized.int8)
         #expect(!plain.source.contains("__ARM_NEON"))
+    }
+
+    /// Float32 logits straight from the classifier's int32 accumulators (the default) leave the
+    /// int8 output grid; `--int8-logits` keeps it, with the int8-in/int8-out entry point, and its C
+    /// still gives the evaluator's bits.
+    @Test func logitsComeFromTheAccumulatorsUnlessInt8IsAsked() throws {
+        let f = try #require(Self.fixture)
+        let src = try String(contentsOfFile: "\(f.dir)/model.c", encoding: .utf8)
+        #expect(src.contains("fk_linear_f32("))
+        let dir = f.dir + "/int8-logits"
+        var o = CompileOptions(output: dir)
+        o.target = TargetProfile.named("jetson-nano")!
+        o.quantize.calib = Repo.path("samples/fundus/calib")
+        o.quantize.limit = 8
+        o.quantize.int8Logits = true
+        let r = try Compiler.run(try ModelLoader.load(path: Repo.path("samples/student.ckpt")), options: o)
+        let h = try String(contentsOfFile: "\(dir)/model.h", encoding: .utf8)
+        for s in ["int model_run_int8(", "MODEL_OUTPUT_SCALE", "MODEL_OUTPUT_ZERO_POINT"] {
+            #expect(h.contains(s), "model.h lacks \(s)")
+        }
+        let g8 = r.quantized.int8
+        let last = try #require(g8.nodes.last)
+        #expect(last.op == .dequantize)
+        let oq = try #require(g8.values[last.inputs[0]].quant)
+        let grid = Set(
+            (-128...127).map { QuantMath.dequantize(Int8($0), scale: oq.scales[0], zeroPoint: oq.zeroPoints[0]) })
+        var offGrid = 0
+        for (_, x) in f.inputs {
+            let int8Logits = try QuantizedEvaluator(graph: g8).run([x])[0].floatArray()
+            #expect(int8Logits.allSatisfy(grid.contains))
+            let full = try QuantizedEvaluator(graph: f.result.quantized.int8).run([x])[0].floatArray()
+            offGrid += full.filter { !grid.contains($0) }.count
+        }
+        #expect(offGrid > f.inputs.count * 3, "float32 logits should leave the int8 grid")
+        guard let gcc = Self.which("gcc") else {
+            print("skipped: gcc not found")
+            return
+        }
+        try buildAndCompare(gcc, ["-O2"], tag: "gcc-int8-logits", dir: dir, graph: g8)
     }
 
     @Test func gccBuildsWarningFreeAndMatchesTheEvaluator() throws {

@@ -339,6 +339,32 @@ import Testing
         #expect(y == Self.nhwc(t.want[...], t.outShape))
     }
 
+    /// fk_linear_f32 (float32 logits from int32 accumulators) against the evaluator's kernel, bit
+    /// for bit, with no clamp, ReLU's and a clip's, on accumulators far from zero.
+    @Test(arguments: [FusedActivation.none, .relu, .clip(min: -0.25, max: 0.5)])
+    func linearToFloatMatchesTheEvaluator(act: FusedActivation) throws {
+        let (k, o) = (301, 37)
+        var r: UInt64 = 99
+        func next() -> Int {
+            r = r &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int(r >> 33)
+        }
+        let x = (0..<k).map { _ in Int8(truncatingIfNeeded: next() % 256 - 128) }
+        let w = (0..<(o * k)).map { _ in Int8(next() % 255 - 127) }
+        let b = (0..<o).map { _ in Int32(next() % 200_001 - 100_000) }
+        let s = (0..<o).map { _ in Float(next() % 1000 + 1) * 2e-9 }
+        let clamp = try #require(QuantMath.realClamp(act))
+        let p = FloatOutputParameters(weights: 0, bias: b, scales: s, lo: clamp.lo, hi: clamp.hi)
+        let xb = Int8Buffer(shape: [1, k])
+        for i in 0..<k { xb.ptr[i] = x[i] }
+        let wt = w.withUnsafeBytes { Tensor(dtype: .int8, shape: Shape([o, k]), bytes: $0) }
+        let want = Int8Kernels.linearToFloat(xb, w: wt, p, outShape: [1, o]).tensor().floatArray()
+        var y = [Float](repeating: .nan, count: o)
+        fk_linear_f32(x, Int32(k), w, b, s, clamp.lo, clamp.hi, &y, Int32(o))
+        #expect(y.map(\.bitPattern) == want.map(\.bitPattern))
+        #expect(Set(y).count > o / 4, "the outputs should not collapse onto a clamp")
+    }
+
     @Test func maxPoolMatchesTheEvaluator() throws {
         let a = PoolAttrs(kernel: [3, 3], stride: [2, 2], pad: [1, 1, 1, 1])
         let t = try Self.oneOp(.maxPool(a), x: [1, 10, 8, 7], seed: 8, keepsParameters: true)

@@ -93,7 +93,7 @@ import Testing
         _ = try SequentialCalibration(calibrator: Calibrator()).calibrate(g, batches: [x])
         let i = try #require(q.nodes.firstIndex { $0.name == "op" })
         let out = q.nodes[i].outputs[0]
-        let quantized = q.values[out].dtype == .int8
+        let quantized = Int8Support.runsInInt8(q.nodes[i], in: q)
         // the int8 evaluator runs it, and the C emitter lowers it to the kernel the table names
         _ = try QuantizedEvaluator(graph: q).run([x])
         let program = try Lowering.lower(q, for: .named("generic-c")!)

@@ -229,6 +229,25 @@ static inline void fk_pointwise(const int8_t *x, int plane, int k, const int8_t 
     }
 }
 
+/* @kernel fk_linear_f32 */
+/* a classifier's one row with float32 outputs from its int32 accumulators (no int8 output
+ * grid): acc = b[o] + sum_k x[k] w[o][k], weights [O][K], the input zero point folded into b as
+ * in fk_pointwise; y[o] = (float)acc * s[o] (s = s_in * s_w[o]) clamped to [lo, hi] by
+ * comparisons, QuantMath.accumulatorToFloat's arithmetic. */
+static inline void fk_linear_f32(const int8_t *x, int k, const int8_t *w, const int32_t *b, const float *s, float lo,
+                                 float hi, float *y, int o)
+{
+    int j, i;
+    for (j = 0; j < o; j++) {
+        const int8_t *wr = w + (size_t)j * k;
+        int32_t acc = b[j];
+        float v;
+        for (i = 0; i < k; i++) acc += (int32_t)x[i] * wr[i];
+        v = (float)acc * s[j];
+        y[j] = v < lo ? lo : (v > hi ? hi : v);
+    }
+}
+
 /* @kernel fk_depthwise uses fk_requant_n */
 /* depthwise convolution, weights [kh][kw][C]; padding contributes (zx - zx) * w = 0 */
 static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,

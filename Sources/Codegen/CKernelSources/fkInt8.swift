@@ -230,6 +230,27 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
+            name: "fk_linear_f32", file: "fk_int8.h", uses: [],
+            text: #"""
+                /* a classifier's one row with float32 outputs from its int32 accumulators (no int8 output
+                 * grid): acc = b[o] + sum_k x[k] w[o][k], weights [O][K], the input zero point folded into b as
+                 * in fk_pointwise; y[o] = (float)acc * s[o] (s = s_in * s_w[o]) clamped to [lo, hi] by
+                 * comparisons, QuantMath.accumulatorToFloat's arithmetic. */
+                static inline void fk_linear_f32(const int8_t *x, int k, const int8_t *w, const int32_t *b, const float *s, float lo,
+                                                 float hi, float *y, int o)
+                {
+                    int j, i;
+                    for (j = 0; j < o; j++) {
+                        const int8_t *wr = w + (size_t)j * k;
+                        int32_t acc = b[j];
+                        float v;
+                        for (i = 0; i < k; i++) acc += (int32_t)x[i] * wr[i];
+                        v = (float)acc * s[j];
+                        y[j] = v < lo ? lo : (v > hi ? hi : v);
+                    }
+                }
+                """#),
+        Section(
             name: "fk_depthwise", file: "fk_int8.h", uses: ["fk_requant_n"],
             text: #"""
                 /* depthwise convolution, weights [kh][kw][C]; padding contributes (zx - zx) * w = 0 */

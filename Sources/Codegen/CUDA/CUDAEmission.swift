@@ -373,12 +373,18 @@ struct CUDAEmission {
     /// fp16: the layer's bias in real units, b · s_in · s_w[o], with the input zero point the
     /// int8 bias folds (1×1 and linear) unfolded again: b = b' + zx Σ_k w[o][k], wrapping as the fold.
     func realBias(_ p: WeightedParameters, x: ValueID, weights: [Int8], outputs: Int) throws(CodegenError) -> [Float] {
+        try realBias(p.bias, inputOffset: p.inputOffset, weightsID: p.weights, x: x, weights: weights, outputs: outputs)
+    }
+
+    func realBias(
+        _ bias: [Int32], inputOffset: Int32, weightsID: ValueID, x: ValueID, weights: [Int8], outputs: Int
+    ) throws(CodegenError) -> [Float] {
         let (sx, zx) = (Double(try q(x).scales[0]), try q(x).zeroPoints[0])
-        let sw = g.values[p.weights].quant?.channelScales(outputs) ?? [Float](repeating: 1, count: outputs)
-        let folded = zx &- p.inputOffset
+        let sw = g.values[weightsID].quant?.channelScales(outputs) ?? [Float](repeating: 1, count: outputs)
+        let folded = zx &- inputOffset
         let per = weights.count / max(outputs, 1)
         return (0..<outputs).map { o in
-            var b = p.bias[o]
+            var b = bias[o]
             if folded != 0 {
                 var sum: Int32 = 0
                 for k in 0..<per { sum &+= Int32(weights[o * per + k]) }
@@ -473,6 +479,26 @@ struct CUDAEmission {
                         + fusedResidual,
                     node: n,
                     ops: 2 * macs, bytes: xb + yb + (residual == nil ? 0 : yb) + wq.count + 12 * o)
+            }
+        case (.linearToFloat, .weightedFloat(let p)):
+            let wq = try int8Weights(p.weights, for: n)
+            let o = g.values[p.weights].shape[0]
+            let k = wq.count / max(o, 1)
+            let y = try fptr(out, for: n)
+            if half {
+                // the real bias (the input zero point unfolded: the half map holds real values)
+                let bias = floats(
+                    try realBias(p.bias, inputOffset: 0, weightsID: p.weights, x: x, weights: wq, outputs: o))
+                let sw = g.values[p.weights].quant?.channelScales(o) ?? []
+                let wt = halfWeights(wq, scales: sw, channels: o, inner: k)
+                let x16 = try act(x)
+                try launch1D(
+                    "fk_cu_linear_hf", n: o, [x16, "\(k)", wt, bias] + realClamp(n) + [y, "\(o)"], node: n,
+                    ops: 2 * k * o, bytes: xb + 4 * o + 2 * wq.count)
+            } else {
+                let args =
+                    [try act(x), "\(k)", int8s(wq), int32s(p.bias), floats(p.scales)] + realClamp(n) + [y, "\(o)"]
+                try launch1D("fk_cu_linear_f32", n: o, args, node: n, ops: 2 * k * o, bytes: xb + 8 * o + wq.count)
             }
         case (.depthwise, .weighted(let p)):
             guard case .conv2d(let a) = n.op else { throw fail(n, "a depthwise kernel for a non-convolution") }

@@ -19,6 +19,9 @@ public struct KernelProgram: Sendable {
         /// the input zero point folded into the bias.
         case pointwise
         case depthwise
+        /// A classifier's one row with float32 output from its int32 accumulators
+        /// (`FloatOutputParameters`).
+        case linearToFloat
         /// A dense convolution whose window (kh·kw·C ≤ `FK_DENSE_MAX_COLS`) is gathered once per pixel.
         case denseConvolution
         /// Any other convolution (grouped, or windows too large to gather).

@@ -176,6 +176,10 @@ public enum Lowering {
         case .dequantize: return .dequantize
         default: break
         }
+        if Int8Support.runsInInt8(n, in: g), g.values[out].dtype == .float32 {
+            guard p.naturalOrder(n.inputs[0]) else { throw fail("a float32 output from a channel-last map") }
+            return .linearToFloat
+        }
         guard g.values[out].dtype == .int8 else { return .float32 }
         // what reads spatial maps channel-last: every int8 map it touches must be one
         func channelLast() throws(IRError) {

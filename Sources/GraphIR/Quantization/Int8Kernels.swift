@@ -142,6 +142,24 @@ public enum Int8Kernels {
         return out
     }
 
+    /// One row's float32 outputs from the int32 accumulators (`FloatOutputParameters`): the
+    /// classifier's logits without an int8 output grid.
+    static func linearToFloat(_ x: Int8Buffer, w: Tensor, _ p: FloatOutputParameters, outShape: [Int])
+        -> FloatBuffer
+    {
+        let out = FloatBuffer(shape: outShape)
+        let nOut = w.shape[0]
+        let k = w.elementCount / max(nOut, 1)
+        let wp = w.storage.pointer.assumingMemoryBound(to: Int8.self)
+        for o in 0..<nOut {
+            var acc: Int32 = p.bias[o]
+            let wrow = wp + o * k
+            for i in 0..<k { acc &+= Int32(wrow[i]) &* Int32(x.ptr[i]) }
+            out.ptr[o] = QuantMath.accumulatorToFloat(acc, scale: p.scales[o], lo: p.lo, hi: p.hi)
+        }
+        return out
+    }
+
     /// Add of two int8 tensors of one shape with their own scales (`AddParameters`).
     public static func add(_ a: Int8Buffer, _ b: Int8Buffer, _ p: AddParameters, outShape: [Int]) -> Int8Buffer {
         let out = Int8Buffer(shape: outShape)

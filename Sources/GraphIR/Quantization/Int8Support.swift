@@ -75,6 +75,32 @@ public enum Int8Support {
         }
     }
 
+    /// Whether `op` on `inputs` (int8 input and weights) may give float32 straight from its int32
+    /// accumulators, acc[o]·s_in·s_w[o] with its activation as a float clamp, instead of an int8
+    /// output that would only be dequantized: a linear layer or 1×1 convolution producing one row
+    /// (the classifier, whose logits then keep the accumulators' precision). `QuantizePass` makes
+    /// such nodes; the verifier, the int8 evaluator and the lowering accept them.
+    public static func emitsFloat(_ op: Op, inputs: [Value]) -> Bool {
+        guard inputs.count >= 2, inputs[0].dtype == .int8, inputs[1].dtype == .int8 else { return false }
+        let w = inputs[1].shape.dims
+        switch op {
+        case .conv2d(let a): guard KernelParameters.isPointwise(a, weights: w) else { return false }
+        case .fullyConnected, .gemm: guard w.count == 2 else { return false }
+        default: return false
+        }
+        guard let o = w.first, o > 0 else { return false }
+        return inputs[0].shape.elementCount == inputs[1].shape.elementCount / o && fusable(op.fusedActivation ?? .none)
+    }
+
+    /// Whether `node` runs in int8 (an int8 output, or int8 inputs and accumulators with a float32
+    /// output as `emitsFloat` allows); quantize and dequantize do not count.
+    public static func runsInInt8(_ node: Node, in g: Graph) -> Bool {
+        guard !node.op.isQuantization else { return false }
+        let out = g.values[node.outputs[0]]
+        return out.dtype == .int8
+            || (out.dtype == .float32 && emitsFloat(node.op, inputs: node.inputs.map { g.values[$0] }))
+    }
+
     /// How an int8 mul broadcasts.
     public enum MulForm: Sendable, Equatable {
         /// Both operands of the output's shape.

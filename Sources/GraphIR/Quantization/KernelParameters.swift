@@ -39,6 +39,19 @@ public struct WeightedParameters: Sendable, Equatable {
     public var clamp: Clamp
 }
 
+/// A linear layer (or 1×1 convolution) with one output row and a float32 output
+/// (`Int8Support.emitsFloat`): acc[o] = bias[o] + Σ_k w[o, k]·x[k], the input zero point folded
+/// into the bias as in `WeightedParameters`; out[o] = `QuantMath.accumulatorToFloat(acc[o],
+/// scales[o], lo, hi)`, scales[o] = s_in·s_w[o].
+public struct FloatOutputParameters: Sendable, Equatable {
+    public var weights: ValueID
+    public var bias: [Int32]
+    public var scales: [Float]
+    /// The fused activation in real units (−∞, ∞ for none).
+    public var lo: Float
+    public var hi: Float
+}
+
 /// add: each input, less its zero point, << `FK_ADD_SHIFT` and rescaled to 2·max(s_a, s_b); the
 /// sum rescaled to the output (the TFLite scheme on DESIGN.md's primitives).
 public struct AddParameters: Sendable, Equatable {
@@ -90,6 +103,8 @@ public struct AveragePoolParameters: Sendable, Equatable {
 /// apply, computed here only (TFLite Micro's Prepare).
 public enum KernelParameters: Sendable, Equatable {
     case weighted(WeightedParameters)
+    /// A classifier's float32 output straight from its int32 accumulators.
+    case weightedFloat(FloatOutputParameters)
     case add(AddParameters)
     case mul(MulParameters)
     /// transpose, slice, concat: each input's codes copied to their place in the output
@@ -124,6 +139,9 @@ public enum KernelParameters: Sendable, Equatable {
             }
             return .dequantize(scale: q.scales[0], zeroPoint: q.zeroPoints[0])
         default: break
+        }
+        if out.dtype == .float32, Int8Support.emitsFloat(node.op, inputs: node.inputs.map { g.values[$0] }) {
+            return .weightedFloat(try floatOutput(node, g))
         }
         guard out.dtype == .int8 else {
             guard node.inputs.allSatisfy({ g.values[$0].dtype != .int8 || g.constants[$0] != nil }) else {
@@ -227,6 +245,32 @@ public enum KernelParameters: Sendable, Equatable {
     static func weighted(_ node: Node, _ g: Graph, xq: QuantParams, oq: QuantParams, folds: Bool, clamp: Clamp)
         throws(IRError) -> WeightedParameters
     {
+        let (bias, wq, o) = try foldedBias(node, g, xq: xq, folds: folds)
+        let scales = wq.channelScales(o)
+        let req = scales.map { Requantizer(real: Double(xq.scales[0]) * Double($0) / Double(oq.scales[0])) }
+        return WeightedParameters(
+            weights: node.inputs[1], inputOffset: folds ? 0 : xq.zeroPoints[0], bias: bias,
+            requant: ChannelRequantizers(req), outputZeroPoint: oq.zeroPoints[0], clamp: clamp)
+    }
+
+    /// A classifier's float32 output: the folded bias and s_in·s_w[o].
+    static func floatOutput(_ node: Node, _ g: Graph) throws(IRError) -> FloatOutputParameters {
+        guard let xq = g.values[node.inputs[0]].quant, !xq.scales.isEmpty, !xq.zeroPoints.isEmpty else {
+            throw IRError(.missingQuantParams, at: node.name, "int8 input without parameters")
+        }
+        guard let act = node.op.fusedActivation, let clamp = QuantMath.realClamp(act) else {
+            throw IRError(.unsupported, at: node.name, "\(node.op.name): the activation has no float clamp")
+        }
+        let (bias, wq, o) = try foldedBias(node, g, xq: xq, folds: true)
+        let scales = wq.channelScales(o).map { Float(Double(xq.scales[0]) * Double($0)) }
+        return FloatOutputParameters(weights: node.inputs[1], bias: bias, scales: scales, lo: clamp.lo, hi: clamp.hi)
+    }
+
+    /// The int32 bias of a weighted node (zeros without one), with the input zero point folded in
+    /// where `folds`; the weights' parameters and output channels.
+    static func foldedBias(_ node: Node, _ g: Graph, xq: QuantParams, folds: Bool) throws(IRError)
+        -> (bias: [Int32], weights: QuantParams, channels: Int)
+    {
         guard let w = g.constants[node.inputs[1]], w.dtype == .int8, let wq = g.values[node.inputs[1]].quant else {
             throw IRError(.unsupported, at: node.name, "int8 \(node.op.name) needs int8 constant weights")
         }
@@ -250,10 +294,6 @@ public enum KernelParameters: Sendable, Equatable {
                 }
             }
         }
-        let scales = wq.channelScales(o)
-        let req = scales.map { Requantizer(real: Double(xq.scales[0]) * Double($0) / Double(oq.scales[0])) }
-        return WeightedParameters(
-            weights: node.inputs[1], inputOffset: folds ? 0 : zx, bias: bias, requant: ChannelRequantizers(req),
-            outputZeroPoint: oq.zeroPoints[0], clamp: clamp)
+        return (bias, wq, o)
     }
 }

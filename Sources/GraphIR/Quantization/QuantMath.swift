@@ -84,6 +84,26 @@ public enum QuantMath {
         return Int8(truncatingIfNeeded: min(max(v, Int64(lo)), Int64(hi)))
     }
 
+    /// An int32 accumulator as a float32 output (`Int8Support.emitsFloat`): `Float(acc)·scale`,
+    /// scale = s_in·s_w[o] in float32, then clamped to [lo, hi] (the fused activation in real
+    /// units) by comparisons. One conversion and one product, each rounded to nearest even: C
+    /// (`fk_linear_f32`) and CUDA compute the same bits.
+    @inline(__always)
+    public static func accumulatorToFloat(_ acc: Int32, scale: Float, lo: Float, hi: Float) -> Float {
+        let v = Float(acc) * scale
+        return v < lo ? lo : (v > hi ? hi : v)
+    }
+
+    /// The real-valued clamp of an activation fused into a layer with a float32 output.
+    public static func realClamp(_ act: FusedActivation) -> (lo: Float, hi: Float)? {
+        switch act {
+        case .none: return (-.infinity, .infinity)
+        case .relu: return (0, .infinity)
+        case .clip(let a, let b): return (a.isNaN ? -.infinity : a, b.isNaN ? .infinity : b)
+        case .hardSwish: return nil
+        }
+    }
+
     /// float → int8: `clamp(round(x / scale) + zp, −128, 127)`, rounding half away from zero
     /// (the division and rounding in IEEE float32, so C reproduces it exactly).
     @inline(__always)

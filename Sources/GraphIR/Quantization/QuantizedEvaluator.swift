@@ -106,6 +106,13 @@ public struct QuantizedEvaluator {
                 return .i8(Int8Kernels.conv2d(x, w: w, p, a, outShape: outShape))
             }
             return .i8(Int8Kernels.linear(x, w: w, p, outShape: outShape))
+        case .weightedFloat(let p):
+            let x = try int8(0)
+            let w = try weights()
+            guard x.count * w.shape[0] == w.elementCount, p.bias.count == w.shape[0] else {
+                throw IRError(.unsupported, at: node.name, "\(node.op.name): a float32 output needs one input row")
+            }
+            return .f32(Int8Kernels.linearToFloat(x, w: w, p, outShape: outShape))
         case .add(let p):
             return .i8(Int8Kernels.add(try int8(0), try int8(1), p, outShape: outShape))
         case .mul(let p):
