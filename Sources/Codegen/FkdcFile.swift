@@ -163,6 +163,33 @@ public enum FkdcFile {
         return (out.bytes, dataOffsets.mapValues { $0 + dataStart })
     }
 
+    /// Where the bytes of a file `layout` wrote go, for the report: int8 weights, int32 biases
+    /// and other constants (DATA, by dtype), the stored GRAPH, TENSORS (the tensor table), QUANT
+    /// (scales and zero points) and META sections, and the rest (header, section table,
+    /// alignment). The parts sum to the file's size.
+    public static func breakdown(_ bytes: [UInt8], graph: Graph) -> [(part: String, bytes: Int)] {
+        func u32(_ o: Int) -> Int { (0..<4).reduce(0) { $0 | Int(bytes[o + $1]) << (8 * $1) } }
+        func u64(_ o: Int) -> Int { (0..<8).reduce(0) { $0 | Int(bytes[o + $1]) << (8 * $1) } }
+        guard bytes.count >= headerSize else { return [("other", bytes.count)] }
+        let (count, table) = (u32(28), u64(32))
+        var stored: [Kind: Int] = [:]
+        for i in 0..<count where table + 24 * (i + 1) <= bytes.count {
+            if let k = Kind(rawValue: UInt32(u32(table + 24 * i))) { stored[k, default: 0] += u64(table + 24 * i + 16) }
+        }
+        var byType: [DType: Int] = [:]
+        for t in graph.constants.values { byType[t.dtype, default: 0] += t.byteCount }
+        let int8 = byType[.int8] ?? 0
+        let int32 = byType[.int32] ?? 0
+        let other = byType.values.reduce(0, +) - int8 - int32
+        var parts: [(part: String, bytes: Int)] = [
+            ("int8 weights", int8), ("int32 biases", int32), ("other constants", other),
+            ("scales and zero points", stored[.quant] ?? 0), ("graph", stored[.graph] ?? 0),
+            ("tensor table", stored[.tensors] ?? 0), ("metadata", stored[.meta] ?? 0),
+        ]
+        parts.append(("header, table and alignment", bytes.count - parts.reduce(0) { $0 + $1.bytes }))
+        return parts
+    }
+
     /// u64 length, then zlib's stream at level 9 (the same bytes for the same input).
     static func deflate(_ raw: [UInt8]) -> [UInt8] {
         var w = ByteWriter()

@@ -20,6 +20,54 @@ public struct AccuracyReport: Sendable {
     public var logitSQNR: Double
     /// Per int8 layer, in graph order: (value name, op, SQNR in dB).
     public var layers: [(name: String, op: String, sqnr: Double)] = []
+    /// Confusion matrices with labels: [true class][predicted class] sample counts, fp32 and int8
+    /// (predictions beyond the label classes are not counted).
+    public var confusion: (fp32: [[Int]], int8: [[Int]])?
+    /// The float32 activations of the worst int8 layers (lowest SQNR, at most `histogramLayers`)
+    /// against the range their int8 parameters cover.
+    public var histograms: [Histogram] = []
+    public static let histogramLayers = 4
+
+    /// A layer's float32 values (on the first samples) in `counts.count` equal bins over
+    /// [lo, hi], the int8 range [clipLo, clipHi] widened by half its width each side; values
+    /// beyond are counted in `below` / `above`.
+    public struct Histogram: Sendable {
+        public var layer: String
+        public var clipLo: Double
+        public var clipHi: Double
+        public var lo: Double
+        public var hi: Double
+        public var counts: [Int]
+        public var below: Int
+        public var above: Int
+
+        init(layer: String, quant q: QuantParams, bins: Int = 64) {
+            let s = Double(q.scales.first ?? 1)
+            let z = Double(q.zeroPoints.first ?? 0)
+            self.layer = layer
+            (clipLo, clipHi) = (s * (-128 - z), s * (127 - z))
+            let w = clipHi - clipLo
+            (lo, hi) = (clipLo - w / 2, clipHi + w / 2)
+            counts = [Int](repeating: 0, count: bins)
+            (below, above) = (0, 0)
+        }
+
+        mutating func add(_ values: [Float]) {
+            let width = (hi - lo) / Double(counts.count)
+            guard width > 0 else { return }
+            for v in values {
+                let d = Double(v)
+                if !(d >= lo) {
+                    below += 1
+                } else if d > hi {
+                    above += 1
+                } else {
+                    counts[min(Int((d - lo) / width), counts.count - 1)] += 1
+                }
+            }
+        }
+    }
+
     /// The teacher's float32 top-1, when a teacher was given.
     public var teacher: (name: String, top1: Double)?
     /// Probability fidelity: the class probabilities of both (the model's own softmax output, or
@@ -117,6 +165,9 @@ public struct AccuracyReport: Sendable {
         var layerSig: [String: Double] = [:]
         var layerNoise: [String: Double] = [:]
         var layerOrder: [(String, String)] = []
+        var histograms: [String: Histogram] = [:]
+        var fConfusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
+        var qConfusion = fConfusion
         progress?.start("validating", total: data.count)
         for (i, x) in data.samples.enumerated() {
             var floatValues: [String: [Float]] = [:]
@@ -143,6 +194,9 @@ public struct AccuracyReport: Sendable {
                         }
                         layerSig[name, default: 0] += s
                         layerNoise[name, default: 0] += e
+                        if let q = int8.values[node.outputs[0]].quant, int8.values[node.outputs[0]].dtype == .int8 {
+                            histograms[name, default: Histogram(layer: name, quant: q)].add(ref)
+                        }
                     }
                 }
             } catch { throw DriverError(.badInput, "\(data.source): \(error.description)") }
@@ -158,6 +212,8 @@ public struct AccuracyReport: Sendable {
             if let labels = data.labels, i < labels.count {
                 let l = labels[i]
                 if l < classes {
+                    if fa < classes { fConfusion[l][fa] += 1 }
+                    if qa < classes { qConfusion[l][qa] += 1 }
                     counts[l] += 1
                     if fa == l { fHits[l] += 1 }
                     if qa == l { qHits[l] += 1 }
@@ -182,7 +238,12 @@ public struct AccuracyReport: Sendable {
                 )
             }
         }
+        if data.labels != nil { r.confusion = (fConfusion, qConfusion) }
         r.layers = layerOrder.map { ($0.0, $0.1, sqnr(signal: layerSig[$0.0]!, noise: layerNoise[$0.0]!)) }
+        // the worst layers first (ties in graph order)
+        let worst = r.layers.indices.filter { histograms[r.layers[$0].name] != nil }
+            .sorted { (r.layers[$0].sqnr, $0) < (r.layers[$1].sqnr, $1) }
+        r.histograms = worst.prefix(histogramLayers).compactMap { histograms[r.layers[$0].name] }
         r.probabilities = fidelity(
             fProbs, qProbs, fromModel: fromModel, names: data.classNames, labels: data.labels, thresholds: thresholds)
         return r

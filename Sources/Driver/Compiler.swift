@@ -1,4 +1,5 @@
 import Codegen
+import Frontends
 import GraphIR
 
 #if canImport(Glibc)
@@ -185,17 +186,22 @@ public enum Compiler {
         let cuda = CUDABackend.run(
             q.int8, target: options.target, prefix: options.name, generator: "fkdc \(FkdcVersion.string)",
             preprocess: pre.invalidity == nil ? (pre.kernelParameters, pre.summary) : nil)
-        var files = ["model.fkdc", "report.json"]
+        var files = ["model.fkdc", "report.json", "report.html"]
         if c != nil { files += ["model.h", "model.c"] }
         if cuda?.output != nil { files += ["model_cuda.h", "model_cuda.cu"] }
         let report = Report.json(
             model: model, options: options, result: q, sha256: source, parameters: parameters,
-            binaryBytes: binary.count, weightBytes: weightBytes, values: values, gates: gates, files: files, c: c,
+            binaryBytes: binary.count, weightBytes: weightBytes,
+            breakdown: FkdcFile.breakdown(binary, graph: q.int8), values: values, gates: gates, files: files, c: c,
             cSkipped: cSkipped, cuda: cuda, preprocessing: pre.summary)
+        let reportBytes = Array((report.render() + "\n").utf8)
+        // the page is drawn from the JSON as written, as `fkdc report` draws it later
+        let page = try HTMLReport.render(jsonBytes: reportBytes, file: options.output + "/report.json")
         try Outputs.makeDirectory(options.output)
         var out: [(path: String, bytes: [UInt8])] = [
             (options.output + "/model.fkdc", binary),
-            (options.output + "/report.json", Array((report.render() + "\n").utf8)),
+            (options.output + "/report.json", reportBytes),
+            (options.output + "/report.html", Array(page.utf8)),
         ]
         if let c {
             out.append((options.output + "/model.h", Array(c.header.utf8)))

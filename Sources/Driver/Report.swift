@@ -6,7 +6,8 @@ import GraphIR
 public enum Report {
     static func json(
         model: LoadedModel, options: CompileOptions, result q: QuantizeResult, sha256: String, parameters: Int,
-        binaryBytes: Int, weightBytes: Int, values: ReportValues, gates: [GateResult], files: [String],
+        binaryBytes: Int, weightBytes: Int, breakdown: [(part: String, bytes: Int)], values: ReportValues,
+        gates: [GateResult], files: [String],
         c: CEmitter.Output?,
         cSkipped: String?, cuda: CUDABackend?, preprocessing: String
     ) -> JSON {
@@ -31,6 +32,23 @@ public enum Report {
                         })
                 ),
             ]
+            if let c = a.confusion {
+                let m = { (x: [[Int]]) in JSON.array(x.map { JSON.array($0.map { .int($0) }) }) }
+                accuracy.append(("confusion", .object([("fp32", m(c.fp32)), ("int8", m(c.int8))])))
+            }
+            accuracy.append(
+                (
+                    "histograms",
+                    .array(
+                        a.histograms.map { h in
+                            .object([
+                                ("layer", .string(h.layer)), ("clip_lo", .double(h.clipLo)),
+                                ("clip_hi", .double(h.clipHi)), ("lo", .double(h.lo)), ("hi", .double(h.hi)),
+                                ("counts", .array(h.counts.map { .int($0) })), ("below", .int(h.below)),
+                                ("above", .int(h.above)),
+                            ])
+                        })
+                ))
             if let p = a.probabilities {
                 accuracy.append(
                     (
@@ -109,6 +127,10 @@ public enum Report {
                     ("fp32_weight_bytes", .int(fp32Bytes)), ("int8_weight_bytes", .int(weightBytes)),
                     ("binary_bytes", .int(binaryBytes)), ("overhead_bytes", .int(binaryBytes - weightBytes)),
                     ("ratio", .double(values.sizeRatio)), ("file_ratio", num(values.fileRatio)),
+                    (
+                        "breakdown",
+                        .array(breakdown.map { .object([("part", .string($0.part)), ("bytes", .int($0.bytes))]) })
+                    ),
                 ])
             ),
             ("preprocessing", .string(preprocessing)),

@@ -61,7 +61,8 @@ struct Fkdc: ParsableCommand {
             """,
         version: FkdcVersion.string,
         subcommands: [
-            Inspect.self, Run.self, Opt.self, Compile.self, Verify.self, Diff.self, Targets.self, Preprocess.self,
+            Inspect.self, Run.self, Opt.self, Compile.self, Verify.self, Diff.self, ReportCommand.self, Targets.self,
+            Preprocess.self,
         ])
 }
 
@@ -453,6 +454,28 @@ func reportPath(_ p: String) -> String {
 
 func mapReport(_ path: String) throws -> MappedFile {
     do { return try MappedFile(path: path) } catch { throw DriverError(.badInput, "\(path): cannot open: \(error)") }
+}
+
+struct ReportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "Draw a compile's report.json as report.html (self-contained: inline SVG and CSS, no script).")
+
+    @Argument(help: "DIR/report.json, or DIR.")
+    var report: String
+
+    @Option(name: .shortAndLong, help: "Where to write the page (default: report.html beside the JSON).")
+    var output: String?
+
+    func run() throws {
+        let path = reportPath(report)
+        let f = try mapReport(path)
+        let page = try HTMLReport.render(jsonBytes: Array(f.bytes), file: path)
+        let dir = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let dest = output ?? (path.contains("/") ? (dir.isEmpty ? "/" : dir + "/") : "") + "report.html"
+        try AtomicFile.write(Array(page.utf8), to: dest)
+        print("wrote \(dest)")
+    }
 }
 
 struct Diff: ParsableCommand {
