@@ -217,7 +217,8 @@ struct Opt: ParsableCommand {
 
 struct Compile: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Compile a model to a verified INT8 binary for a target: DIR/model.fkdc and DIR/report.json.",
+        abstract:
+            "Compile a model to a verified INT8 binary for a target: DIR/model.fkdc, DIR/report.json and DIR/report.html.",
         discussion: """
             import → default passes → calibration → int8 → emit → verify. Exit code 3 when a gate fails.
             Without --calib, activation ranges come from the batch-norm statistics in the checkpoint (data-free).
