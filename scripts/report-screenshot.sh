@@ -15,6 +15,6 @@ out=out/report-sample
     --teacher samples/teacher_vit.pt --teacher-heads 4 --min-agreement 99 --max-prob-delta 5 -o "$out" >/dev/null
 profile=$(mktemp -d)
 trap 'rm -rf "$profile"' EXIT
-"$chromium" --headless --no-sandbox --disable-gpu --hide-scrollbars --user-data-dir="$profile" \
+"$chromium" --headless --no-sandbox --disable-gpu --disable-dev-shm-usage --hide-scrollbars --user-data-dir="$profile" \
     --window-size=1000,3150 --screenshot="$PWD/docs/report.png" "file://$PWD/$out/report.html" 2>/dev/null
 echo "wrote docs/report.png from $out/report.html"

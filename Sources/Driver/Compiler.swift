@@ -112,6 +112,8 @@ public struct CompileOptions: Sendable {
     public var name = "model"
     /// The generated C reads its weights from `model.fkdc` (`<name>_prepare`) instead of holding them.
     public var externalWeights = false
+    /// Also write `model_trt_calib.cache` (`TensorRTCache`).
+    public var emitTensorRTCache = false
 
     public init(output: String) { self.output = output }
 }
@@ -189,6 +191,7 @@ public enum Compiler {
         var files = ["model.fkdc", "report.json", "report.html"]
         if c != nil { files += ["model.h", "model.c"] }
         if cuda?.output != nil { files += ["model_cuda.h", "model_cuda.cu"] }
+        if options.emitTensorRTCache { files.append("model_trt_calib.cache") }
         let report = Report.json(
             model: model, options: options, result: q, sha256: source, parameters: parameters,
             binaryBytes: binary.count, weightBytes: weightBytes,
@@ -210,6 +213,9 @@ public enum Compiler {
         if let cu = cuda?.output {
             out.append((options.output + "/model_cuda.h", Array(cu.header.utf8)))
             out.append((options.output + "/model_cuda.cu", Array(cu.source.utf8)))
+        }
+        if options.emitTensorRTCache {
+            out.append((options.output + "/model_trt_calib.cache", Array(TensorRTCache.text(q.int8).utf8)))
         }
         try AtomicFile.writeAll(out)
         return CompileResult(

@@ -317,6 +317,12 @@ struct Compile: ParsableCommand {
     )
     var weights: WeightPlacement = .embedded
 
+    @Option(
+        help:
+            "Also write: trt-calib (DIR/model_trt_calib.cache, fkdc's activation scales as a TensorRT calibration cache). Repeatable."
+    )
+    var emit: [EmitKind] = []
+
     @OptionGroup var gates: GateOptions
 
     func run() throws {
@@ -366,6 +372,7 @@ struct Compile: ParsableCommand {
         c.gates = try gates.gates()
         c.name = name
         c.externalWeights = weights == .external
+        c.emitTensorRTCache = emit.contains(.trtCalib)
         let r = try Compiler.run(m, options: c, progress: ProgressBar())
         let q = r.quantized
         print("model:       \(m.path) (\(m.architecture))")
@@ -611,6 +618,11 @@ extension Preprocessing.PadAlign: ExpressibleByArgument {}
 extension CalibrationMode: ExpressibleByArgument {}
 extension BiasCorrectionMode: ExpressibleByArgument {}
 extension WeightPlacement: ExpressibleByArgument {}
+
+/// What `compile --emit` adds to the output folder.
+enum EmitKind: String, ExpressibleByArgument, CaseIterable {
+    case trtCalib = "trt-calib"
+}
 
 extension TargetProfile: ExpressibleByArgument {
     public init?(argument: String) {

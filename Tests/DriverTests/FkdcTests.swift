@@ -81,6 +81,39 @@ import Testing
         #expect(g.check(r.values).filter { !$0.passed }.map(\.name) == ["file_ratio"])
     }
 
+    /// `--emit trt-calib`: TensorRT's calibration cache text, one line per quantized activation
+    /// named as in the imported ONNX, each scale amax/127 of fkdc's range, as float32 bits in hex.
+    @Test func tensorRTCacheHoldsEveryActivationScale() throws {
+        let dir = try tempDir("trt")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let m = try ModelLoader.load(path: Repo.path("Tests/Fixtures/corpus/efficientnet_b0.onnx"))
+        var o = CompileOptions(output: dir)
+        o.emitTensorRTCache = true
+        let r = try Compiler.run(m, options: o)
+        #expect(r.files.contains("model_trt_calib.cache"))
+        let lines = try String(contentsOfFile: dir + "/model_trt_calib.cache", encoding: .utf8)
+            .split(separator: "\n").map(String.init)
+        #expect(lines.first == "TRT-8201-EntropyCalibration2")
+        let onnxNames = Set(m.graph.values.map(\.name))
+        let g = r.quantized.int8
+        var ranges: [String: Double] = [:]
+        for n in g.nodes {
+            guard let q = g.values[n.outputs[0]].quant, g.values[n.outputs[0]].dtype == .int8 else { continue }
+            let name = n.op == .quantize ? g.values[n.inputs[0]].name : g.values[n.outputs[0]].name
+            let (s, z) = (Double(q.scales[0]), Double(q.zeroPoints[0]))
+            ranges[name] = ranges[name] ?? max(abs(s * (-128 - z)), abs(s * (127 - z)))
+        }
+        #expect(lines.count - 1 == ranges.count && ranges.count > 40)
+        for line in lines.dropFirst() {
+            let parts = line.components(separatedBy: ": ")
+            let bits = try #require(parts.count == 2 ? UInt32(parts[1], radix: 16) : nil, "\(line)")
+            #expect(parts[1].count == 8)
+            let want = try #require(ranges[parts[0]], "\(parts[0]) is not a quantized activation")
+            #expect(Float(bitPattern: bits) == Float(want / 127), "\(line)")
+            #expect(onnxNames.contains(parts[0]), "\(parts[0]) is not a tensor of the .onnx")
+        }
+    }
+
     @Test func sameInputsGiveTheSameBytes() throws {
         let a = try tempDir("same-a")
         let b = try tempDir("same-b")

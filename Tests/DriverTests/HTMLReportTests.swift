@@ -143,7 +143,8 @@ import Testing
         let c = try #require(Self.compiled)
         let url = "file://\(c.dir)/report.html"
         let flags = [
-            "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--user-data-dir=\(c.dir)/chromium",
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+            "--user-data-dir=\(c.dir)/chromium",
         ]
         let dom = try CGenTests.sh(chromium, flags + ["--dump-dom", url])
         #expect(dom.code == 0, "\(dom.out.suffix(400))")
