@@ -114,6 +114,8 @@ public struct CompileOptions: Sendable {
     public var externalWeights = false
     /// Also write `model_trt_calib.cache` (`TensorRTCache`).
     public var emitTensorRTCache = false
+    /// Also write `model_qdq.onnx` (`QDQExport`).
+    public var emitQDQ = false
 
     public init(output: String) { self.output = output }
 }
@@ -192,6 +194,8 @@ public enum Compiler {
         if c != nil { files += ["model.h", "model.c"] }
         if cuda?.output != nil { files += ["model_cuda.h", "model_cuda.cu"] }
         if options.emitTensorRTCache { files.append("model_trt_calib.cache") }
+        let qdq = options.emitQDQ ? try QDQExport.model(float: q.float, int8: q.int8) : nil
+        if qdq != nil { files.append("model_qdq.onnx") }
         let report = Report.json(
             model: model, options: options, result: q, sha256: source, parameters: parameters,
             binaryBytes: binary.count, weightBytes: weightBytes,
@@ -214,6 +218,7 @@ public enum Compiler {
             out.append((options.output + "/model_cuda.h", Array(cu.header.utf8)))
             out.append((options.output + "/model_cuda.cu", Array(cu.source.utf8)))
         }
+        if let qdq { out.append((options.output + "/model_qdq.onnx", qdq)) }
         if options.emitTensorRTCache {
             out.append((options.output + "/model_trt_calib.cache", Array(TensorRTCache.text(q.int8).utf8)))
         }

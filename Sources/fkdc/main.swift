@@ -319,7 +319,7 @@ struct Compile: ParsableCommand {
 
     @Option(
         help:
-            "Also write: trt-calib (DIR/model_trt_calib.cache, fkdc's activation scales as a TensorRT calibration cache). Repeatable."
+            "Also write: onnx-qdq (DIR/model_qdq.onnx, the model with fkdc's scales as QuantizeLinear/DequantizeLinear, opset 13), trt-calib (DIR/model_trt_calib.cache, the activation scales as a TensorRT calibration cache). Repeatable."
     )
     var emit: [EmitKind] = []
 
@@ -373,6 +373,7 @@ struct Compile: ParsableCommand {
         c.name = name
         c.externalWeights = weights == .external
         c.emitTensorRTCache = emit.contains(.trtCalib)
+        c.emitQDQ = emit.contains(.onnxQDQ)
         let r = try Compiler.run(m, options: c, progress: ProgressBar())
         let q = r.quantized
         print("model:       \(m.path) (\(m.architecture))")
@@ -621,6 +622,7 @@ extension WeightPlacement: ExpressibleByArgument {}
 
 /// What `compile --emit` adds to the output folder.
 enum EmitKind: String, ExpressibleByArgument, CaseIterable {
+    case onnxQDQ = "onnx-qdq"
     case trtCalib = "trt-calib"
 }
 

@@ -81,6 +81,59 @@ import Testing
         #expect(g.check(r.values).filter { !$0.passed }.map(\.name) == ["file_ratio"])
     }
 
+    /// `--emit onnx-qdq`: fkdc's ONNX reader takes the QDQ model back with fkdc's scales and zero
+    /// points on every quantized activation and fkdc's int8 weights (dequantized per channel), and
+    /// runs it (quantize/dequantize in the int8 evaluator) within a few int8 steps of the exact
+    /// int8 model. (onnxruntime's check: scripts/check_qdq.py.)
+    @Test(arguments: ["efficientnet_b0", "mobilenet_v3_small"])
+    func qdqONNXReadsBackWithFkdcsScales(model: String) throws {
+        let dir = try tempDir("qdq")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = Repo.path("Tests/Fixtures/corpus/\(model).onnx")
+        let m = try ModelLoader.load(path: path)
+        var o = CompileOptions(output: dir)
+        o.quantize.calib = Repo.path("Tests/Fixtures/corpus/\(model)_x.npy")
+        o.emitQDQ = true
+        let r = try Compiler.run(m, options: o)
+        #expect(r.files.contains("model_qdq.onnx"))
+        let back = try ModelLoader.load(path: dir + "/model_qdq.onnx").graph
+        let g = r.quantized.int8
+        var fkdc: [String: QuantParams] = [:]
+        for n in g.nodes where g.values[n.outputs[0]].dtype == .int8 {
+            let name = n.op == .quantize ? g.values[n.inputs[0]].name : g.values[n.outputs[0]].name
+            fkdc[name] = g.values[n.outputs[0]].quant
+        }
+        var read: [String: QuantParams] = [:]
+        for n in back.nodes where n.op == .quantize {
+            read[back.values[n.inputs[0]].name] = back.values[n.outputs[0]].quant
+        }
+        #expect(read.count == fkdc.count && !read.isEmpty)
+        for (name, q) in fkdc { #expect(read[name] == q, "\(name): \(String(describing: read[name])) vs \(q)") }
+        // each int8 layer's weights, as the QDQ model holds them: fkdc's codes times its scales
+        var dequantized = Set<[Float]>()
+        for n in g.nodes where n.inputs.count > 1 {
+            guard let w = g.constants[n.inputs[1]], w.dtype == .int8, let wq = g.values[n.inputs[1]].quant else {
+                continue
+            }
+            let o = w.shape[0]
+            let per = w.elementCount / o
+            let s = wq.channelScales(o)
+            dequantized.insert(w.int64ArrayExact().enumerated().map { Float($0.element) * s[$0.offset / per] })
+        }
+        let backWeights = Set(back.constants.values.filter { $0.shape.rank >= 2 }.map { $0.floatArray() })
+        #expect(!dequantized.isEmpty && dequantized.isSubset(of: backWeights))
+        let x = try NPY.read(path: Repo.path("Tests/Fixtures/corpus/\(model)_x.npy"))
+        let one = Tensor(
+            shape: Shape([1] + x.shape.dims.dropFirst()),
+            floats: Array(x.floatArray().prefix(x.elementCount / x.shape[0])))
+        // the QDQ graph is fkdc's int8 model computed in float between the quantizers: its fake-quant mode
+        let want = try FakeQuantEvaluator(graph: g).run([one])[0].floatArray()
+        let got = try QuantizedEvaluator(graph: back).run([one])[0].floatArray()
+        let scale = max(want.map(abs).max() ?? 0, 1e-6)
+        let err = zip(got, want).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(got.count == want.count && err <= 0.01 * scale, "\(model): |Δ| \(err) of \(scale)")
+    }
+
     /// `--emit trt-calib`: TensorRT's calibration cache text, one line per quantized activation
     /// named as in the imported ONNX, each scale amax/127 of fkdc's range, as float32 bits in hex.
     @Test func tensorRTCacheHoldsEveryActivationScale() throws {

@@ -29,6 +29,8 @@ enum ONNXArity {
         t["Split"] = (1, 2, 1)
         t["Pad"] = (1, 4, 1)
         t["Conv"] = (2, 3, 1)
+        t["QuantizeLinear"] = (2, 3, 1)
+        t["DequantizeLinear"] = (2, 3, 1)
         t["BatchNormalization"] = (5, 5, 1)
         t["Gemm"] = (2, 3, 1)
         t["LayerNormalization"] = (2, 3, 1)

@@ -6,6 +6,7 @@ enum ONNXOps {
     typealias Lowering = @Sendable (inout ONNXImporter, ONNXModel.Node) throws(FrontendError) -> [ONNXRef]
 
     static let table: [String: Lowering] = neural.merging(elementwise) { a, _ in a }.merging(layout) { a, _ in a }
+        .merging(quantization) { a, _ in a }
 
     // MARK: Neural network layers
 
