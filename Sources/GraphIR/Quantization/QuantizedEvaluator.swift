@@ -109,7 +109,8 @@ public struct QuantizedEvaluator {
         case .weightedFloat(let p):
             let x = try int8(0)
             let w = try weights()
-            guard x.count * w.shape[0] == w.elementCount, p.bias.count == w.shape[0] else {
+            let cells = x.count.multipliedReportingOverflow(by: w.shape[0])
+            guard !cells.overflow, cells.partialValue == w.elementCount, p.bias.count == w.shape[0] else {
                 throw IRError(.unsupported, at: node.name, "\(node.op.name): a float32 output needs one input row")
             }
             return .f32(Int8Kernels.linearToFloat(x, w: w, p, outShape: outShape))
