@@ -145,6 +145,7 @@ def main():
         "pt": ["Tests/Fixtures/hostile/%s" % f for f in ["legacy_format.pt"]],
         "safetensors": ["Tests/Fixtures/hostile/overlapping.safetensors"],
         "onnx": ["Tests/Fixtures/valid/decomposed_layernorm_gelu.onnx", "Tests/Fixtures/valid/external_data.onnx",
+                 "Tests/Fixtures/valid/tiny_qdq.onnx",
                  "Tests/Fixtures/hostile/cycle.onnx", "Tests/Fixtures/hostile/unsupported_op.onnx"],
         "fkdc": ["Tests/Fixtures/valid/tiny.fkdc", "Tests/Fixtures/valid/tiny_v1.fkdc"],
         "fkir": ["Tests/Fixtures/valid/tiny_bn.fkir", "Tests/Fixtures/valid/tiny_int8.fkir"],

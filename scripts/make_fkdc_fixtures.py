@@ -3,7 +3,8 @@
 
 1. Tests/Fixtures/valid/tiny_bn.fkir: a small float graph with batch norms (conv, depthwise,
    1x1 conv, residual add, pooling, classifier), deterministic weights.
-2. Tests/Fixtures/valid/tiny.fkdc: `fkdc compile` of it (data-free), made with the built fkdc.
+2. Tests/Fixtures/valid/tiny.fkdc: `fkdc compile` of it (data-free), made with the built fkdc, and
+   tiny_qdq.onnx, the same compile's `--emit onnx-qdq`.
 3. Tests/Fixtures/hostile/*.fkdc: that file damaged one way each; the checksum is recomputed
    where the damage is structural, so the reader's structural checks (not only the CRC) are hit.
    Damage inside the deflated sections is made by make_hostile_fixtures.py (run it after this).
@@ -90,9 +91,11 @@ def main():
         f.write(tiny_graph())
     out = tempfile.mkdtemp()
     try:
-        subprocess.run([fkdc, "compile", src, "--target", "generic-c", "--max-size-ratio", "100", "-o", out], check=True, cwd=ROOT,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run([fkdc, "compile", src, "--target", "generic-c", "--max-size-ratio", "100", "--emit", "onnx-qdq",
+                        "-o", out], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
         shutil.copy(os.path.join(out, "model.fkdc"), os.path.join(VALID, "tiny.fkdc"))
+        # the same model as a QDQ ONNX (a fuzzing seed for the reader's QuantizeLinear/DequantizeLinear)
+        shutil.copy(os.path.join(out, "model_qdq.onnx"), os.path.join(VALID, "tiny_qdq.onnx"))
     finally:
         shutil.rmtree(out)
     good = open(os.path.join(VALID, "tiny.fkdc"), "rb").read()
