@@ -41,7 +41,7 @@ enum QDQExport {
     }
 
     enum DataType: Int64 {
-        case float = 1, int8 = 3, int64 = 7
+        case float = 1, uint8 = 2, int8 = 3, int64 = 7
     }
 
     static func tensor(_ name: String, _ type: DataType, dims: [Int], raw: [UInt8]) -> Proto {
@@ -206,15 +206,24 @@ enum QDQExport {
             try emit(n, ins, out, &w, fail: { m in fail(n, m) })
             define(n.outputs[0])
         }
-        var graph = Proto()
-        for n in w.nodes { graph.message(1, n) }
-        graph.string(2, g.name.isEmpty ? "fkdc" : g.name)
-        for i in w.initializers { graph.message(5, i) }
-        for id in g.inputs { graph.message(11, valueInfo(g.values[id].name, dims: g.values[id].shape.dims)) }
+        var outputs: [(String, [Int])] = []
         for id in g.outputs {
             guard let r = read[id] else { throw DriverError(.badInput, "--emit onnx-qdq: the output is not computed") }
-            graph.message(12, valueInfo(r, dims: g.values[id].shape.dims))
+            outputs.append((r, g.values[id].shape.dims))
         }
+        return assemble(
+            w, name: g.name.isEmpty ? "fkdc" : g.name,
+            inputs: g.inputs.map { (g.values[$0].name, g.values[$0].shape.dims) }, outputs: outputs)
+    }
+
+    /// A ModelProto (IR version 7, opset 13) around the writer's nodes and initializers.
+    static func assemble(_ w: Writer, name: String, inputs: [(String, [Int])], outputs: [(String, [Int])]) -> [UInt8] {
+        var graph = Proto()
+        for n in w.nodes { graph.message(1, n) }
+        graph.string(2, name)
+        for i in w.initializers { graph.message(5, i) }
+        for (n, d) in inputs { graph.message(11, valueInfo(n, dims: d)) }
+        for (n, d) in outputs { graph.message(12, valueInfo(n, dims: d)) }
         var opsetID = Proto()
         opsetID.string(1, "")
         opsetID.int(2, Self.opset)

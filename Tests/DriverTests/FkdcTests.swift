@@ -134,6 +134,51 @@ import Testing
         #expect(got.count == want.count && err <= 0.01 * scale, "\(model): |Δ| \(err) of \(scale)")
     }
 
+    /// QuantizeLinear/DequantizeLinear the reader refuses, each with exit 2 and the reason; a
+    /// uint8 QDQ pair reads as the same real values on int8 codes.
+    @Test(arguments: [
+        ("zero scale", "scales must be finite and positive"), ("per-channel activation", "per channel"),
+        ("mismatched pair", "same scale and zero point"), ("weights on the wrong axis", "scales for"),
+        ("uint8", ""),
+    ])
+    func qdqNodesAreChecked(what: String, reason: String) throws {
+        typealias W = QDQExport.Writer
+        var w = W()
+        let f = { (v: [Float]) in QDQExport.floats(v) }
+        var s = w.initializer("s", .float, dims: [], raw: f([what == "zero scale" ? 0 : 0.05]))
+        var z = w.initializer("z", .int8, dims: [], raw: [3])
+        if what == "per-channel activation" {
+            s = w.initializer("s2", .float, dims: [2], raw: f([0.05, 0.1]))
+            z = w.initializer("z2", .int8, dims: [2], raw: [0, 0])
+        }
+        if what == "uint8" { z = w.initializer("zu", .uint8, dims: [], raw: [131]) }
+        let s3 = what == "mismatched pair" ? w.initializer("s3", .float, dims: [], raw: f([0.06])) : s
+        w.node("QuantizeLinear", ["x", s, z], ["q"])
+        w.node("DequantizeLinear", ["q", s3, z], ["dq"])
+        // a per-channel weight: 2 scales along axis 0 of a [2, 2, 1, 1] int8 tensor (axis 1 when wrong)
+        let wt = w.initializer("w", .int8, dims: [2, 2, 1, 1], raw: [1, 2, 3, 4])
+        let n = what == "weights on the wrong axis" ? 3 : 2
+        let ws = w.initializer("ws", .float, dims: [n], raw: f(Array([0.5, 0.25, 1].prefix(n))))
+        let wz = w.initializer("wz", .int8, dims: [n], raw: [UInt8](repeating: 0, count: n))
+        w.node("DequantizeLinear", [wt, ws, wz], ["wf"], [("axis", .int(0))])
+        w.node("Conv", ["dq", "wf"], ["y"])
+        let bytes = QDQExport.assemble(w, name: "t", inputs: [("x", [1, 2, 3, 3])], outputs: [("y", [1, 2, 3, 3])])
+        let dir = try tempDir("qdq-bad")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let path = dir + "/m.onnx"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        if reason.isEmpty {
+            let g = try ModelLoader.load(path: path).graph
+            let q = try #require(g.nodes.first { $0.op == .quantize }.flatMap { g.values[$0.outputs[0]].quant })
+            #expect(q.scales == [0.05] && q.zeroPoints == [3])  // 131 − 128
+            let wf = try #require(g.constants.values.first { $0.shape.dims == [2, 2, 1, 1] })
+            #expect(wf.floatArray() == [0.5, 1, 0.75, 1])
+            return
+        }
+        let e = #expect(throws: DriverError.self) { try ModelLoader.load(path: path) }
+        #expect(e?.exitCode == 2 && e?.message.contains(reason) == true, "\(e?.message ?? "")")
+    }
+
     /// `--emit trt-calib`: TensorRT's calibration cache text, one line per quantized activation
     /// named as in the imported ONNX, each scale amax/127 of fkdc's range, as float32 bits in hex.
     @Test func tensorRTCacheHoldsEveryActivationScale() throws {
