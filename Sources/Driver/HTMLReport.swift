@@ -164,10 +164,9 @@ public enum HTMLReport {
                 tooltip: "\(p.0): \(bytes(p.1))")
             x += w
         }
-        var lx = 0.0
         for (i, p) in parts.enumerated() {
             let col = Double(i % 4), row = Double(i / 4)
-            lx = col * 225
+            let lx = col * 225
             svg.rect(x: lx, y: 80 + row * 22, width: 12, height: 12, fill: partColours[i % partColours.count])
             svg.text("\(p.0) \(bytes(p.1))", x: lx + 16, y: 90 + row * 22, size: 11)
         }
