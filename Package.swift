@@ -41,7 +41,7 @@ let package = Package(
             cSettings: [.unsafeFlags(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-ffp-contract=off"])]),
         .target(name: "GraphIR", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: optimisedInDebug),
         .target(name: "Frontends", dependencies: ["GraphIR", "CZlib", "CProtobufC", "CONNX"]),
-        .target(name: "Passes", dependencies: ["GraphIR"], swiftSettings: optimisedInDebug),
+        .target(name: "Passes", dependencies: ["GraphIR", "COpenBLAS"], swiftSettings: optimisedInDebug),
         .target(name: "Codegen", dependencies: ["GraphIR", "CKernels", "CZlib"], swiftSettings: optimisedInDebug),
         .target(
             name: "Driver", dependencies: ["GraphIR", "Frontends", "Passes", "Codegen", "CImageDecode", "CKernels"]),

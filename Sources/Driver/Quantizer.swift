@@ -33,6 +33,14 @@ public enum BiasCorrectionMode: String, Sendable, CaseIterable {
     }
 }
 
+/// `--rounding`: how weights are rounded to their int8 levels.
+public enum RoundingMode: String, Sendable, CaseIterable {
+    /// To the nearest level.
+    case nearest
+    /// Learned on the calibration data, per layer (`AdaRound`).
+    case adaround
+}
+
 /// `--weights`: where generated C finds its weights.
 public enum WeightPlacement: String, Sendable, CaseIterable {
     /// `static const` arrays in model.c.
@@ -56,6 +64,9 @@ public struct QuantizeOptions: Sendable {
     public var int8Logits = false
     /// Error-aware calibration: each layer on the outputs of the already-quantized layers before it.
     public var sequential = false
+    /// Weight rounding, and AdaRound's iterations per layer.
+    public var rounding: RoundingMode = .nearest
+    public var adaroundIterations = AdaRound.defaultIterations
     /// Bias correction: analytic from batch-norm statistics without data, empirical (calibration
     /// data's channel means) with it. nil (auto): on for data-free ranges only — with data it
     /// measured slightly worse on the sample student (README's ablation).
@@ -85,6 +96,8 @@ public struct QuantizeResult: Sendable {
     public var ranges: [String: (Float, Float)]
     /// Layers whose bias was corrected for the mean weight-rounding error.
     public var biasCorrected = 0
+    /// What learned rounding did per layer (empty with nearest rounding).
+    public var adaround: [AdaRound.Layer] = []
     public var floatNodes: [(node: String, op: String, reason: String)]
     /// "data-free (batch-norm statistics)" or "minmax on 16 samples of …".
     public var calibration: String
@@ -110,6 +123,12 @@ public enum Quantizer {
     public static func run(
         _ model: LoadedModel, options: QuantizeOptions, progress: ProgressBar? = nil
     ) throws(DriverError) -> QuantizeResult {
+        // one BLAS thread: OpenBLAS's sums, and with them calibrated ranges and learned rounding,
+        // change with its thread count (measured: 2486 bytes of the student's .fkdc differed
+        // between 1 and 2 threads), and compiles must give the same bytes on any machine
+        let threads = Evaluator.threads
+        Evaluator.setThreads(1)
+        defer { Evaluator.setThreads(threads) }
         var ctx = PassContext()
         // fusion leaves alone what would take an op out of int8 (hard_swish into a conv)
         ctx.fusableActivations = Int8Support.fusable
@@ -139,11 +158,21 @@ public enum Quantizer {
             guard !options.sequential else {
                 throw DriverError(.usage, "sequential calibration needs calibration data (--calib)")
             }
+            guard options.rounding == .nearest else {
+                throw DriverError(.usage, "--rounding adaround learns the rounding on calibration data: give --calib")
+            }
             ctx.quantization.source = .dataFree(mean: pre.mean, std: pre.std)
         }
         ctx.quantization.perTensorWeights = options.perTensor
         ctx.quantization.int8Logits = options.int8Logits
         ctx.quantization.biasCorrection = options.biasCorrection
+        if options.rounding == .adaround {
+            guard (1...100_000).contains(options.adaroundIterations) else {
+                throw DriverError(
+                    .usage, "--adaround-iterations must be 1 to 100000, not \(options.adaroundIterations)")
+            }
+            ctx.quantization.adaround = AdaRound(iterations: options.adaroundIterations)
+        }
         let bar = progress
         ctx.quantization.progress = { label, done, total in
             if done <= 1 { bar?.start(label, total: total) }
@@ -157,7 +186,8 @@ public enum Quantizer {
         }
         let quant = ctx.quantization
         var result = QuantizeResult(
-            float: g, int8: q, ranges: quant.ranges, biasCorrected: quant.biasCorrected, floatNodes: quant.floatNodes,
+            float: g, int8: q, ranges: quant.ranges, biasCorrected: quant.biasCorrected, adaround: quant.adaroundLayers,
+            floatNodes: quant.floatNodes,
             calibration: quant.calibration, passes: records, accuracy: nil, skipped: skipped, preprocessing: pre)
         if let val = options.val {
             let data = try DatasetLoader.load(

@@ -119,6 +119,28 @@ public enum Report {
                     ("weights", .string(options.quantize.perTensor ? "per-tensor" : "per-channel")),
                     ("logits", .string(options.quantize.int8Logits ? "int8" : "float32 from int32 accumulators")),
                     ("bias_corrected_layers", .int(q.biasCorrected)),
+                    ("rounding", .string(options.quantize.rounding.rawValue)),
+                    (
+                        "adaround",
+                        q.adaround.isEmpty
+                            ? .null
+                            : .object([
+                                ("iterations", .int(options.quantize.adaroundIterations)),
+                                (
+                                    "layers",
+                                    .array(
+                                        q.adaround.map { l in
+                                            .object([
+                                                ("node", .string(l.node)),
+                                                ("nearest_sqnr_db", num(l.nearestSQNR)),
+                                                ("adaround_sqnr_db", num(l.adaroundSQNR)),
+                                                ("flipped_weights", .int(l.flipped)), ("weights", .int(l.weights)),
+                                                ("kept", .bool(l.kept)),
+                                            ])
+                                        })
+                                ),
+                            ])
+                    ),
                 ])
             ),
             (

@@ -13,6 +13,7 @@ public enum PassRegistry {
         EstimateRangesPass.self,
         BiasCorrectionPass.self,
         QuantizePass.self,
+        AdaRoundPass.self,
     ]
 
     /// What `compile` and `opt` run unless told otherwise.
@@ -30,6 +31,7 @@ public enum PassRegistry {
         EstimateRangesPass.self,
         BiasCorrectionPass.self,
         QuantizePass.self,
+        AdaRoundPass.self,
     ]
 
     public static func named(_ name: String) -> (any Pass.Type)? { all.first { $0.name == name } }

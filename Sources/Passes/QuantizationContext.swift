@@ -25,6 +25,10 @@ public struct QuantizationContext: Sendable {
     public var int8Logits = false
     /// Bias correction; nil (auto): on for data-free ranges only.
     public var biasCorrection: Bool?
+    /// Learned rounding after `quantize` (`--rounding adaround`); nil: nearest.
+    public var adaround: AdaRound?
+    /// The graph as `quantize` received it, kept by `quantize` when `adaround` is set.
+    public var floatGraph: Graph?
     /// Called with (what, done, total) while ranges are estimated on data.
     public var progress: (@Sendable (String, Int, Int) -> Void)?
 
@@ -41,6 +45,9 @@ public struct QuantizationContext: Sendable {
     public var biasCorrected = 0
     /// Nodes `quantize` left in float32 (no int8 kernel, or no range), as (node, op).
     public var floatNodes: [(node: String, op: String, reason: String)] = []
+
+    /// What `adaround` did, layer by layer.
+    public var adaroundLayers: [AdaRound.Layer] = []
 
     public init() {}
 }

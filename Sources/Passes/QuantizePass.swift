@@ -11,6 +11,7 @@ struct QuantizePass: Pass {
 
     func run(on graph: inout Graph, context: inout PassContext) throws(PassError) {
         let q = context.quantization
+        if q.adaround != nil { context.quantization.floatGraph = graph }
         var b = Builder(old: graph, ranges: q.ranges, perTensor: q.perTensorWeights)
         try b.build()
         if !q.int8Logits {

@@ -267,6 +267,15 @@ struct Compile: ParsableCommand {
     )
     var calibMode: CalibrationMode = .standard
 
+    @Option(
+        help:
+            "Weight rounding: nearest, or adaround (each layer's weights rounded up or down to fit its float output on --calib; slower)."
+    )
+    var rounding: RoundingMode = .nearest
+
+    @Option(help: "Optimisation steps per layer for --rounding adaround.")
+    var adaroundIterations = QuantizeOptions().adaroundIterations
+
     @Option(help: "Validation data: image folder or .npy.")
     var val: String?
 
@@ -336,6 +345,8 @@ struct Compile: ParsableCommand {
         o.int8Logits = int8Logits
         o.biasCorrection = biasCorrection.setting
         o.sequential = calibMode == .sequential
+        o.rounding = rounding
+        o.adaroundIterations = adaroundIterations
         o.val = val
         o.valLabels = valLabels
         if let t = thresholds {
@@ -617,6 +628,7 @@ extension Preprocessing.Channels: ExpressibleByArgument {}
 extension Preprocessing.Pipeline: ExpressibleByArgument {}
 extension Preprocessing.PadAlign: ExpressibleByArgument {}
 extension CalibrationMode: ExpressibleByArgument {}
+extension RoundingMode: ExpressibleByArgument {}
 extension BiasCorrectionMode: ExpressibleByArgument {}
 extension WeightPlacement: ExpressibleByArgument {}
 

@@ -88,6 +88,38 @@ import Testing
         #expect(try #require(sequential.accuracy).logitSQNR > 10)
     }
 
+    @Test func learnedRoundingFitsEveryLayerOverNearest() throws {
+        let m = try ModelLoader.load(path: Repo.path("samples/student.pt"))
+        var o = options(calib: "samples/fundus/calib")
+        o.limit = 2
+        let nearest = try Quantizer.run(m, options: o)
+        o.rounding = .adaround
+        o.adaroundIterations = 40
+        let r = try Quantizer.run(m, options: o)
+        // every convolution and the classifier, each fitting its float output at least as well
+        #expect(r.adaround.count == 53)
+        #expect(r.adaround.allSatisfy { $0.adaroundSQNR >= $0.nearestSQNR })
+        #expect(r.adaround.contains { $0.kept && $0.flipped > 0 })
+        #expect(r.calibration.contains("adaround on"))
+        #expect(r.count("adaround", "layers re-rounded") == r.adaround.filter(\.kept).count)
+        // the same ranges; only weights change, each by at most one level
+        #expect(Set(r.ranges.keys) == Set(nearest.ranges.keys))
+        var moved = 0
+        for (id, t) in r.int8.constants where t.dtype == .int8 {
+            let name = r.int8.values[id].name
+            let n = try #require(nearest.int8.constants.first { nearest.int8.values[$0.key].name == name }?.value)
+            let (a, b) = (t.int64ArrayExact(), n.int64ArrayExact())
+            #expect(zip(a, b).allSatisfy { abs($0 - $1) <= 1 })
+            moved += zip(a, b).filter { $0 != $1 }.count
+        }
+        #expect(moved == r.adaround.map(\.flipped).reduce(0, +))
+        // the model still agrees with fp32
+        #expect(try #require(r.accuracy).agreement == 1)
+        o.calib = nil
+        let e = #expect(throws: DriverError.self) { try Quantizer.run(m, options: o) }
+        #expect(e?.message.contains("give --calib") == true)
+    }
+
     @Test func teacherRetention() throws {
         let m = try ModelLoader.load(path: Repo.path("samples/student.ckpt"))
         var o = options()

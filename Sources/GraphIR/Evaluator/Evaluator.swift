@@ -24,6 +24,9 @@ public struct Evaluator {
     /// Sets the number of threads OpenBLAS uses (1 for single-thread measurements).
     public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
 
+    /// The number of threads OpenBLAS uses now.
+    public static var threads: Int { Int(openblas_get_num_threads()) }
+
     /// The CPU kernel set OpenBLAS chose (e.g. "Haswell"; "Prescott" is its SSE3 fallback).
     public static var blasCoreName: String { openblas_get_corename().map { String(cString: $0) } ?? "unknown" }
 

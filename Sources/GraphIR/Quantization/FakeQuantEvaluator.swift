@@ -17,24 +17,25 @@ public struct FakeQuantEvaluator {
         self.graph = graph
         float = Evaluator(graph: graph)
         var c: [ValueID: FloatBuffer] = [:]
-        for (id, t) in graph.constants {
-            guard let q = graph.values[id].quant, t.dtype == .int8 || t.dtype == .int32 else {
-                c[id] = FloatBuffer(t)
-                continue
-            }
-            let ints = t.int64ArrayExact()
-            let per = ints.count / max(q.scales.count, 1)
-            let f = ints.indices.map { i in
-                let ch = q.scales.count == 1 ? 0 : i / per
-                return Float(ints[i] - Int64(q.zeroPoints[ch])) * q.scales[ch]
-            }
-            c[id] = FloatBuffer(Tensor(shape: t.shape, floats: f))
-        }
+        for (id, t) in graph.constants { c[id] = Self.dequantized(t, graph.values[id].quant) }
         constants = c
         var last = [Int](repeating: -1, count: graph.values.count)
         for (i, n) in graph.nodes.enumerated() { for v in n.inputs { last[v] = i } }
         for v in graph.outputs { last[v] = Int.max }
         lastUse = last
+    }
+
+    /// A constant as the fake-quant mode reads it: int8 and int32 codes with parameters
+    /// dequantized (weights w·s[c], biases b·s_in·s_w[c]), anything else as float32.
+    static func dequantized(_ t: Tensor, _ q: QuantParams?) -> FloatBuffer {
+        guard let q, t.dtype == .int8 || t.dtype == .int32 else { return FloatBuffer(t) }
+        let ints = t.int64ArrayExact()
+        let per = ints.count / max(q.scales.count, 1)
+        let f = ints.indices.map { i in
+            let ch = q.scales.count == 1 ? 0 : i / per
+            return Float(ints[i] - Int64(q.zeroPoints[ch])) * q.scales[ch]
+        }
+        return FloatBuffer(Tensor(shape: t.shape, floats: f))
     }
 
     /// Rounds every element to the int8 grid of `q` (per tensor).
@@ -69,42 +70,51 @@ public struct FakeQuantEvaluator {
                 guard let b = env[id] else { throw IRError(.undefinedValue, at: node.name, "input not computed") }
                 args.append(b)
             }
-            let outV = graph.values[node.outputs[0]]
-            let out: FloatBuffer
-            switch node.op {
-            case .quantize:
-                guard let q = outV.quant else {
-                    throw IRError(.missingQuantParams, at: node.name, "quantize without output parameters")
-                }
-                out = FloatBuffer(shape: args[0].shape)
-                out.ptr.update(from: args[0].ptr, count: out.count)
-                Self.roundToGrid(out, q)
-            case .dequantize:
-                out = args[0]
-            default:
-                let o = try float.execute(node, args)
-                if outV.dtype == .int8 {
-                    guard let q = outV.quant else {
-                        throw IRError(.missingQuantParams, at: node.name, "int8 output without parameters")
-                    }
-                    // a view (reshape) must not round its input's storage: copy first
-                    if o.storage === args.first?.storage {
-                        let c = FloatBuffer(shape: o.shape)
-                        c.ptr.update(from: o.ptr, count: c.count)
-                        Self.roundToGrid(c, q)
-                        out = c
-                    } else {
-                        Self.roundToGrid(o, q)
-                        out = o
-                    }
-                } else {
-                    out = o
-                }
-            }
+            let out = try Self.execute(node, args, output: graph.values[node.outputs[0]], float: float)
             env[node.outputs[0]] = out
             observe?(node, out.buffer)
             for id in node.inputs where lastUse[id] == i && graph.constants[id] == nil { env[id] = nil }
         }
         return graph.outputs.map { env[$0]!.tensor() }
+    }
+
+    /// One node in the fake-quant mode: `quantize` rounds to its output's grid, `dequantize`
+    /// passes its (already dequantized) input on, every other node runs its float32 kernel and an
+    /// int8 output is rounded to its grid.
+    static func execute(_ node: Node, _ args: [FloatBuffer], output outV: Value, float: Evaluator) throws(IRError)
+        -> FloatBuffer
+    {
+        let out: FloatBuffer
+        switch node.op {
+        case .quantize:
+            guard let q = outV.quant else {
+                throw IRError(.missingQuantParams, at: node.name, "quantize without output parameters")
+            }
+            out = FloatBuffer(shape: args[0].shape)
+            out.ptr.update(from: args[0].ptr, count: out.count)
+            Self.roundToGrid(out, q)
+        case .dequantize:
+            out = args[0]
+        default:
+            let o = try float.execute(node, args)
+            if outV.dtype == .int8 {
+                guard let q = outV.quant else {
+                    throw IRError(.missingQuantParams, at: node.name, "int8 output without parameters")
+                }
+                // a view (reshape) must not round its input's storage: copy first
+                if o.storage === args.first?.storage {
+                    let c = FloatBuffer(shape: o.shape)
+                    c.ptr.update(from: o.ptr, count: c.count)
+                    Self.roundToGrid(c, q)
+                    out = c
+                } else {
+                    Self.roundToGrid(o, q)
+                    out = o
+                }
+            } else {
+                out = o
+            }
+        }
+        return out
     }
 }
