@@ -67,6 +67,8 @@ public struct QuantizeOptions: Sendable {
     /// Weight rounding, and AdaRound's iterations per layer.
     public var rounding: RoundingMode = .nearest
     public var adaroundIterations = AdaRound.defaultIterations
+    /// Accuracy-targeted mixed precision (needs `val`).
+    public var target = AccuracyTarget()
     /// Bias correction: analytic from batch-norm statistics without data, empirical (calibration
     /// data's channel means) with it. nil (auto): on for data-free ranges only — with data it
     /// measured slightly worse on the sample student (README's ablation).
@@ -107,6 +109,25 @@ public struct QuantizeResult: Sendable {
     public var skipped: [(file: String, reason: String)]
     /// The preprocessing applied to image data (the model's input size filled in).
     public var preprocessing = Preprocessing()
+    /// What the accuracy target kept in float32 (nil without a target).
+    public var mixedPrecision: MixedPrecisionResult?
+}
+
+/// The outcome of `--target-agreement` / `--target-top1-drop`.
+public struct MixedPrecisionResult: Sendable {
+    public var target: AccuracyTarget
+    /// Whether the result meets the target on the validation data.
+    public var met: Bool
+    /// Each activation kept in float32, best first: its name, the nodes kept with it, and the
+    /// logit SQNR (fake-quant) with it alone in float32.
+    public var kept: [(value: String, nodes: [String], sqnr: Double)]
+    /// The result's top-1 agreement (fraction) and top-1 drop (points).
+    public var agreement: Double
+    public var top1Drop: Double?
+    /// Exact int8 evaluations of the validation data the search ran.
+    public var evaluations: Int
+    /// The bytes the float32 layers add to the weights.
+    public var extraBytes: Int
 }
 
 extension QuantizeResult {
@@ -179,19 +200,60 @@ public enum Quantizer {
             bar?.update(done)
             if done == total { bar?.finish() }
         }
-        var q = g
-        do { records += try PassManager(passes: PassRegistry.quantizePipeline).run(on: &q, context: &ctx) } catch {
-            let file = options.calib ?? model.path
-            throw DriverError(.badInput, "\(file): \(error.description)")
+        if options.target.isSet {
+            guard options.val != nil else {
+                throw DriverError(
+                    .usage, "--target-agreement and --target-top1-drop are measured on validation data: give --val")
+            }
+            if options.target.top1Drop != nil, options.val.map({ $0.hasSuffix(".npy") }) == true,
+                options.valLabels == nil
+            {
+                throw DriverError(.usage, "--target-top1-drop needs labelled validation data (--val-labels)")
+            }
         }
+        let file = options.calib ?? model.path
+        // ranges (and corrected biases), then the int8 graph from them
+        var prequantized = g
+        var q = g
+        var plainContext = ctx
+        var roundingRecords: [PassRecord] = []
+        do {
+            records += try PassManager(passes: PassRegistry.rangePipeline).run(on: &prequantized, context: &ctx)
+            q = prequantized
+            plainContext = ctx
+            roundingRecords = try PassManager(passes: PassRegistry.roundingPipeline).run(on: &q, context: &plainContext)
+        } catch { throw DriverError(.badInput, "\(file): \(error.description)") }
+        var valData: Dataset?
+        if let val = options.val {
+            valData = try DatasetLoader.load(
+                path: val, labels: options.valLabels, preprocessing: pre, strict: options.strict, limit: options.limit)
+        }
+        var mixed: MixedPrecisionResult?
+        if options.target.isSet, let data = valData {
+            guard options.target.top1Drop == nil || data.labels != nil else {
+                throw DriverError(.usage, "\(data.source): --target-top1-drop needs labelled validation data")
+            }
+            let plainBytes = q.constantBytes
+            let o = try MixedPrecision.search(
+                float: g, prequantized: prequantized, context: ctx, plain: q, plainRecords: roundingRecords,
+                plainContext: plainContext, data: data, target: options.target, progress: progress)
+            q = o.int8
+            plainContext = o.context
+            roundingRecords = o.records
+            mixed = MixedPrecisionResult(
+                target: options.target, met: o.met, kept: o.kept.map { ($0.value, $0.nodes, $0.sqnr) },
+                agreement: o.agreement, top1Drop: o.top1Drop, evaluations: o.evaluations,
+                extraBytes: q.constantBytes - plainBytes)
+        }
+        ctx = plainContext
+        records += roundingRecords
         let quant = ctx.quantization
         var result = QuantizeResult(
             float: g, int8: q, ranges: quant.ranges, biasCorrected: quant.biasCorrected, adaround: quant.adaroundLayers,
             floatNodes: quant.floatNodes,
             calibration: quant.calibration, passes: records, accuracy: nil, skipped: skipped, preprocessing: pre)
-        if let val = options.val {
-            let data = try DatasetLoader.load(
-                path: val, labels: options.valLabels, preprocessing: pre, strict: options.strict, limit: options.limit)
+        result.mixedPrecision = mixed
+        if let val = options.val, let data = valData {
             result.skipped += data.skipped
             result.accuracy = try AccuracyReport.measure(
                 float: g, int8: q, data: data, progress: progress, thresholds: options.thresholds)

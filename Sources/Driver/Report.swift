@@ -99,6 +99,24 @@ public enum Report {
             ])
         }
         let fp32Bytes = parameters * 4
+        let mixedPrecision: JSON =
+            q.mixedPrecision.map { m in
+                .object([
+                    ("target_agreement", num(m.target.agreement)), ("target_top1_drop", num(m.target.top1Drop)),
+                    ("met", .bool(m.met)), ("agreement", .double(m.agreement)), ("top1_drop", num(m.top1Drop)),
+                    ("evaluations", .int(m.evaluations)), ("extra_weight_bytes", .int(m.extraBytes)),
+                    (
+                        "kept_float32",
+                        .array(
+                            m.kept.map { k in
+                                .object([
+                                    ("value", .string(k.value)), ("nodes", .array(k.nodes.map { .string($0) })),
+                                    ("logit_sqnr_db_alone", num(k.sqnr)),
+                                ])
+                            })
+                    ),
+                ])
+            } ?? .null
         return .object([
             ("fkdc_version", .string(FkdcVersion.string)),
             ("target", .string(options.target.name)),
@@ -158,6 +176,7 @@ public enum Report {
             ("preprocessing", .string(preprocessing)),
             ("accuracy", .object(accuracy)),
             ("teacher", teacher),
+            ("mixed_precision", mixedPrecision),
             (
                 "float32_ops",
                 .array(
@@ -229,6 +248,16 @@ public enum Report {
             if let t = a.teacher { out += row("teacher top-1", "\(pct(t.top1)), retention \(pct(a.retention))") }
         } else {
             out += row("accuracy", "not measured (no --val data)")
+        }
+        if let m = r.quantized.mixedPrecision {
+            let what =
+                m.kept.isEmpty
+                ? "plain int8 meets it"
+                : "\(m.kept.count) activations kept float32 (\(m.kept.flatMap(\.nodes).count) ops: "
+                    + m.kept.map(\.value).joined(separator: ", ") + "), +\(m.extraBytes) weight bytes"
+            out += row(
+                "accuracy target",
+                "\(m.target.text): \(m.met ? "met" : "MISSED") with \(what); \(m.evaluations) int8 evaluations")
         }
         for p in r.quantized.passes where !p.counts.isEmpty {
             out += row("pass " + p.name, p.counts.map { "\($0.0) \($0.1)" }.joined(separator: ", "))

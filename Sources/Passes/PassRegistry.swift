@@ -26,13 +26,15 @@ public enum PassRegistry {
         DeadCodeEliminationPass.self,
     ]
 
-    /// What `compile` runs after the default pipeline (`context.quantization` configures it).
-    public static let quantizePipeline: [any Pass.Type] = [
-        EstimateRangesPass.self,
-        BiasCorrectionPass.self,
-        QuantizePass.self,
-        AdaRoundPass.self,
-    ]
+    /// What `compile` runs after the default pipeline (`context.quantization` configures it):
+    /// `rangePipeline`, then `roundingPipeline`.
+    public static let quantizePipeline: [any Pass.Type] = rangePipeline + roundingPipeline
+
+    /// Activation ranges, and the float graph's biases corrected where configured.
+    public static let rangePipeline: [any Pass.Type] = [EstimateRangesPass.self, BiasCorrectionPass.self]
+
+    /// The int8 graph from those ranges (and `keepFloat`), its weights rounded as configured.
+    public static let roundingPipeline: [any Pass.Type] = [QuantizePass.self, AdaRoundPass.self]
 
     public static func named(_ name: String) -> (any Pass.Type)? { all.first { $0.name == name } }
 

@@ -25,6 +25,9 @@ public struct QuantizationContext: Sendable {
     public var int8Logits = false
     /// Bias correction; nil (auto): on for data-free ranges only.
     public var biasCorrection: Bool?
+    /// Nodes `quantize` leaves in float32 though they have an int8 kernel, with the reason
+    /// (accuracy-targeted mixed precision), by node name.
+    public var keepFloat: [String: String] = [:]
     /// Learned rounding after `quantize` (`--rounding adaround`); nil: nearest.
     public var adaround: AdaRound?
     /// The graph as `quantize` received it, kept by `quantize` when `adaround` is set.

@@ -12,7 +12,7 @@ struct QuantizePass: Pass {
     func run(on graph: inout Graph, context: inout PassContext) throws(PassError) {
         let q = context.quantization
         if q.adaround != nil { context.quantization.floatGraph = graph }
-        var b = Builder(old: graph, ranges: q.ranges, perTensor: q.perTensorWeights)
+        var b = Builder(old: graph, ranges: q.ranges, perTensor: q.perTensorWeights, keepFloat: q.keepFloat)
         try b.build()
         if !q.int8Logits {
             let n = b.g.floatOutputs()
@@ -29,6 +29,7 @@ struct QuantizePass: Pass {
         let old: Graph
         let ranges: [String: (Float, Float)]
         let perTensor: Bool
+        let keepFloat: [String: String]
         var g: Graph
         var f32: [ValueID: ValueID] = [:]
         var i8: [ValueID: ValueID] = [:]
@@ -38,8 +39,9 @@ struct QuantizePass: Pass {
         /// Quantized weights by old constant (a weight read by several nodes is stored once).
         var weightCache: [ValueID: (id: ValueID, scales: [Float])] = [:]
 
-        init(old: Graph, ranges: [String: (Float, Float)], perTensor: Bool) {
+        init(old: Graph, ranges: [String: (Float, Float)], perTensor: Bool, keepFloat: [String: String] = [:]) {
             self.old = old
+            self.keepFloat = keepFloat
             self.ranges = ranges
             self.perTensor = perTensor
             g = Graph(name: old.name)
@@ -104,6 +106,7 @@ struct QuantizePass: Pass {
 
         /// Why `node` stays float32, in words: the int8 table's reason, or what it lacked.
         func whyFloat32(_ node: Node) -> String {
+            if let why = keepFloat[node.name] { return why }
             switch Int8Support.decide(node, in: old) {
             case .float32(let reason): return reason
             case .int8IfInputIs: return "its input is not int8 (it keeps its input's parameters)"
@@ -117,7 +120,7 @@ struct QuantizePass: Pass {
         /// is known; returns false otherwise.
         mutating func int8Node(_ node: Node) throws(PassError) -> Bool {
             let outOld = node.outputs[0]
-            guard old.values[outOld].dtype == .float32 else { return false }
+            guard old.values[outOld].dtype == .float32, keepFloat[node.name] == nil else { return false }
             switch Int8Support.decide(node, in: old) {
             case .float32: return false
             case .int8IfInputIs:

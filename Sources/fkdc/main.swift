@@ -276,6 +276,18 @@ struct Compile: ParsableCommand {
     @Option(help: "Optimisation steps per layer for --rounding adaround.")
     var adaroundIterations = QuantizeOptions().adaroundIterations
 
+    @Option(
+        help:
+            "Accuracy-targeted mixed precision: keep the fewest layers in float32 for the int8 model's top-1 agreement with fp32 on --val to reach this, in percent."
+    )
+    var targetAgreement: Double?
+
+    @Option(
+        help:
+            "Accuracy-targeted mixed precision: keep the fewest layers in float32 for the top-1 drop on labelled --val to stay within this, in points."
+    )
+    var targetTop1Drop: Double?
+
     @Option(help: "Validation data: image folder or .npy.")
     var val: String?
 
@@ -347,6 +359,10 @@ struct Compile: ParsableCommand {
         o.sequential = calibMode == .sequential
         o.rounding = rounding
         o.adaroundIterations = adaroundIterations
+        for (flag, v) in [("target-agreement", targetAgreement), ("target-top1-drop", targetTop1Drop)] {
+            if let v, !v.isFinite || v < 0 || v > 100 { throw ValidationError("--\(flag) must be a number in 0…100") }
+        }
+        o.target = AccuracyTarget(agreement: targetAgreement, top1Drop: targetTop1Drop)
         o.val = val
         o.valLabels = valLabels
         if let t = thresholds {

@@ -120,6 +120,82 @@ import Testing
         #expect(e?.message.contains("give --calib") == true)
     }
 
+    /// A small model whose 1×1 convolution has one outlier weight: per-tensor weights round the
+    /// rest of that layer to zero and its output's range is the outlier channel's, so int8 misses
+    /// fp32's top-1 on many samples.
+    func outlierModel(_ dir: String) throws -> (LoadedModel, String) {
+        var s: UInt64 = 11
+        func next() -> Float {
+            s = s &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int64(bitPattern: s >> 11) % 20001) / 10000 - 1
+        }
+        func tensor(_ d: [Int], _ scale: Float) -> Tensor {
+            Tensor(shape: Shape(d), floats: (0..<d.reduce(1, *)).map { _ in next() * scale })
+        }
+        var g = Graph(name: "outlier")
+        let x = g.addInput(name: "input", shape: Shape([1, 3, 8, 8]))
+        let w1 = g.addConstant(name: "w1", tensor([8, 3, 3, 3], 0.5))
+        let h = try g.addNode(
+            name: "conv1", op: .conv2d(Conv2dAttrs(pad: [1, 1, 1, 1], activation: .relu)),
+            inputs: [x, w1, g.addConstant(name: "b1", tensor([8], 0.1))])
+        var w2 = tensor([8, 8, 1, 1], 0.3).floatArray()
+        // output channel 1, which the classifier ignores, sets the per-tensor scale
+        w2[9] = 200
+        let h2 = try g.addNode(
+            name: "conv2", op: .conv2d(Conv2dAttrs()),
+            inputs: [h, g.addConstant(name: "w2", Tensor(shape: Shape([8, 8, 1, 1]), floats: w2))])
+        // the classifier reads every pixel of every channel but channel 1
+        var w3 = tensor([4, 512], 0.2).floatArray()
+        for o in 0..<4 { for j in 64..<128 { w3[o * 512 + j] = 0 } }
+        g.outputs = [
+            try g.addNode(
+                name: "fc", op: .fullyConnected(),
+                inputs: [h2, g.addConstant(name: "w3", Tensor(shape: Shape([4, 512]), floats: w3))])
+        ]
+        let data = dir + "/x.npy"
+        try NPY.write(tensor([32, 3, 8, 8], 1), to: data)
+        return (
+            LoadedModel(
+                graph: g, path: dir + "/outlier.fkir", format: "fkir", architecture: "test", location: "",
+                unusedKeys: []), data
+        )
+    }
+
+    @Test func accuracyTargetKeepsTheFewestActivationsFloat() throws {
+        let dir = NSTemporaryDirectory() + "fkdc-target-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (m, data) = try outlierModel(dir)
+        var o = QuantizeOptions()
+        o.calib = data
+        o.val = data
+        o.perTensor = true
+        let plain = try Quantizer.run(m, options: o)
+        let a0 = try #require(plain.accuracy).agreement
+        #expect(a0 < 0.8, "plain int8 must miss the target for this test to mean anything: \(a0)")
+        o.target = AccuracyTarget(agreement: 90)
+        let r = try Quantizer.run(m, options: o)
+        let mp = try #require(r.mixedPrecision)
+        #expect(mp.met && mp.agreement >= 0.9)
+        // the exact evaluator's report says the same
+        #expect(try #require(r.accuracy).agreement == mp.agreement)
+        // fewer than everything: one activation, its producer and readers in float32 with the reason
+        #expect(mp.kept.count == 1, "\(mp.kept)")
+        let kept = Set(mp.kept.flatMap(\.nodes))
+        #expect(kept.contains("conv2"))
+        #expect(Set(r.floatNodes.map(\.node)) == kept)
+        #expect(r.floatNodes.allSatisfy { $0.reason.contains("accuracy target (agreement ≥ 90.0 %)") })
+        #expect(mp.extraBytes > 0 && mp.evaluations >= 2)
+        // a target plain int8 already meets keeps nothing
+        o.target = AccuracyTarget(agreement: a0 * 100)
+        let easy = try #require(try Quantizer.run(m, options: o).mixedPrecision)
+        #expect(easy.met && easy.kept.isEmpty && easy.evaluations == 1)
+        // a target without validation data is a usage error
+        o.val = nil
+        let e = #expect(throws: DriverError.self) { try Quantizer.run(m, options: o) }
+        #expect(e?.kind == .usage && e?.message.contains("give --val") == true)
+    }
+
     @Test func teacherRetention() throws {
         let m = try ModelLoader.load(path: Repo.path("samples/student.ckpt"))
         var o = options()

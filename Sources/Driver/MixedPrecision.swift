@@ -1,0 +1,203 @@
+import GraphIR
+import Passes
+
+/// `--target-agreement` / `--target-top1-drop`: what the int8 model must reach on the
+/// validation data.
+public struct AccuracyTarget: Sendable, Equatable {
+    /// Smallest top-1 agreement with fp32, in percent.
+    public var agreement: Double?
+    /// Largest top-1 drop from fp32, in percentage points (needs labels).
+    public var top1Drop: Double?
+
+    public init(agreement: Double? = nil, top1Drop: Double? = nil) {
+        self.agreement = agreement
+        self.top1Drop = top1Drop
+    }
+
+    public var isSet: Bool { agreement != nil || top1Drop != nil }
+
+    /// "agreement ≥ 99 %, top-1 drop ≤ 1 point".
+    public var text: String {
+        var parts: [String] = []
+        if let a = agreement { parts.append("agreement ≥ \(a) %") }
+        if let d = top1Drop { parts.append("top-1 drop ≤ \(d) points") }
+        return parts.joined(separator: ", ")
+    }
+}
+
+/// Accuracy-targeted mixed precision: the fewest int8 layers kept in float32 for the target to
+/// hold on the validation data.
+///
+/// The unit kept is an activation: the int8 op that produces it and the int8 ops that read it
+/// stay float32, so the value itself is never rounded to an int8 grid. Ranking: each unit alone
+/// in float32, by how far it lowers the logits' error (fake-quant mode, on up to
+/// `rankingSamples` validation samples). Search: the k best units together, k doubled until the
+/// exact int8 evaluator meets the target on all validation samples, then bisected to the
+/// smallest such k.
+enum MixedPrecision {
+    static let rankingSamples = 8
+
+    struct Unit {
+        var value: String
+        var nodes: [String]
+        /// Logit SQNR (fake-quant) with this unit alone in float32.
+        var sqnr: Double
+    }
+
+    struct Outcome {
+        var int8: Graph
+        var context: PassContext
+        var records: [PassRecord]
+        /// The units kept in float32, best first; empty when plain int8 met the target.
+        var kept: [Unit]
+        /// Agreement (fraction) and top-1 drop (points) of the result; exact int8 evaluations run.
+        var agreement: Double
+        var top1Drop: Double?
+        var evaluations: Int
+        var met: Bool
+    }
+
+    /// Exact int8 top-1 against fp32's on every sample: (agreement, top-1 drop in points).
+    static func score(_ q: Graph, _ data: Dataset, float predictions: [Int]) throws(DriverError) -> (Double, Double?) {
+        let e = QuantizedEvaluator(graph: q)
+        var agree = 0
+        var (fc, qc) = (0, 0)
+        for (i, x) in data.samples.enumerated() {
+            let p: Int
+            do { p = AccuracyReport.argmax(try e.run([x])[0]) } catch {
+                throw DriverError(.badInput, "\(data.source): \(error.description)")
+            }
+            if p == predictions[i] { agree += 1 }
+            if let l = data.labels?[i] {
+                if predictions[i] == l { fc += 1 }
+                if p == l { qc += 1 }
+            }
+        }
+        let n = Double(max(data.count, 1))
+        return (Double(agree) / n, data.labels == nil ? nil : Double(fc - qc) / n * 100)
+    }
+
+    static func meets(_ target: AccuracyTarget, agreement: Double, drop: Double?) -> Bool {
+        if let a = target.agreement, agreement * 100 < a - 1e-9 { return false }
+        if let d = target.top1Drop, (drop ?? .infinity) > d + 1e-9 { return false }
+        return true
+    }
+
+    /// Runs `quantize` (and `adaround` when `rounding`) on `pre` with `keep` in float32.
+    static func quantize(_ pre: Graph, _ ctx: PassContext, keep: [String: String], rounding: Bool) throws(DriverError)
+        -> (Graph, PassContext, [PassRecord])
+    {
+        var c = ctx
+        c.quantization.keepFloat = keep
+        if !rounding { c.quantization.adaround = nil }
+        var q = pre
+        do {
+            let r = try PassManager(passes: PassRegistry.roundingPipeline).run(on: &q, context: &c)
+            return (q, c, r)
+        } catch { throw DriverError(.badInput, error.description) }
+    }
+
+    static func search(
+        float g: Graph, prequantized pre: Graph, context ctx: PassContext, plain: Graph, plainRecords: [PassRecord],
+        plainContext: PassContext, data: Dataset, target: AccuracyTarget, progress: ProgressBar?
+    ) throws(DriverError) -> Outcome {
+        let fe = Evaluator(graph: g)
+        var predictions: [Int] = []
+        var logits: [[Float]] = []
+        for x in data.samples {
+            do {
+                let y = try fe.run([x])[0]
+                predictions.append(AccuracyReport.argmax(y))
+                logits.append(y.floatArray())
+            } catch { throw DriverError(.badInput, "\(data.source): \(error.description)") }
+        }
+        var evaluations = 1
+        let (a0, d0) = try score(plain, data, float: predictions)
+        if meets(target, agreement: a0, drop: d0) {
+            return Outcome(
+                int8: plain, context: plainContext, records: plainRecords, kept: [], agreement: a0, top1Drop: d0,
+                evaluations: evaluations, met: true)
+        }
+        // units: every op of the plain int8 graph with its own int8 kernel, with the int8 ops reading
+        // its output, through those that keep their input's grid (pooling, reshapes)
+        let users = plain.users()
+        func readers(_ v: ValueID) -> [String] {
+            users[v].map { plain.nodes[$0] }.filter { Int8Support.runsInInt8($0, in: plain) }.flatMap { u -> [String] in
+                if case .int8IfInputIs = Int8Support.decide(u, in: plain) { return [u.name] + readers(u.outputs[0]) }
+                return [u.name]
+            }
+        }
+        var units: [(value: String, nodes: [String])] = []
+        for n in plain.nodes where Int8Support.runsInInt8(n, in: plain) {
+            guard case .int8 = Int8Support.decide(n, in: plain) else { continue }
+            units.append((plain.values[n.outputs[0]].name, [n.name] + readers(n.outputs[0])))
+        }
+        let reason = "kept float32 for the accuracy target (\(target.text))"
+        let rank = Array(data.samples.prefix(rankingSamples))
+        var ranked: [Unit] = []
+        progress?.start("ranking layers for the accuracy target", total: units.count)
+        for (i, u) in units.enumerated() {
+            let keep = Dictionary(u.nodes.map { ($0, reason) }, uniquingKeysWith: { a, _ in a })
+            let (q, _, _) = try quantize(pre, ctx, keep: keep, rounding: false)
+            let fq = FakeQuantEvaluator(graph: q)
+            var (sig, noise) = (0.0, 0.0)
+            for (j, x) in rank.enumerated() {
+                do {
+                    let y = try fq.run([x])[0].floatArray()
+                    for (a, b) in zip(logits[j], y) {
+                        sig += Double(a) * Double(a)
+                        noise += (Double(a) - Double(b)) * (Double(a) - Double(b))
+                    }
+                } catch { throw DriverError(.badInput, "\(data.source): \(error.description)") }
+            }
+            ranked.append(Unit(value: u.value, nodes: u.nodes, sqnr: AccuracyReport.sqnr(signal: sig, noise: noise)))
+            progress?.update(i + 1)
+        }
+        progress?.finish()
+        // most improving first; ties in graph order
+        let order = ranked.indices.sorted { (-ranked[$0].sqnr, $0) < (-ranked[$1].sqnr, $1) }.map { ranked[$0] }
+        func keepSet(_ k: Int) -> [String: String] {
+            Dictionary(order.prefix(k).flatMap(\.nodes).map { ($0, reason) }, uniquingKeysWith: { a, _ in a })
+        }
+        var results: [Int: (Double, Double?)] = [:]
+        func trial(_ k: Int) throws(DriverError) -> Bool {
+            let (q, _, _) = try quantize(pre, ctx, keep: keepSet(k), rounding: false)
+            let s = try score(q, data, float: predictions)
+            evaluations += 1
+            results[k] = s
+            return meets(target, agreement: s.0, drop: s.1)
+        }
+        // doubling, then bisection between the last miss and the first hit
+        var lo = 0
+        var hi = 1
+        while hi < order.count, try !trial(hi) {
+            lo = hi
+            hi = min(hi * 2, order.count)
+        }
+        if hi >= order.count, results[order.count] == nil { _ = try trial(order.count) }
+        if let r = results[hi], meets(target, agreement: r.0, drop: r.1) {
+            while hi - lo > 1 {
+                let mid = (lo + hi) / 2
+                if try trial(mid) { hi = mid } else { lo = mid }
+            }
+        }
+        // the final model with the configured rounding; adaround can move it, so it is measured again
+        var k = hi
+        while true {
+            let (q, c, rec) = try quantize(pre, ctx, keep: keepSet(k), rounding: true)
+            var s = results[k]
+            if s == nil || ctx.quantization.adaround != nil {
+                s = try score(q, data, float: predictions)
+                evaluations += 1
+            }
+            let (agreement, drop) = s ?? (0, nil)
+            let ok = meets(target, agreement: agreement, drop: drop)
+            if ok || k >= order.count {
+                return Outcome(
+                    int8: q, context: c, records: rec, kept: Array(order.prefix(k)), agreement: agreement,
+                    top1Drop: drop, evaluations: evaluations, met: ok)
+            }
+            k += 1
+        }
+    }
+}
