@@ -329,6 +329,7 @@ public enum HTMLReport {
             for h in hist { s += histogram(h) }
             s += "</div>\n"
         }
+        s += rounding(r)
         let f32 = r["float32_ops"]?.items ?? []
         if !f32.isEmpty {
             s +=
@@ -341,6 +342,55 @@ public enum HTMLReport {
             if f32.count > 60 { s += "<p class=\"note\">… and \(f32.count - 60) more (report.json).</p>\n" }
         }
         return s + "</section>\n"
+    }
+
+    /// Learned rounding's gain per layer and what the accuracy target kept in float32.
+    static func rounding(_ r: JSONValue) -> String {
+        var s = ""
+        if let m = r["mixed_precision"], case .object = m {
+            let kept = m["kept_float32"]?.items ?? []
+            var target: [String] = []
+            if let a = m["target_agreement"]?.number { target.append("agreement ≥ \(SVG.num(a)) %") }
+            if let d = m["target_top1_drop"]?.number { target.append("top-1 drop ≤ \(SVG.num(d)) points") }
+            let met = m["met"]?.flag == true
+            s +=
+                "<h3>Accuracy target</h3>\n<p>\(esc(target.joined(separator: ", "))): "
+                + "<span class=\"\(met ? "ok" : "bad")\">\(met ? "met" : "missed")</span>, agreement "
+                + "\(fmt(m["agreement"]?.number, "%")), \(kept.count) activations kept in float32 (+"
+                + "\(bytes(Int(m["extra_weight_bytes"]?.number ?? 0))) of weights), "
+                + "\(fmt(m["evaluations"]?.number)) exact int8 evaluations.</p>\n"
+            if !kept.isEmpty {
+                s += table(
+                    ["activation", "ops in float32", "logit SQNR with it alone in float32"],
+                    kept.map { k in
+                        [
+                            esc(k["value"]?.text ?? ""),
+                            esc((k["nodes"]?.items ?? []).compactMap(\.text).joined(separator: ", ")),
+                            fmt(k["logit_sqnr_db_alone"]?.number, "dB"),
+                        ]
+                    }, numeric: [2])
+            }
+        }
+        if let a = r["calibration"]?["adaround"], let layers = a["layers"]?.items, !layers.isEmpty {
+            let gains = layers.map { l in
+                (l["node"]?.text ?? "", l["nearest_sqnr_db"]?.number ?? 0, l["adaround_sqnr_db"]?.number ?? 0)
+            }
+            let kept = layers.filter { $0["kept"]?.flag == true }.count
+            let flipped = layers.reduce(0.0) { $0 + ($1["flipped_weights"]?.number ?? 0) }
+            let total = layers.reduce(0.0) { $0 + ($1["weights"]?.number ?? 0) }
+            s +=
+                "<h3>Learned rounding (AdaRound)</h3>\n<p class=\"note\">\(kept) of \(layers.count) layers re-rounded, "
+                + "\(fmt(flipped)) of \(fmt(total)) weights away from nearest, "
+                + "\(fmt(a["iterations"]?.number)) iterations per layer. Each layer's output SQNR on the calibration "
+                + "data, nearest → learned; the largest gains:</p>\n"
+            let best = gains.indices.sorted { (gains[$1].2 - gains[$1].1, $0) < (gains[$0].2 - gains[$0].1, $1) }
+            s += table(
+                ["layer", "nearest", "learned", "gain"],
+                best.prefix(8).map { i in
+                    [esc(gains[i].0), fmt(gains[i].1, "dB"), fmt(gains[i].2, "dB"), fmt(gains[i].2 - gains[i].1, "dB")]
+                }, numeric: [1, 2, 3])
+        }
+        return s
     }
 
     static func sqnrChart(_ points: [(Int, String, Double)], floats: [(Int, String)], count: Int) -> String {

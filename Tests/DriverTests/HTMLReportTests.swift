@@ -10,7 +10,8 @@ import Testing
 /// self-contained, every picture well-formed SVG, the page rendered by headless Chromium.
 @Suite(.serialized) struct HTMLReportTests {
     /// The sample student compiled with a few calibration and validation images (one class
-    /// folder each of samples/fundus/val holds 10; the limit keeps 8 of all).
+    /// folder each of samples/fundus/val holds 10; the limit keeps 8 of all), with learned
+    /// rounding and an accuracy target plain int8 meets.
     static let compiled: (dir: String, page: String, json: [UInt8])? = {
         let dir = NSTemporaryDirectory() + "fkdc-html-\(getpid())"
         do {
@@ -20,6 +21,9 @@ import Testing
             o.quantize.calib = Repo.path("samples/fundus/calib")
             o.quantize.val = Repo.path("samples/fundus/val")
             o.quantize.limit = 12
+            o.quantize.rounding = .adaround
+            o.quantize.adaroundIterations = 20
+            o.quantize.target = AccuracyTarget(agreement: 90)
             o.gates.minAgreement = 90
             _ = try Compiler.run(m, options: o)
             let page = try String(contentsOfFile: dir + "/report.html", encoding: .utf8)
@@ -56,6 +60,7 @@ import Testing
         for s in [
             "PASS", "size_ratio", "agreement", "0_normal", "1_diabetic_retinopathy", "2_glaucoma", "3_cataract",
             "Confusion matrices", "int8 weights", "SHA-256", "features.", "jetson-nano",
+            "Learned rounding (AdaRound)", "53 of 53 layers re-rounded", "Accuracy target", "agreement ≥ 90 %",
         ] {
             #expect(c.page.contains(s), "report.html lacks \(s)")
         }
