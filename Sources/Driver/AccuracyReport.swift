@@ -98,6 +98,13 @@ public struct AccuracyReport: Sendable {
     /// Decision thresholds reported when none are given (`--thresholds`).
     public static let defaultThresholds = [0.5]
 
+    /// Whether the model's output is a softmax (its probabilities are then its own).
+    static func endsInSoftmax(_ g: Graph) -> Bool {
+        let outputOp = g.outputs.first.flatMap { o in g.nodes.last { $0.outputs.contains(o) } }?.op
+        if case .softmax? = outputOp { return true }
+        return false
+    }
+
     /// Class probabilities from a model output: itself when the model ends in a softmax (each
     /// row summing to one), else a softmax of the logits (in double).
     static func probabilities(_ y: [Float], fromModel: Bool) -> [Double] {
@@ -145,10 +152,7 @@ public struct AccuracyReport: Sendable {
         float: Graph, int8: Graph, data: Dataset, progress: ProgressBar?, layerSamples: Int = 16,
         thresholds: [Double] = defaultThresholds
     ) throws(DriverError) -> AccuracyReport {
-        // the model's own probabilities when its output is a softmax
-        let outputOp = float.outputs.first.flatMap { o in float.nodes.last { $0.outputs.contains(o) } }?.op
-        var fromModel = false
-        if case .softmax? = outputOp { fromModel = true }
+        let fromModel = endsInSoftmax(float)
         var fProbs: [[Double]] = []
         var qProbs: [[Double]] = []
         let fe = Evaluator(graph: float)

@@ -352,11 +352,13 @@ public enum HTMLReport {
             var target: [String] = []
             if let a = m["target_agreement"]?.number { target.append("agreement ≥ \(SVG.num(a)) %") }
             if let d = m["target_top1_drop"]?.number { target.append("top-1 drop ≤ \(SVG.num(d)) points") }
+            if let p = m["target_prob_delta"]?.number { target.append("max |Δp| ≤ \(SVG.num(p)) points") }
             let met = m["met"]?.flag == true
             s +=
                 "<h3>Accuracy target</h3>\n<p>\(esc(target.joined(separator: ", "))): "
                 + "<span class=\"\(met ? "ok" : "bad")\">\(met ? "met" : "missed")</span>, agreement "
-                + "\(fmt(m["agreement"]?.number, "%")), \(kept.count) activations kept in float32 (+"
+                + "\(fmt(m["agreement"]?.number, "%")), max |Δp| \(fmt((m["prob_delta"]?.number).map { $0 / 100 }, "pts")), "
+                + "\(kept.count) activations kept in float32 (+"
                 + "\(bytes(Int(m["extra_weight_bytes"]?.number ?? 0))) of weights), "
                 + "\(fmt(m["evaluations"]?.number)) exact int8 evaluations.</p>\n"
             if !kept.isEmpty {

@@ -8,19 +8,23 @@ public struct AccuracyTarget: Sendable, Equatable {
     public var agreement: Double?
     /// Largest top-1 drop from fp32, in percentage points (needs labels).
     public var top1Drop: Double?
+    /// Largest |p_int8 − p_fp32| of any class on any sample, in percentage points.
+    public var probDelta: Double?
 
-    public init(agreement: Double? = nil, top1Drop: Double? = nil) {
+    public init(agreement: Double? = nil, top1Drop: Double? = nil, probDelta: Double? = nil) {
         self.agreement = agreement
         self.top1Drop = top1Drop
+        self.probDelta = probDelta
     }
 
-    public var isSet: Bool { agreement != nil || top1Drop != nil }
+    public var isSet: Bool { agreement != nil || top1Drop != nil || probDelta != nil }
 
     /// "agreement ≥ 99 %, top-1 drop ≤ 1 point".
     public var text: String {
         var parts: [String] = []
         if let a = agreement { parts.append("agreement ≥ \(a) %") }
         if let d = top1Drop { parts.append("top-1 drop ≤ \(d) points") }
+        if let p = probDelta { parts.append("max |Δp| ≤ \(p) points") }
         return parts.joined(separator: ", ")
     }
 }
@@ -50,36 +54,55 @@ enum MixedPrecision {
         var records: [PassRecord]
         /// The units kept in float32, best first; empty when plain int8 met the target.
         var kept: [Unit]
-        /// Agreement (fraction) and top-1 drop (points) of the result; exact int8 evaluations run.
-        var agreement: Double
-        var top1Drop: Double?
+        /// The result's figures; exact int8 evaluations run.
+        var score: Score
         var evaluations: Int
         var met: Bool
     }
 
-    /// Exact int8 top-1 against fp32's on every sample: (agreement, top-1 drop in points).
-    static func score(_ q: Graph, _ data: Dataset, float predictions: [Int]) throws(DriverError) -> (Double, Double?) {
+    /// What the exact int8 model gives on the validation data against fp32.
+    struct Score {
+        /// Top-1 agreement (fraction), top-1 drop and max |Δp| (points).
+        var agreement: Double
+        var top1Drop: Double?
+        var probDelta: Double
+    }
+
+    /// fp32's predictions and probabilities on every sample, the reference of `score`.
+    struct Reference {
+        var predictions: [Int]
+        var probabilities: [[Double]]
+        var logits: [[Float]]
+        var fromModel: Bool
+    }
+
+    static func score(_ q: Graph, _ data: Dataset, _ ref: Reference) throws(DriverError) -> Score {
         let e = QuantizedEvaluator(graph: q)
         var agree = 0
         var (fc, qc) = (0, 0)
+        var delta = 0.0
         for (i, x) in data.samples.enumerated() {
-            let p: Int
-            do { p = AccuracyReport.argmax(try e.run([x])[0]) } catch {
-                throw DriverError(.badInput, "\(data.source): \(error.description)")
-            }
-            if p == predictions[i] { agree += 1 }
+            let y: Tensor
+            do { y = try e.run([x])[0] } catch { throw DriverError(.badInput, "\(data.source): \(error.description)") }
+            let p = AccuracyReport.argmax(y)
+            let probs = AccuracyReport.probabilities(y.floatArray(), fromModel: ref.fromModel)
+            for (a, b) in zip(probs, ref.probabilities[i]) { delta = max(delta, abs(a - b)) }
+            if p == ref.predictions[i] { agree += 1 }
             if let l = data.labels?[i] {
-                if predictions[i] == l { fc += 1 }
+                if ref.predictions[i] == l { fc += 1 }
                 if p == l { qc += 1 }
             }
         }
         let n = Double(max(data.count, 1))
-        return (Double(agree) / n, data.labels == nil ? nil : Double(fc - qc) / n * 100)
+        return Score(
+            agreement: Double(agree) / n, top1Drop: data.labels == nil ? nil : Double(fc - qc) / n * 100,
+            probDelta: delta * 100)
     }
 
-    static func meets(_ target: AccuracyTarget, agreement: Double, drop: Double?) -> Bool {
-        if let a = target.agreement, agreement * 100 < a - 1e-9 { return false }
-        if let d = target.top1Drop, (drop ?? .infinity) > d + 1e-9 { return false }
+    static func meets(_ target: AccuracyTarget, _ s: Score) -> Bool {
+        if let a = target.agreement, s.agreement * 100 < a - 1e-9 { return false }
+        if let d = target.top1Drop, (s.top1Drop ?? .infinity) > d + 1e-9 { return false }
+        if let p = target.probDelta, s.probDelta > p + 1e-9 { return false }
         return true
     }
 
@@ -102,20 +125,20 @@ enum MixedPrecision {
         plainContext: PassContext, data: Dataset, target: AccuracyTarget, progress: ProgressBar?
     ) throws(DriverError) -> Outcome {
         let fe = Evaluator(graph: g)
-        var predictions: [Int] = []
-        var logits: [[Float]] = []
+        var ref = Reference(predictions: [], probabilities: [], logits: [], fromModel: AccuracyReport.endsInSoftmax(g))
         for x in data.samples {
             do {
                 let y = try fe.run([x])[0]
-                predictions.append(AccuracyReport.argmax(y))
-                logits.append(y.floatArray())
+                ref.predictions.append(AccuracyReport.argmax(y))
+                ref.logits.append(y.floatArray())
+                ref.probabilities.append(AccuracyReport.probabilities(y.floatArray(), fromModel: ref.fromModel))
             } catch { throw DriverError(.badInput, "\(data.source): \(error.description)") }
         }
         var evaluations = 1
-        let (a0, d0) = try score(plain, data, float: predictions)
-        if meets(target, agreement: a0, drop: d0) {
+        let s0 = try score(plain, data, ref)
+        if meets(target, s0) {
             return Outcome(
-                int8: plain, context: plainContext, records: plainRecords, kept: [], agreement: a0, top1Drop: d0,
+                int8: plain, context: plainContext, records: plainRecords, kept: [], score: s0,
                 evaluations: evaluations, met: true)
         }
         // units: every op of the plain int8 graph with its own int8 kernel, with the int8 ops reading
@@ -144,7 +167,7 @@ enum MixedPrecision {
             for (j, x) in rank.enumerated() {
                 do {
                     let y = try fq.run([x])[0].floatArray()
-                    for (a, b) in zip(logits[j], y) {
+                    for (a, b) in zip(ref.logits[j], y) {
                         sig += Double(a) * Double(a)
                         noise += (Double(a) - Double(b)) * (Double(a) - Double(b))
                     }
@@ -159,13 +182,13 @@ enum MixedPrecision {
         func keepSet(_ k: Int) -> [String: String] {
             Dictionary(order.prefix(k).flatMap(\.nodes).map { ($0, reason) }, uniquingKeysWith: { a, _ in a })
         }
-        var results: [Int: (Double, Double?)] = [:]
+        var results: [Int: Score] = [:]
         func trial(_ k: Int) throws(DriverError) -> Bool {
             let (q, _, _) = try quantize(pre, ctx, keep: keepSet(k), rounding: false)
-            let s = try score(q, data, float: predictions)
+            let s = try score(q, data, ref)
             evaluations += 1
             results[k] = s
-            return meets(target, agreement: s.0, drop: s.1)
+            return meets(target, s)
         }
         // doubling, then bisection between the last miss and the first hit
         var lo = 0
@@ -175,7 +198,7 @@ enum MixedPrecision {
             hi = min(hi * 2, order.count)
         }
         if hi >= order.count, results[order.count] == nil { _ = try trial(order.count) }
-        if let r = results[hi], meets(target, agreement: r.0, drop: r.1) {
+        if let r = results[hi], meets(target, r) {
             while hi - lo > 1 {
                 let mid = (lo + hi) / 2
                 if try trial(mid) { hi = mid } else { lo = mid }
@@ -187,15 +210,15 @@ enum MixedPrecision {
             let (q, c, rec) = try quantize(pre, ctx, keep: keepSet(k), rounding: true)
             var s = results[k]
             if s == nil || ctx.quantization.adaround != nil {
-                s = try score(q, data, float: predictions)
+                s = try score(q, data, ref)
                 evaluations += 1
             }
-            let (agreement, drop) = s ?? (0, nil)
-            let ok = meets(target, agreement: agreement, drop: drop)
+            let final = s ?? s0
+            let ok = meets(target, final)
             if ok || k >= order.count {
                 return Outcome(
-                    int8: q, context: c, records: rec, kept: Array(order.prefix(k)), agreement: agreement,
-                    top1Drop: drop, evaluations: evaluations, met: ok)
+                    int8: q, context: c, records: rec, kept: Array(order.prefix(k)), score: final,
+                    evaluations: evaluations, met: ok)
             }
             k += 1
         }

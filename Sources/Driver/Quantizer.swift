@@ -121,9 +121,10 @@ public struct MixedPrecisionResult: Sendable {
     /// Each activation kept in float32, best first: its name, the nodes kept with it, and the
     /// logit SQNR (fake-quant) with it alone in float32.
     public var kept: [(value: String, nodes: [String], sqnr: Double)]
-    /// The result's top-1 agreement (fraction) and top-1 drop (points).
+    /// The result's top-1 agreement (fraction), top-1 drop and max |Δp| (points).
     public var agreement: Double
     public var top1Drop: Double?
+    public var probDelta: Double
     /// Exact int8 evaluations of the validation data the search ran.
     public var evaluations: Int
     /// The bytes the float32 layers add to the weights.
@@ -203,7 +204,9 @@ public enum Quantizer {
         if options.target.isSet {
             guard options.val != nil else {
                 throw DriverError(
-                    .usage, "--target-agreement and --target-top1-drop are measured on validation data: give --val")
+                    .usage,
+                    "--target-agreement, --target-top1-drop and --target-prob-delta are measured on validation data: give --val"
+                )
             }
             if options.target.top1Drop != nil, options.val.map({ $0.hasSuffix(".npy") }) == true,
                 options.valLabels == nil
@@ -242,7 +245,8 @@ public enum Quantizer {
             roundingRecords = o.records
             mixed = MixedPrecisionResult(
                 target: options.target, met: o.met, kept: o.kept.map { ($0.value, $0.nodes, $0.sqnr) },
-                agreement: o.agreement, top1Drop: o.top1Drop, evaluations: o.evaluations,
+                agreement: o.score.agreement, top1Drop: o.score.top1Drop, probDelta: o.score.probDelta,
+                evaluations: o.evaluations,
                 extraBytes: q.constantBytes - plainBytes)
         }
         ctx = plainContext

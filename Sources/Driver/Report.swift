@@ -103,7 +103,9 @@ public enum Report {
             q.mixedPrecision.map { m in
                 .object([
                     ("target_agreement", num(m.target.agreement)), ("target_top1_drop", num(m.target.top1Drop)),
+                    ("target_prob_delta", num(m.target.probDelta)),
                     ("met", .bool(m.met)), ("agreement", .double(m.agreement)), ("top1_drop", num(m.top1Drop)),
+                    ("prob_delta", .double(m.probDelta)),
                     ("evaluations", .int(m.evaluations)), ("extra_weight_bytes", .int(m.extraBytes)),
                     (
                         "kept_float32",

@@ -288,6 +288,12 @@ struct Compile: ParsableCommand {
     )
     var targetTop1Drop: Double?
 
+    @Option(
+        help:
+            "Accuracy-targeted mixed precision: keep the fewest layers in float32 for the largest |p_int8 − p_fp32| of any class on any --val sample to stay within this, in points."
+    )
+    var targetProbDelta: Double?
+
     @Option(help: "Validation data: image folder or .npy.")
     var val: String?
 
@@ -359,10 +365,13 @@ struct Compile: ParsableCommand {
         o.sequential = calibMode == .sequential
         o.rounding = rounding
         o.adaroundIterations = adaroundIterations
-        for (flag, v) in [("target-agreement", targetAgreement), ("target-top1-drop", targetTop1Drop)] {
+        for (flag, v) in [
+            ("target-agreement", targetAgreement), ("target-top1-drop", targetTop1Drop),
+            ("target-prob-delta", targetProbDelta),
+        ] {
             if let v, !v.isFinite || v < 0 || v > 100 { throw ValidationError("--\(flag) must be a number in 0…100") }
         }
-        o.target = AccuracyTarget(agreement: targetAgreement, top1Drop: targetTop1Drop)
+        o.target = AccuracyTarget(agreement: targetAgreement, top1Drop: targetTop1Drop, probDelta: targetProbDelta)
         o.val = val
         o.valLabels = valLabels
         if let t = thresholds {

@@ -186,6 +186,14 @@ import Testing
         #expect(Set(r.floatNodes.map(\.node)) == kept)
         #expect(r.floatNodes.allSatisfy { $0.reason.contains("accuracy target (agreement ≥ 90.0 %)") })
         #expect(mp.extraBytes > 0 && mp.evaluations >= 2)
+        // a probability target is met the same way, and measured as the report measures it
+        o.target = AccuracyTarget(probDelta: 5)
+        let p = try Quantizer.run(m, options: o)
+        let pm = try #require(p.mixedPrecision)
+        #expect(pm.met && pm.probDelta <= 5 && !pm.kept.isEmpty)
+        let fidelity = try #require(p.accuracy?.probabilities)
+        let measured = fidelity.maxDelta * 100
+        #expect(abs(measured - pm.probDelta) < 1e-9, "\(measured) vs \(pm.probDelta)")
         // a target plain int8 already meets keeps nothing
         o.target = AccuracyTarget(agreement: a0 * 100)
         let easy = try #require(try Quantizer.run(m, options: o).mixedPrecision)
