@@ -52,6 +52,13 @@ public struct AccuracyReport: Sendable {
             (below, above) = (0, 0)
         }
 
+        /// Adds another histogram of the same layer and range.
+        mutating func merge(_ o: Histogram) {
+            for i in counts.indices where i < o.counts.count { counts[i] += o.counts[i] }
+            below += o.below
+            above += o.above
+        }
+
         mutating func add(_ values: [Float]) {
             let width = (hi - lo) / Double(counts.count)
             guard width > 0 else { return }
@@ -150,14 +157,11 @@ public struct AccuracyReport: Sendable {
 
     static func measure(
         float: Graph, int8: Graph, data: Dataset, progress: ProgressBar?, layerSamples: Int = 16,
-        thresholds: [Double] = defaultThresholds
+        thresholds: [Double] = defaultThresholds, threads: Int = 1
     ) throws(DriverError) -> AccuracyReport {
         let fromModel = endsInSoftmax(float)
         var fProbs: [[Double]] = []
         var qProbs: [[Double]] = []
-        let fe = Evaluator(graph: float)
-        let qe = QuantizedEvaluator(graph: int8)
-        let fq = FakeQuantEvaluator(graph: int8)
         var agree = 0
         var (sig, noise) = (0.0, 0.0)
         var fCorrect = 0
@@ -172,38 +176,67 @@ public struct AccuracyReport: Sendable {
         var histograms: [String: Histogram] = [:]
         var fConfusion = [[Int]](repeating: [Int](repeating: 0, count: classes), count: classes)
         var qConfusion = fConfusion
-        progress?.start("validating", total: data.count)
-        for (i, x) in data.samples.enumerated() {
+        // every sample on its own thread, reduced below in sample order (the same sums for any
+        // thread count)
+        struct PerSample: Sendable {
+            var fo: Tensor
+            var qo: Tensor
+            var layers: [(name: String, op: String, signal: Double, noise: Double)] = []
+            var histograms: [String: Histogram] = [:]
+        }
+        let samples = data.samples
+        let bar = progress
+        bar?.start("validating", total: data.count)
+        let source = data.source
+        let perSample = try Parallel.map(
+            data.count, threads: threads,
+            state: { (Evaluator(graph: float), QuantizedEvaluator(graph: int8), FakeQuantEvaluator(graph: int8)) },
+            done: { bar?.update($0) }
+        ) { (e: inout (Evaluator, QuantizedEvaluator, FakeQuantEvaluator), i: Int) throws(DriverError) -> PerSample in
+            let x = samples[i]
             var floatValues: [String: [Float]] = [:]
-            let fo: Tensor
-            let qo: Tensor
-            do {
-                fo = try fe.run([x]) { node, out in
+            do throws(IRError) {
+                let fo = try e.0.run([x]) { node, out in
                     if i < layerSamples { floatValues[float.values[node.outputs[0]].name] = out.floatArray() }
                 }[0]
-                qo = try qe.run([x])[0]
+                var r = PerSample(fo: fo, qo: try e.1.run([x])[0])
                 // per-layer SQNR from the fake-quant mode (float32 speed; within one int8 step of exact)
                 if i < layerSamples {
-                    _ = try fq.run([x]) { node, out in
+                    _ = try e.2.run([x]) { node, out in
                         guard Int8Support.runsInInt8(node, in: int8),
                             let ref = floatValues[int8.values[node.outputs[0]].name], ref.count == out.count
                         else { return }
                         let name = int8.values[node.outputs[0]].name
-                        if layerSig[name] == nil { layerOrder.append((name, node.op.name)) }
-                        var (s, e) = (0.0, 0.0)
+                        var (s, n) = (0.0, 0.0)
                         for j in 0..<ref.count {
                             let d = Double(out[j])
                             s += Double(ref[j]) * Double(ref[j])
-                            e += (Double(ref[j]) - d) * (Double(ref[j]) - d)
+                            n += (Double(ref[j]) - d) * (Double(ref[j]) - d)
                         }
-                        layerSig[name, default: 0] += s
-                        layerNoise[name, default: 0] += e
+                        r.layers.append((name, node.op.name, s, n))
                         if let q = int8.values[node.outputs[0]].quant, int8.values[node.outputs[0]].dtype == .int8 {
-                            histograms[name, default: Histogram(layer: name, quant: q)].add(ref)
+                            r.histograms[name, default: Histogram(layer: name, quant: q)].add(ref)
                         }
                     }
                 }
-            } catch { throw DriverError(.badInput, "\(data.source): \(error.description)") }
+                return r
+            } catch { throw DriverError(.badInput, "\(source): \(error.description)") }
+        }
+        for (i, one) in perSample.enumerated() {
+            let (fo, qo) = (one.fo, one.qo)
+            for l in one.layers {
+                if layerSig[l.name] == nil { layerOrder.append((l.name, l.op)) }
+                layerSig[l.name, default: 0] += l.signal
+                layerNoise[l.name, default: 0] += l.noise
+            }
+            for (name, h) in one.histograms {
+                if var all = histograms[name] {
+                    all.merge(h)
+                    histograms[name] = all
+                } else {
+                    histograms[name] = h
+                }
+            }
             let (ff, qf) = (fo.floatArray(), qo.floatArray())
             for j in ff.indices {
                 sig += Double(ff[j]) * Double(ff[j])
@@ -225,9 +258,8 @@ public struct AccuracyReport: Sendable {
                 if fa == l { fCorrect += 1 }
                 if qa == l { qCorrect += 1 }
             }
-            progress?.update(i + 1)
         }
-        progress?.finish()
+        bar?.finish()
         let n = Double(data.count)
         var r = AccuracyReport(
             samples: data.count, labelled: data.labels != nil, classNames: data.classNames,

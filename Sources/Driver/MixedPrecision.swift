@@ -76,16 +76,22 @@ enum MixedPrecision {
         var fromModel: Bool
     }
 
-    static func score(_ q: Graph, _ data: Dataset, _ ref: Reference) throws(DriverError) -> Score {
-        let e = QuantizedEvaluator(graph: q)
+    static func score(_ q: Graph, _ data: Dataset, _ ref: Reference, threads: Int) throws(DriverError) -> Score {
+        let samples = data.samples
+        let source = data.source
+        let fromModel = ref.fromModel
+        let outputs = try Parallel.map(data.count, threads: threads, state: { QuantizedEvaluator(graph: q) }) {
+            (e: inout QuantizedEvaluator, i: Int) throws(DriverError) -> Tensor in
+            do throws(IRError) { return try e.run([samples[i]])[0] } catch {
+                throw DriverError(.badInput, "\(source): \(error.description)")
+            }
+        }
         var agree = 0
         var (fc, qc) = (0, 0)
         var delta = 0.0
-        for (i, x) in data.samples.enumerated() {
-            let y: Tensor
-            do { y = try e.run([x])[0] } catch { throw DriverError(.badInput, "\(data.source): \(error.description)") }
+        for (i, y) in outputs.enumerated() {
             let p = AccuracyReport.argmax(y)
-            let probs = AccuracyReport.probabilities(y.floatArray(), fromModel: ref.fromModel)
+            let probs = AccuracyReport.probabilities(y.floatArray(), fromModel: fromModel)
             for (a, b) in zip(probs, ref.probabilities[i]) { delta = max(delta, abs(a - b)) }
             if p == ref.predictions[i] { agree += 1 }
             if let l = data.labels?[i] {
@@ -122,20 +128,23 @@ enum MixedPrecision {
 
     static func search(
         float g: Graph, prequantized pre: Graph, context ctx: PassContext, plain: Graph, plainRecords: [PassRecord],
-        plainContext: PassContext, data: Dataset, target: AccuracyTarget, progress: ProgressBar?
+        plainContext: PassContext, data: Dataset, target: AccuracyTarget, progress: ProgressBar?, threads: Int
     ) throws(DriverError) -> Outcome {
-        let fe = Evaluator(graph: g)
-        var ref = Reference(predictions: [], probabilities: [], logits: [], fromModel: AccuracyReport.endsInSoftmax(g))
-        for x in data.samples {
-            do {
-                let y = try fe.run([x])[0]
-                ref.predictions.append(AccuracyReport.argmax(y))
-                ref.logits.append(y.floatArray())
-                ref.probabilities.append(AccuracyReport.probabilities(y.floatArray(), fromModel: ref.fromModel))
-            } catch { throw DriverError(.badInput, "\(data.source): \(error.description)") }
+        let samples = data.samples
+        let source = data.source
+        let fromModel = AccuracyReport.endsInSoftmax(g)
+        let floats = try Parallel.map(data.count, threads: threads, state: { Evaluator(graph: g) }) {
+            (e: inout Evaluator, i: Int) throws(DriverError) -> [Float] in
+            do throws(IRError) { return try e.run([samples[i]])[0].floatArray() } catch {
+                throw DriverError(.badInput, "\(source): \(error.description)")
+            }
         }
+        let ref = Reference(
+            predictions: floats.map { AccuracyReport.argmax(Tensor(shape: Shape([$0.count]), floats: $0)) },
+            probabilities: floats.map { AccuracyReport.probabilities($0, fromModel: fromModel) }, logits: floats,
+            fromModel: fromModel)
         var evaluations = 1
-        let s0 = try score(plain, data, ref)
+        let s0 = try score(plain, data, ref, threads: threads)
         if meets(target, s0) {
             return Outcome(
                 int8: plain, context: plainContext, records: plainRecords, kept: [], score: s0,
@@ -150,32 +159,35 @@ enum MixedPrecision {
                 return [u.name]
             }
         }
-        var units: [(value: String, nodes: [String])] = []
-        for n in plain.nodes where Int8Support.runsInInt8(n, in: plain) {
-            guard case .int8 = Int8Support.decide(n, in: plain) else { continue }
-            units.append((plain.values[n.outputs[0]].name, [n.name] + readers(n.outputs[0])))
+        let units: [(value: String, nodes: [String])] = plain.nodes.compactMap { n in
+            guard Int8Support.runsInInt8(n, in: plain), case .int8 = Int8Support.decide(n, in: plain) else {
+                return nil
+            }
+            return (plain.values[n.outputs[0]].name, [n.name] + readers(n.outputs[0]))
         }
         let reason = "kept float32 for the accuracy target (\(target.text))"
         let rank = Array(data.samples.prefix(rankingSamples))
-        var ranked: [Unit] = []
-        progress?.start("ranking layers for the accuracy target", total: units.count)
-        for (i, u) in units.enumerated() {
-            let keep = Dictionary(u.nodes.map { ($0, reason) }, uniquingKeysWith: { a, _ in a })
+        let logits = ref.logits
+        let bar = progress
+        bar?.start("ranking layers for the accuracy target", total: units.count)
+        let sqnrs = try Parallel.map(units.count, threads: threads, state: {}, done: { bar?.update($0) }) {
+            (_: inout Void, i: Int) throws(DriverError) -> Double in
+            let keep = Dictionary(units[i].nodes.map { ($0, reason) }, uniquingKeysWith: { a, _ in a })
             let (q, _, _) = try quantize(pre, ctx, keep: keep, rounding: false)
             let fq = FakeQuantEvaluator(graph: q)
             var (sig, noise) = (0.0, 0.0)
             for (j, x) in rank.enumerated() {
-                do {
+                do throws(IRError) {
                     let y = try fq.run([x])[0].floatArray()
-                    for (a, b) in zip(ref.logits[j], y) {
+                    for (a, b) in zip(logits[j], y) {
                         sig += Double(a) * Double(a)
                         noise += (Double(a) - Double(b)) * (Double(a) - Double(b))
                     }
-                } catch { throw DriverError(.badInput, "\(data.source): \(error.description)") }
+                } catch { throw DriverError(.badInput, "\(source): \(error.description)") }
             }
-            ranked.append(Unit(value: u.value, nodes: u.nodes, sqnr: AccuracyReport.sqnr(signal: sig, noise: noise)))
-            progress?.update(i + 1)
+            return AccuracyReport.sqnr(signal: sig, noise: noise)
         }
+        let ranked = units.indices.map { Unit(value: units[$0].value, nodes: units[$0].nodes, sqnr: sqnrs[$0]) }
         progress?.finish()
         // most improving first; ties in graph order
         let order = ranked.indices.sorted { (-ranked[$0].sqnr, $0) < (-ranked[$1].sqnr, $1) }.map { ranked[$0] }
@@ -185,7 +197,7 @@ enum MixedPrecision {
         var results: [Int: Score] = [:]
         func trial(_ k: Int) throws(DriverError) -> Bool {
             let (q, _, _) = try quantize(pre, ctx, keep: keepSet(k), rounding: false)
-            let s = try score(q, data, ref)
+            let s = try score(q, data, ref, threads: threads)
             evaluations += 1
             results[k] = s
             return meets(target, s)
@@ -210,7 +222,7 @@ enum MixedPrecision {
             let (q, c, rec) = try quantize(pre, ctx, keep: keepSet(k), rounding: true)
             var s = results[k]
             if s == nil || ctx.quantization.adaround != nil {
-                s = try score(q, data, ref)
+                s = try score(q, data, ref, threads: threads)
                 evaluations += 1
             }
             let final = s ?? s0

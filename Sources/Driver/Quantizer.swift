@@ -67,6 +67,9 @@ public struct QuantizeOptions: Sendable {
     /// Weight rounding, and AdaRound's iterations per layer.
     public var rounding: RoundingMode = .nearest
     public var adaroundIterations = AdaRound.defaultIterations
+    /// Threads for the passes over validation data (nil: every online processor). The results do
+    /// not depend on it.
+    public var threads: Int?
     /// Accuracy-targeted mixed precision (needs `val`).
     public var target = AccuracyTarget()
     /// Bias correction: analytic from batch-norm statistics without data, empirical (calibration
@@ -145,12 +148,12 @@ public enum Quantizer {
     public static func run(
         _ model: LoadedModel, options: QuantizeOptions, progress: ProgressBar? = nil
     ) throws(DriverError) -> QuantizeResult {
-        // one BLAS thread: OpenBLAS's sums, and with them calibrated ranges and learned rounding,
-        // change with its thread count (measured: 2486 bytes of the student's .fkdc differed
-        // between 1 and 2 threads), and compiles must give the same bytes on any machine
-        let threads = Evaluator.threads
+        // one BLAS thread, left so: OpenBLAS's sums, and with them calibrated ranges and learned
+        // rounding, change with its thread count (measured: 2486 bytes of the student's .fkdc
+        // differed between 1 and 2 threads), and compiles must give the same bytes on any
+        // machine. Parallelism is over samples instead (`Parallel`). Not restored afterwards: a
+        // process-wide setting put back by one compile would change another running beside it.
         Evaluator.setThreads(1)
-        defer { Evaluator.setThreads(threads) }
         var ctx = PassContext()
         // fusion leaves alone what would take an op out of int8 (hard_swish into a conv)
         ctx.fusableActivations = Int8Support.fusable
@@ -239,7 +242,8 @@ public enum Quantizer {
             let plainBytes = q.constantBytes
             let o = try MixedPrecision.search(
                 float: g, prequantized: prequantized, context: ctx, plain: q, plainRecords: roundingRecords,
-                plainContext: plainContext, data: data, target: options.target, progress: progress)
+                plainContext: plainContext, data: data, target: options.target, progress: progress,
+                threads: options.threads ?? Parallel.processors)
             q = o.int8
             plainContext = o.context
             roundingRecords = o.records
@@ -260,7 +264,8 @@ public enum Quantizer {
         if let val = options.val, let data = valData {
             result.skipped += data.skipped
             result.accuracy = try AccuracyReport.measure(
-                float: g, int8: q, data: data, progress: progress, thresholds: options.thresholds)
+                float: g, int8: q, data: data, progress: progress, thresholds: options.thresholds,
+                threads: options.threads ?? Parallel.processors)
             if let teacher = options.teacher {
                 guard data.labels != nil else {
                     throw DriverError(.badInput, "\(val): --teacher needs labelled validation data")

@@ -294,6 +294,12 @@ struct Compile: ParsableCommand {
     )
     var targetProbDelta: Double?
 
+    @Option(
+        help:
+            "Threads for validation and the accuracy-target search (default: every processor); the outputs are the same bytes for any count."
+    )
+    var threads: Int?
+
     @Option(help: "Validation data: image folder or .npy.")
     var val: String?
 
@@ -371,6 +377,8 @@ struct Compile: ParsableCommand {
         ] {
             if let v, !v.isFinite || v < 0 || v > 100 { throw ValidationError("--\(flag) must be a number in 0…100") }
         }
+        if let t = threads, !(1...1024).contains(t) { throw ValidationError("--threads must be 1 to 1024") }
+        o.threads = threads
         o.target = AccuracyTarget(agreement: targetAgreement, top1Drop: targetTop1Drop, probDelta: targetProbDelta)
         o.val = val
         o.valLabels = valLabels

@@ -204,6 +204,21 @@ import Testing
         #expect(e?.kind == .usage && e?.message.contains("give --val") == true)
     }
 
+    @Test func validationGivesTheSameFiguresOnAnyThreadCount() throws {
+        let m = try ModelLoader.load(path: Repo.path("samples/student.pt"))
+        var o = options()
+        o.threads = 1
+        let one = try #require(try Quantizer.run(m, options: o).accuracy)
+        o.threads = 3
+        let three = try #require(try Quantizer.run(m, options: o).accuracy)
+        #expect(one.agreement == three.agreement && one.logitSQNR == three.logitSQNR)
+        #expect(
+            one.layers.map(\.sqnr) == three.layers.map(\.sqnr) && one.layers.map(\.name) == three.layers.map(\.name))
+        #expect(one.histograms.map(\.counts) == three.histograms.map(\.counts))
+        #expect(one.probabilities?.maxDelta == three.probabilities?.maxDelta)
+        #expect(one.probabilities?.eceInt8 == three.probabilities?.eceInt8)
+    }
+
     @Test func teacherRetention() throws {
         let m = try ModelLoader.load(path: Repo.path("samples/student.ckpt"))
         var o = options()
