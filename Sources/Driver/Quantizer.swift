@@ -67,8 +67,8 @@ public struct QuantizeOptions: Sendable {
     /// Weight rounding, and AdaRound's iterations per layer.
     public var rounding: RoundingMode = .nearest
     public var adaroundIterations = AdaRound.defaultIterations
-    /// Threads for the passes over validation data (nil: every online processor). The results do
-    /// not depend on it.
+    /// Threads for validation, learned rounding and the accuracy-target search (nil: every online
+    /// processor). The results do not depend on it.
     public var threads: Int?
     /// Accuracy-targeted mixed precision (needs `val`).
     public var target = AccuracyTarget()
@@ -196,7 +196,9 @@ public enum Quantizer {
                 throw DriverError(
                     .usage, "--adaround-iterations must be 1 to 100000, not \(options.adaroundIterations)")
             }
-            ctx.quantization.adaround = AdaRound(iterations: options.adaroundIterations)
+            var ada = AdaRound(iterations: options.adaroundIterations)
+            ada.threads = options.threads ?? Parallel.processors
+            ctx.quantization.adaround = ada
         }
         let bar = progress
         ctx.quantization.progress = { label, done, total in

@@ -29,6 +29,8 @@ public struct AdaRound: Sendable {
     /// λ, the regulariser's weight.
     public var regularization: Float = 0.01
     public var learningRate: Float = 0.01
+    /// Threads the layer's independent blocks of rows are spread over (the result does not depend on it).
+    public var threads = 1
 
     static let zeta: Float = 1.1
     static let gamma: Float = -0.1
@@ -75,43 +77,61 @@ public struct AdaRound: Sendable {
         var gram: [[Double]]
     }
 
-    /// Solves one layer: the int8 codes (rows × k) and the layer's figures.
+    /// Rows optimised together (a fixed block, so the arithmetic is the same for any thread count).
+    static let rowBlock = 32
+
+    /// Solves one layer: the int8 codes (rows × k) and the layer's figures. Groups and blocks of
+    /// rows are independent problems, spread over `threads`.
     func solve(_ p: Problem, name: String) -> (codes: [Int8], layer: Layer) {
         let k = p.k
         let per = p.rows / p.groups
+        let forms = Parallel.map(p.groups, threads: threads, state: {}) { (_: inout Void, g: Int) in
+            QuadraticForm(p, group: g)
+        }
+        let floor = (0..<(p.rows * k)).map { i in (p.weights[i] / p.scales[i / k]).rounded(.down) }
+        let nearest = (0..<(p.rows * k)).map { i in
+            min(
+                max((p.weights[i] / p.scales[i / k]).rounded(.toNearestOrAwayFromZero), Self.levels.lowerBound),
+                Self.levels.upperBound)
+        }
+        let blocks: [(group: Int, first: Int, rows: Int)] = (0..<p.groups).flatMap { g in
+            stride(from: 0, to: per, by: Self.rowBlock).map { (g, $0, min(Self.rowBlock, per - $0)) }
+        }
+        let me = self
+        let ups = Parallel.map(blocks.count, threads: threads, state: {}) { (_: inout Void, b: Int) -> [Bool] in
+            let (g, first, rows) = blocks[b]
+            let lo = (g * per + first) * k
+            let hi = lo + rows * k
+            let scales = Array(p.scales[(g * per + first)..<(g * per + first + rows)])
+            return me.optimise(forms[g], first: first, floor: Array(floor[lo..<hi]), scales: scales, rows: rows)
+        }
+        var up = [Bool](repeating: false, count: p.rows * k)
+        for (b, block) in blocks.enumerated() {
+            let lo = (block.group * per + block.first) * k
+            for (i, u) in ups[b].enumerated() { up[lo + i] = u }
+        }
         var codes = [Int8](repeating: 0, count: p.rows * k)
         var nearestLoss = 0.0
         var chosenLoss = 0.0
         var signal = 0.0
         var flipped = 0
         for g in 0..<p.groups {
-            let rows = (g * per)..<((g + 1) * per)
-            let form = QuadraticForm(p, group: g)
-            let floor = rows.flatMap { r in (0..<k).map { j in (p.weights[r * k + j] / p.scales[r]).rounded(.down) } }
-            let nearest = rows.flatMap { r in
-                (0..<k).map { j in
-                    min(
-                        max(
-                            (p.weights[r * k + j] / p.scales[r]).rounded(.toNearestOrAwayFromZero),
-                            Self.levels.lowerBound), Self.levels.upperBound)
-                }
-            }
-            let up = optimise(form, floor: floor, scales: Array(p.scales[rows]), rows: per)
-            let learned = floor.indices.map { i in
+            let span = (g * per * k)..<((g + 1) * per * k)
+            let scales = Array(p.scales[(g * per)..<((g + 1) * per)])
+            let near = Array(nearest[span])
+            let learned = span.map { i in
                 min(max(floor[i] + (up[i] ? 1 : 0), Self.levels.lowerBound), Self.levels.upperBound)
             }
-            let ln = form.loss(nearest, scales: Array(p.scales[rows]))
-            let ll = form.loss(learned, scales: Array(p.scales[rows]))
-            signal += form.signal
+            let ln = forms[g].loss(near, scales: scales)
+            let ll = forms[g].loss(learned, scales: scales)
+            signal += forms[g].signal
             nearestLoss += ln
             let keep = ll < ln
             chosenLoss += keep ? ll : ln
-            let pick = keep ? learned : nearest
-            for (i, r) in rows.enumerated() {
-                for j in 0..<k {
-                    codes[r * k + j] = Int8(pick[i * k + j])
-                    if pick[i * k + j] != nearest[i * k + j] { flipped += 1 }
-                }
+            let pick = keep ? learned : near
+            for (i, j) in span.enumerated() {
+                codes[j] = Int8(pick[i])
+                if pick[i] != near[i] { flipped += 1 }
             }
         }
         func db(_ e: Double) -> Double { e > 0 ? 10 * log10(max(signal, .leastNormalMagnitude) / e) : 200 }
@@ -121,14 +141,15 @@ public struct AdaRound: Sendable {
         return (codes, layer)
     }
 
-    /// Adam on the rounding variables of one group's rows; returns, per weight, whether it rounds up.
-    func optimise(_ form: QuadraticForm, floor: [Float], scales: [Float], rows: Int) -> [Bool] {
+    /// Adam on the rounding variables of `rows` rows of one group from its row `first`; returns,
+    /// per weight, whether it rounds up.
+    func optimise(_ form: QuadraticForm, first: Int, floor: [Float], scales: [Float], rows: Int) -> [Bool] {
         let k = form.k
         let n = rows * k
         let (zeta, gamma) = (Self.zeta, Self.gamma)
         var v = [Float](repeating: 0, count: n)
         for i in 0..<n {
-            let w = form.weights[i] / scales[i / k]
+            let w = form.weights[first * k + i] / scales[i / k]
             let frac = min(max(w - floor[i], 0), 1)
             let sig = min(max((frac - gamma) / (zeta - gamma), 1e-6), 1 - 1e-6)
             v[i] = log(sig / (1 - sig))
@@ -151,6 +172,7 @@ public struct AdaRound: Sendable {
                 wq[i] = scales[i / k] * min(max(floor[i] + h[i], Self.levels.lowerBound), Self.levels.upperBound)
             }
             form.multiply(wq, rows: rows, into: &prod)
+            let target = first * k
             let regOn = t >= warm
             var beta = Self.betaStart
             if regOn {
@@ -162,7 +184,7 @@ public struct AdaRound: Sendable {
             for i in 0..<n {
                 let r = i / k
                 let inside = floor[i] + h[i] > Self.levels.lowerBound && floor[i] + h[i] < Self.levels.upperBound
-                var gh = inside ? scale * (prod[i] - form.target[i]) * scales[r] : 0
+                var gh = inside ? scale * (prod[i] - form.target[target + i]) * scales[r] : 0
                 if regOn {
                     let u = 2 * h[i] - 1
                     let au = abs(u)

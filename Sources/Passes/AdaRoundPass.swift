@@ -20,6 +20,7 @@ struct AdaRoundPass: Pass {
         do throws(IRError) {
             var floatRun = try LayerwiseRun(graph: float, samples: samples, fakeQuant: false)
             var quantRun = try LayerwiseRun(graph: graph, samples: samples, fakeQuant: true)
+            (floatRun.threads, quantRun.threads) = (ada.threads, ada.threads)
             var floatIDs: [String: ValueID] = [:]
             for (i, v) in float.values.enumerated() { floatIDs[v.name] = i }
             var floatNodes: [String: Node] = [:]

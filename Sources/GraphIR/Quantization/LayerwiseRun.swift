@@ -17,6 +17,8 @@ public struct LayerwiseRun {
     private let lastUse: [Int]
     /// How many samples run.
     public let count: Int
+    /// Threads the samples of a node are spread over (the results do not depend on it).
+    public var threads = 1
 
     public init(graph: Graph, samples: [Tensor], fakeQuant: Bool) throws(IRError) {
         guard graph.inputs.count == 1 else {
@@ -70,18 +72,21 @@ public struct LayerwiseRun {
     public mutating func step() throws(IRError) {
         guard next < graph.nodes.count else { return }
         let node = graph.nodes[next]
-        var outs: [FloatBuffer] = []
-        outs.reserveCapacity(count)
-        for s in 0..<count {
+        // the samples on `threads` threads; each sample's arithmetic is the same on any of them
+        nonisolated(unsafe) let held = env
+        nonisolated(unsafe) let float = self.float
+        let fakeQuant = self.fakeQuant
+        let output = graph.values[node.outputs[0]]
+        let outs = try Parallel.map(count, threads: threads, state: {}) {
+            (_: inout Void, s: Int) throws(IRError) -> FloatBuffer in
             var args: [FloatBuffer] = []
             for id in node.inputs {
-                guard let b = env[id]?[s] else { throw IRError(.undefinedValue, at: node.name, "input not computed") }
+                guard let b = held[id]?[s] else { throw IRError(.undefinedValue, at: node.name, "input not computed") }
                 args.append(b)
             }
-            outs.append(
-                fakeQuant
-                    ? try FakeQuantEvaluator.execute(node, args, output: graph.values[node.outputs[0]], float: float)
-                    : try float.execute(node, args))
+            return fakeQuant
+                ? try FakeQuantEvaluator.execute(node, args, output: output, float: float)
+                : try float.execute(node, args)
         }
         env[node.outputs[0]] = outs
         for id in node.inputs where lastUse[id] == next && graph.constants[id] == nil { env[id] = nil }
