@@ -116,7 +116,7 @@ public struct QuantizeResult: Sendable {
     public var mixedPrecision: MixedPrecisionResult?
 }
 
-/// The outcome of `--target-agreement` / `--target-top1-drop`.
+/// The outcome of `--target-agreement` / `--target-top1-drop` / `--target-prob-delta`.
 public struct MixedPrecisionResult: Sendable {
     public var target: AccuracyTarget
     /// Whether the result meets the target on the validation data.

@@ -15,10 +15,7 @@ public struct Evaluator {
 
     public init(graph: Graph) {
         self.graph = graph
-        var last = [Int](repeating: -1, count: graph.values.count)
-        for (i, n) in graph.nodes.enumerated() { for v in n.inputs { last[v] = i } }
-        for v in graph.outputs { last[v] = Int.max }
-        lastUse = last
+        lastUse = graph.lastUses()
     }
 
     /// Sets the number of threads OpenBLAS uses (1 for single-thread measurements).
@@ -130,5 +127,16 @@ public struct Evaluator {
         case .quantize, .dequantize:
             throw IRError(.unsupported, at: node.name, "\(node.op.name) needs the int8 evaluator")
         }
+    }
+}
+
+extension Graph {
+    /// Per value, the index of the last node that reads it (−1: none; `Int.max` for outputs):
+    /// when an evaluator may release its buffer.
+    public func lastUses() -> [Int] {
+        var last = [Int](repeating: -1, count: values.count)
+        for (i, n) in nodes.enumerated() { for v in n.inputs { last[v] = i } }
+        for v in outputs { last[v] = Int.max }
+        return last
     }
 }

@@ -19,10 +19,7 @@ public struct FakeQuantEvaluator {
         var c: [ValueID: FloatBuffer] = [:]
         for (id, t) in graph.constants { c[id] = Self.dequantized(t, graph.values[id].quant) }
         constants = c
-        var last = [Int](repeating: -1, count: graph.values.count)
-        for (i, n) in graph.nodes.enumerated() { for v in n.inputs { last[v] = i } }
-        for v in graph.outputs { last[v] = Int.max }
-        lastUse = last
+        lastUse = graph.lastUses()
     }
 
     /// A constant as the fake-quant mode reads it: int8 and int32 codes with parameters

@@ -27,10 +27,7 @@ public struct LayerwiseRun {
         self.graph = graph
         self.fakeQuant = fakeQuant
         float = Evaluator(graph: graph)
-        var last = [Int](repeating: -1, count: graph.values.count)
-        for (i, n) in graph.nodes.enumerated() { for v in n.inputs { last[v] = i } }
-        for v in graph.outputs { last[v] = Int.max }
-        lastUse = last
+        lastUse = graph.lastUses()
         env = [[FloatBuffer]?](repeating: nil, count: graph.values.count)
         let input = graph.inputs[0]
         var xs: [FloatBuffer] = []

@@ -19,10 +19,7 @@ public struct QuantizedEvaluator {
     public init(graph: Graph) {
         self.graph = graph
         float = Evaluator(graph: graph)
-        var last = [Int](repeating: -1, count: graph.values.count)
-        for (i, n) in graph.nodes.enumerated() { for v in n.inputs { last[v] = i } }
-        for v in graph.outputs { last[v] = Int.max }
-        lastUse = last
+        lastUse = graph.lastUses()
         parameters = graph.nodes.map { n in Result { () throws(IRError) in try KernelParameters.of(n, in: graph) } }
     }
 
