@@ -343,10 +343,11 @@ import Testing
         #expect(calibrated.fp32Top1! - calibrated.int8Top1! <= 0.005)
         for c in calibrated.perClass { #expect(c.fp32 - c.int8 <= 0.02, "\(c.name)") }
         // probability fidelity (README.md's figures): the softmax of both logits, per class and at
-        // the default 0.5 threshold, with calibration errors from the labels
+        // the default 0.5 threshold, with calibration errors from the labels (max 3.1 points since
+        // compiles pin OpenBLAS to one thread)
         let p = try #require(calibrated.probabilities)
         #expect(!p.fromModel && p.perClass.count == 4 && p.samples == 40)
-        #expect(p.maxDelta > 0 && p.maxDelta < 0.03 && p.meanDelta <= p.maxDelta)
+        #expect(p.maxDelta > 0 && p.maxDelta < 0.035 && p.meanDelta <= p.maxDelta)
         #expect(p.perClass.map(\.max).max() == p.maxDelta)
         #expect(p.flips.count == 1 && p.flips[0].threshold == 0.5 && p.flips[0].samples == 0)
         #expect(p.eceFP32 != nil && p.eceInt8 != nil)
