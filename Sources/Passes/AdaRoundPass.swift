@@ -44,10 +44,9 @@ struct AdaRoundPass: Pass {
                 while quantRun.next < index { try quantRun.step() }
                 guard try floatRun.run(until: floatInput) else { continue }
                 let node = graph.nodes[index]
-                var problem = plan.problem
+                var problem = plan
                 problem.gram = [[Double]](
-                    repeating: [Double](repeating: 0, count: (2 * plan.problem.k + 1) * (2 * plan.problem.k + 1)),
-                    count: plan.problem.groups)
+                    repeating: [Double](repeating: 0, count: (2 * plan.k + 1) * (2 * plan.k + 1)), count: plan.groups)
                 let inShape = graph.values[node.inputs[0]].shape.dims
                 let outShape = graph.values[node.outputs[0]].shape.dims
                 _ = quantRun.withValues(node.inputs[0]) { xq in
@@ -74,13 +73,11 @@ struct AdaRoundPass: Pass {
         context.count("weights rounded away from nearest", layers.map(\.flipped).reduce(0, +))
     }
 
-    /// What a layer's problem needs, without the data: nil for a node AdaRound leaves alone
-    /// (not an int8 convolution or linear layer, weights shared or not per output channel).
-    struct Plan {
-        var problem: AdaRound.Problem
-    }
-
-    static func plan(_ n: Node, in g: Graph, float: [String: Node], floatGraph fg: Graph, users: [[Int]]) -> Plan? {
+    /// A layer's problem without the data (its Gram matrices empty): nil for a node AdaRound leaves
+    /// alone (not an int8 convolution or linear layer, weights shared or not per output channel).
+    static func plan(_ n: Node, in g: Graph, float: [String: Node], floatGraph fg: Graph, users: [[Int]])
+        -> AdaRound.Problem?
+    {
         switch n.op {
         case .conv2d, .fullyConnected, .gemm: break
         default: return nil
@@ -117,11 +114,9 @@ struct AdaRoundPass: Pass {
             guard s.count == rows else { return nil }
             qbias = (0..<rows).map { Float(codes[$0]) * s[$0] }
         }
-        return Plan(
-            problem: AdaRound.Problem(
-                rows: rows, k: k, groups: groups, kernel: wf.shape.rank == 4 ? (wf.shape[2], wf.shape[3]) : (1, 1),
-                weights: wf.floatArray(), scales: scales, bias: bias,
-                quantizedBias: qbias, gram: []))
+        return AdaRound.Problem(
+            rows: rows, k: k, groups: groups, kernel: wf.shape.rank == 4 ? (wf.shape[2], wf.shape[3]) : (1, 1),
+            weights: wf.floatArray(), scales: scales, bias: bias, quantizedBias: qbias, gram: [])
     }
 
     /// Adds one sample's patches to the layer's Gram matrices: per output pixel (or row of a

@@ -57,8 +57,7 @@ public struct SequentialCalibration: Sendable {
         var means: [String: [Float]] = [:]
         var ranges: [String: (Float, Float)] = [:]
         var acts: [ValueID: [Tensor]] = [:]
-        var lastUse = [Int](repeating: -1, count: g.values.count)
-        for (i, n) in g.nodes.enumerated() { for v in n.inputs { lastUse[v] = i } }
+        let lastUse = g.lastUses()
         for id in g.inputs {
             let r = try chooseRange(g.values[id].name, batches)
             ranges[g.values[id].name] = r
