@@ -47,6 +47,20 @@ public final class TensorStorage: @unchecked Sendable {
     deinit { owned?.deallocate() }
 
     public var mutablePointer: UnsafeMutableRawPointer? { owned }
+
+    /// For a view of a mapped file: lets the kernel drop the resident pages that lie wholly
+    /// inside it (`madvise(MADV_DONTNEED)`; the mapping is read-only, so a later read simply
+    /// faults them in again from the file). For a caller done with the bytes for now.
+    public func releaseResidentPages() {
+        guard let file = mappedFile, let base = file.bytes.baseAddress, byteCount > 0 else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let start = pointer - base
+        let first = (start + page - 1) / page * page
+        let end = (start + byteCount) / page * page
+        guard end > first else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + first), end - first, MADV_DONTNEED)
+    }
     public var isMapped: Bool { mappedFile != nil }
 }
 

@@ -54,6 +54,64 @@ import Testing
         #expect(e?.file.hasSuffix(file) == true)
     }
 
+    /// Weights are views of the mapped file: the same names, bytes and graph as protobuf-c's full
+    /// unpack gives, with only the structure unpacked (a small part of the file).
+    @Test(arguments: ["samples/student.onnx", "samples/teacher_vit.onnx"])
+    func initializersAreReadInPlaceFromTheFile(_ file: String) throws {
+        let path = Repo.path(file)
+        let mapped = try ONNXModel.read(path: path, limits: ParsingLimits())
+        let copied = try ONNXModel.read(path: path, limits: ParsingLimits(), inPlace: false)
+        #expect(mapped.initializers.count == copied.initializers.count && !mapped.initializers.isEmpty)
+        for (m, c) in zip(mapped.initializers, copied.initializers) {
+            #expect(m.0 == c.0)
+            #expect(m.1 == c.1, "\(m.0)")
+            #expect(m.1.isMapped && !c.1.isMapped, "\(m.0)")
+        }
+        // a transposed weight gives its file pages back; the file's bytes read the same afterwards
+        for (m, c) in zip(mapped.initializers, copied.initializers) where m.1.shape.rank == 2 {
+            let t = ConstMath.transpose(m.1, perm: [1, 0])
+            #expect(t.shape.dims == [m.1.shape[1], m.1.shape[0]] && !t.isMapped)
+            #expect(ConstMath.transpose(t, perm: [1, 0]) == c.1 && m.1 == c.1, "\(m.0)")
+        }
+        #expect(mapped.nodes.map(\.name) == copied.nodes.map(\.name))
+        #expect(mapped.nodes.map(\.inputs) == copied.nodes.map(\.inputs))
+        let file = try MappedFile(path: path)
+        let skeleton = try #require(ONNXSkeleton.split(file.bytes))
+        let weights = mapped.initializers.reduce(0) { $0 + $1.1.byteCount }
+        // each tensor's raw_data field becomes two bytes; lengths may shrink
+        #expect(skeleton.bytes.count <= file.count - weights + 2 * mapped.initializers.count)
+    }
+
+    /// The rewrite keeps protobuf's reading: the last raw_data of a tensor wins, a message with two
+    /// graph fields (which protobuf merges) or malformed wire data is left to protobuf-c whole.
+    @Test func skeletonRewritesOnlyWhatProtobufReadsTheSame() throws {
+        func varint(_ v: Int) -> [UInt8] {
+            var v = v
+            var out: [UInt8] = []
+            while v >= 0x80 {
+                out.append(UInt8(v & 0x7f) | 0x80)
+                v >>= 7
+            }
+            return out + [UInt8(v)]
+        }
+        func field(_ n: Int, _ payload: [UInt8]) -> [UInt8] { varint(n << 3 | 2) + varint(payload.count) + payload }
+        let first = [UInt8](repeating: 1, count: 8)
+        let last = [UInt8](repeating: 2, count: 200)  // a two-byte length
+        let tensor = field(8, Array("w".utf8)) + [0x08, 0x02] + field(9, first) + field(9, last) + [0x10, 0x01]
+        let graph = field(1, field(1, Array("x".utf8))) + field(5, tensor) + field(5, field(8, Array("b".utf8)))
+        let model = [0x08, 0x07] + field(7, graph) + field(8, field(2, [0x11]))
+        let s = try #require(model.withUnsafeBytes { ONNXSkeleton.split($0) })
+        let at = try #require(model.indices.first { model[$0..<($0 + last.count)].elementsEqual(last) })
+        #expect(s.raw == [at..<(at + last.count), nil])
+        let slim = field(8, Array("w".utf8)) + [0x08, 0x02, 0x10, 0x01] + field(9, [])
+        let slimGraph = field(1, field(1, Array("x".utf8))) + field(5, slim) + field(5, field(8, Array("b".utf8)))
+        #expect(s.bytes == [0x08, 0x07] + field(7, slimGraph) + field(8, field(2, [0x11])))
+        let twice = field(7, graph) + field(7, graph)
+        #expect(twice.withUnsafeBytes { ONNXSkeleton.split($0) } == nil)
+        #expect(Array(model.dropLast(3)).withUnsafeBytes { ONNXSkeleton.split($0) } == nil)
+        #expect(([0x0b] + model).withUnsafeBytes { ONNXSkeleton.split($0) } == nil)  // a group
+    }
+
     @Test func externalDataInsideTheFolderIsRead() throws {
         let m = try build("Tests/Fixtures/valid/external_data.onnx")
         let w = m.graph.constants.values.first { $0.shape.dims == [2, 2, 1, 1] }

@@ -64,6 +64,7 @@ enum ConstMath {
     }
 
     static func transpose(_ a: Tensor, perm: [Int]) -> Tensor {
+        if perm == [1, 0] { return transposed2D(a) }
         let dims = a.shape.dims
         let outShape = perm.map { dims[$0] }
         let st = a.shape.strides
@@ -81,6 +82,37 @@ enum ConstMath {
             }
         }
         return gather(a, idx, shape: outShape)
+    }
+
+    /// A matrix transposed, element bytes moved as they are, in tiles that stay in cache (a
+    /// ViT-B/16's MatMul weights, 340 MB, are transposed at import). A source mapped from the
+    /// model file gives its pages back afterwards: the graph holds the transposed copy, so the
+    /// file's pages need not stay resident beside it.
+    static func transposed2D(_ a: Tensor) -> Tensor {
+        let (rows, cols, size) = (a.shape[0], a.shape[1], a.dtype.byteSize)
+        let out = TensorStorage(byteCount: a.byteCount, zeroed: false)
+        let (src, dst) = (a.storage.pointer, out.mutablePointer!)
+        let tile = 32
+        func move<T>(_: T.Type) {
+            for r0 in stride(from: 0, to: rows, by: tile) {
+                for c0 in stride(from: 0, to: cols, by: tile) {
+                    for r in r0..<min(r0 + tile, rows) {
+                        for c in c0..<min(c0 + tile, cols) {
+                            let v = src.loadUnaligned(fromByteOffset: (r * cols + c) * size, as: T.self)
+                            dst.storeBytes(of: v, toByteOffset: (c * rows + r) * size, as: T.self)
+                        }
+                    }
+                }
+            }
+        }
+        switch size {
+        case 8: move(UInt64.self)
+        case 4: move(UInt32.self)
+        case 2: move(UInt16.self)
+        default: move(UInt8.self)
+        }
+        if a.isMapped { a.storage.releaseResidentPages() }
+        return Tensor(dtype: a.dtype, shape: Shape([cols, rows]), storage: out)
     }
 
     static func concat(_ ts: [Tensor], axis: Int) -> Tensor {

@@ -44,7 +44,9 @@ struct ONNXModel {
     var outputs: [ValueInfo] = []
     var graphName: String
 
-    static func read(path: String, limits: ParsingLimits) throws(FrontendError) -> ONNXModel {
+    /// `inPlace: false` unpacks the whole file with protobuf-c, copying the weights (tests compare
+    /// the two ways).
+    static func read(path: String, limits: ParsingLimits, inPlace: Bool = true) throws(FrontendError) -> ONNXModel {
         let file: MappedFile
         do { file = try MappedFile(path: path) } catch { throw FrontendError(.io, file: path, "cannot open: \(error)") }
         let bytes = file.bytes
@@ -60,7 +62,15 @@ struct ONNXModel {
                 "messages nest deeper than \(limits.maxNesting) levels (a TypeProto or subgraph nested this deep is not a real model)"
             )
         }
-        guard let msg = onnx__model_proto__unpack(nil, bytes.count, base.assumingMemoryBound(to: UInt8.self)) else {
+        // weights stay in the mapping: protobuf-c unpacks the structure only (see ONNXSkeleton)
+        let skeleton = inPlace ? ONNXSkeleton.split(bytes) : nil
+        let unpacked =
+            if let skeleton {
+                skeleton.bytes.withUnsafeBufferPointer { onnx__model_proto__unpack(nil, $0.count, $0.baseAddress) }
+            } else {
+                onnx__model_proto__unpack(nil, bytes.count, base.assumingMemoryBound(to: UInt8.self))
+            }
+        guard let msg = unpacked else {
             throw FrontendError(.malformedProtobuf, file: path, "not a valid ONNX protobuf (truncated or corrupted)")
         }
         defer { onnx__model_proto__free_unpacked(msg, nil) }
@@ -78,10 +88,16 @@ struct ONNXModel {
         guard g.n_initializer <= limits.maxTensors, g.n_node <= limits.maxTensors else {
             throw FrontendError(.limitExceeded, file: path, "more than \(limits.maxTensors) nodes or initializers")
         }
+        if let skeleton, skeleton.raw.count != g.n_initializer {
+            throw FrontendError(
+                .malformedProtobuf, file: path,
+                "the graph holds \(g.n_initializer) initializers but \(skeleton.raw.count) were found in the file")
+        }
         for i in 0..<g.n_initializer {
             guard let t = g.initializer[i] else { continue }
             let name = string(t.pointee.name)
-            model.initializers.append((name, try reader.tensor(t.pointee, name: name)))
+            let inPlace = skeleton?.raw[i].map { (file: file, range: $0) }
+            model.initializers.append((name, try reader.tensor(t.pointee, name: name, rawData: inPlace)))
         }
         for i in 0..<g.n_input { if let v = g.input[i] { model.inputs.append(valueInfo(v.pointee)) } }
         for i in 0..<g.n_output { if let v = g.output[i] { model.outputs.append(valueInfo(v.pointee)) } }

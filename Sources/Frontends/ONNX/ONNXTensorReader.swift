@@ -34,7 +34,11 @@ struct ONNXTensorReader {
         FrontendError(.malformedTensor, file: file, at: "tensor '\(name)'", m)
     }
 
-    func tensor(_ t: Onnx__TensorProto, name: String) throws(FrontendError) -> Tensor {
+    /// `rawData`, when given, is where the tensor's raw_data lies in the model file (the message
+    /// was unpacked from an `ONNXSkeleton`): the tensor is a view of the mapping, not a copy.
+    func tensor(_ t: Onnx__TensorProto, name: String, rawData: (file: MappedFile, range: Range<Int>)? = nil)
+        throws(FrontendError) -> Tensor
+    {
         guard let dtype = Self.dtype(t.data_type) else { throw fail(name, "unsupported data type \(t.data_type)") }
         var dims: [Int] = []
         for i in 0..<t.n_dims {
@@ -51,9 +55,14 @@ struct ONNXTensorReader {
             return try external(t, name: name, dtype: dtype, shape: shape, bytes: bytes)
         }
         if t.has_raw_data != 0 {
-            guard t.raw_data.len == bytes else {
-                throw fail(
-                    name, "raw_data holds \(t.raw_data.len) bytes but dims \(shape) of \(typeName) need \(bytes)")
+            let held = rawData?.range.count ?? t.raw_data.len
+            guard held == bytes else {
+                throw fail(name, "raw_data holds \(held) bytes but dims \(shape) of \(typeName) need \(bytes)")
+            }
+            if let rawData {
+                return Tensor(
+                    dtype: dtype, shape: shape,
+                    storage: TensorStorage(file: rawData.file, offset: rawData.range.lowerBound, byteCount: bytes))
             }
             return Tensor(
                 dtype: dtype, shape: shape, bytes: UnsafeRawBufferPointer(start: t.raw_data.data, count: bytes))
