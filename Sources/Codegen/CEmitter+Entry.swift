@@ -26,6 +26,8 @@ extension Emission {
                 /* The same on int8: input NCHW quantized with \(upper)_INPUT_SCALE / _ZERO_POINT, logits
                  * int8 with \(upper)_OUTPUT_SCALE / _ZERO_POINT. */
                 int \(p)_run_int8(\(weightsParam)const int8_t *input, int8_t *logits, void *workspace);
+                int \(p)_run_int8_parallel(\(weightsParam)const int8_t *input, int8_t *logits, void *workspace,
+                                      \(p)_parallel_for_fn parallel_for, void *pool);
 
                 """
         }
@@ -88,6 +90,19 @@ extension Emission {
             /* input: NCHW float32, normalised as the model expects (\(upper)_INPUT_SIZE values);
              * logits: \(upper)_OUTPUT_SIZE float32. Returns 0, or −1 when \(refusals.joined(separator: " or ")). */
             int \(p)_run(\(weightsParam)const float *input, float *logits, void *workspace);
+
+            /* Threads: _run_parallel is _run with its convolutions, 1x1 and linear layers split over
+             * output rows or pixels by the caller's thread pool (no threads in this file).
+             * parallel_for(pool, n, task, task_data) must call task(task_data, begin, end) over
+             * disjoint ranges that together cover [0, n), on any threads in any order, and return
+             * once all have returned. Each output is computed as _run computes it, so the bytes are
+             * the same for any split and any thread count; a NULL parallel_for runs it all on the
+             * calling thread. Reentrant as _run is: one workspace per concurrent run.
+             * samples/integrator/fk_pool.h is a small pthread pool of this shape. */
+            typedef void (*\(p)_task_fn)(void *task_data, int begin, int end);
+            typedef void (*\(p)_parallel_for_fn)(void *pool, int n, \(p)_task_fn task, void *task_data);
+            int \(p)_run_parallel(\(weightsParam)const float *input, float *logits, void *workspace,
+                               \(p)_parallel_for_fn parallel_for, void *pool);
             \(int8API)\(preprocessHeader())
             #ifdef __cplusplus
             }
@@ -127,7 +142,18 @@ extension Emission {
         check += ") return -1;"
         let wts = external != nil ? "const unsigned char *wts, " : ""
         let wtsArg = external != nil ? "(const unsigned char *)weights, " : ""
-        let unused = external != nil ? "    (void)wts;\n" : ""
+        let weightsArg = external != nil ? "weights, " : ""
+        let pool = "\(p)_parallel_for_fn parallel_for, void *pool"
+        // the core's first lines: the task its parallel steps share, or nothing to share
+        var start = external != nil && slices.isEmpty ? "    (void)wts;\n" : ""
+        if slices.isEmpty {
+            start += "    (void)parallel_for;\n    (void)pool;\n"
+        } else {
+            start += "    struct \(p)_task t;\n"
+            if external != nil { start += "    t.wts = wts;\n" }
+            start += "    t.ws = ws;\n    t.parallel_for = parallel_for;\n    t.pool = pool;\n    t.step = 0;\n"
+            s += parallelSteps()
+        }
         if let ext = external {
             s += """
                 int \(p)_prepare(const void *fkdc, size_t size, void *packed)
@@ -152,17 +178,23 @@ extension Emission {
             let result =
                 program.inCaller.contains(g.outputs[0])
                 ? "input" : "((const float *)(ws + \(program.offsets[g.outputs[0]]!)))"
-            s += "static void \(p)_core(\(wts)const float *in, int8_t *ws)\n{\n\(unused)"
+            s += "static void \(p)_core(\(wts)const float *in, int8_t *ws, \(pool))\n{\n\(start)"
             s += (body.isEmpty ? "    (void)in;\n    (void)ws;" : body.joined(separator: "\n")) + "\n}\n\n"
             s += """
-                int \(p)_run(\(weightsParam)const float *input, float *logits, void *workspace)
+                int \(p)_run_parallel(\(weightsParam)const float *input, float *logits, void *workspace,
+                                   \(pool))
                 {
                     int8_t *ws = (int8_t *)workspace;
                     int i;
                     \(check)
-                    \(p)_core(\(wtsArg)input, ws);
+                    \(p)_core(\(wtsArg)input, ws, parallel_for, pool);
                     for (i = 0; i < \(outCount); i++) logits[i] = \(result)[i];
                     return 0;
+                }
+
+                int \(p)_run(\(weightsParam)const float *input, float *logits, void *workspace)
+                {
+                    return \(p)_run_parallel(\(weightsArg)input, logits, workspace, NULL, NULL);
                 }
 
                 """
@@ -170,32 +202,73 @@ extension Emission {
         }
         let iq = q(ends.quantizedInput)
         let oq = q(ends.int8Output)
-        s += "static void \(p)_core(\(wts)int8_t *ws)\n{\n\(unused)" + body.joined(separator: "\n") + "\n}\n\n"
+        s += "static void \(p)_core(\(wts)int8_t *ws, \(pool))\n{\n\(start)" + body.joined(separator: "\n") + "\n}\n\n"
         let inOff = program.offsets[ends.quantizedInput]!
         let outOff = program.offsets[ends.int8Output]!
         s += """
-            int \(p)_run(\(weightsParam)const float *input, float *logits, void *workspace)
+            int \(p)_run_parallel(\(weightsParam)const float *input, float *logits, void *workspace,
+                               \(pool))
             {
                 int8_t *ws = (int8_t *)workspace;
                 int i;
                 \(check)
                 fk_quantize_nchw(input, \(c), \(h * w), \(Self.cFloat(iq.scales[0])), \(iq.zeroPoints[0]), ws + \(inOff));
-                \(p)_core(\(wtsArg)ws);
+                \(p)_core(\(wtsArg)ws, parallel_for, pool);
                 for (i = 0; i < \(outCount); i++)
                     logits[i] = fk_dequantize(ws[\(outOff) + i], \(Self.cFloat(oq.scales[0])), \(oq.zeroPoints[0]));
                 return 0;
             }
 
-            int \(p)_run_int8(\(weightsParam)const int8_t *input, int8_t *logits, void *workspace)
+            int \(p)_run(\(weightsParam)const float *input, float *logits, void *workspace)
+            {
+                return \(p)_run_parallel(\(weightsArg)input, logits, workspace, NULL, NULL);
+            }
+
+            int \(p)_run_int8_parallel(\(weightsParam)const int8_t *input, int8_t *logits, void *workspace,
+                                    \(pool))
             {
                 int8_t *ws = (int8_t *)workspace;
                 int i;
                 \(check)
                 fk_nchw_to_nhwc(input, \(c), \(h * w), ws + \(inOff));
-                \(p)_core(\(wtsArg)ws);
+                \(p)_core(\(wtsArg)ws, parallel_for, pool);
                 for (i = 0; i < \(outCount); i++) logits[i] = ws[\(outOff) + i];
                 return 0;
             }
+
+            int \(p)_run_int8(\(weightsParam)const int8_t *input, int8_t *logits, void *workspace)
+            {
+                return \(p)_run_int8_parallel(\(weightsArg)input, logits, workspace, NULL, NULL);
+            }
+
+            """
+        return s
+    }
+
+    /// The task the parallel steps share, `_slice` (items [begin, end) of one step) and
+    /// `_parallel` (a step whole on this thread, or through the caller's pool).
+    func parallelSteps() -> String {
+        var s = "struct \(p)_task {\n"
+        if external != nil { s += "    const unsigned char *wts;\n" }
+        s += "    int8_t *ws;\n    \(p)_parallel_for_fn parallel_for;\n    void *pool;\n    int step;\n};\n\n"
+        s += "static void \(p)_slice(void *task_data, int begin, int end)\n{\n"
+        s += "    const struct \(p)_task *t = (const struct \(p)_task *)task_data;\n"
+        if external != nil { s += "    const unsigned char *wts = t->wts;\n" }
+        s += "    int8_t *ws = t->ws;\n"
+        if external != nil { s += "    (void)wts;\n" }
+        s += "    switch (t->step) {\n"
+        for (i, lines) in slices.enumerated() {
+            s += "    case \(i): {\n\(lines)\n        break;\n    }\n"
+        }
+        s += "    default: break;\n    }\n}\n\n"
+        s += """
+            static void \(p)_parallel(struct \(p)_task *t, int step, int items)
+            {
+                t->step = step;
+                if (t->parallel_for != NULL && items > 1) t->parallel_for(t->pool, items, \(p)_slice, t);
+                else \(p)_slice(t, 0, items);
+            }
+
 
             """
         return s

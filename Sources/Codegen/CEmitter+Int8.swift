@@ -18,10 +18,10 @@ extension Emission {
             let rows = g.values[x].shape.elementCount / max(k, 1)
             let wn = try weights(p.weights, .pairs(rows: o, cols: k), for: n)
             let (b, r) = (array("int32_t", "b", p.bias), requantizers(p.requant))
-            call(
-                "fk_pointwise",
-                [buf(x), "\(rows)", "\(k)", wn, b] + r + [buf(out), "\(o)", "\(p.outputZeroPoint)"]
-                    + clampArgs(p.clamp))
+            let args =
+                ["\(buf(x)) + (size_t)begin * \(k)", "end - begin", "\(k)", wn, b] + r
+                + ["\(buf(out)) + (size_t)begin * \(o)", "\(o)", "\(p.outputZeroPoint)"] + clampArgs(p.clamp)
+            parallelStep("fk_pointwise", items: rows, ["fk_pointwise(\(args.joined(separator: ", ")));"])
         case (.linearToFloat, .weightedFloat(let p)):
             let w = g.values[p.weights].shape.dims
             let (o, k) = (w[0], w.dropFirst().reduce(1, *))
@@ -36,7 +36,7 @@ extension Emission {
             let (o, cg, kh, kw) = (w[0], w[1], w[2], w[3])
             let layout: WeightLayout
             let kernel: String
-            var shape = ["\(ho)", "\(wo)"]
+            var shape = ["end - begin", "\(wo)"]
             switch s.kernel {
             case .depthwise:
                 (layout, kernel) = (.depthwise(channels: o, kk: kh * kw), "fk_depthwise")  // [kh][kw][C]
@@ -49,18 +49,31 @@ extension Emission {
             }
             let wn = try weights(p.weights, layout, for: n)
             let (b, r) = (array("int32_t", "b", p.bias), requantizers(p.requant))
-            let geometry = [kh, kw, a.stride[0], a.stride[1], a.pad[0], a.pad[1], a.dilation[0], a.dilation[1]]
-            call(
-                kernel,
-                [buf(x), "\(h)", "\(wd)", "\(c)", "\(p.inputOffset)", wn, b] + r + [buf(out)] + shape
-                    + geometry.map(String.init) + (s.kernel == .convolution ? ["\(a.groups)"] : [])
-                    + ["\(p.outputZeroPoint)"] + clampArgs(p.clamp))
+            // output rows [begin, end): the input from the first row they read (fk_conv_rows)
+            let geometry =
+                ["\(kh)", "\(kw)", "\(a.stride[0])", "\(a.stride[1])", "ph", "\(a.pad[1])"]
+                + ["\(a.dilation[0])", "\(a.dilation[1])"]
+            let args =
+                ["x", "h", "\(wd)", "\(c)", "\(p.inputOffset)", wn, b] + r
+                + ["\(buf(out)) + (size_t)begin * \(wo * o)"] + shape + geometry
+                + (s.kernel == .convolution ? ["\(a.groups)"] : []) + ["\(p.outputZeroPoint)"] + clampArgs(p.clamp)
+            used.insert("fk_conv_rows")
+            parallelStep(
+                kernel, items: ho,
+                [
+                    "const int8_t *x = \(buf(x));", "int h, ph;",
+                    "fk_conv_rows(begin, \(h), \(wd), \(c), \(a.stride[0]), \(a.pad[0]), &x, &h, &ph);",
+                    "\(kernel)(\(args.joined(separator: ", ")));",
+                ])
         case (.add, .add(let p)):
-            call(
-                "fk_add",
-                [buf(x), "\(p.aZeroPoint)"] + requantizer(p.a) + [buf(n.inputs[1]), "\(p.bZeroPoint)"]
-                    + requantizer(p.b) + [buf(out), "\(g.values[out].shape.elementCount)", "\(p.outputZeroPoint)"]
-                    + requantizer(p.out) + clampArgs(p.clamp))
+            // elements [begin, end)
+            let args =
+                ["\(buf(x)) + begin", "\(p.aZeroPoint)"] + requantizer(p.a)
+                + ["\(buf(n.inputs[1])) + begin", "\(p.bZeroPoint)"] + requantizer(p.b)
+                + ["\(buf(out)) + begin", "end - begin", "\(p.outputZeroPoint)"] + requantizer(p.out)
+                + clampArgs(p.clamp)
+            parallelStep(
+                "fk_add", items: g.values[out].shape.elementCount, ["fk_add(\(args.joined(separator: ", ")));"])
         case (.mul, .mul(let p)):
             // a per-channel operand is the second argument: the other is channel-last [pixels][C]
             var (a, b, za, zb, c) = (x, n.inputs[1], p.aZeroPoint, p.bZeroPoint, 1)

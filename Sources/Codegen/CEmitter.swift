@@ -127,6 +127,18 @@ struct Emission {
         body.append("    \(kernel)(\(args));")
     }
 
+    /// The steps `<prefix>_run_parallel` splits: each the body of one `case` of `<prefix>_slice`,
+    /// which computes items [begin, end) of it (output rows or pixels).
+    var slices: [String] = []
+
+    /// A step split over `items` (output rows, pixels): `lines` compute items [begin, end), reading
+    /// `ws` (and `wts`). `_run` runs it whole, `_run_parallel` through the caller's pool.
+    mutating func parallelStep(_ kernel: String, items: Int, _ lines: [String]) {
+        used.insert(kernel)
+        body.append("    \(p)_parallel(&t, \(slices.count), \(items));")
+        slices.append(lines.map { "        " + $0 }.joined(separator: "\n"))
+    }
+
     /// A kernel the entry points call (marked used; the text is written by the caller).
     mutating func uses(_ kernel: String) -> String {
         used.insert(kernel)

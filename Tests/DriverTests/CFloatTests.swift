@@ -16,7 +16,7 @@ import Testing
 /// Float32 graphs are compared with the float evaluator (OpenBLAS sums in another order) and with
 /// PyTorch: |C − evaluator| ≤ 1e-5 · max(1, |evaluator|); against PyTorch 1e-4 · max(1, max |logit|).
 @Suite(.serialized) struct CFloatTests {
-    static let flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+    static let flags = ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-pthread"]
 
     /// Writes `model.h`/`model.c` for `graph` into a fresh folder; returns it.
     static func emit(_ graph: Graph, _ tag: String, target: String = "jetson-nano") throws -> (String, CEmitter.Output)
@@ -44,15 +44,21 @@ import Testing
         return r.code == 0 ? exe : nil
     }
 
-    /// Runs `exe` on `x` and returns its float32 logits.
+    /// Runs `exe` on `x` and returns its float32 logits; `_run_parallel` on three threads must
+    /// give the same bytes.
     static func run(_ exe: String, _ x: Tensor, dir: String, name: String, runner: String? = nil) throws -> [Float] {
         let npy = "\(dir)/\(name).npy"
-        let raw = "\(dir)/\(name)-\((exe as NSString).lastPathComponent).raw"
         try NPY.write(x, to: npy)
-        let r = try runner.map { try CGenTests.sh($0, [exe, npy, raw]) } ?? CGenTests.sh(exe, [npy, raw])
-        #expect(r.code == 0, "\(name): \(r.out)")
-        let data = try Data(contentsOf: URL(fileURLWithPath: raw))
-        return data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        var outputs: [Data] = []
+        for threads in [[], ["-t", "3"]] {
+            let raw = "\(dir)/\(name)-\((exe as NSString).lastPathComponent)\(threads.count).raw"
+            let args = threads + [npy, raw]
+            let r = try runner.map { try CGenTests.sh($0, [exe] + args) } ?? CGenTests.sh(exe, args)
+            #expect(r.code == 0, "\(name) \(threads): \(r.out)")
+            outputs.append(try Data(contentsOf: URL(fileURLWithPath: raw)))
+        }
+        #expect(outputs[0] == outputs[1], "\(name): _run_parallel on 3 threads differs from _run")
+        return outputs[0].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 
     static func inputs() throws -> [(String, Tensor)] {

@@ -90,23 +90,27 @@ import Testing
         let exe = "\(f.dir)/classify-\(tag)"
         let build = try Self.sh(
             cc,
-            ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"] + flags + [
+            ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-pthread"] + flags + [
                 "-I", src, "-o", exe, Repo.path("samples/integrator/main.c"), "\(src)/model.c", "-lm",
             ])
         #expect(build.code == 0, "\(tag): \(build.out)")
         guard build.code == 0 else { return }
         #expect(build.out.isEmpty, "\(tag) printed warnings: \(build.out)")
         let evaluator = QuantizedEvaluator(graph: graph ?? f.result.quantized.int8)
+        // `_run`, and `_run_parallel` on three threads (fk_pool.h): the same bytes
         for (name, x) in f.inputs {
-            let raw = "\(f.dir)/\(tag)-\(name).raw"
-            let args = [exe, "\(f.dir)/\(name).npy", raw]
-            let run =
-                runner.isEmpty
-                ? try Self.sh(exe, Array(args.dropFirst())) : try Self.sh(runner[0], runner.dropFirst() + args)
-            #expect(run.code == 0, "\(tag) \(name): \(run.out)")
             let want = try evaluator.run([x])[0]
-            let got = try Data(contentsOf: URL(fileURLWithPath: raw))
-            #expect(Array(got) == Array(want.bytes), "\(tag) \(name): C logits differ from the evaluator's")
+            for threads in [[], ["-t", "3"]] {
+                let raw = "\(f.dir)/\(tag)-\(name).raw"
+                let args = [exe] + threads + ["\(f.dir)/\(name).npy", raw]
+                let run =
+                    runner.isEmpty
+                    ? try Self.sh(exe, Array(args.dropFirst())) : try Self.sh(runner[0], runner.dropFirst() + args)
+                #expect(run.code == 0, "\(tag) \(name) \(threads): \(run.out)")
+                let got = try Data(contentsOf: URL(fileURLWithPath: raw))
+                #expect(
+                    Array(got) == Array(want.bytes), "\(tag) \(name) \(threads): C logits differ from the evaluator's")
+            }
         }
     }
 
@@ -168,6 +172,7 @@ import Testing
             return
         }
         try buildAndCompare(gcc, ["-O2"], tag: "gcc-int8-logits", dir: dir, graph: g8)
+        try splitCheck(dir: dir, graph: g8)
     }
 
     @Test func gccBuildsWarningFreeAndMatchesTheEvaluator() throws {
@@ -254,7 +259,7 @@ import Testing
             let out = "\(dir)/classify-\(tag)"
             let b = try Self.sh(
                 exe,
-                ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"] + flags + [
+                ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-pthread"] + flags + [
                     "-I", dir, "-o", out, Repo.path("samples/integrator/main.c"), "\(dir)/model.c", "-lm",
                 ])
             #expect(b.code == 0 && b.out.isEmpty, "\(tag): \(b.out)")
@@ -266,15 +271,17 @@ import Testing
         let evaluator = QuantizedEvaluator(graph: r.quantized.int8)
         for b in builds {
             for (name, x) in f.inputs {
-                let raw = "\(dir)/\(name).raw"
-                let res = try run(b, ["\(dir)/model.fkdc", "\(f.dir)/\(name).npy", raw])
-                #expect(res.code == 0, "\(b.exe) \(name): \(res.out)")
-                let got = try Data(contentsOf: URL(fileURLWithPath: raw))
                 let want = try evaluator.run([x])[0]
-                #expect(
-                    Array(got) == Array(want.bytes),
-                    "\(b.exe) \(name): \(got.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }) vs \(want.floatArray())"
-                )
+                for threads in [[], ["-t", "2"]] {
+                    let raw = "\(dir)/\(name).raw"
+                    let res = try run(b, threads + ["\(dir)/model.fkdc", "\(f.dir)/\(name).npy", raw])
+                    #expect(res.code == 0, "\(b.exe) \(name): \(res.out)")
+                    let got = try Data(contentsOf: URL(fileURLWithPath: raw))
+                    #expect(
+                        Array(got) == Array(want.bytes),
+                        "\(b.exe) \(name) \(threads): \(got.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }) vs \(want.floatArray())"
+                    )
+                }
             }
         }
         // any other file: refused with the reason, exit 2
@@ -493,6 +500,90 @@ import Testing
         }
         let r = try Self.sh(python, [Repo.path("scripts/embed-c-kernels.py"), "--check"])
         #expect(r.code == 0, "\(r.out)")
+    }
+
+    /// `_run_parallel` and `_run_int8_parallel` with a parallel_for that splits unevenly and runs
+    /// the pieces last first (sizes 1, 2, … 7, then again): the bytes of `_run` and `_run_int8`,
+    /// the evaluator's. Built with the sanitizers: no piece reads or writes outside its rows.
+    @Test func parallelRunGivesTheSameBytesForAnySplit() throws {
+        let f = try #require(Self.fixture)
+        try splitCheck(dir: f.dir, graph: f.result.quantized.int8)
+        // the student's 52 convolutions and 10 adds are split
+        let steps =
+            try String(contentsOfFile: "\(f.dir)/model.c", encoding: .utf8)
+            .components(separatedBy: "    model_parallel(&t, ").count - 1
+        #expect(steps == 62, "\(steps) parallel steps")
+    }
+
+    /// Runs the split harness on the C in `dir` (with `_run_int8_parallel` where the C has it).
+    func splitCheck(dir src: String, graph: Graph) throws {
+        let f = try #require(Self.fixture)
+        guard let gcc = Self.which("gcc") else {
+            print("skipped: gcc not found")
+            return
+        }
+        let harness = """
+            #include <stdio.h>
+            #include <string.h>
+            #include "model.h"
+            #include "read_npy.h"
+            static void backwards(void *pool, int n, model_task_fn task, void *task_data)
+            {
+                int cuts[4096], k = 0, at = 0, i;
+                (void)pool;
+                while (at < n && k < 4095) {
+                    cuts[k++] = at;
+                    at += 1 + k % 7;
+                }
+                cuts[k] = n;
+                for (i = k - 1; i >= 0; i--) task(task_data, cuts[i], cuts[i + 1] < n ? cuts[i + 1] : n);
+                task(task_data, n, n);
+            }
+            int main(int argc, char **argv)
+            {
+                static float x[MODEL_INPUT_SIZE], a[MODEL_OUTPUT_SIZE], b[MODEL_OUTPUT_SIZE];
+                static union { double d; unsigned char bytes[MODEL_WORKSPACE_BYTES]; } ws;
+                FILE *out;
+                if (argc < 3 || read_npy(argv[1], x, MODEL_INPUT_SIZE) != 0) return 2;
+                if (model_run(x, a, ws.bytes) != 0 || model_run_parallel(x, b, ws.bytes, backwards, NULL) != 0) return 3;
+                if (memcmp(a, b, sizeof a) != 0) return 4;
+            #ifdef MODEL_INPUT_SCALE
+                {
+                    static int8_t q[MODEL_INPUT_SIZE], qa[MODEL_OUTPUT_SIZE], qb[MODEL_OUTPUT_SIZE];
+                    int i;
+                    for (i = 0; i < MODEL_INPUT_SIZE; i++) q[i] = (int8_t)((int)(x[i] * 40) % 128);
+                    if (model_run_int8(q, qa, ws.bytes) != 0 || model_run_int8_parallel(q, qb, ws.bytes, backwards, NULL) != 0)
+                        return 3;
+                    if (memcmp(qa, qb, sizeof qa) != 0) return 5;
+                }
+            #endif
+                out = fopen(argv[2], "wb");
+                if (out == NULL || fwrite(b, sizeof b, 1, out) != 1) return 2;
+                fclose(out);
+                return 0;
+            }
+            """
+        let dir = src + "-split"
+        try Outputs.makeDirectory(dir)
+        try harness.write(toFile: "\(dir)/split.c", atomically: true, encoding: .utf8)
+        let exe = "\(dir)/split"
+        let build = try Self.sh(
+            gcc,
+            ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O1", "-g", "-fsanitize=address,undefined"]
+                + ["-fno-sanitize-recover=all", "-I", src, "-I", Repo.path("samples/integrator"), "-o", exe]
+                + ["\(dir)/split.c", "\(src)/model.c", "-lm"])
+        #expect(build.code == 0 && build.out.isEmpty, "\(build.out)")
+        guard build.code == 0 else { return }
+        let evaluator = QuantizedEvaluator(graph: graph)
+        for (name, x) in f.inputs {
+            let run = try Self.sh(exe, ["\(f.dir)/\(name).npy", "\(dir)/\(name).raw"])
+            #expect(run.code == 0, "\(name): exit \(run.code) (4, 5: a split run differs) \(run.out)")
+            let got = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/\(name).raw"))
+            let want = try evaluator.run([x])[0]
+            #expect(
+                Array(got) == Array(want.bytes),
+                "\(name): \(got.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }) vs \(want.floatArray())")
+        }
     }
 
     @Test func integratorExamplePrintsTheSameTop1AsFkdcRun() throws {

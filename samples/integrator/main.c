@@ -8,12 +8,19 @@
  * A model compiled with `--weights external` reads its weights from model.fkdc, named first:
  *
  *     ./classify ../../out/student-jetson-nano/model.fkdc ../inputs/x0.npy
+ *
+ * `-t N` first runs the model on N threads (model_run_parallel with fk_pool.h's pthread pool);
+ * the logits are the same bytes for any N:
+ *
+ *     ./classify -t 4 ../inputs/x0.npy
  */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fk_pool.h"
 #include "model.h"
 #include "read_npy.h"
 
@@ -55,28 +62,44 @@ int main(int argc, char **argv)
         unsigned char bytes[MODEL_WORKSPACE_BYTES];
     } workspace;
     float max, sum = 0, p[MODEL_OUTPUT_SIZE];
-    int i, best = 0, status;
+    int i, best = 0, status, threads = 1;
+    struct fk_pool *pool = NULL;
+    if (argc > 2 && strcmp(argv[1], "-t") == 0) {
+        threads = atoi(argv[2]);
+        if (threads < 1 || threads > FK_POOL_MAX_THREADS + 1) {
+            fprintf(stderr, "-t takes 1 to %d threads\n", FK_POOL_MAX_THREADS + 1);
+            return 1;
+        }
+        argc -= 2, argv += 2;
+    }
 #if MODEL_WEIGHTS_EXTERNAL
     void *weights;
     if (argc < 3) {
-        fprintf(stderr, "usage: %s model.fkdc image.npy [logits.raw]\n", argv[0]);
+        fprintf(stderr, "usage: %s [-t threads] model.fkdc image.npy [logits.raw]\n", argv[0]);
         return 1;
     }
     if ((weights = load_weights(argv[1])) == NULL) return 2;
     argc--, argv++;
 #else
     if (argc < 2) {
-        fprintf(stderr, "usage: %s image.npy [logits.raw]\n", argv[0]);
+        fprintf(stderr, "usage: %s [-t threads] image.npy [logits.raw]\n", argv[0]);
         return 1;
     }
 #endif
     if (read_npy(argv[1], input, MODEL_INPUT_SIZE) != 0) return 2;
+    if (threads > 1 && (pool = fk_pool_create(threads)) == NULL) {
+        fprintf(stderr, "cannot start %d threads\n", threads);
+        return 2;
+    }
 #if MODEL_WEIGHTS_EXTERNAL
-    status = model_run(weights, input, logits, workspace.bytes);
+    status = pool != NULL ? model_run_parallel(weights, input, logits, workspace.bytes, fk_pool_parallel_for, pool)
+                          : model_run(weights, input, logits, workspace.bytes);
     free(weights);
 #else
-    status = model_run(input, logits, workspace.bytes);
+    status = pool != NULL ? model_run_parallel(input, logits, workspace.bytes, fk_pool_parallel_for, pool)
+                          : model_run(input, logits, workspace.bytes);
 #endif
+    fk_pool_destroy(pool);
     if (status != 0) return 2;
     max = logits[0];
     for (i = 1; i < MODEL_OUTPUT_SIZE; i++)

@@ -248,6 +248,22 @@ static inline void fk_linear_f32(const int8_t *x, int k, const int8_t *w, const 
     }
 }
 
+/* @kernel fk_conv_rows */
+/* output rows [begin, end) of a convolution as a convolution of their own (generated C's
+ * parallel steps): the input from the first row they read (*x advanced by whole rows of w*c),
+ * the rows left (*h), and the top padding left (*ph; negative when every row they read lies in
+ * the bottom padding). Each output row reads the same inputs as in the whole convolution, so
+ * any split gives the same bytes. */
+static inline void fk_conv_rows(int begin, int h, int w, int c, int sh, int ph, const int8_t **x, int *hb, int *phb)
+{
+    int skip = begin * sh - ph;
+    if (skip < 0) skip = 0;
+    if (skip > h) skip = h;
+    *x += (size_t)skip * w * c;
+    *hb = h - skip;
+    *phb = ph + skip - begin * sh;
+}
+
 /* @kernel fk_depthwise uses fk_requant_n */
 /* depthwise convolution, weights [kh][kw][C]; padding contributes (zx - zx) * w = 0 */
 static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,

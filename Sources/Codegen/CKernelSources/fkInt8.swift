@@ -251,6 +251,24 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
+            name: "fk_conv_rows", file: "fk_int8.h", uses: [],
+            text: #"""
+                /* output rows [begin, end) of a convolution as a convolution of their own (generated C's
+                 * parallel steps): the input from the first row they read (*x advanced by whole rows of w*c),
+                 * the rows left (*h), and the top padding left (*ph; negative when every row they read lies in
+                 * the bottom padding). Each output row reads the same inputs as in the whole convolution, so
+                 * any split gives the same bytes. */
+                static inline void fk_conv_rows(int begin, int h, int w, int c, int sh, int ph, const int8_t **x, int *hb, int *phb)
+                {
+                    int skip = begin * sh - ph;
+                    if (skip < 0) skip = 0;
+                    if (skip > h) skip = h;
+                    *x += (size_t)skip * w * c;
+                    *hb = h - skip;
+                    *phb = ph + skip - begin * sh;
+                }
+                """#),
+        Section(
             name: "fk_depthwise", file: "fk_int8.h", uses: ["fk_requant_n"],
             text: #"""
                 /* depthwise convolution, weights [kh][kw][C]; padding contributes (zx - zx) * w = 0 */
