@@ -16,12 +16,15 @@ extension Emission {
             let (o, k) = (w[0], w.dropFirst().reduce(1, *))
             // a 1×1 convolution runs over the pixels; a linear layer over its rows (a ViT's tokens)
             let rows = g.values[x].shape.elementCount / max(k, 1)
-            let wn = try weights(p.weights, .pairs(rows: o, cols: k), for: n)
+            // NEON: rows of K weights, two products summed in 16 bits, so only without a -128 weight
+            let dot = target.neon && g.constants[p.weights]?.bytes.contains(0x80) == false
+            let kernel = dot ? "fk_pointwise_dot" : "fk_pointwise"
+            let wn = try weights(p.weights, dot ? .identity(count: o * k) : .pairs(rows: o, cols: k), for: n)
             let (b, r) = (array("int32_t", "b", p.bias), requantizers(p.requant))
             let args =
                 ["\(buf(x)) + (size_t)begin * \(k)", "end - begin", "\(k)", wn, b] + r
                 + ["\(buf(out)) + (size_t)begin * \(o)", "\(o)", "\(p.outputZeroPoint)"] + clampArgs(p.clamp)
-            parallelStep("fk_pointwise", items: rows, ["fk_pointwise(\(args.joined(separator: ", ")));"])
+            parallelStep(kernel, items: rows, ["\(kernel)(\(args.joined(separator: ", ")));"])
         case (.linearToFloat, .weightedFloat(let p)):
             let w = g.values[p.weights].shape.dims
             let (o, k) = (w[0], w.dropFirst().reduce(1, *))

@@ -586,6 +586,39 @@ import Testing
         }
     }
 
+    /// NEON's 1×1 kernel sums two products in 16 bits, which a -128 weight could overflow: a layer
+    /// with one keeps the other kernel (and the C still gives the evaluator's bytes).
+    @Test func neonDotKernelOnlyWithoutMinus128Weights() throws {
+        let f = try #require(Self.fixture)
+        var g = f.result.quantized.int8
+        let nano = try #require(TargetProfile.named("jetson-nano"))
+        func calls(_ src: String, _ kernel: String) -> Int { src.components(separatedBy: "    \(kernel)(").count - 1 }
+        let before = try CEmitter(target: nano).emit(g).source
+        let dots = calls(before, "fk_pointwise_dot")
+        #expect(dots >= 34 && calls(before, "fk_pointwise") == 0, "\(dots)")
+        let node = try #require(
+            g.nodes.first { n in
+                guard case .conv2d(let a) = n.op, a.groups == 1, let w = g.constants[n.inputs[1]] else { return false }
+                return w.shape.dims.suffix(2) == [1, 1] && w.dtype == .int8
+            })
+        let w = try #require(g.constants[node.inputs[1]])
+        var bytes = Array(w.bytes)
+        bytes[0] = 0x80
+        g.constants[node.inputs[1]] = bytes.withUnsafeBytes { Tensor(dtype: .int8, shape: w.shape, bytes: $0) }
+        let after = try CEmitter(target: nano).emit(g).source
+        #expect(calls(after, "fk_pointwise_dot") == dots - 1 && calls(after, "fk_pointwise") == 1)
+        let dir = f.dir + "-minus128"
+        try Outputs.makeDirectory(dir)
+        try CEmitter(target: nano).emit(g).header.write(toFile: "\(dir)/model.h", atomically: true, encoding: .utf8)
+        try after.write(toFile: "\(dir)/model.c", atomically: true, encoding: .utf8)
+        guard let cross = Self.which("aarch64-linux-gnu-gcc"), let qemu = Self.which("qemu-aarch64") else {
+            print("skipped: aarch64-linux-gnu-gcc or qemu-aarch64 not found")
+            return
+        }
+        try buildAndCompare(
+            cross, ["-O2", "-mcpu=cortex-a57", "-static"], runner: [qemu], tag: "a64-minus128", dir: dir, graph: g)
+    }
+
     @Test func integratorExamplePrintsTheSameTop1AsFkdcRun() throws {
         let f = try #require(Self.fixture)
         guard let make = Self.which("make"), Self.which("cc") != nil else {

@@ -229,6 +229,107 @@ static inline void fk_pointwise(const int8_t *x, int plane, int k, const int8_t 
     }
 }
 
+/* @kernel fk_pointwise_dot uses fk_simd fk_requant_n */
+/* 1x1 convolution (and fully connected) with weights [O][K], each output channel's row of K
+ * bytes, for targets with NEON: sixteen products of a pixel's inputs with a channel's weights
+ * at a time. SMULL and SMLAL2 sum two products in each 16-bit lane, SADALP adds those pairs into
+ * 32-bit lanes; four output channels of four pixels share each load (sixteen accumulators, no
+ * spills). Two products fit in 16 bits only while no weight is -128 (|x w| <= 128 * 127): the
+ * emitter picks this kernel only then (fkdc's weights are in [-127, 127]). The input zero point
+ * is folded into the bias as in fk_pointwise, and the int32 sums are the same, so the bytes are
+ * too. */
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+#define FK_DOT16(a, wv, xv) (a) = vpadalq_s16((a), vmlal_high_s8(vmull_s8(vget_low_s8(wv), vget_low_s8(xv)), (wv), (xv)))
+#define FK_DOT16_ROW(j)                                          \
+    do {                                                         \
+        const int8x16_t wv = vld1q_s8(w0 + (size_t)(j) * k + i); \
+        FK_DOT16(a##j, wv, u0);                                  \
+        FK_DOT16(b##j, wv, u1);                                  \
+        FK_DOT16(c##j, wv, u2);                                  \
+        FK_DOT16(d##j, wv, u3);                                  \
+    } while (0)
+#define FK_DOT8_ROW(j)                                         \
+    do {                                                       \
+        const int8x8_t wv = vld1_s8(w0 + (size_t)(j) * k + i); \
+        a##j = vpadalq_s16(a##j, vmull_s8(wv, v0));            \
+        b##j = vpadalq_s16(b##j, vmull_s8(wv, v1));            \
+        c##j = vpadalq_s16(c##j, vmull_s8(wv, v2));            \
+        d##j = vpadalq_s16(d##j, vmull_s8(wv, v3));            \
+    } while (0)
+/* channels o0..o0+3 of one pixel: the four lanes of each summed, plus the bias */
+#define FK_DOT_STORE(out, e)                                                                           \
+    vst1q_s32((out), vaddq_s32(vld1q_s32(bias + o0), vpaddq_s32(vpaddq_s32(e##0, e##1), vpaddq_s32(e##2, e##3))))
+#endif /* @simd neon */
+static inline void fk_pointwise_dot(const int8_t *x, int plane, int k, const int8_t *w, const int32_t *bias,
+                                    const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o,
+                                    int32_t zo, int32_t lo, int32_t hi)
+{
+    /* four pixels' accumulators for up to 256 output channels, requantized together */
+    int32_t acc[4][256];
+    int p, ch, o0, i, j, q;
+    for (p = 0; p < plane; p += 4) {
+        const int pixels = plane - p < 4 ? plane - p : 4;
+        const int8_t *xs[4];
+        for (q = 0; q < 4; q++) xs[q] = x + (size_t)(p + (q < pixels ? q : 0)) * k;
+        for (ch = 0; ch < o; ch += 256) {
+            const int cn = o - ch < 256 ? o - ch : 256;
+            for (o0 = ch; o0 < ch + cn; o0 += 4) {
+                const int n = ch + cn - o0 < 4 ? ch + cn - o0 : 4;
+                const int8_t *w0 = w + (size_t)o0 * k;
+                i = 0;
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+                if (n == 4 && k >= 8) {
+                    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+                    int32x4_t c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
+                    for (; i + 16 <= k; i += 16) {
+                        const int8x16_t u0 = vld1q_s8(xs[0] + i), u1 = vld1q_s8(xs[1] + i);
+                        const int8x16_t u2 = vld1q_s8(xs[2] + i), u3 = vld1q_s8(xs[3] + i);
+                        FK_DOT16_ROW(0);
+                        FK_DOT16_ROW(1);
+                        FK_DOT16_ROW(2);
+                        FK_DOT16_ROW(3);
+                    }
+                    if (i + 8 <= k) {
+                        const int8x8_t v0 = vld1_s8(xs[0] + i), v1 = vld1_s8(xs[1] + i);
+                        const int8x8_t v2 = vld1_s8(xs[2] + i), v3 = vld1_s8(xs[3] + i);
+                        FK_DOT8_ROW(0);
+                        FK_DOT8_ROW(1);
+                        FK_DOT8_ROW(2);
+                        FK_DOT8_ROW(3);
+                        i += 8;
+                    }
+                    FK_DOT_STORE(acc[0] + (o0 - ch), a);
+                    FK_DOT_STORE(acc[1] + (o0 - ch), b);
+                    FK_DOT_STORE(acc[2] + (o0 - ch), c);
+                    FK_DOT_STORE(acc[3] + (o0 - ch), d);
+                } else
+#endif /* @simd neon */
+                {
+                    for (q = 0; q < 4; q++)
+                        for (j = 0; j < n; j++) acc[q][o0 - ch + j] = bias[o0 + j];
+                }
+                if (i < k)
+                    for (q = 0; q < pixels; q++)
+                        for (j = 0; j < n; j++) {
+                            const int8_t *wr = w0 + (size_t)j * k;
+                            int32_t s = 0;
+                            int t;
+                            for (t = i; t < k; t++) s += (int32_t)xs[q][t] * wr[t];
+                            acc[q][o0 - ch + j] += s;
+                        }
+            }
+            for (q = 0; q < pixels; q++)
+                fk_requant_n(acc[q], m + ch, l + ch, r + ch, cn, zo, lo, hi, y + (size_t)(p + q) * o + ch);
+        }
+    }
+}
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+#undef FK_DOT16
+#undef FK_DOT16_ROW
+#undef FK_DOT8_ROW
+#undef FK_DOT_STORE
+#endif /* @simd neon */
+
 /* @kernel fk_linear_f32 */
 /* a classifier's one row with float32 outputs from its int32 accumulators (no int8 output
  * grid): acc = b[o] + sum_k x[k] w[o][k], weights [O][K], the input zero point folded into b as
@@ -264,7 +365,7 @@ static inline void fk_conv_rows(int begin, int h, int w, int c, int sh, int ph, 
     *phb = ph + skip - begin * sh;
 }
 
-/* @kernel fk_depthwise uses fk_requant_n */
+/* @kernel fk_depthwise uses fk_simd fk_requant_n */
 /* depthwise convolution, weights [kh][kw][C]; padding contributes (zx - zx) * w = 0 */
 static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
                                 const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r,
@@ -278,6 +379,45 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
             for (c0 = 0; c0 < c; c0 += 64) {
                 int n = c - c0 < 64 ? c - c0 : 64;
                 int8_t *yp = y + ((size_t)oy * wo + ox) * c + c0;
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+                /* sixteen channels at a time: x - zx widened to 16 bits (SSUBL), weights
+                 * widened, products accumulated in 32 bits (SMLAL): the scalar sums exactly */
+                if (n % 16 == 0) {
+                    const int8x8_t z8 = vdup_n_s8((int8_t)zx);
+                    const int8x16_t z16 = vdupq_n_s8((int8_t)zx);
+                    int cc;
+                    for (cc = 0; cc < n; cc += 16) {
+                        int32x4_t s0 = vld1q_s32(b + c0 + cc), s1 = vld1q_s32(b + c0 + cc + 4);
+                        int32x4_t s2 = vld1q_s32(b + c0 + cc + 8), s3 = vld1q_s32(b + c0 + cc + 12);
+                        for (ky = 0; ky < kh; ky++) {
+                            int iy = oy * sh - ph + ky * dh;
+                            if (iy < 0 || iy >= h) continue;
+                            for (kx = 0; kx < kw; kx++) {
+                                int ix = ox * sw - pw + kx * dw;
+                                int8x16_t xv, wv;
+                                int16x8_t xl, xh, wl, wh;
+                                if (ix < 0 || ix >= w) continue;
+                                xv = vld1q_s8(x + ((size_t)iy * w + ix) * c + c0 + cc);
+                                wv = vld1q_s8(wt + ((size_t)ky * kw + kx) * c + c0 + cc);
+                                xl = vsubl_s8(vget_low_s8(xv), z8);
+                                xh = vsubl_high_s8(xv, z16);
+                                wl = vmovl_s8(vget_low_s8(wv));
+                                wh = vmovl_high_s8(wv);
+                                s0 = vmlal_s16(s0, vget_low_s16(xl), vget_low_s16(wl));
+                                s1 = vmlal_high_s16(s1, xl, wl);
+                                s2 = vmlal_s16(s2, vget_low_s16(xh), vget_low_s16(wh));
+                                s3 = vmlal_high_s16(s3, xh, wh);
+                            }
+                        }
+                        vst1q_s32(acc + cc, s0);
+                        vst1q_s32(acc + cc + 4, s1);
+                        vst1q_s32(acc + cc + 8, s2);
+                        vst1q_s32(acc + cc + 12, s3);
+                    }
+                    fk_requant_n(acc, m + c0, l + c0, r + c0, n, zo, lo, hi, yp);
+                    continue;
+                }
+#endif /* @simd neon */
                 for (j = 0; j < n; j++) acc[j] = b[c0 + j];
                 for (ky = 0; ky < kh; ky++) {
                     int iy = oy * sh - ph + ky * dh;
