@@ -40,18 +40,27 @@ extension Emission {
             let layout: WeightLayout
             let kernel: String
             var shape = ["end - begin", "\(wo)"]
+            var bias = p.bias
+            var tail: [String] = []
             switch s.kernel {
             case .depthwise:
                 (layout, kernel) = (.depthwise(channels: o, kk: kh * kw), "fk_depthwise")  // [kh][kw][C]
             case .denseConvolution:
-                (layout, kernel) = (.dense(o: o, cg: cg, kk: kh * kw), "fk_conv_dense")  // [kh][kw][C][O]
                 shape.append("\(o)")
+                if let dot = try convDot(p, o: o, cols: cg * kh * kw) {
+                    // NEON: windows as rows of bytes times [O][kp] (fk_conv_dot)
+                    (layout, kernel) = (.paddedRows(o: o, cg: cg, kk: kh * kw, stride: dot.stride), "fk_conv_dot")
+                    bias = dot.bias
+                    tail = ["\(dot.stride)"]
+                } else {
+                    (layout, kernel) = (.dense(o: o, cg: cg, kk: kh * kw), "fk_conv_dense")  // [kh][kw][C][O]
+                }
             default:
                 (layout, kernel) = (.general(o: o, cg: cg, kk: kh * kw), "fk_conv")  // [O][kh][kw][Cg]
                 shape.append("\(o)")
             }
             let wn = try weights(p.weights, layout, for: n)
-            let (b, r) = (array("int32_t", "b", p.bias), requantizers(p.requant))
+            let (b, r) = (array("int32_t", "b", bias), requantizers(p.requant))
             // output rows [begin, end): the input from the first row they read (fk_conv_rows)
             let geometry =
                 ["\(kh)", "\(kw)", "\(a.stride[0])", "\(a.stride[1])", "ph", "\(a.pad[1])"]
@@ -59,7 +68,8 @@ extension Emission {
             let args =
                 ["x", "h", "\(wd)", "\(c)", "\(p.inputOffset)", wn, b] + r
                 + ["\(buf(out)) + (size_t)begin * \(wo * o)"] + shape + geometry
-                + (s.kernel == .convolution ? ["\(a.groups)"] : []) + ["\(p.outputZeroPoint)"] + clampArgs(p.clamp)
+                + (s.kernel == .convolution ? ["\(a.groups)"] : []) + tail + ["\(p.outputZeroPoint)"]
+                + clampArgs(p.clamp)
             used.insert("fk_conv_rows")
             parallelStep(
                 kernel, items: ho,
@@ -133,6 +143,24 @@ extension Emission {
         default:
             throw fail(n, "has no C kernel (\(s.kernel.rawValue))")
         }
+    }
+
+    /// fk_conv_dot's row length and bias (b − zx·Σw) for a dense convolution, or nil where it does
+    /// not apply: not NEON, a −128 weight (fk_pointwise_dot's bound), a window over
+    /// `FK_DOT_MAX_COLS` once padded, or a bias outside int32.
+    func convDot(_ p: WeightedParameters, o: Int, cols: Int) throws(CodegenError) -> (stride: Int, bias: [Int32])? {
+        let stride = (cols + 15) / 16 * 16
+        guard target.neon, stride <= Int(FK_DOT_MAX_COLS), let w = g.constants[p.weights], w.dtype == .int8,
+            !w.bytes.contains(0x80), w.elementCount == o * cols, p.bias.count == o
+        else { return nil }
+        var bias: [Int32] = []
+        for c in 0..<o {
+            var sum = 0
+            for i in 0..<cols { sum += Int(Int8(bitPattern: w.bytes[c * cols + i])) }
+            guard let v = Int32(exactly: Int(p.bias[c]) - Int(p.inputOffset) * sum) else { return nil }
+            bias.append(v)
+        }
+        return (stride, bias)
     }
 
     func requantizer(_ r: Requantizer) -> [String] { ["\(r.multiplier)", "\(r.leftShift)", "\(r.rightShift)"] }

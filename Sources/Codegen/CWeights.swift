@@ -43,6 +43,8 @@ enum WeightLayout {
     case dense(o: Int, cg: Int, kk: Int)
     /// [O][Cg][kk] → [O][kk][Cg]: `fk_conv`.
     case general(o: Int, cg: Int, kk: Int)
+    /// [O][Cg][kk] → [O][stride] holding [kk][Cg], zero-padded: `fk_conv_dot`.
+    case paddedRows(o: Int, cg: Int, kk: Int, stride: Int)
     /// [rows][cols] → [cols][rows]: `fk_gemm_f32`.
     case transposed(rows: Int, cols: Int)
     case identity(count: Int)
@@ -61,6 +63,7 @@ enum WeightLayout {
         case .pairs(let r, let c): (c + 1) / 2 * r * 2
         case .depthwise(let c, let kk): c * kk
         case .dense(let o, let cg, let kk), .general(let o, let cg, let kk): o * cg * kk
+        case .paddedRows(let o, _, _, let stride): o * stride
         case .transposed(let r, let c): r * c
         case .identity(let n): n
         }
@@ -80,6 +83,8 @@ enum WeightLayout {
             all = [Copy(src: 0, dims: [kk, cg, o], ss: [1, kk, cg * kk], dst: 0, ds: [cg * o, o, 1])]
         case .general(let o, let cg, let kk):
             all = [Copy(src: 0, dims: [o, kk, cg], ss: [cg * kk, 1, kk], dst: 0, ds: [kk * cg, cg, 1])]
+        case .paddedRows(let o, let cg, let kk, let stride):
+            all = [Copy(src: 0, dims: [o, kk, cg], ss: [cg * kk, 1, kk], dst: 0, ds: [stride, cg, 1])]
         case .transposed(let r, let c):
             all = [Copy(src: 0, dims: [c, r], ss: [1, c], dst: 0, ds: [r, 1])]
         case .identity(let n):

@@ -44,20 +44,20 @@ import Testing
         return r.code == 0 ? exe : nil
     }
 
-    /// Runs `exe` on `x` and returns its float32 logits; `_run_parallel` on three threads must
-    /// give the same bytes.
+    /// Runs `exe` on `x` and returns its float32 logits; for the first sample input
+    /// `_run_parallel` on three threads must give the same bytes.
     static func run(_ exe: String, _ x: Tensor, dir: String, name: String, runner: String? = nil) throws -> [Float] {
         let npy = "\(dir)/\(name).npy"
         try NPY.write(x, to: npy)
         var outputs: [Data] = []
-        for threads in [[], ["-t", "3"]] {
+        for threads in name == "x0" ? [[], ["-t", "3"]] : [[]] {
             let raw = "\(dir)/\(name)-\((exe as NSString).lastPathComponent)\(threads.count).raw"
             let args = threads + [npy, raw]
             let r = try runner.map { try CGenTests.sh($0, [exe] + args) } ?? CGenTests.sh(exe, args)
             #expect(r.code == 0, "\(name) \(threads): \(r.out)")
             outputs.append(try Data(contentsOf: URL(fileURLWithPath: raw)))
         }
-        #expect(outputs[0] == outputs[1], "\(name): _run_parallel on 3 threads differs from _run")
+        #expect(outputs.allSatisfy { $0 == outputs[0] }, "\(name): _run_parallel on 3 threads differs from _run")
         return outputs[0].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
     }
 

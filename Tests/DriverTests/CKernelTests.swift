@@ -130,7 +130,7 @@ import Testing
 
     static func oneOp(
         _ op: Op, x xShape: [Int], weights: [Int]? = nil, bias: Bool = true, second: Bool = false,
-        secondShape: [Int]? = nil, seed: UInt64, keepsParameters: Bool = false
+        secondShape: [Int]? = nil, seed: UInt64, keepsParameters: Bool = false, noMinus128: Bool = false
     ) throws -> OneOp {
         var rng = RNG(s: seed)
         var g = Graph(name: "one")
@@ -148,6 +148,8 @@ import Testing
             let n = w.reduce(1, *)
             wq = rng.int8s(n)
             for i in 0..<min(4, n) { wq[i] = [-128, 127, -127, 0][i] }
+            // fkdc's own weights never hold -128 (the NEON dot kernels rely on it)
+            if noMinus128 { wq = wq.map { max($0, -127) } }
             let scales = (0..<w[0]).map { _ in Float(rng.int(1...1000)) * 1e-5 }
             ins.append(
                 g.addConstant(
@@ -246,6 +248,23 @@ import Testing
         #expect(z == fc.want)
     }
 
+    /// The NEON 1×1 kernel (weights as rows [O][K], K with and without a 16- and 8-wide tail,
+    /// O not a multiple of 4, pixels not a multiple of 4, more than 256 channels) against the
+    /// evaluator. The host build runs its portable path; the NEON path runs in CGenTests under qemu.
+    @Test(arguments: [(1, 3, 37, 40), (1, 1, 64, 96), (2, 5, 19, 33), (3, 3, 24, 300), (1, 2, 8, 4)])
+    func pointwiseDotMatchesTheEvaluator(h: Int, w: Int, k: Int, o: Int) throws {
+        let conv = try Self.oneOp(
+            .conv2d(Conv2dAttrs(activation: .relu)), x: [1, k, h, w], weights: [o, k, 1, 1], seed: UInt64(k + o),
+            noMinus128: true)
+        let p = try Self.weighted(conv)
+        let r = p.requant
+        var y = [Int8](repeating: 0, count: h * w * o)
+        fk_pointwise_dot(
+            Self.nhwc(conv.x[...], conv.xShape), Int32(h * w), Int32(k), conv.weights, p.bias, r.multipliers,
+            r.leftShifts, r.rightShifts, &y, Int32(o), p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
+        #expect(y == Self.nhwc(conv.want[...], conv.outShape))
+    }
+
     /// Depthwise (more channels than one block of 64), dense (the stem) and general (grouped, and
     /// a window too large to gather) convolutions, with strides, padding and dilation.
     @Test(arguments: [
@@ -262,7 +281,8 @@ import Testing
         let a = Conv2dAttrs(
             stride: [stride, stride], pad: [pad, pad, pad, pad], dilation: [dilation, dilation], groups: groups,
             activation: .relu)
-        let t = try Self.oneOp(.conv2d(a), x: [1, c, size, size], weights: [o, c / groups, k, k], seed: UInt64(c + o))
+        let t = try Self.oneOp(
+            .conv2d(a), x: [1, c, size, size], weights: [o, c / groups, k, k], seed: UInt64(c + o), noMinus128: true)
         #expect(try Self.kernel(t) == kernel)
         let p = try Self.weighted(t)
         let r = p.requant
@@ -270,26 +290,66 @@ import Testing
         var y = [Int8](repeating: 0, count: ho * wo * o)
         let x = Self.nhwc(t.x[...], t.xShape)
         let cg = c / groups
-        let (n, s, pd, d) = (Int32(size), Int32(stride), Int32(pad), Int32(dilation))
-        switch kernel {
-        case .depthwise:
-            let w = WeightLayout.depthwise(channels: o, kk: k * k).apply(t.weights, zero: 0)
-            fk_depthwise(
-                x, n, n, Int32(c), p.inputOffset, w, p.bias, r.multipliers, r.leftShifts, r.rightShifts, &y, Int32(ho),
-                Int32(wo), Int32(k), Int32(k), s, s, pd, pd, d, d, p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
-        case .denseConvolution:
-            let w = WeightLayout.dense(o: o, cg: cg, kk: k * k).apply(t.weights, zero: 0)
-            fk_conv_dense(
-                x, n, n, Int32(c), p.inputOffset, w, p.bias, r.multipliers, r.leftShifts, r.rightShifts, &y, Int32(ho),
-                Int32(wo), Int32(o), Int32(k), Int32(k), s, s, pd, pd, d, d, p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
-        default:
-            let w = WeightLayout.general(o: o, cg: cg, kk: k * k).apply(t.weights, zero: 0)
-            fk_conv(
-                x, n, n, Int32(c), p.inputOffset, w, p.bias, r.multipliers, r.leftShifts, r.rightShifts, &y, Int32(ho),
-                Int32(wo), Int32(o), Int32(k), Int32(k), s, s, pd, pd, d, d, Int32(groups), p.outputZeroPoint,
-                p.clamp.lo, p.clamp.hi)
+        let (n, s, d) = (Int32(size), Int32(stride), Int32(dilation))
+        let want = Self.nhwc(t.want[...], t.outShape)
+        // output rows [begin, end) run alone, as generated C's parallel steps run them
+        // (fk_conv_rows), then the whole map: the same bytes
+        let splits = [[0, 1, 3, ho], [0, ho]].map { $0.filter { $0 <= ho } }
+        for cuts in splits {
+            y = [Int8](repeating: 0, count: ho * wo * o)
+            for (begin, end) in zip(cuts, cuts.dropFirst()) where begin < end {
+                let bytes = x.count
+                try x.withUnsafeBufferPointer { xb in
+                    var xp: UnsafePointer<Int8>? = xb.baseAddress
+                    var (rows, pd) = (Int32(0), Int32(0))
+                    fk_conv_rows(Int32(begin), n, n, Int32(c), s, Int32(pad), &xp, &rows, &pd)
+                    let skipped = try #require(xp) - xb.baseAddress!
+                    #expect(skipped >= 0 && skipped <= bytes && skipped % (size * c) == 0)
+                    try y.withUnsafeMutableBufferPointer { yb in
+                        let yp = yb.baseAddress! + begin * wo * o
+                        let (h, pdx, rowsOut) = (rows, Int32(pad), Int32(end - begin))
+                        let (px, b, mm, ll, rr) = (try #require(xp), p.bias, r.multipliers, r.leftShifts, r.rightShifts)
+                        switch kernel {
+                        case .depthwise:
+                            let w = WeightLayout.depthwise(channels: o, kk: k * k).apply(t.weights, zero: 0)
+                            fk_depthwise(
+                                px, h, n, Int32(c), p.inputOffset, w, b, mm, ll, rr, yp, rowsOut, Int32(wo), Int32(k),
+                                Int32(k), s, s, pd, pdx, d, d, p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
+                        case .denseConvolution:
+                            let w = WeightLayout.dense(o: o, cg: cg, kk: k * k).apply(t.weights, zero: 0)
+                            fk_conv_dense(
+                                px, h, n, Int32(c), p.inputOffset, w, b, mm, ll, rr, yp, rowsOut, Int32(wo), Int32(o),
+                                Int32(k), Int32(k), s, s, pd, pdx, d, d, p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
+                            // the NEON stem: windows as rows of bytes, padding read as zx, the bias less zx·Σw
+                            let kp = (cg * k * k + 15) / 16 * 16
+                            let wr = WeightLayout.paddedRows(o: o, cg: cg, kk: k * k, stride: kp)
+                                .apply(t.weights, zero: 0)
+                            let folded = (0..<o).map { oc in
+                                b[oc] &- p.inputOffset
+                                    &* Int32(
+                                        t.weights[(oc * cg * k * k)..<((oc + 1) * cg * k * k)].reduce(0) {
+                                            $0 + Int($1)
+                                        })
+                            }
+                            var z = [Int8](repeating: 0, count: (end - begin) * wo * o)
+                            fk_conv_dot(
+                                px, h, n, Int32(c), p.inputOffset, wr, folded, mm, ll, rr, &z, rowsOut, Int32(wo),
+                                Int32(o), Int32(k), Int32(k), s, s, pd, pdx, d, d, Int32(kp), p.outputZeroPoint,
+                                p.clamp.lo, p.clamp.hi)
+                            #expect(
+                                z == Array(yb[(begin * wo * o)..<(end * wo * o)]), "fk_conv_dot rows \(begin)..<\(end)")
+                        default:
+                            let w = WeightLayout.general(o: o, cg: cg, kk: k * k).apply(t.weights, zero: 0)
+                            fk_conv(
+                                px, h, n, Int32(c), p.inputOffset, w, b, mm, ll, rr, yp, rowsOut, Int32(wo), Int32(o),
+                                Int32(k), Int32(k), s, s, pd, pdx, d, d, Int32(groups), p.outputZeroPoint,
+                                p.clamp.lo, p.clamp.hi)
+                        }
+                    }
+                }
+            }
+            #expect(y == want, "rows split at \(cuts)")
         }
-        #expect(y == Self.nhwc(t.want[...], t.outShape))
     }
 
     @Test func addMatchesTheEvaluator() throws {

@@ -18,6 +18,9 @@
 /* fk_conv_dense gathers an output pixel's window (kh * kw * C values) into a buffer this long;
  * larger dense convolutions run fk_conv */
 #define FK_DENSE_MAX_COLS 1024
+/* fk_conv_dot gathers up to 16 pixels' windows, each padded to a multiple of 16, at most
+ * this long; larger windows run fk_conv_dense */
+#define FK_DOT_MAX_COLS 256
 /* fk_pointwise's two-pixel paths pack at most this many input-channel pairs (K <= 2048) */
 #define FK_POINTWISE_MAX_PAIRS 1024
 /* the strided copies of the float32 kernels and of external weights index at most this rank */

@@ -241,22 +241,46 @@ extension CKernelLibrary {
                  * is folded into the bias as in fk_pointwise, and the int32 sums are the same, so the bytes are
                  * too. */
                 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
-                #define FK_DOT16(a, wv, xv) (a) = vpadalq_s16((a), vmlal_high_s8(vmull_s8(vget_low_s8(wv), vget_low_s8(xv)), (wv), (xv)))
-                #define FK_DOT16_ROW(j)                                          \
+                /* sixteen products of wv and xv, two to a 16-bit lane; added into (FK_ACC) or starting (FK_INIT) a
+                 * 32-bit accumulator */
+                #define FK_PAIRS16(wv, xv) vmlal_high_s8(vmull_s8(vget_low_s8(wv), vget_low_s8(xv)), (wv), (xv))
+                #define FK_ACC(a, p) vpadalq_s16((a), (p))
+                #define FK_INIT(a, p) vpaddlq_s16(p)
+                #define FK_DOT16_ROW(j, OP)                                      \
                     do {                                                         \
                         const int8x16_t wv = vld1q_s8(w0 + (size_t)(j) * k + i); \
-                        FK_DOT16(a##j, wv, u0);                                  \
-                        FK_DOT16(b##j, wv, u1);                                  \
-                        FK_DOT16(c##j, wv, u2);                                  \
-                        FK_DOT16(d##j, wv, u3);                                  \
+                        a##j = OP(a##j, FK_PAIRS16(wv, u0));                     \
+                        b##j = OP(b##j, FK_PAIRS16(wv, u1));                     \
+                        c##j = OP(c##j, FK_PAIRS16(wv, u2));                     \
+                        d##j = OP(d##j, FK_PAIRS16(wv, u3));                     \
                     } while (0)
-                #define FK_DOT8_ROW(j)                                         \
+                #define FK_DOT16_STEP(OP)                                                                    \
+                    do {                                                                                     \
+                        const int8x16_t u0 = vld1q_s8(xs[0] + i), u1 = vld1q_s8(xs[1] + i);                  \
+                        const int8x16_t u2 = vld1q_s8(xs[2] + i), u3 = vld1q_s8(xs[3] + i);                  \
+                        FK_DOT16_ROW(0, OP);                                                                 \
+                        FK_DOT16_ROW(1, OP);                                                                 \
+                        FK_DOT16_ROW(2, OP);                                                                 \
+                        FK_DOT16_ROW(3, OP);                                                                 \
+                        i += 16;                                                                             \
+                    } while (0)
+                #define FK_DOT8_ROW(j, OP)                                     \
                     do {                                                       \
                         const int8x8_t wv = vld1_s8(w0 + (size_t)(j) * k + i); \
-                        a##j = vpadalq_s16(a##j, vmull_s8(wv, v0));            \
-                        b##j = vpadalq_s16(b##j, vmull_s8(wv, v1));            \
-                        c##j = vpadalq_s16(c##j, vmull_s8(wv, v2));            \
-                        d##j = vpadalq_s16(d##j, vmull_s8(wv, v3));            \
+                        a##j = OP(a##j, vmull_s8(wv, v0));                     \
+                        b##j = OP(b##j, vmull_s8(wv, v1));                     \
+                        c##j = OP(c##j, vmull_s8(wv, v2));                     \
+                        d##j = OP(d##j, vmull_s8(wv, v3));                     \
+                    } while (0)
+                #define FK_DOT8_STEP(OP)                                                    \
+                    do {                                                                    \
+                        const int8x8_t v0 = vld1_s8(xs[0] + i), v1 = vld1_s8(xs[1] + i);    \
+                        const int8x8_t v2 = vld1_s8(xs[2] + i), v3 = vld1_s8(xs[3] + i);    \
+                        FK_DOT8_ROW(0, OP);                                                 \
+                        FK_DOT8_ROW(1, OP);                                                 \
+                        FK_DOT8_ROW(2, OP);                                                 \
+                        FK_DOT8_ROW(3, OP);                                                 \
+                        i += 8;                                                             \
                     } while (0)
                 /* channels o0..o0+3 of one pixel: the four lanes of each summed, plus the bias */
                 #define FK_DOT_STORE(out, e)                                                                           \
@@ -281,25 +305,14 @@ extension CKernelLibrary {
                                 i = 0;
                 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
                                 if (n == 4 && k >= 8) {
-                                    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-                                    int32x4_t c0 = a0, c1 = a0, c2 = a0, c3 = a0, d0 = a0, d1 = a0, d2 = a0, d3 = a0;
-                                    for (; i + 16 <= k; i += 16) {
-                                        const int8x16_t u0 = vld1q_s8(xs[0] + i), u1 = vld1q_s8(xs[1] + i);
-                                        const int8x16_t u2 = vld1q_s8(xs[2] + i), u3 = vld1q_s8(xs[3] + i);
-                                        FK_DOT16_ROW(0);
-                                        FK_DOT16_ROW(1);
-                                        FK_DOT16_ROW(2);
-                                        FK_DOT16_ROW(3);
-                                    }
-                                    if (i + 8 <= k) {
-                                        const int8x8_t v0 = vld1_s8(xs[0] + i), v1 = vld1_s8(xs[1] + i);
-                                        const int8x8_t v2 = vld1_s8(xs[2] + i), v3 = vld1_s8(xs[3] + i);
-                                        FK_DOT8_ROW(0);
-                                        FK_DOT8_ROW(1);
-                                        FK_DOT8_ROW(2);
-                                        FK_DOT8_ROW(3);
-                                        i += 8;
-                                    }
+                                    /* the first step starts the accumulators (no zeroing) */
+                                    int32x4_t a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3;
+                                    if (k >= 16)
+                                        FK_DOT16_STEP(FK_INIT);
+                                    else
+                                        FK_DOT8_STEP(FK_INIT);
+                                    while (i + 16 <= k) FK_DOT16_STEP(FK_ACC);
+                                    if (i + 8 <= k) FK_DOT8_STEP(FK_ACC);
                                     FK_DOT_STORE(acc[0] + (o0 - ch), a);
                                     FK_DOT_STORE(acc[1] + (o0 - ch), b);
                                     FK_DOT_STORE(acc[2] + (o0 - ch), c);
@@ -326,11 +339,52 @@ extension CKernelLibrary {
                     }
                 }
                 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
-                #undef FK_DOT16
+                #undef FK_PAIRS16
+                #undef FK_ACC
+                #undef FK_INIT
                 #undef FK_DOT16_ROW
+                #undef FK_DOT16_STEP
                 #undef FK_DOT8_ROW
+                #undef FK_DOT8_STEP
                 #undef FK_DOT_STORE
                 #endif /* @simd neon */
+                """#),
+        Section(
+            name: "fk_conv_dot", file: "fk_int8.h", uses: ["fk_pointwise_dot"],
+            text: #"""
+                /* a dense convolution (the stem) for NEON targets: each output pixel's window gathered into a
+                 * row of kh*kw*C bytes (x inside the image, zx in the padding), zero-padded to kp (a multiple of
+                 * 16, at most FK_DOT_MAX_COLS), and the rows of up to 16 pixels multiplied by the weights
+                 * [O][kp] with fk_pointwise_dot. The bias given is b - zx * sum(w) (the emitter's), so the
+                 * padding, read as zx, adds nothing: the int32 sums of fk_conv_dense, so its bytes. */
+                static inline void fk_conv_dot(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
+                                               const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y,
+                                               int ho, int wo, int o, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
+                                               int dw, int kp, int32_t zo, int32_t lo, int32_t hi)
+                {
+                    int8_t col[16 * FK_DOT_MAX_COLS];
+                    int oy, ox0, q, ky, kx, ci;
+                    for (oy = 0; oy < ho; oy++)
+                        for (ox0 = 0; ox0 < wo; ox0 += 16) {
+                            const int np = wo - ox0 < 16 ? wo - ox0 : 16;
+                            for (q = 0; q < np; q++) {
+                                int8_t *cp = col + (size_t)q * kp;
+                                int idx = 0;
+                                for (ky = 0; ky < kh; ky++)
+                                    for (kx = 0; kx < kw; kx++) {
+                                        const int iy = oy * sh - ph + ky * dh, ix = (ox0 + q) * sw - pw + kx * dw;
+                                        if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+                                            const int8_t *xp = x + ((size_t)iy * w + ix) * c;
+                                            for (ci = 0; ci < c; ci++) cp[idx++] = xp[ci];
+                                        } else {
+                                            for (ci = 0; ci < c; ci++) cp[idx++] = (int8_t)zx;
+                                        }
+                                    }
+                                while (idx < kp) cp[idx++] = 0;
+                            }
+                            fk_pointwise_dot(col, np, kp, wt, b, m, l, r, y + ((size_t)oy * wo + ox0) * o, o, zo, lo, hi);
+                        }
+                }
                 """#),
         Section(
             name: "fk_linear_f32", file: "fk_int8.h", uses: [],
