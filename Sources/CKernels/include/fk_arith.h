@@ -108,12 +108,23 @@ static inline void fk_requant_n(const int32_t *acc, const int32_t *m, const int8
     /* eight at a time: shifts widened from one load each, results narrowed (exact:
      * already clamped to int8) and stored with one instruction; the zero point is
      * added saturating, which clamps as the 64-bit sum does */
+    /* with zp, lo and hi in int8 (always, for fkdc's graphs) the zero point is added and the
+     * result clamped on the narrowed values: saturating to 16 bits, adding zp (saturating),
+     * saturating to 8 bits and clamping to [lo, hi] gives clamp(v + zp, lo, hi) */
+    const int narrow = zp >= -128 && zp <= 127 && lo >= -128 && hi <= 127;
+    const int16x8_t vzp16 = vdupq_n_s16((int16_t)(narrow ? zp : 0));
+    const int8x8_t vlo8 = vdup_n_s8((int8_t)(narrow ? lo : 0)), vhi8 = vdup_n_s8((int8_t)(narrow ? hi : 0));
     for (; j + 8 <= n; j += 8) {
         const int16x8_t l16 = vmovl_s8(vld1_s8(l + j)), r16 = vmovl_s8(vld1_s8(r + j));
         int32x4_t v0 = vqshlq_s32(vld1q_s32(acc + j), vmovl_s16(vget_low_s16(l16)));
         int32x4_t v1 = vqshlq_s32(vld1q_s32(acc + j + 4), vmovl_high_s16(l16));
         v0 = vrshlq_s32(vqrdmulhq_s32(v0, vld1q_s32(m + j)), vnegq_s32(vmovl_s16(vget_low_s16(r16))));
         v1 = vrshlq_s32(vqrdmulhq_s32(v1, vld1q_s32(m + j + 4)), vnegq_s32(vmovl_high_s16(r16)));
+        if (narrow) {
+            const int16x8_t t = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(v0), v1), vzp16);
+            vst1_s8(out + j, vmin_s8(vmax_s8(vqmovn_s16(t), vlo8), vhi8));
+            continue;
+        }
         v0 = vminq_s32(vmaxq_s32(vqaddq_s32(v0, vzp), vlo), vhi);
         v1 = vminq_s32(vmaxq_s32(vqaddq_s32(v1, vzp), vlo), vhi);
         vst1_s8(out + j, vmovn_s16(vcombine_s16(vmovn_s32(v0), vmovn_s32(v1))));

@@ -585,14 +585,43 @@ static inline FK_HD int8_t fk_add_one(int32_t a, int32_t za, int32_t ma, int la,
     return fk_requant(va + vb, mo, lo_shift, ro, zo, lo, hi);
 }
 
-/* @kernel fk_add uses fk_add_one */
-/* add with its own scales (fk_add_one on every element) */
+/* @kernel fk_add uses fk_simd fk_add_one */
+/* add with its own scales (fk_add_one on every element); NEON: eight elements at a time with
+ * fk_scale's SQSHL, SQRDMULH and SRSHL, the zero point added and the result clamped on the
+ * narrowed values as in fk_requant_n (zero points and bounds are int8) */
 static inline void fk_add(const int8_t *a, int32_t za, int32_t ma, int la, int ra, const int8_t *b,
                           int32_t zb, int32_t mb, int lb, int rb, int8_t *y, int n, int32_t zo, int32_t mo,
                           int lo_shift, int ro, int32_t lo, int32_t hi)
 {
-    int i;
-    for (i = 0; i < n; i++) y[i] = fk_add_one(a[i], za, ma, la, ra, b[i], zb, mb, lb, rb, zo, mo, lo_shift, ro, lo, hi);
+    int i = 0;
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+    if (za >= -128 && za <= 127 && zb >= -128 && zb <= 127 && zo >= -128 && zo <= 127 && lo >= -128 && hi <= 127) {
+        const int32x4_t vla = vdupq_n_s32(la), vra = vdupq_n_s32(-ra), vma = vdupq_n_s32(ma);
+        const int32x4_t vlb = vdupq_n_s32(lb), vrb = vdupq_n_s32(-rb), vmb = vdupq_n_s32(mb);
+        const int32x4_t vlo = vdupq_n_s32(lo_shift), vro = vdupq_n_s32(-ro), vmo = vdupq_n_s32(mo);
+        const int16x8_t za16 = vdupq_n_s16((int16_t)za), zb16 = vdupq_n_s16((int16_t)zb), zo16 = vdupq_n_s16((int16_t)zo);
+        const int8x8_t lo8 = vdup_n_s8((int8_t)lo), hi8 = vdup_n_s8((int8_t)hi);
+        for (; i + 8 <= n; i += 8) {
+            /* each input less its zero point (in [-255, 255]), << FK_ADD_SHIFT, rescaled */
+            const int16x8_t da = vsubq_s16(vmovl_s8(vld1_s8(a + i)), za16);
+            const int16x8_t db = vsubq_s16(vmovl_s8(vld1_s8(b + i)), zb16);
+            int32x4_t a0 = vshlq_n_s32(vmovl_s16(vget_low_s16(da)), FK_ADD_SHIFT);
+            int32x4_t a1 = vshlq_n_s32(vmovl_high_s16(da), FK_ADD_SHIFT);
+            int32x4_t b0 = vshlq_n_s32(vmovl_s16(vget_low_s16(db)), FK_ADD_SHIFT);
+            int32x4_t b1 = vshlq_n_s32(vmovl_high_s16(db), FK_ADD_SHIFT);
+            int16x8_t t;
+            a0 = vrshlq_s32(vqrdmulhq_s32(vqshlq_s32(a0, vla), vma), vra);
+            a1 = vrshlq_s32(vqrdmulhq_s32(vqshlq_s32(a1, vla), vma), vra);
+            b0 = vrshlq_s32(vqrdmulhq_s32(vqshlq_s32(b0, vlb), vmb), vrb);
+            b1 = vrshlq_s32(vqrdmulhq_s32(vqshlq_s32(b1, vlb), vmb), vrb);
+            a0 = vrshlq_s32(vqrdmulhq_s32(vqshlq_s32(vaddq_s32(a0, b0), vlo), vmo), vro);
+            a1 = vrshlq_s32(vqrdmulhq_s32(vqshlq_s32(vaddq_s32(a1, b1), vlo), vmo), vro);
+            t = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a0), a1), zo16);
+            vst1_s8(y + i, vmin_s8(vmax_s8(vqmovn_s16(t), lo8), hi8));
+        }
+    }
+#endif /* @simd neon */
+    for (; i < n; i++) y[i] = fk_add_one(a[i], za, ma, la, ra, b[i], zb, mb, lb, rb, zo, mo, lo_shift, ro, lo, hi);
 }
 
 /* @kernel fk_mul_one uses fk_requant */
