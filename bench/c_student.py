@@ -16,6 +16,7 @@ runs with intra_op_num_threads 1 or 2 and every graph optimization.
 Needs a release build (swift build -c release), gcc, onnxruntime in the venv; valgrind optional.
 """
 import argparse
+import bisect
 import os
 import re
 import shutil
@@ -145,13 +146,38 @@ def main():
         subprocess.run(["aarch64-linux-gnu-gcc", "-std=c99", "-O2", "-mcpu=cortex-a57", "-static", "-pthread", "-I", nano,
                         "-I", os.path.join(ROOT, "samples/integrator"), "-o", arm,
                         os.path.join(ROOT, "bench/c_bench.c"), os.path.join(nano, "model.c"), "-lm"], check=True)
-        counts = []
+        counts, profiles = [], []
         for runs in ("1", "2"):
+            prof = os.path.join(tmp, f"blocks{runs}.txt")
             r = subprocess.run(["qemu-aarch64", "-plugin", plugin, "-d", "plugin", arm,
-                                os.path.join(ROOT, "samples/inputs/x0.npy"), runs], capture_output=True, text=True)
+                                os.path.join(ROOT, "samples/inputs/x0.npy"), runs], capture_output=True, text=True,
+                               env={**os.environ, "FK_INSN_PROFILE": prof})
             counts.append(int(re.search(r"instructions (\d+)", r.stdout + r.stderr).group(1)))
+            profiles.append(prof)
         print(f"instructions for one inference (NEON build, aarch64-linux-gnu-gcc -O2 -mcpu=cortex-a57, "
               f"qemu-aarch64): {counts[1] - counts[0]:,}")
+        if shutil.which("aarch64-linux-gnu-nm"):
+            # per function (kernels are not inlined into the steps): two runs less one
+            syms = []
+            for line in subprocess.run(["aarch64-linux-gnu-nm", "-n", arm], capture_output=True,
+                                       text=True).stdout.splitlines():
+                f = line.split()
+                if len(f) == 3 and f[1] in "tTwW":
+                    syms.append((int(f[0], 16), f[2].split(".")[0]))
+            starts = [a for a, _ in syms]
+
+            def per_function(path):
+                out = {}
+                for line in open(path):
+                    addr, n, runs = line.split()
+                    i = bisect.bisect_right(starts, int(addr, 16)) - 1
+                    name = syms[i][1] if i >= 0 else "?"
+                    out[name] = out.get(name, 0) + int(n) * int(runs)
+                return out
+
+            one, two = per_function(profiles[0]), per_function(profiles[1])
+            rows = sorted(((two[k] - one.get(k, 0), k) for k in two), reverse=True)
+            print("  per function: " + ", ".join(f"{k} {v / 1e6:.2f} M" for v, k in rows if v >= 100_000))
     shutil.rmtree(tmp)
 
 

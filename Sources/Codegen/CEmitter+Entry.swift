@@ -92,7 +92,8 @@ extension Emission {
             int \(p)_run(\(weightsParam)const float *input, float *logits, void *workspace);
 
             /* Threads: _run_parallel is _run with its convolutions, 1x1 and linear layers split over
-             * output rows or pixels by the caller's thread pool (no threads in this file).
+             * output rows or pixels, and its adds over elements, by the caller's thread pool (no
+             * threads in this file).
              * parallel_for(pool, n, task, task_data) must call task(task_data, begin, end) over
              * disjoint ranges that together cover [0, n), on any threads in any order, and return
              * once all have returned. Each output is computed as _run computes it, so the bytes are
