@@ -171,8 +171,9 @@ public enum Quantizer {
             throw DriverError(.usage, "preprocessing: \(why)")
         }
         if let calib = options.calib {
-            let c = Calibrator(method: options.method, percentile: options.percentile, bins: options.bins)
+            var c = Calibrator(method: options.method, percentile: options.percentile, bins: options.bins)
             if let why = c.invalidity { throw DriverError(.usage, why) }
+            c.threads = options.threads ?? Parallel.processors
             let data = try DatasetLoader.load(
                 path: calib, labels: options.calibLabels, preprocessing: pre, strict: options.strict,
                 limit: options.limit)

@@ -22,6 +22,8 @@ public struct Calibrator: Sendable {
     public var method: Method = .minmax
     public var percentile: Double = 99.99
     public var bins = 2048
+    /// Samples run on this many threads; the ranges and means are the same for any count.
+    public var threads = 1
 
     public init(method: Method = .minmax, percentile: Double = 99.99, bins: Int = 2048) {
         self.method = method
@@ -53,68 +55,109 @@ public struct Calibrator: Sendable {
         _ graph: Graph, batches: [Tensor], progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws(IRError) -> (ranges: [String: (Float, Float)], means: [String: [Float]]) {
         if let why = invalidity { throw IRError(.badInput, at: "", "calibration: \(why)") }
-        let ev = Evaluator(graph: graph)
-        var lo: [String: Float] = [:]
-        var hi: [String: Float] = [:]
-        var sums: [String: [Double]] = [:]
-        var counts: [String: Int] = [:]
-        func record(_ name: String, _ p: UnsafeBufferPointer<Float>, _ shape: Shape) {
-            var (a, b) = (lo[name] ?? .infinity, hi[name] ?? -.infinity)
+        let total = method == .minmax ? batches.count : 2 * batches.count
+        let inputName = graph.values[graph.inputs[0]].name
+        @Sendable func floats(_ t: Tensor) -> UnsafeBufferPointer<Float> {
+            UnsafeBufferPointer(start: t.storage.pointer.assumingMemoryBound(to: Float.self), count: t.elementCount)
+        }
+        // first pass, samples in parallel: each value's minimum, maximum and sum per (row, channel)
+        // of each sample, reduced below in sample order, so the means are summed in the order a
+        // single thread would sum them (min and max are exact in any order)
+        struct Seen: Sendable {
+            var lo: Float
+            var hi: Float
+            var channels = 0
+            var sums: [Double] = []
+            var elements = 0
+        }
+        @Sendable func seen(_ p: UnsafeBufferPointer<Float>, _ shape: Shape) -> Seen {
+            var v = Seen(lo: .infinity, hi: -.infinity)
             for i in 0..<p.count where p[i].isFinite {
-                a = min(a, p[i])
-                b = max(b, p[i])
+                v.lo = min(v.lo, p[i])
+                v.hi = max(v.hi, p[i])
             }
-            (lo[name], hi[name]) = (a, b)
-            guard shape.rank >= 2, shape[0] > 0, shape[1] > 0, p.count == shape.elementCount else { return }
+            guard shape.rank >= 2, shape[0] > 0, shape[1] > 0, p.count == shape.elementCount else { return v }
             let (n, c) = (shape[0], shape[1])
             let per = p.count / (n * c)
-            var s = sums[name] ?? [Double](repeating: 0, count: c)
+            v.channels = c
+            v.sums.reserveCapacity(n * c)
             for b in 0..<n {
                 for ch in 0..<c {
                     var acc: Float = 0
                     let base = (b * c + ch) * per
                     for i in 0..<per { acc += p[base + i] }
-                    s[ch] += Double(acc)
+                    v.sums.append(Double(acc))
                 }
             }
-            sums[name] = s
-            counts[name, default: 0] += n * per
+            v.elements = n * per
+            return v
         }
-        let total = method == .minmax ? batches.count : 2 * batches.count
-        func floats(_ t: Tensor) -> UnsafeBufferPointer<Float> {
-            UnsafeBufferPointer(start: t.storage.pointer.assumingMemoryBound(to: Float.self), count: t.elementCount)
-        }
-        for (i, x) in batches.enumerated() {
-            let x = x.toFloat32()
-            record(graph.values[graph.inputs[0]].name, floats(x), x.shape)
+        let firstPass = try Parallel.map(
+            batches.count, threads: threads, state: { Evaluator(graph: graph) }, done: { progress?($0, total) }
+        ) { (ev: inout Evaluator, i: Int) throws(IRError) -> [String: Seen] in
+            let x = batches[i].toFloat32()
+            var out = [inputName: seen(floats(x), x.shape)]
             _ = try ev.run(
                 [x],
-                observeValues: { node, out in
+                observeValues: { node, values in
                     let v = graph.values[node.outputs[0]]
-                    record(v.name, out, v.shape)
+                    out[v.name] = seen(values, v.shape)
                 })
-            progress?(i + 1, total)
+            return out
+        }
+        var lo: [String: Float] = [:]
+        var hi: [String: Float] = [:]
+        var sums: [String: [Double]] = [:]
+        var counts: [String: Int] = [:]
+        for sample in firstPass {
+            for (name, v) in sample {
+                (lo[name], hi[name]) = (min(lo[name] ?? .infinity, v.lo), max(hi[name] ?? -.infinity, v.hi))
+                guard v.channels > 0 else { continue }
+                var s = sums[name] ?? [Double](repeating: 0, count: v.channels)
+                guard s.count == v.channels else { continue }
+                for (k, x) in v.sums.enumerated() { s[k % v.channels] += x }
+                sums[name] = s
+                counts[name, default: 0] += v.elements
+            }
         }
         let means = sums.reduce(into: [String: [Float]]()) { m, e in
             let n = Double(max(counts[e.key] ?? 1, 1))
             m[e.key] = e.value.map { Float($0 / n) }
         }
         if method == .minmax { return (lo.reduce(into: [:]) { $0[$1.key] = ($1.value, hi[$1.key]!) }, means) }
-        // second pass: histograms of |x| over [0, max |x|]
-        var hist: [String: [Double]] = [:]
+        // second pass: histograms of |x| over [0, max |x|], counted over groups of samples in
+        // parallel and added up (counts: exact in any order)
         let amax = lo.reduce(into: [String: Float]()) { $0[$1.key] = max(abs($1.value), abs(hi[$1.key]!)) }
-        func add(_ name: String, _ p: UnsafeBufferPointer<Float>) {
+        let bins = bins
+        @Sendable func add(_ name: String, _ p: UnsafeBufferPointer<Float>, to hist: inout [String: [Double]]) {
             guard let m = amax[name], m > 0 else { return }
             var h = hist[name] ?? [Double](repeating: 0, count: bins)
             let k = Float(bins) / m
             for i in 0..<p.count where p[i].isFinite { h[min(Int(abs(p[i]) * k), bins - 1)] += 1 }
             hist[name] = h
         }
-        for (i, x) in batches.enumerated() {
-            let x = x.toFloat32()
-            add(graph.values[graph.inputs[0]].name, floats(x))
-            _ = try ev.run([x], observeValues: { node, out in add(graph.values[node.outputs[0]].name, out) })
-            progress?(batches.count + i + 1, total)
+        let group = 8
+        let n = batches.count
+        let groups = try Parallel.map(
+            (n + group - 1) / group, threads: threads, state: { Evaluator(graph: graph) },
+            done: { progress?(n + min($0 * group, n), total) }
+        ) { (ev: inout Evaluator, g: Int) throws(IRError) -> [String: [Double]] in
+            var hist: [String: [Double]] = [:]
+            for i in (g * group)..<min((g + 1) * group, n) {
+                let x = batches[i].toFloat32()
+                add(inputName, floats(x), to: &hist)
+                _ = try ev.run(
+                    [x], observeValues: { node, out in add(graph.values[node.outputs[0]].name, out, to: &hist) })
+            }
+            return hist
+        }
+        var hist: [String: [Double]] = [:]
+        for h in groups {
+            for (name, counts) in h {
+                var t = hist[name] ?? [Double](repeating: 0, count: bins)
+                for (k, c) in counts.enumerated() { t[k] += c }
+                hist[name] = t
+            }
         }
         var out: [String: (Float, Float)] = [:]
         for (name, a) in lo {

@@ -269,6 +269,39 @@ import Testing
         #expect(m["r"] == [1.25, 1])
     }
 
+    /// Samples run in parallel: every method's ranges and the channel means are the same for 1,
+    /// 2 and 5 threads (means summed in sample order, counts and extremes exact in any order),
+    /// with batches of one and of two samples and a sample count that is not a multiple of the
+    /// histogram groups.
+    @Test(arguments: Calibrator.Method.allCases)
+    func calibrationIsTheSameOnAnyThreadCount(method: Calibrator.Method) throws {
+        var r = Rand(s: 5)
+        let weights = r.tensor([4, 3, 3, 3])
+        for batch in [1, 2] {
+            var g = Graph(name: "cal")
+            let x = g.addInput(name: "x", shape: Shape([batch, 3, 5, 5]))
+            let w = g.addConstant(name: "w", weights)
+            let c = try g.addNode(
+                name: "conv", op: .conv2d(Conv2dAttrs(pad: [1, 1, 1, 1], activation: .relu)), inputs: [x, w])
+            g.outputs = [try g.addNode(name: "gap", op: .globalAvgPool, inputs: [c])]
+            let samples = (0..<19).map { _ in r.tensor([batch, 3, 5, 5], scale: 2) }
+            var results: [(ranges: [String: (Float, Float)], means: [String: [Float]])] = []
+            for threads in [1, 2, 5] {
+                var cal = Calibrator(method: method, bins: 256)
+                cal.threads = threads
+                results.append(try cal.calibrate(g, batches: samples))
+            }
+            for k in results.indices.dropFirst() {
+                #expect(results[k].means == results[0].means, "\(method) batch \(batch)")
+                #expect(results[k].ranges.keys.sorted() == results[0].ranges.keys.sorted())
+                for (name, v) in results[0].ranges {
+                    #expect(results[k].ranges[name]! == v, "\(method) \(name) batch \(batch)")
+                }
+            }
+            #expect(results[0].ranges.count == 3 && results[0].means["conv"]?.count == 4)
+        }
+    }
+
     @Test func fakeQuantModeIsWithinOneStepOfTheExactEvaluator() throws {
         var r = Rand(s: 11)
         var g = Graph(name: "mix")
