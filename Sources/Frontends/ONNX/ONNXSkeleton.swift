@@ -32,18 +32,7 @@ struct ONNXSkeleton {
         var out: [Field] = []
         var pos = range.lowerBound
         let end = range.upperBound
-        func varint() -> UInt64? {
-            var v: UInt64 = 0
-            var shift: UInt64 = 0
-            while pos < end, shift < 64 {
-                let byte = b[pos]
-                pos += 1
-                v |= UInt64(byte & 0x7f) << shift
-                if byte & 0x80 == 0 { return v }
-                shift += 7
-            }
-            return nil
-        }
+        func varint() -> UInt64? { ProtobufNesting.varint(b, &pos, end) }
         while pos < end {
             let start = pos
             guard let tag = varint(), let number = Int(exactly: tag >> 3), number > 0 else { return nil }

@@ -18,18 +18,7 @@ enum ProtobufNesting {
         var end = bytes.count
         var pos = 0
         var deepest = 0
-        func varint() -> UInt64? {
-            var v: UInt64 = 0
-            var shift: UInt64 = 0
-            while pos < end, shift < 64 {
-                let b = bytes[pos]
-                pos += 1
-                v |= UInt64(b & 0x7f) << shift
-                if b & 0x80 == 0 { return v }
-                shift += 7
-            }
-            return nil
-        }
+        func varint() -> UInt64? { Self.varint(bytes, &pos, end) }
         while true {
             while pos < end {
                 guard let tag = varint() else { return deepest }
@@ -55,6 +44,21 @@ enum ProtobufNesting {
             guard let (outer, parent) = stack.popLast() else { return deepest }
             (pos, end, message) = (end, outer, parent)
         }
+    }
+
+    /// The base-128 varint at `pos` (advanced past it), or nil when it runs past `end` or past
+    /// ten bytes. Shared by the wire-format walkers (this one and `ONNXSkeleton`).
+    static func varint(_ bytes: UnsafeRawBufferPointer, _ pos: inout Int, _ end: Int) -> UInt64? {
+        var v: UInt64 = 0
+        var shift: UInt64 = 0
+        while pos < end, shift < 64 {
+            let b = bytes[pos]
+            pos += 1
+            v |= UInt64(b & 0x7f) << shift
+            if b & 0x80 == 0 { return v }
+            shift += 7
+        }
+        return nil
     }
 
     /// The descriptor of field `id` of `message` when that field holds a message.
