@@ -233,8 +233,8 @@ static inline void fk_pointwise(const int8_t *x, int plane, int k, const int8_t 
 /* 1x1 convolution (and fully connected) with weights [O][K], each output channel's row of K
  * bytes, for targets with NEON: sixteen products of a pixel's inputs with a channel's weights
  * at a time. SMULL and SMLAL2 sum two products in each 16-bit lane, SADALP adds those pairs into
- * 32-bit lanes; four output channels of four pixels share each load (sixteen accumulators, no
- * spills). Two products fit in 16 bits only while no weight is -128 (|x w| <= 128 * 127): the
+ * 32-bit lanes; four output channels of four pixels share each load (sixteen accumulators).
+ * Two products fit in 16 bits only while no weight is -128 (|x w| <= 128 * 127): the
  * emitter picks this kernel only then (fkdc's weights are in [-127, 127]). The input zero point
  * is folded into the bias as in fk_pointwise, and the int32 sums are the same, so the bytes are
  * too. */
