@@ -296,7 +296,7 @@ struct Compile: ParsableCommand {
 
     @Option(
         help:
-            "Threads for validation and the accuracy-target search (default: every processor); the outputs are the same bytes for any count."
+            "Threads for calibration, validation, learned rounding and the accuracy-target search (default: every processor); the outputs are the same bytes for any count."
     )
     var threads: Int?
 
