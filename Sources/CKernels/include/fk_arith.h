@@ -76,10 +76,10 @@ static inline void fk_requant_n(const int32_t *acc, const int32_t *m, const int8
          * rshr(x, n) = (x >> n) + bit n-1 of x, which cannot overflow;
          * clamp before adding the zero point, which then cannot overflow either */
         for (; j + 8 <= n; j += 8) {
-            int32_t t[8];
-            int q;
+            const __m128i ls = _mm_loadl_epi64((const __m128i *)(l + j));
             __m256i v, mv, e, od, res, rs, bit, lov, hiv;
-            if (l[j] | l[j + 1] | l[j + 2] | l[j + 3] | l[j + 4] | l[j + 5] | l[j + 6] | l[j + 7]) break;
+            __m128i pk;
+            if (!_mm_testz_si128(ls, ls)) break;
             v = _mm256_loadu_si256((const __m256i *)(acc + j));
             mv = _mm256_loadu_si256((const __m256i *)(m + j));
             e = _mm256_add_epi64(_mm256_mul_epi32(v, mv), _mm256_set1_epi64x((int64_t)1 << 30));
@@ -97,8 +97,9 @@ static inline void fk_requant_n(const int32_t *acc, const int32_t *m, const int8
             lov = _mm256_set1_epi32(lo - zp);
             hiv = _mm256_set1_epi32(hi - zp);
             res = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(res, lov), hiv), _mm256_set1_epi32(zp));
-            _mm256_storeu_si256((__m256i *)t, res);
-            for (q = 0; q < 8; q++) out[j + q] = (int8_t)t[q];
+            /* already in [lo, hi], so the saturating packs narrow exactly: eight bytes, one store */
+            pk = _mm_packs_epi32(_mm256_castsi256_si128(res), _mm256_extracti128_si256(res, 1));
+            _mm_storel_epi64((__m128i *)(out + j), _mm_packs_epi16(pk, pk));
         }
     #endif /* @simd avx2 */
 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */

@@ -43,6 +43,80 @@ extension CKernelLibrary {
                  * over contiguous output channels, so 32 accumulators stay in registers for the whole
                  * dot product. The input zero point is folded into the bias, b' = b - zx * sum_k w[k][o].
                  * Every path sums the same int32 products, so all give the same bytes. */
+                #if defined(__AVX2__) /* @simd avx2 */
+                /* fk_pointwise on AVX2 for four pixels (rows of k inputs; the first np are real, the others
+                 * repeat the first): each pixel's inputs widened to 16 bits once (VPMOVSXBW), so a 32-bit lane
+                 * holds the pair x[2i] | x[2i+1] << 16; then per sixteen output channels two vectors of
+                 * widened weight pairs, each VPMADDWD'd with every pixel's broadcast pair (eight accumulators,
+                 * eleven registers in all, so nothing spills), eight channels where sixteen do not fit */
+                static inline void fk_pointwise_avx2(const int8_t *x, int np, int k, const int8_t *w, const int32_t *b,
+                                                     const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o,
+                                                     int32_t zo, int32_t lo, int32_t hi)
+                {
+                    int32_t px[4][FK_POINTWISE_MAX_PAIRS];
+                    int32_t acc[4][16];
+                    const int pairs = (k + 1) / 2;
+                    int q, i, kp, o0, n;
+                    for (q = 0; q < 4; q++) {
+                        const int8_t *xp = x + (size_t)(q < np ? q : 0) * k;
+                        for (i = 0; i + 16 <= k; i += 16)
+                            _mm256_storeu_si256((__m256i *)(px[q] + i / 2),
+                                                _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(xp + i))));
+                        for (kp = i / 2; kp < pairs; kp++) {
+                            const int32_t x0 = xp[2 * kp], x1 = 2 * kp + 1 < k ? xp[2 * kp + 1] : 0;
+                            px[q][kp] = (int32_t)((uint32_t)(uint16_t)x0 | ((uint32_t)(uint16_t)x1 << 16));
+                        }
+                    }
+                    for (o0 = 0; o0 < o; o0 += n) {
+                        const int8_t *wp = w + (size_t)o0 * 2;
+                        n = o - o0 >= 16 ? 16 : 8;
+                        if (n == 16) {
+                            __m256i a0 = _mm256_loadu_si256((const __m256i *)(b + o0));
+                            __m256i a1 = _mm256_loadu_si256((const __m256i *)(b + o0 + 8));
+                            __m256i c0 = a0, c1 = a1, d0 = a0, d1 = a1, e0 = a0, e1 = a1;
+                            for (kp = 0; kp < pairs; kp++, wp += (size_t)o * 2) {
+                                const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wp));
+                                const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 16)));
+                                __m256i xv = _mm256_set1_epi32(px[0][kp]);
+                                a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(w0, xv));
+                                a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(w1, xv));
+                                xv = _mm256_set1_epi32(px[1][kp]);
+                                c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(w0, xv));
+                                c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(w1, xv));
+                                xv = _mm256_set1_epi32(px[2][kp]);
+                                d0 = _mm256_add_epi32(d0, _mm256_madd_epi16(w0, xv));
+                                d1 = _mm256_add_epi32(d1, _mm256_madd_epi16(w1, xv));
+                                xv = _mm256_set1_epi32(px[3][kp]);
+                                e0 = _mm256_add_epi32(e0, _mm256_madd_epi16(w0, xv));
+                                e1 = _mm256_add_epi32(e1, _mm256_madd_epi16(w1, xv));
+                            }
+                            _mm256_storeu_si256((__m256i *)acc[0], a0);
+                            _mm256_storeu_si256((__m256i *)(acc[0] + 8), a1);
+                            _mm256_storeu_si256((__m256i *)acc[1], c0);
+                            _mm256_storeu_si256((__m256i *)(acc[1] + 8), c1);
+                            _mm256_storeu_si256((__m256i *)acc[2], d0);
+                            _mm256_storeu_si256((__m256i *)(acc[2] + 8), d1);
+                            _mm256_storeu_si256((__m256i *)acc[3], e0);
+                            _mm256_storeu_si256((__m256i *)(acc[3] + 8), e1);
+                        } else {
+                            __m256i a0 = _mm256_loadu_si256((const __m256i *)(b + o0));
+                            __m256i c0 = a0, d0 = a0, e0 = a0;
+                            for (kp = 0; kp < pairs; kp++, wp += (size_t)o * 2) {
+                                const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wp));
+                                a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(w0, _mm256_set1_epi32(px[0][kp])));
+                                c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(w0, _mm256_set1_epi32(px[1][kp])));
+                                d0 = _mm256_add_epi32(d0, _mm256_madd_epi16(w0, _mm256_set1_epi32(px[2][kp])));
+                                e0 = _mm256_add_epi32(e0, _mm256_madd_epi16(w0, _mm256_set1_epi32(px[3][kp])));
+                            }
+                            _mm256_storeu_si256((__m256i *)acc[0], a0);
+                            _mm256_storeu_si256((__m256i *)acc[1], c0);
+                            _mm256_storeu_si256((__m256i *)acc[2], d0);
+                            _mm256_storeu_si256((__m256i *)acc[3], e0);
+                        }
+                        for (q = 0; q < np; q++) fk_requant_n(acc[q], m + o0, l + o0, r + o0, n, zo, lo, hi, y + (size_t)q * o + o0);
+                    }
+                }
+                #endif /* @simd avx2 */
                 static inline void fk_pointwise(const int8_t *x, int plane, int k, const int8_t *w, const int32_t *b,
                                                 const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o,
                                                 int32_t zo, int32_t lo, int32_t hi)
@@ -50,60 +124,17 @@ extension CKernelLibrary {
                     int32_t acc[32];
                     int p, o0, j, kp;
                     const int pairs = (k + 1) / 2;
+                #if defined(__AVX2__) /* @simd avx2 */
+                    if (o % 8 == 0 && pairs <= FK_POINTWISE_MAX_PAIRS) {
+                        for (p = 0; p < plane; p += 4)
+                            fk_pointwise_avx2(x + (size_t)p * k, plane - p < 4 ? plane - p : 4, k, w, b, m, l, r, y + (size_t)p * o,
+                                              o, zo, lo, hi);
+                        return;
+                    }
+                #endif /* @simd avx2 */
                     for (p = 0; p < plane; p++) {
                         const int8_t *xp = x + (size_t)p * k;
                         int8_t *yp = y + (size_t)p * o;
-                #if defined(__AVX2__) /* @simd avx2 */
-                        if (o % 32 == 0 && p + 1 < plane && pairs <= FK_POINTWISE_MAX_PAIRS) {
-                            const int8_t *xq = xp + k;
-                            int8_t *yq = yp + o;
-                            int32_t acc2[32];
-                            int32_t px[FK_POINTWISE_MAX_PAIRS], py[FK_POINTWISE_MAX_PAIRS]; /* each pixel's input pairs as 16-bit halves, packed once */
-                            for (kp = 0; kp < pairs; kp++) {
-                                const int odd = 2 * kp + 1 < k;
-                                const int32_t x0 = xp[2 * kp], x1 = odd ? xp[2 * kp + 1] : 0;
-                                const int32_t y0 = xq[2 * kp], y1 = odd ? xq[2 * kp + 1] : 0;
-                                px[kp] = (int32_t)((uint32_t)(uint16_t)x0 | ((uint32_t)(uint16_t)x1 << 16));
-                                py[kp] = (int32_t)((uint32_t)(uint16_t)y0 | ((uint32_t)(uint16_t)y1 << 16));
-                            }
-                            for (o0 = 0; o0 < o; o0 += 32) {
-                                __m256i a0 = _mm256_loadu_si256((const __m256i *)(b + o0));
-                                __m256i a1 = _mm256_loadu_si256((const __m256i *)(b + o0 + 8));
-                                __m256i a2 = _mm256_loadu_si256((const __m256i *)(b + o0 + 16));
-                                __m256i a3 = _mm256_loadu_si256((const __m256i *)(b + o0 + 24));
-                                __m256i c0 = a0, c1 = a1, c2 = a2, c3 = a3;
-                                for (kp = 0; kp < pairs; kp++) {
-                                    const __m256i xv = _mm256_set1_epi32(px[kp]);
-                                    const __m256i yv = _mm256_set1_epi32(py[kp]);
-                                    const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
-                                    const __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wp));
-                                    const __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 16)));
-                                    const __m256i w2 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 32)));
-                                    const __m256i w3 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 48)));
-                                    a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(w0, xv));
-                                    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(w1, xv));
-                                    a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(w2, xv));
-                                    a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(w3, xv));
-                                    c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(w0, yv));
-                                    c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(w1, yv));
-                                    c2 = _mm256_add_epi32(c2, _mm256_madd_epi16(w2, yv));
-                                    c3 = _mm256_add_epi32(c3, _mm256_madd_epi16(w3, yv));
-                                }
-                                _mm256_storeu_si256((__m256i *)acc, a0);
-                                _mm256_storeu_si256((__m256i *)(acc + 8), a1);
-                                _mm256_storeu_si256((__m256i *)(acc + 16), a2);
-                                _mm256_storeu_si256((__m256i *)(acc + 24), a3);
-                                _mm256_storeu_si256((__m256i *)acc2, c0);
-                                _mm256_storeu_si256((__m256i *)(acc2 + 8), c1);
-                                _mm256_storeu_si256((__m256i *)(acc2 + 16), c2);
-                                _mm256_storeu_si256((__m256i *)(acc2 + 24), c3);
-                                fk_requant_n(acc, m + o0, l + o0, r + o0, 32, zo, lo, hi, yp + o0);
-                                fk_requant_n(acc2, m + o0, l + o0, r + o0, 32, zo, lo, hi, yq + o0);
-                            }
-                            p++;
-                            continue;
-                        }
-                #endif /* @simd avx2 */
                 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
                         if (o % 32 == 0 && p + 1 < plane && pairs <= FK_POINTWISE_MAX_PAIRS) {
                             const int8_t *xq = xp + k;
@@ -148,41 +179,6 @@ extension CKernelLibrary {
                             const int n = o - o0 < 32 ? o - o0 : 32;
                             kp = 0;
                             for (j = 0; j < n; j++) acc[j] = b[o0 + j];
-                #if defined(__AVX2__) /* @simd avx2 */
-                            if (n == 32) {
-                                __m256i a0 = _mm256_loadu_si256((const __m256i *)acc);
-                                __m256i a1 = _mm256_loadu_si256((const __m256i *)(acc + 8));
-                                __m256i a2 = _mm256_loadu_si256((const __m256i *)(acc + 16));
-                                __m256i a3 = _mm256_loadu_si256((const __m256i *)(acc + 24));
-                                for (; kp < pairs; kp++) {
-                                    const int32_t x0 = xp[2 * kp], x1 = 2 * kp + 1 < k ? xp[2 * kp + 1] : 0;
-                                    const __m256i xv = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)x0 | ((uint32_t)(uint16_t)x1 << 16)));
-                                    const int8_t *wp = w + ((size_t)kp * o + o0) * 2;
-                                    a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wp)), xv));
-                                    a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 16))), xv));
-                                    a2 = _mm256_add_epi32(a2, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 32))), xv));
-                                    a3 = _mm256_add_epi32(a3, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + 48))), xv));
-                                }
-                                _mm256_storeu_si256((__m256i *)acc, a0);
-                                _mm256_storeu_si256((__m256i *)(acc + 8), a1);
-                                _mm256_storeu_si256((__m256i *)(acc + 16), a2);
-                                _mm256_storeu_si256((__m256i *)(acc + 24), a3);
-                            } else if (n % 8 == 0) {
-                                /* 8, 16 or 24 output channels (layers of 16 or 24, the tail of 144) */
-                                int q, kq;
-                                for (q = 0; q < n / 8; q++) {
-                                    __m256i a = _mm256_loadu_si256((const __m256i *)(acc + 8 * q));
-                                    for (kq = 0; kq < pairs; kq++) {
-                                        const int32_t x0 = xp[2 * kq], x1 = 2 * kq + 1 < k ? xp[2 * kq + 1] : 0;
-                                        const __m256i xv = _mm256_set1_epi32((int32_t)((uint32_t)(uint16_t)x0 | ((uint32_t)(uint16_t)x1 << 16)));
-                                        const int8_t *wp = w + ((size_t)kq * o + o0 + 8 * q) * 2;
-                                        a = _mm256_add_epi32(a, _mm256_madd_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wp)), xv));
-                                    }
-                                    _mm256_storeu_si256((__m256i *)(acc + 8 * q), a);
-                                }
-                                kp = pairs;
-                            }
-                #endif /* @simd avx2 */
                 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
                             if (n == 32) {
                                 int32x4_t a[8];
@@ -441,6 +437,40 @@ extension CKernelLibrary {
                             for (c0 = 0; c0 < c; c0 += 64) {
                                 int n = c - c0 < 64 ? c - c0 : 64;
                                 int8_t *yp = y + ((size_t)oy * wo + ox) * c + c0;
+                #if defined(__AVX2__) /* @simd avx2 */
+                                /* sixteen channels at a time: x - zx and the weights widened to 16 bits, their
+                                 * product (|x - zx| <= 255, |w| <= 128: it fits) by VPMULLW, widened and summed in
+                                 * 32 bits: the scalar sums exactly */
+                                if (n % 16 == 0) {
+                                    const __m256i z = _mm256_set1_epi16((int16_t)zx);
+                                    int cc;
+                                    for (cc = 0; cc < n; cc += 16) {
+                                        __m256i s0 = _mm256_loadu_si256((const __m256i *)(b + c0 + cc));
+                                        __m256i s1 = _mm256_loadu_si256((const __m256i *)(b + c0 + cc + 8));
+                                        for (ky = 0; ky < kh; ky++) {
+                                            int iy = oy * sh - ph + ky * dh;
+                                            if (iy < 0 || iy >= h) continue;
+                                            for (kx = 0; kx < kw; kx++) {
+                                                int ix = ox * sw - pw + kx * dw;
+                                                __m256i xv, pv;
+                                                if (ix < 0 || ix >= w) continue;
+                                                xv = _mm256_cvtepi8_epi16(
+                                                    _mm_loadu_si128((const __m128i *)(x + ((size_t)iy * w + ix) * c + c0 + cc)));
+                                                pv = _mm256_mullo_epi16(
+                                                    _mm256_sub_epi16(xv, z),
+                                                    _mm256_cvtepi8_epi16(
+                                                        _mm_loadu_si128((const __m128i *)(wt + ((size_t)ky * kw + kx) * c + c0 + cc))));
+                                                s0 = _mm256_add_epi32(s0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(pv)));
+                                                s1 = _mm256_add_epi32(s1, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(pv, 1)));
+                                            }
+                                        }
+                                        _mm256_storeu_si256((__m256i *)(acc + cc), s0);
+                                        _mm256_storeu_si256((__m256i *)(acc + cc + 8), s1);
+                                    }
+                                    fk_requant_n(acc, m + c0, l + c0, r + c0, n, zo, lo, hi, yp);
+                                    continue;
+                                }
+                #endif /* @simd avx2 */
                 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
                                 /* sixteen channels at a time: x - zx widened to 16 bits (SSUBL), weights
                                  * widened, products accumulated in 32 bits (SMLAL): the scalar sums exactly */
