@@ -25,7 +25,7 @@ def fkdc_median(runs, coretype, optimize):
         env["OPENBLAS_CORETYPE"] = coretype
     out = subprocess.run(
         [os.path.join(ROOT, ".build/release/fkdc"), "run", os.path.join(ROOT, "samples/student.pt"),
-         "--input", os.path.join(ROOT, "samples/inputs/x0.npy"), "--threads", "1", "--repeat", str(runs)]
+         "--input", os.path.join(ROOT, "samples/inputs/x0.npy"), "--repeat", str(runs)]
         + (["--optimize"] if optimize else []),
         capture_output=True, text=True, check=True, env=env)
     m = re.search(r"median ([0-9.]+) ms", out.stderr)

@@ -148,12 +148,8 @@ public enum Quantizer {
     public static func run(
         _ model: LoadedModel, options: QuantizeOptions, progress: ProgressBar? = nil
     ) throws(DriverError) -> QuantizeResult {
-        // one BLAS thread, left so: OpenBLAS's sums, and with them calibrated ranges and learned
-        // rounding, change with its thread count (measured: 2486 bytes of the student's .fkdc
-        // differed between 1 and 2 threads), and compiles must give the same bytes on any
-        // machine. Parallelism is over samples instead (`Parallel`). Not restored afterwards: a
-        // process-wide setting put back by one compile would change another running beside it.
-        Evaluator.setThreads(1)
+        // one BLAS thread in the whole process (see `Evaluator.useOneBLASThread`)
+        Evaluator.useOneBLASThread()
         var ctx = PassContext()
         // fusion leaves alone what would take an op out of int8 (hard_swish into a conv)
         ctx.fusableActivations = Int8Support.fusable

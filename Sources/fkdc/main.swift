@@ -113,9 +113,6 @@ struct Run: ParsableCommand {
     @Option(help: "How many classes to print per sample.")
     var topk = 3
 
-    @Option(help: "Threads for the BLAS kernels (default: all cores).")
-    var threads: Int?
-
     @Option(help: "Run this pass pipeline before evaluating (comma-separated names, or 'default').")
     var passes: String?
 
@@ -127,7 +124,6 @@ struct Run: ParsableCommand {
 
     func validate() throws {
         guard topk >= 1 else { throw ValidationError("--topk must be at least 1") }
-        if let t = threads, t < 1 { throw ValidationError("--threads must be at least 1") }
         guard (1...10000).contains(`repeat`) else { throw ValidationError("--repeat must be in 1…10000") }
     }
 
@@ -135,7 +131,6 @@ struct Run: ParsableCommand {
     var fakeQuant = false
 
     func run() throws {
-        if let t = threads { Evaluator.setThreads(t) }
         let x = try NPY.read(path: input)
         let r = try Runner.run(
             modelPath: file, input: x, inputPath: input, topK: topk, options: model.options,

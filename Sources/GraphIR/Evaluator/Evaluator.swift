@@ -14,12 +14,19 @@ public struct Evaluator {
     private let lastUse: [Int]
 
     public init(graph: Graph) {
+        Evaluator.useOneBLASThread()
         self.graph = graph
         lastUse = graph.lastUses()
     }
 
-    /// Sets the number of threads OpenBLAS uses (1 for single-thread measurements).
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    /// OpenBLAS on one thread, set once for the process before the first evaluator runs and never
+    /// changed: its sums (and with them logits, calibrated ranges and learned rounding) change
+    /// with its thread count (measured: 2486 bytes of the student's .fkdc differed between 1 and 2
+    /// threads), and outputs must be the same bytes on any machine and for any `--threads`.
+    /// Parallelism is over samples instead (`Parallel`), each with its own evaluator. Changing it
+    /// per call would also race: one compile or test resetting it while another evaluates.
+    public static func useOneBLASThread() { _ = oneBLASThread }
+    private static let oneBLASThread: Void = openblas_set_num_threads(1)
 
     /// The number of threads OpenBLAS uses now.
     public static var threads: Int { Int(openblas_get_num_threads()) }
