@@ -6,8 +6,8 @@ import Testing
 
 /// Each C kernel of Sources/CKernels called directly (the portable path SwiftPM builds) against
 /// its Swift counterpart on random and extreme inputs, with the parameters the lowering computes
-/// (`KernelParameters`), bit for bit. The SIMD paths are compared through whole models in
-/// CGenTests (AVX2 natively, NEON under qemu).
+/// (`KernelParameters`), bit for bit. The SIMD paths are compared kernel by kernel in
+/// CSIMDKernelTests and through whole models in CGenTests (AVX2 natively, NEON under qemu).
 @Suite struct CKernelTests {
     /// A deterministic generator (PCG-style LCG).
     struct RNG {

@@ -65,41 +65,46 @@ static inline FK_HD int8_t fk_requant(int32_t acc, int32_t m, int l, int r, int3
 }
 
 /* @kernel fk_requant_n uses fk_simd fk_requant */
+#if defined(__AVX2__) /* @simd avx2 */
+/* eight accumulators v with multipliers mv and right shifts rs (no channel shifting left)
+ * requantized into out: sqrdmulh from VPMULDQ on even and odd lanes, bits 31..62 of p + 2^30;
+ * rshr(x, n) = (x >> n) + bit n-1 of x, which cannot overflow; clamped before the zero point
+ * is added, which then cannot overflow either; the results, in [lo, hi], narrowed exactly by
+ * the saturating packs and stored as eight bytes at once. Kernels that requantize several
+ * pixels' accumulators with the same channels' (mv, rs) call it with them loaded once. */
+static inline void fk_requant8_avx2(__m256i v, __m256i mv, __m256i rs, int32_t zp, int32_t lo, int32_t hi,
+                                    int8_t *out)
+{
+    const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30);
+    const __m256i e = _mm256_add_epi64(_mm256_mul_epi32(v, mv), half);
+    const __m256i od = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_srli_epi64(mv, 32)), half);
+    __m256i res = _mm256_blend_epi32(_mm256_srli_epi64(e, 31), _mm256_slli_epi64(_mm256_srli_epi64(od, 31), 32), 0xAA);
+    __m256i bit;
+    __m128i pk;
+    res = _mm256_blendv_epi8(res, _mm256_set1_epi32(INT32_MAX),
+                             _mm256_and_si256(_mm256_cmpeq_epi32(v, _mm256_set1_epi32(INT32_MIN)),
+                                              _mm256_cmpeq_epi32(mv, _mm256_set1_epi32(INT32_MIN))));
+    bit = _mm256_and_si256(_mm256_srav_epi32(res, _mm256_sub_epi32(rs, _mm256_set1_epi32(1))),
+                           _mm256_and_si256(_mm256_cmpgt_epi32(rs, _mm256_setzero_si256()), _mm256_set1_epi32(1)));
+    res = _mm256_add_epi32(_mm256_srav_epi32(res, rs), bit);
+    res = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(res, _mm256_set1_epi32(lo - zp)), _mm256_set1_epi32(hi - zp)),
+                           _mm256_set1_epi32(zp));
+    pk = _mm_packs_epi32(_mm256_castsi256_si128(res), _mm256_extracti128_si256(res, 1));
+    _mm_storel_epi64((__m128i *)out, _mm_packs_epi16(pk, pk));
+}
+#endif /* @simd avx2 */
 /* requantizes n accumulators with per-channel (m, l, r) */
 static inline void fk_requant_n(const int32_t *acc, const int32_t *m, const int8_t *l, const int8_t *r,
                                 int n, int32_t zp, int32_t lo, int32_t hi, int8_t *out)
 {
     int j = 0;
     #if defined(__AVX2__) /* @simd avx2 */
-        /* eight channels at a time where no channel shifts left (the usual case):
-         * sqrdmulh from VPMULDQ on even and odd lanes, bits 31..62 of p + 2^30;
-         * rshr(x, n) = (x >> n) + bit n-1 of x, which cannot overflow;
-         * clamp before adding the zero point, which then cannot overflow either */
+        /* eight channels at a time where no channel shifts left (the usual case) */
         for (; j + 8 <= n; j += 8) {
             const __m128i ls = _mm_loadl_epi64((const __m128i *)(l + j));
-            __m256i v, mv, e, od, res, rs, bit, lov, hiv;
-            __m128i pk;
             if (!_mm_testz_si128(ls, ls)) break;
-            v = _mm256_loadu_si256((const __m256i *)(acc + j));
-            mv = _mm256_loadu_si256((const __m256i *)(m + j));
-            e = _mm256_add_epi64(_mm256_mul_epi32(v, mv), _mm256_set1_epi64x((int64_t)1 << 30));
-            od = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_srli_epi64(mv, 32)),
-                                  _mm256_set1_epi64x((int64_t)1 << 30));
-            res = _mm256_blend_epi32(_mm256_srli_epi64(e, 31), _mm256_slli_epi64(_mm256_srli_epi64(od, 31), 32), 0xAA);
-            res = _mm256_blendv_epi8(res, _mm256_set1_epi32(INT32_MAX),
-                                     _mm256_and_si256(_mm256_cmpeq_epi32(v, _mm256_set1_epi32(INT32_MIN)),
-                                                      _mm256_cmpeq_epi32(mv, _mm256_set1_epi32(INT32_MIN))));
-            rs = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(r + j)));
-            bit = _mm256_and_si256(_mm256_srav_epi32(res, _mm256_sub_epi32(rs, _mm256_set1_epi32(1))),
-                                   _mm256_and_si256(_mm256_cmpgt_epi32(rs, _mm256_setzero_si256()),
-                                                    _mm256_set1_epi32(1)));
-            res = _mm256_add_epi32(_mm256_srav_epi32(res, rs), bit);
-            lov = _mm256_set1_epi32(lo - zp);
-            hiv = _mm256_set1_epi32(hi - zp);
-            res = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(res, lov), hiv), _mm256_set1_epi32(zp));
-            /* already in [lo, hi], so the saturating packs narrow exactly: eight bytes, one store */
-            pk = _mm_packs_epi32(_mm256_castsi256_si128(res), _mm256_extracti128_si256(res, 1));
-            _mm_storel_epi64((__m128i *)(out + j), _mm_packs_epi16(pk, pk));
+            fk_requant8_avx2(_mm256_loadu_si256((const __m256i *)(acc + j)), _mm256_loadu_si256((const __m256i *)(m + j)),
+                             _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(r + j))), zp, lo, hi, out + j);
         }
     #endif /* @simd avx2 */
 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
@@ -145,6 +150,33 @@ static inline void fk_requant_n(const int32_t *acc, const int32_t *m, const int8
 #endif /* @simd neon */
     for (; j < n; j++) out[j] = fk_requant(acc[j], m[j], l[j], r[j], zp, lo, hi);
 }
+#if defined(__AVX2__) /* @simd avx2 */
+/* sixteen channels' accumulators (v[2q], v[2q+1]: channels o0..o0+15 of pixel q) of np <= 4
+ * pixels requantized into y + q * stride: each channel's (m, r) loaded once for them all where
+ * no channel shifts left, fk_requant_n otherwise */
+static inline void fk_requant16x4_avx2(const __m256i v[8], int np, const int32_t *m, const int8_t *l, const int8_t *r,
+                                       int32_t zp, int32_t lo, int32_t hi, int8_t *y, size_t stride)
+{
+    const __m128i ls = _mm_loadu_si128((const __m128i *)l);
+    int q;
+    if (_mm_testz_si128(ls, ls)) {
+        const __m256i m0 = _mm256_loadu_si256((const __m256i *)m), m1 = _mm256_loadu_si256((const __m256i *)(m + 8));
+        const __m256i r0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)r));
+        const __m256i r1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(r + 8)));
+        for (q = 0; q < np; q++) {
+            fk_requant8_avx2(v[2 * q], m0, r0, zp, lo, hi, y + q * stride);
+            fk_requant8_avx2(v[2 * q + 1], m1, r1, zp, lo, hi, y + q * stride + 8);
+        }
+        return;
+    }
+    for (q = 0; q < np; q++) {
+        int32_t acc[16];
+        _mm256_storeu_si256((__m256i *)acc, v[2 * q]);
+        _mm256_storeu_si256((__m256i *)(acc + 8), v[2 * q + 1]);
+        fk_requant_n(acc, m, l, r, 16, zp, lo, hi, y + q * stride);
+    }
+}
+#endif /* @simd avx2 */
 
 /* @kernel fk_quantize */
 /* float -> int8: clamp(round(x / s) + zp, -128, 127), rounding half away from zero */

@@ -54,7 +54,7 @@ extension CKernelLibrary {
                                                      int32_t zo, int32_t lo, int32_t hi)
                 {
                     int32_t px[4][FK_POINTWISE_MAX_PAIRS];
-                    int32_t acc[4][16];
+                    int32_t acc[4][8];
                     const int pairs = (k + 1) / 2;
                     int q, i, kp, o0, n;
                     for (q = 0; q < 4; q++) {
@@ -90,14 +90,11 @@ extension CKernelLibrary {
                                 e0 = _mm256_add_epi32(e0, _mm256_madd_epi16(w0, xv));
                                 e1 = _mm256_add_epi32(e1, _mm256_madd_epi16(w1, xv));
                             }
-                            _mm256_storeu_si256((__m256i *)acc[0], a0);
-                            _mm256_storeu_si256((__m256i *)(acc[0] + 8), a1);
-                            _mm256_storeu_si256((__m256i *)acc[1], c0);
-                            _mm256_storeu_si256((__m256i *)(acc[1] + 8), c1);
-                            _mm256_storeu_si256((__m256i *)acc[2], d0);
-                            _mm256_storeu_si256((__m256i *)(acc[2] + 8), d1);
-                            _mm256_storeu_si256((__m256i *)acc[3], e0);
-                            _mm256_storeu_si256((__m256i *)(acc[3] + 8), e1);
+                            {
+                                const __m256i v[8] = {a0, a1, c0, c1, d0, d1, e0, e1};
+                                fk_requant16x4_avx2(v, np, m + o0, l + o0, r + o0, zo, lo, hi, y + o0, (size_t)o);
+                            }
+                            continue;
                         } else {
                             __m256i a0 = _mm256_loadu_si256((const __m256i *)(b + o0));
                             __m256i c0 = a0, d0 = a0, e0 = a0;
@@ -432,45 +429,64 @@ extension CKernelLibrary {
                 {
                     int32_t acc[64];
                     int oy, ox, ky, kx, c0, j;
+                #if defined(__AVX2__) /* @simd avx2 */
+                    /* four output pixels of a row (one where a window crosses the left or right edge) by
+                     * sixteen channels: x - zx and the weights widened to 16 bits, their product (|x - zx| <= 255,
+                     * |w| <= 128: it fits) by VPMULLW, widened and summed in 32 bits, each tap's weights loaded
+                     * once for the four pixels: the scalar sums exactly */
+                    if (c % 16 == 0) {
+                        const __m256i z = _mm256_set1_epi16((int16_t)zx);
+                        int np, cc;
+                #define FK_DW_TAP(s0, s1, xp)                                                                                \
+                    do {                                                                                                     \
+                        const __m256i pv =                                                                                   \
+                            _mm256_mullo_epi16(_mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(xp))), z), wv); \
+                        s0 = _mm256_add_epi32(s0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(pv)));                      \
+                        s1 = _mm256_add_epi32(s1, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(pv, 1)));                 \
+                    } while (0)
+                        for (oy = 0; oy < ho; oy++)
+                            for (ox = 0; ox < wo; ox += np) {
+                                const int x0 = ox * sw - pw;
+                                np = ox + 4 <= wo && x0 >= 0 && x0 + 3 * sw + (kw - 1) * dw < w ? 4 : 1;
+                                for (cc = 0; cc < c; cc += 16) {
+                                    __m256i a0 = _mm256_loadu_si256((const __m256i *)(b + cc));
+                                    __m256i a1 = _mm256_loadu_si256((const __m256i *)(b + cc + 8));
+                                    __m256i c0v = a0, c1v = a1, d0 = a0, d1 = a1, e0 = a0, e1 = a1;
+                                    for (ky = 0; ky < kh; ky++) {
+                                        const int iy = oy * sh - ph + ky * dh;
+                                        const int8_t *row;
+                                        if (iy < 0 || iy >= h) continue;
+                                        row = x + (size_t)iy * w * c + cc;
+                                        for (kx = 0; kx < kw; kx++) {
+                                            const int ix = x0 + kx * dw;
+                                            const __m256i wv = _mm256_cvtepi8_epi16(
+                                                _mm_loadu_si128((const __m128i *)(wt + ((size_t)ky * kw + kx) * c + cc)));
+                                            if (np == 4) {
+                                                FK_DW_TAP(a0, a1, row + (size_t)ix * c);
+                                                FK_DW_TAP(c0v, c1v, row + (size_t)(ix + sw) * c);
+                                                FK_DW_TAP(d0, d1, row + (size_t)(ix + 2 * sw) * c);
+                                                FK_DW_TAP(e0, e1, row + (size_t)(ix + 3 * sw) * c);
+                                            } else if (ix >= 0 && ix < w) {
+                                                FK_DW_TAP(a0, a1, row + (size_t)ix * c);
+                                            }
+                                        }
+                                    }
+                                    {
+                                        const __m256i v[8] = {a0, a1, c0v, c1v, d0, d1, e0, e1};
+                                        fk_requant16x4_avx2(v, np, m + cc, l + cc, r + cc, zo, lo, hi,
+                                                            y + ((size_t)oy * wo + ox) * c + cc, (size_t)c);
+                                    }
+                                }
+                            }
+                #undef FK_DW_TAP
+                        return;
+                    }
+                #endif /* @simd avx2 */
                     for (oy = 0; oy < ho; oy++)
                         for (ox = 0; ox < wo; ox++)
                             for (c0 = 0; c0 < c; c0 += 64) {
                                 int n = c - c0 < 64 ? c - c0 : 64;
                                 int8_t *yp = y + ((size_t)oy * wo + ox) * c + c0;
-                #if defined(__AVX2__) /* @simd avx2 */
-                                /* sixteen channels at a time: x - zx and the weights widened to 16 bits, their
-                                 * product (|x - zx| <= 255, |w| <= 128: it fits) by VPMULLW, widened and summed in
-                                 * 32 bits: the scalar sums exactly */
-                                if (n % 16 == 0) {
-                                    const __m256i z = _mm256_set1_epi16((int16_t)zx);
-                                    int cc;
-                                    for (cc = 0; cc < n; cc += 16) {
-                                        __m256i s0 = _mm256_loadu_si256((const __m256i *)(b + c0 + cc));
-                                        __m256i s1 = _mm256_loadu_si256((const __m256i *)(b + c0 + cc + 8));
-                                        for (ky = 0; ky < kh; ky++) {
-                                            int iy = oy * sh - ph + ky * dh;
-                                            if (iy < 0 || iy >= h) continue;
-                                            for (kx = 0; kx < kw; kx++) {
-                                                int ix = ox * sw - pw + kx * dw;
-                                                __m256i xv, pv;
-                                                if (ix < 0 || ix >= w) continue;
-                                                xv = _mm256_cvtepi8_epi16(
-                                                    _mm_loadu_si128((const __m128i *)(x + ((size_t)iy * w + ix) * c + c0 + cc)));
-                                                pv = _mm256_mullo_epi16(
-                                                    _mm256_sub_epi16(xv, z),
-                                                    _mm256_cvtepi8_epi16(
-                                                        _mm_loadu_si128((const __m128i *)(wt + ((size_t)ky * kw + kx) * c + c0 + cc))));
-                                                s0 = _mm256_add_epi32(s0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(pv)));
-                                                s1 = _mm256_add_epi32(s1, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(pv, 1)));
-                                            }
-                                        }
-                                        _mm256_storeu_si256((__m256i *)(acc + cc), s0);
-                                        _mm256_storeu_si256((__m256i *)(acc + cc + 8), s1);
-                                    }
-                                    fk_requant_n(acc, m + c0, l + c0, r + c0, n, zo, lo, hi, yp);
-                                    continue;
-                                }
-                #endif /* @simd avx2 */
                 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
                                 /* sixteen channels at a time: x - zx widened to 16 bits (SSUBL), weights
                                  * widened, products accumulated in 32 bits (SMLAL): the scalar sums exactly */
@@ -545,6 +561,68 @@ extension CKernelLibrary {
                     int32_t acc[32];
                     const int kk_n = kh * kw * c;
                     int oy, ox, ky, kx, ci, o0, j, kk;
+                #if defined(__AVX2__) /* @simd avx2 */
+                    /* four pixels by sixteen output channels, as fk_pointwise_avx2: the windows gathered as
+                     * 16-bit values (a union, so a 32-bit lane reads a pair of them), two weight rows
+                     * interleaved by bytes (VPUNPCKLBW/HBW, a zero row after an odd last one) and widened into
+                     * pairs, each VPMADDWD'd with every pixel's broadcast pair */
+                    if (o % 16 == 0) {
+                        union {
+                            int16_t v[FK_DENSE_MAX_COLS + 2];
+                            int32_t pair[FK_DENSE_MAX_COLS / 2 + 1];
+                        } cols[4];
+                        int q;
+                        for (oy = 0; oy < ho; oy++)
+                            for (ox = 0; ox < wo; ox += 4) {
+                                const int np = wo - ox < 4 ? wo - ox : 4;
+                                for (q = 0; q < 4; q++) {
+                                    const int qx = ox + (q < np ? q : 0);
+                                    int idx = 0;
+                                    for (ky = 0; ky < kh; ky++)
+                                        for (kx = 0; kx < kw; kx++) {
+                                            const int iy = oy * sh - ph + ky * dh, ix = qx * sw - pw + kx * dw;
+                                            if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
+                                                const int8_t *xp = x + ((size_t)iy * w + ix) * c;
+                                                for (ci = 0; ci < c; ci++) cols[q].v[idx++] = (int16_t)((int32_t)xp[ci] - zx);
+                                            } else {
+                                                for (ci = 0; ci < c; ci++) cols[q].v[idx++] = 0;
+                                            }
+                                        }
+                                    cols[q].v[idx] = 0;
+                                }
+                                for (o0 = 0; o0 < o; o0 += 16) {
+                                    __m256i a0 = _mm256_loadu_si256((const __m256i *)(b + o0));
+                                    __m256i a1 = _mm256_loadu_si256((const __m256i *)(b + o0 + 8));
+                                    __m256i c0 = a0, c1 = a1, d0 = a0, d1 = a1, e0 = a0, e1 = a1;
+                                    for (kk = 0; kk < kk_n; kk += 2) {
+                                        const __m128i r0 = _mm_loadu_si128((const __m128i *)(wt + (size_t)kk * o + o0));
+                                        const __m128i r1 = kk + 1 < kk_n ? _mm_loadu_si128((const __m128i *)(wt + (size_t)(kk + 1) * o + o0))
+                                                                         : _mm_setzero_si128();
+                                        const __m256i w0 = _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(r0, r1));
+                                        const __m256i w1 = _mm256_cvtepi8_epi16(_mm_unpackhi_epi8(r0, r1));
+                                        __m256i xv = _mm256_set1_epi32(cols[0].pair[kk / 2]);
+                                        a0 = _mm256_add_epi32(a0, _mm256_madd_epi16(w0, xv));
+                                        a1 = _mm256_add_epi32(a1, _mm256_madd_epi16(w1, xv));
+                                        xv = _mm256_set1_epi32(cols[1].pair[kk / 2]);
+                                        c0 = _mm256_add_epi32(c0, _mm256_madd_epi16(w0, xv));
+                                        c1 = _mm256_add_epi32(c1, _mm256_madd_epi16(w1, xv));
+                                        xv = _mm256_set1_epi32(cols[2].pair[kk / 2]);
+                                        d0 = _mm256_add_epi32(d0, _mm256_madd_epi16(w0, xv));
+                                        d1 = _mm256_add_epi32(d1, _mm256_madd_epi16(w1, xv));
+                                        xv = _mm256_set1_epi32(cols[3].pair[kk / 2]);
+                                        e0 = _mm256_add_epi32(e0, _mm256_madd_epi16(w0, xv));
+                                        e1 = _mm256_add_epi32(e1, _mm256_madd_epi16(w1, xv));
+                                    }
+                                    {
+                                        const __m256i v[8] = {a0, a1, c0, c1, d0, d1, e0, e1};
+                                        fk_requant16x4_avx2(v, np, m + o0, l + o0, r + o0, zo, lo, hi,
+                                                            y + ((size_t)oy * wo + ox) * o + o0, (size_t)o);
+                                    }
+                                }
+                            }
+                        return;
+                    }
+                #endif /* @simd avx2 */
                     for (oy = 0; oy < ho; oy++)
                         for (ox = 0; ox < wo; ox++) {
                             int idx = 0;

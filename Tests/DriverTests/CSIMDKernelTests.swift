@@ -1,0 +1,196 @@
+import Foundation
+import Testing
+
+@testable import Codegen
+@testable import GraphIR
+
+/// The SIMD paths of the int8 C kernels called directly, shape by shape, where whole models do
+/// not reach: AVX2 (built with -march=native where the CPU has it) and NEON (aarch64 under
+/// qemu) against the exact int8 evaluator and against the portable build of the same program.
+/// Shapes take every block and tail: pixels not a multiple of four, sixteen- and eight-channel
+/// blocks, channel counts that leave the SIMD path, windows over every edge, strides, dilation,
+/// odd input depths, −128 weights; and each call again with left shifts in some channels (the
+/// requantization's slow path), compared between builds.
+@Suite(.serialized) struct CSIMDKernelTests {
+    struct Case {
+        let name: String
+        let code: String
+        let want: [Int8]
+    }
+
+    static func list<T>(_ a: [T]) -> String {
+        a.isEmpty ? "0" : a.map { "\($0)" }.joined(separator: ",")
+    }
+
+    /// The C that declares a call's arrays, calls `call` (with `m`, `l`, `r`, `y` in scope) and
+    /// prints `y`; then again with left shifts of 2 in every third channel of the second block of
+    /// sixteen (printed as `name+l`).
+    static func block(
+        _ name: String, arrays: [(type: String, name: String, values: String)], outCount: Int, channels: Int,
+        requant r: ChannelRequantizers, call: String
+    ) -> String {
+        var c = "    {\n"
+        for a in arrays { c += "        static const \(a.type) \(a.name)[] = {\(a.values)};\n" }
+        c += "        static const int32_t m[] = {\(list(r.multipliers))};\n"
+        c += "        static const int8_t r[] = {\(list(r.rightShifts))};\n"
+        c += "        static int8_t l[] = {\(list(r.leftShifts))};\n"
+        c += "        static int8_t y[\(max(outCount, 1))];\n"
+        c += "        int j;\n"
+        c += "        \(call);\n        dump(\"\(name)\", y, \(outCount));\n"
+        c += "        for (j = 16; j < \(channels) && j < 32; j += 3) l[j] = 2;\n"
+        c += "        \(call);\n        dump(\"\(name)+l\", y, \(outCount));\n"
+        c += "    }\n"
+        return c
+    }
+
+    static func cases() throws -> [Case] {
+        typealias K = CKernelTests
+        var out: [Case] = []
+        // 1×1: (pixels h×w, k, o): o % 16 == 8 (the AVX2 8-channel tail), o % 8 != 0 (portable),
+        // odd k, pixels % 4 in 1, 2, 3, more than 256 channels (NEON's dot blocks)
+        for (h, w, k, o) in [
+            (1, 7, 37, 40), (1, 5, 64, 96), (2, 3, 19, 24), (1, 2, 8, 16), (1, 1, 33, 8), (3, 1, 20, 12),
+            (1, 6, 24, 300),
+        ] {
+            for dot in [false, true] {
+                let t = try K.oneOp(
+                    .conv2d(Conv2dAttrs(activation: .relu)), x: [1, k, h, w], weights: [o, k, 1, 1],
+                    seed: UInt64(k * 31 + o), noMinus128: dot)
+                let p = try K.weighted(t)
+                let wt = dot ? t.weights : WeightLayout.pairs(rows: o, cols: k).apply(t.weights, zero: 0)
+                let f = dot ? "fk_pointwise_dot" : "fk_pointwise"
+                let name = "\(f) \(h * w)x\(k)->\(o)"
+                out.append(
+                    Case(
+                        name: name,
+                        code: block(
+                            name,
+                            arrays: [
+                                ("int8_t", "x", list(K.nhwc(t.x[...], t.xShape))), ("int8_t", "w", list(wt)),
+                                ("int32_t", "b", list(p.bias)),
+                            ], outCount: h * w * o, channels: o, requant: p.requant,
+                            call:
+                                "\(f)(x, \(h * w), \(k), w, b, m, l, r, y, \(o), \(p.outputZeroPoint), \(p.clamp.lo), \(p.clamp.hi))"
+                        ), want: K.nhwc(t.want[...], t.outShape)))
+            }
+        }
+        // windows: (c, o, k, groups, size, stride, pad, dilation): depthwise on 16, 32, 48
+        // channels (and 24: portable on AVX2), the 3-channel dense stem with 16, 32, 48 and 24
+        // outputs (24: portable on AVX2, NEON's 8-channel blocks)
+        for (c, o, k, groups, size, stride, pad, dilation) in [
+            (32, 32, 3, 32, 9, 1, 1, 1), (48, 48, 3, 48, 13, 2, 1, 1), (16, 16, 5, 16, 11, 1, 2, 2),
+            (32, 32, 3, 32, 6, 2, 0, 1), (24, 24, 3, 24, 7, 1, 1, 1), (16, 16, 3, 16, 3, 1, 1, 1),
+            (3, 32, 3, 1, 11, 2, 1, 1), (3, 16, 3, 1, 9, 1, 1, 1), (4, 48, 3, 1, 8, 1, 0, 2), (3, 24, 3, 1, 7, 2, 1, 1),
+            (5, 16, 1, 1, 5, 1, 0, 1),
+        ] {
+            let a = Conv2dAttrs(
+                stride: [stride, stride], pad: [pad, pad, pad, pad], dilation: [dilation, dilation], groups: groups,
+                activation: .clip(min: 0, max: 6))
+            let depthwise = groups == c
+            for dot in depthwise ? [false] : [false, true] {
+                let t = try K.oneOp(
+                    .conv2d(a), x: [1, c, size, size], weights: [o, c / groups, k, k], seed: UInt64(c * 7 + o + size),
+                    noMinus128: dot)
+                let p = try K.weighted(t)
+                let (ho, wo) = (t.outShape[2], t.outShape[3])
+                let geometry = "\(k), \(k), \(stride), \(stride), \(pad), \(pad), \(dilation), \(dilation)"
+                let tail = "\(p.outputZeroPoint), \(p.clamp.lo), \(p.clamp.hi)"
+                let w: [Int8]
+                var bias = p.bias
+                let call: String
+                let f: String
+                if depthwise {
+                    f = "fk_depthwise"
+                    w = WeightLayout.depthwise(channels: o, kk: k * k).apply(t.weights, zero: 0)
+                    call =
+                        "\(f)(x, \(size), \(size), \(c), \(p.inputOffset), w, b, m, l, r, y, \(ho), \(wo), \(geometry), \(tail))"
+                } else if dot {
+                    f = "fk_conv_dot"
+                    let kp = (c * k * k + 15) / 16 * 16
+                    w = WeightLayout.paddedRows(o: o, cg: c, kk: k * k, stride: kp).apply(t.weights, zero: 0)
+                    bias = (0..<o).map { oc in
+                        p.bias[oc]
+                            &- p.inputOffset
+                            &* Int32(t.weights[(oc * c * k * k)..<((oc + 1) * c * k * k)].reduce(0) { $0 + Int($1) })
+                    }
+                    call =
+                        "\(f)(x, \(size), \(size), \(c), \(p.inputOffset), w, b, m, l, r, y, \(ho), \(wo), \(o), \(geometry), \(kp), \(tail))"
+                } else {
+                    f = "fk_conv_dense"
+                    w = WeightLayout.dense(o: o, cg: c, kk: k * k).apply(t.weights, zero: 0)
+                    call =
+                        "\(f)(x, \(size), \(size), \(c), \(p.inputOffset), w, b, m, l, r, y, \(ho), \(wo), \(o), \(geometry), \(tail))"
+                }
+                let name = "\(f) \(c)x\(size)x\(size)->\(o) k\(k) s\(stride) p\(pad) d\(dilation)"
+                out.append(
+                    Case(
+                        name: name,
+                        code: block(
+                            name,
+                            arrays: [
+                                ("int8_t", "x", list(K.nhwc(t.x[...], t.xShape))), ("int8_t", "w", list(w)),
+                                ("int32_t", "b", list(bias)),
+                            ], outCount: ho * wo * o, channels: o, requant: p.requant, call: call),
+                        want: K.nhwc(t.want[...], t.outShape)))
+            }
+        }
+        return out
+    }
+
+    @Test func simdKernelsEqualTheEvaluatorAndThePortableBuild() throws {
+        let cases = try Self.cases()
+        var c = "#include <stdio.h>\n#include \"fk_int8.h\"\n"
+        c += "static void dump(const char *name, const int8_t *y, int n)\n{\n    int i;\n"
+        c += "    printf(\"%s:\", name);\n    for (i = 0; i < n; i++) printf(\" %d\", y[i]);\n    printf(\"\\n\");\n}\n"
+        c += "int main(void)\n{\n" + cases.map(\.code).joined() + "    return 0;\n}\n"
+        let dir = NSTemporaryDirectory() + "fkdc-simd-kernels-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let src = "\(dir)/kernels.c"
+        try c.write(toFile: src, atomically: true, encoding: .utf8)
+        let include = Repo.path("Sources/CKernels/include")
+        let avx2 = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx2") ?? false
+        var builds: [(tag: String, cc: String, flags: [String], runner: String?)] = [("portable", "gcc", ["-O2"], nil)]
+        if avx2 {
+            builds.append(("avx2", "gcc", ["-O2", "-march=native"], nil))
+        } else {
+            print("skipped: the AVX2 build (this CPU has no AVX2)")
+        }
+        builds.append(("neon", "aarch64-linux-gnu-gcc", ["-O2", "-mcpu=cortex-a57", "-static"], "qemu-aarch64"))
+        var outputs: [String: [String: [Int8]]] = [:]
+        for b in builds {
+            guard let cc = CGenTests.which(b.cc), b.runner.map({ CGenTests.which($0) != nil }) ?? true else {
+                print("skipped: the \(b.tag) build (\(b.cc) \(b.runner ?? "") not found)")
+                continue
+            }
+            let exe = "\(dir)/kernels-\(b.tag)"
+            let built = try CGenTests.sh(
+                cc,
+                ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"] + b.flags + ["-I", include, "-o", exe, src])
+            #expect(built.code == 0, "\(b.tag): \(built.out)")
+            guard built.code == 0 else { continue }
+            let run =
+                try b.runner.map { try CGenTests.sh(try #require(CGenTests.which($0)), [exe]) } ?? CGenTests.sh(exe, [])
+            #expect(run.code == 0, "\(b.tag): \(run.out.prefix(500))")
+            var got: [String: [Int8]] = [:]
+            for line in run.out.split(separator: "\n") {
+                guard let colon = line.firstIndex(of: ":") else { continue }
+                got[String(line[..<colon])] = line[line.index(after: colon)...].split(separator: " ").compactMap {
+                    Int8($0)
+                }
+            }
+            outputs[b.tag] = got
+            for t in cases {
+                let y = got[t.name]
+                #expect(y == t.want, "\(b.tag) \(t.name): differs from the evaluator")
+            }
+        }
+        // the left-shift variants: every build as the portable one
+        let portable = try #require(outputs["portable"])
+        #expect(portable.count == 2 * cases.count)
+        for (tag, got) in outputs where tag != "portable" {
+            for t in cases {
+                #expect(got["\(t.name)+l"] == portable["\(t.name)+l"], "\(tag) \(t.name) with left shifts")
+            }
+        }
+    }
+}
