@@ -37,8 +37,11 @@ let package = Package(
         .target(
             name: "CKernels",
             // no floating-point contraction, as generated C's pragma: the float kernels give the
-            // evaluator's bits
-            cSettings: [.unsafeFlags(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-ffp-contract=off"])]),
+            // evaluator's bits; optimised in debug builds too, since the exact int8 evaluator
+            // runs its layers through them (fk_host.h)
+            cSettings: [
+                .unsafeFlags(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-ffp-contract=off", "-O2"])
+            ]),
         .target(name: "GraphIR", dependencies: ["COpenBLAS", "CKernels"], swiftSettings: optimisedInDebug),
         .target(name: "Frontends", dependencies: ["GraphIR", "CZlib", "CProtobufC", "CONNX"]),
         .target(name: "Passes", dependencies: ["GraphIR", "COpenBLAS"], swiftSettings: optimisedInDebug),

@@ -1,3 +1,4 @@
+import Codegen
 import GraphIR
 
 #if canImport(Glibc)
@@ -188,9 +189,16 @@ public struct AccuracyReport: Sendable {
         let bar = progress
         bar?.start("validating", total: data.count)
         let source = data.source
+        // the exact int8 model's layers through the C kernels (the same bytes as the Swift ones)
+        let layers = CKernelLayers(graph: int8)
         let perSample = try Parallel.map(
             data.count, threads: threads,
-            state: { (Evaluator(graph: float), QuantizedEvaluator(graph: int8), FakeQuantEvaluator(graph: int8)) },
+            state: {
+                (
+                    Evaluator(graph: float), QuantizedEvaluator(graph: int8, layers: layers),
+                    FakeQuantEvaluator(graph: int8)
+                )
+            },
             done: { bar?.update($0) }
         ) { (e: inout (Evaluator, QuantizedEvaluator, FakeQuantEvaluator), i: Int) throws(DriverError) -> PerSample in
             let x = samples[i]

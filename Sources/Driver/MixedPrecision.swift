@@ -1,3 +1,4 @@
+import Codegen
 import GraphIR
 import Passes
 
@@ -80,7 +81,10 @@ enum MixedPrecision {
         let samples = data.samples
         let source = data.source
         let fromModel = ref.fromModel
-        let outputs = try Parallel.map(data.count, threads: threads, state: { QuantizedEvaluator(graph: q) }) {
+        let layers = CKernelLayers(graph: q)
+        let outputs = try Parallel.map(
+            data.count, threads: threads, state: { QuantizedEvaluator(graph: q, layers: layers) }
+        ) {
             (e: inout QuantizedEvaluator, i: Int) throws(DriverError) -> Tensor in
             do throws(IRError) { return try e.run([samples[i]])[0] } catch {
                 throw DriverError(.badInput, "\(source): \(error.description)")

@@ -1,3 +1,4 @@
+import Codegen
 import Frontends
 import GraphIR
 
@@ -83,7 +84,7 @@ public enum Runner {
         // an int8 graph runs on the exact int8 evaluator
         let int8 = g.values.contains { $0.dtype == .int8 }
         let float = Evaluator(graph: g)
-        let quantized = QuantizedEvaluator(graph: g)
+        let quantized = QuantizedEvaluator(graph: g, layers: CKernelLayers(graph: g))
         let fake = FakeQuantEvaluator(graph: g)
         if fakeQuant && !int8 {
             throw DriverError(.usage, "--fake-quant needs an int8 model (a .fkdc file or compile's --emit-ir output)")

@@ -295,6 +295,23 @@ import Testing
         }
     }
 
+    /// fkdc's own exact evaluator with its weighted layers through the C kernels (`CKernelLayers`,
+    /// the AVX2 build where the CPU has it) gives the Swift reference's bytes at every node.
+    @Test func evaluatorThroughTheCKernelsGivesTheReferenceBytes() throws {
+        let f = try #require(Self.fixture)
+        let g = f.result.quantized.int8
+        let layers = CKernelLayers(graph: g)
+        #expect(layers.plans.compactMap { $0 }.count == g.nodes.filter { $0.op.name == "conv2d" }.count)
+        print("CKernelLayers on this host: \(CKernelLayers.simd)")
+        let (fast, reference) = (QuantizedEvaluator(graph: g, layers: layers), QuantizedEvaluator(graph: g))
+        for (name, x) in f.inputs {
+            var (a, b): ([String: [UInt8]], [String: [UInt8]]) = ([:], [:])
+            _ = try fast.run([x]) { n, t in a[n.name] = Array(t.bytes) }
+            _ = try reference.run([x]) { n, t in b[n.name] = Array(t.bytes) }
+            #expect(a.count == b.count && b.keys.allSatisfy { a[$0] == b[$0] }, "\(name)")
+        }
+    }
+
     /// The generated requantization (`fk_requant_n`: scalar, AVX2 eight at a time, NEON eight and
     /// four at a time) against `QuantMath.requantize` on accumulators, multipliers and shifts at
     /// their extremes, with and without a fused clamp.

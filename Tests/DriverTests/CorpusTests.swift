@@ -99,6 +99,17 @@ import Testing
         }
         // generated C: bit for bit the int8 evaluator's logits
         try Self.checkGeneratedC(c, r.quantized.int8, images: Self.images(x), dir: dir, name: name)
+        // fkdc's own exact evaluator with its layers through the C kernels (grouped, dense,
+        // depthwise, 1×1, token gemms): the Swift reference's bytes
+        let fast = QuantizedEvaluator(graph: r.quantized.int8, layers: CKernelLayers(graph: r.quantized.int8))
+        let reference = QuantizedEvaluator(graph: r.quantized.int8)
+        for (i, img) in Self.images(x).enumerated() {
+            var (a, b): ([String: [UInt8]], [String: [UInt8]]) = ([:], [:])
+            _ = try fast.run([img]) { n, t in a[n.name] = Array(t.bytes) }
+            _ = try reference.run([img]) { n, t in b[n.name] = Array(t.bytes) }
+            let differ = b.keys.sorted().filter { a[$0] != b[$0] }
+            #expect(differ.isEmpty, "\(name) image \(i): C-kernel layers differ at \(differ.prefix(5))")
+        }
     }
 
     /// Builds the generated C with samples/integrator's main (gcc -O1, warnings as errors) and

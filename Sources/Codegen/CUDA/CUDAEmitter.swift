@@ -117,7 +117,18 @@ public struct CUDAEmitter {
             if (w.hasPrefix("__") || w.hasPrefix("cuda")) && !CKernelLibrary.cudaAllowed.contains(w) { found.insert(w) }
             i = j
         }
-        for feature in cxx17Features where text.contains(feature) { found.insert("C++17 '\(feature)'") }
+        // byte search: String.contains over megabytes of source cost a second a compile
+        func has(_ feature: String) -> Bool {
+            let p = Array(feature.utf8)
+            guard let first = p.first, p.count <= chars.count else { return p.isEmpty }
+            var k = 0
+            while k <= chars.count - p.count {
+                if chars[k] == first && chars[k..<(k + p.count)].elementsEqual(p) { return true }
+                k += 1
+            }
+            return false
+        }
+        for feature in cxx17Features where has(feature) { found.insert("C++17 '\(feature)'") }
         return found.sorted()
     }
 

@@ -167,6 +167,15 @@ public enum Lowering {
     /// The largest window fk_conv_dense gathers (`FK_DENSE_MAX_COLS`).
     public static let denseMaxColumns = Int(FK_DENSE_MAX_COLS)
 
+    /// The kernel of a convolution with weights `w` ([O, C/groups, kh, kw]) over `c` channels
+    /// (generated C's and fkdc's own evaluator's, `CKernelLayers`).
+    static func convolutionKernel(_ a: Conv2dAttrs, weights w: [Int], channels c: Int) -> KernelProgram.Kernel {
+        if KernelParameters.isPointwise(a, weights: w) { return .pointwise }
+        if a.groups == c && a.groups == w[0] && w[1] == 1 { return .depthwise }
+        if a.groups == 1 && w[1] * w[2] * w[3] <= denseMaxColumns { return .denseConvolution }
+        return .convolution
+    }
+
     static func kernel(_ n: Node, _ p: KernelProgram) throws(IRError) -> KernelProgram.Kernel {
         let g = p.graph
         let out = n.outputs[0]
@@ -207,10 +216,7 @@ public enum Lowering {
             let w = g.values[n.inputs[1]].shape.dims
             let c = g.values[n.inputs[0]].shape[1]
             guard w.count == 4 else { throw fail("needs weights [O, C/groups, kh, kw]") }
-            if KernelParameters.isPointwise(a, weights: w) { return .pointwise }
-            if a.groups == c && a.groups == w[0] && w[1] == 1 { return .depthwise }
-            if a.groups == 1 && w[1] * w[2] * w[3] <= denseMaxColumns { return .denseConvolution }
-            return .convolution
+            return convolutionKernel(a, weights: w, channels: c)
         case .fullyConnected, .gemm:
             let w = g.values[n.inputs[1]].shape.dims
             let count = g.values[n.inputs[0]].shape.elementCount

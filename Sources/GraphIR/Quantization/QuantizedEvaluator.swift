@@ -3,9 +3,12 @@
 /// Float values run through the float32 kernels (mixed precision); int8 values through
 /// `Int8Kernels`, in integer arithmetic only, with the parameters the lowering computes
 /// (`KernelParameters`, the same every emitter reads). `quantize` and `dequantize` cross
-/// between the two.
+/// between the two. With `layers` (the C kernels, `Codegen.CKernelLayers`) the weighted layers
+/// it takes run there instead, giving the same bytes; without, everything runs in Swift (the
+/// reference the C is tested against).
 public struct QuantizedEvaluator {
     public let graph: Graph
+    public let layers: (any Int8Layers)?
     private let float: Evaluator
     private let lastUse: [Int]
     /// Each node's kernel parameters, or why it cannot run (thrown when it is reached).
@@ -16,8 +19,9 @@ public struct QuantizedEvaluator {
         case i8(Int8Buffer)
     }
 
-    public init(graph: Graph) {
+    public init(graph: Graph, layers: (any Int8Layers)? = nil) {
         self.graph = graph
+        self.layers = layers
         float = Evaluator(graph: graph)
         lastUse = graph.lastUses()
         parameters = graph.nodes.map { n in Result { () throws(IRError) in try KernelParameters.of(n, in: graph) } }
@@ -41,7 +45,7 @@ public struct QuantizedEvaluator {
         // biases are read by the int8 kernels themselves
         for (id, t) in graph.constants where graph.values[id].quant == nil { env[id] = .f32(FloatBuffer(t)) }
         for (i, node) in graph.nodes.enumerated() {
-            let out = try execute(node, try parameters[i].get(), env)
+            let out = try execute(i, node, try parameters[i].get(), env)
             env[node.outputs[0]] = out
             if let observe {
                 switch out {
@@ -59,7 +63,9 @@ public struct QuantizedEvaluator {
         }
     }
 
-    private func execute(_ node: Node, _ params: KernelParameters, _ env: [Buffer?]) throws(IRError) -> Buffer {
+    private func execute(_ index: Int, _ node: Node, _ params: KernelParameters, _ env: [Buffer?]) throws(IRError)
+        -> Buffer
+    {
         let outShape = graph.values[node.outputs[0]].shape.dims
         func int8(_ i: Int) throws(IRError) -> Int8Buffer {
             guard case .i8(let b)? = env[node.inputs[i]] else {
@@ -98,6 +104,15 @@ public struct QuantizedEvaluator {
             return .f32(try float.executeOrdered(node, args))
         case .weighted(let p):
             let x = try int8(0)
+            if let layers {
+                let out = Int8Buffer(shape: outShape)
+                if layers.run(
+                    index, x: UnsafeBufferPointer(start: x.ptr, count: x.count), xShape: x.shape,
+                    y: UnsafeMutableBufferPointer(start: out.ptr, count: out.count), yShape: outShape)
+                {
+                    return .i8(out)
+                }
+            }
             let w = try weights()
             if case .conv2d(let a) = node.op {
                 return .i8(Int8Kernels.conv2d(x, w: w, p, a, outShape: outShape))
@@ -135,4 +150,15 @@ public struct QuantizedEvaluator {
             return .i8(Int8Kernels.lookup(try int8(0), t))
         }
     }
+}
+
+/// Weighted int8 layers computed elsewhere with the same bytes as `Int8Kernels` (the C kernels:
+/// `Codegen.CKernelLayers`).
+public protocol Int8Layers: Sendable {
+    /// Node `index`'s output (`y`, `yShape`, natural order) from its int8 input (`x`, `xShape`,
+    /// natural order: NCHW for a map); false where this layer is not taken, and the Swift kernel
+    /// runs it.
+    func run(
+        _ index: Int, x: UnsafeBufferPointer<Int8>, xShape: [Int], y: UnsafeMutableBufferPointer<Int8>, yShape: [Int]
+    ) -> Bool
 }

@@ -1,0 +1,54 @@
+/* fk_host.h: the portable build of the layer kernels (NEON on aarch64, which every aarch64 CPU
+ * has), and on x86-64 the choice of host_avx2.c's build where the CPU and the OS have AVX2 */
+#include "fk_host.h"
+#include "fk_int8.h"
+
+#if defined(__x86_64__) && !defined(__AVX2__) && defined(__clang__)
+#include <cpuid.h>
+#define FK_HOST_DISPATCH 1
+FK_HOST_POINTWISE(fk_host_pointwise_avx2);
+FK_HOST_DEPTHWISE(fk_host_depthwise_avx2);
+FK_HOST_CONV_DENSE(fk_host_conv_dense_avx2);
+FK_HOST_CONV(fk_host_conv_avx2);
+
+/* CPUID leaf 7 EBX bit 5 (AVX2), leaf 1 ECX bits 27 (OSXSAVE) and 28 (AVX), and XCR0 bits 1-2
+ * (the OS saves the XMM and YMM state) */
+static int fk_host_avx2(void)
+{
+    unsigned a, b, c, d, lo, hi;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27)) || !(c & (1u << 28))) return 0;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    if ((lo & 6u) != 6u) return 0;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 5)) != 0;
+}
+#define FK_HOST_CALL(kernel, args)                                                                              \
+    do {                                                                                                        \
+        if (fk_host_avx2()) {                                                                                   \
+            fk_host_##kernel##_avx2(args);                                                                      \
+            return;                                                                                             \
+        }                                                                                                       \
+        fk_##kernel(args);                                                                                      \
+    } while (0)
+#else
+#define FK_HOST_CALL(kernel, args) fk_##kernel(args)
+#endif
+
+FK_HOST_POINTWISE(fk_host_pointwise) { FK_HOST_CALL(pointwise, FK_HOST_POINTWISE_ARGS); }
+FK_HOST_DEPTHWISE(fk_host_depthwise) { FK_HOST_CALL(depthwise, FK_HOST_DEPTHWISE_ARGS); }
+FK_HOST_CONV_DENSE(fk_host_conv_dense) { FK_HOST_CALL(conv_dense, FK_HOST_CONV_DENSE_ARGS); }
+FK_HOST_CONV(fk_host_conv) { FK_HOST_CALL(conv, FK_HOST_CONV_ARGS); }
+
+const char *fk_host_simd(void)
+{
+#if defined(FK_HOST_DISPATCH)
+    return fk_host_avx2() ? "avx2" : "portable";
+#elif defined(__AVX2__)
+    return "avx2";
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+    return "neon";
+#else
+    return "portable";
+#endif
+}
