@@ -1,5 +1,6 @@
 /* fk_host.h: the portable build of the layer kernels (NEON on aarch64, which every aarch64 CPU
- * has), and on x86-64 the choice of host_avx2.c's build where the CPU and the OS have AVX2 */
+ * has), and on x86-64 the choice of host_avx2.c's build where the CPU and the OS have AVX2 and
+ * of host_vnni.c's 1x1 kernel where they have AVX-VNNI too */
 #include "fk_host.h"
 #include "fk_int8.h"
 
@@ -7,6 +8,8 @@
 #include <cpuid.h>
 #define FK_HOST_DISPATCH 1
 FK_HOST_POINTWISE(fk_host_pointwise_avx2);
+FK_HOST_POINTWISE(fk_host_pointwise_quad_avx2);
+FK_HOST_POINTWISE(fk_host_pointwise_quad_vnni);
 FK_HOST_DEPTHWISE(fk_host_depthwise_avx2);
 FK_HOST_CONV_DENSE(fk_host_conv_dense_avx2);
 FK_HOST_CONV(fk_host_conv_avx2);
@@ -23,6 +26,13 @@ static int fk_host_avx2(void)
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     return (b & (1u << 5)) != 0;
 }
+/* and CPUID leaf 7 subleaf 1 EAX bit 4 (AVX-VNNI) */
+static int fk_host_vnni(void)
+{
+    unsigned a, b, c, d;
+    if (!fk_host_avx2() || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
+    return (a & (1u << 4)) != 0;
+}
 #define FK_HOST_CALL(kernel, args)                                                                              \
     do {                                                                                                        \
         if (fk_host_avx2()) {                                                                                   \
@@ -36,6 +46,17 @@ static int fk_host_avx2(void)
 #endif
 
 FK_HOST_POINTWISE(fk_host_pointwise) { FK_HOST_CALL(pointwise, FK_HOST_POINTWISE_ARGS); }
+FK_HOST_POINTWISE(fk_host_pointwise_quad)
+{
+#if defined(FK_HOST_DISPATCH)
+    if (fk_host_vnni()) {
+        fk_host_pointwise_quad_vnni(FK_HOST_POINTWISE_ARGS);
+        return;
+    }
+#endif
+    FK_HOST_CALL(pointwise_quad, FK_HOST_POINTWISE_ARGS);
+}
+FK_HOST_POINTWISE(fk_host_pointwise_dot) { fk_pointwise_dot(FK_HOST_POINTWISE_ARGS); }
 FK_HOST_DEPTHWISE(fk_host_depthwise) { FK_HOST_CALL(depthwise, FK_HOST_DEPTHWISE_ARGS); }
 FK_HOST_CONV_DENSE(fk_host_conv_dense) { FK_HOST_CALL(conv_dense, FK_HOST_CONV_DENSE_ARGS); }
 FK_HOST_CONV(fk_host_conv) { FK_HOST_CALL(conv, FK_HOST_CONV_ARGS); }
@@ -43,7 +64,9 @@ FK_HOST_CONV(fk_host_conv) { FK_HOST_CALL(conv, FK_HOST_CONV_ARGS); }
 const char *fk_host_simd(void)
 {
 #if defined(FK_HOST_DISPATCH)
-    return fk_host_avx2() ? "avx2" : "portable";
+    return fk_host_vnni() ? "avx2+vnni" : fk_host_avx2() ? "avx2" : "portable";
+#elif defined(__AVX2__) && (defined(__AVXVNNI__) || (defined(__AVX512VNNI__) && defined(__AVX512VL__)))
+    return "avx2+vnni";
 #elif defined(__AVX2__)
     return "avx2";
 #elif defined(__ARM_NEON) && defined(__aarch64__)

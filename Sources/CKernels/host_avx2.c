@@ -8,6 +8,7 @@
 #include "fk_int8.h"
 
 FK_HOST_POINTWISE(fk_host_pointwise_avx2) { fk_pointwise(FK_HOST_POINTWISE_ARGS); }
+FK_HOST_POINTWISE(fk_host_pointwise_quad_avx2) { fk_pointwise_quad(FK_HOST_POINTWISE_ARGS); }
 FK_HOST_DEPTHWISE(fk_host_depthwise_avx2) { fk_depthwise(FK_HOST_DEPTHWISE_ARGS); }
 FK_HOST_CONV_DENSE(fk_host_conv_dense_avx2) { fk_conv_dense(FK_HOST_CONV_DENSE_ARGS); }
 FK_HOST_CONV(fk_host_conv_avx2) { fk_conv(FK_HOST_CONV_ARGS); }

@@ -16,10 +16,10 @@ extension Emission {
             let (o, k) = (w[0], w.dropFirst().reduce(1, *))
             // a 1×1 convolution runs over the pixels; a linear layer over its rows (a ViT's tokens)
             let rows = g.values[x].shape.elementCount / max(k, 1)
-            // NEON: rows of K weights, two products summed in 16 bits, so only without a -128 weight
-            let dot = target.neon && g.constants[p.weights]?.bytes.contains(0x80) == false
-            let kernel = dot ? "fk_pointwise_dot" : "fk_pointwise"
-            let wn = try weights(p.weights, dot ? .identity(count: o * k) : .pairs(rows: o, cols: k), for: n)
+            guard let t = g.constants[p.weights] else { throw fail(n, "needs constant weights") }
+            let choice = PointwiseKernel(weights: t, neon: target.neon)
+            let kernel = choice.name
+            let wn = try weights(p.weights, choice.layout(o: o, k: k), for: n)
             let (b, r) = (array("int32_t", "b", p.bias), requantizers(p.requant))
             let args =
                 ["\(buf(x)) + (size_t)begin * \(k)", "end - begin", "\(k)", wn, b] + r

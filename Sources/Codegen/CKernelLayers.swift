@@ -10,6 +10,8 @@ import GraphIR
 public final class CKernelLayers: Int8Layers {
     struct Plan: Sendable {
         let kernel: KernelProgram.Kernel
+        /// A 1×1 or linear layer's kernel.
+        let pointwise: PointwiseKernel
         /// The weights in the kernel's layout (`WeightLayout`).
         let weights: [Int8]
         let p: WeightedParameters
@@ -27,8 +29,23 @@ public final class CKernelLayers: Int8Layers {
 
     let plans: [Plan?]
 
-    /// The SIMD set the layers run on this host: "avx2", "neon" or "portable".
+    /// The SIMD set the layers run on this host: "avx2+vnni", "avx2", "neon" or "portable".
     public static var simd: String { String(cString: fk_host_simd()) }
+    static let neon = simd == "neon"
+
+    /// A 1×1 or linear layer through the kernel its plan chose.
+    static func pointwise(
+        _ kernel: PointwiseKernel, _ x: UnsafePointer<Int8>, _ plane: Int32, _ k: Int32, _ w: [Int8],
+        _ p: WeightedParameters, _ y: UnsafeMutablePointer<Int8>, _ o: Int32
+    ) {
+        let (zo, lo, hi) = (p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
+        let (m, l, r) = (p.requant.multipliers, p.requant.leftShifts, p.requant.rightShifts)
+        switch kernel {
+        case .pairs: fk_host_pointwise(x, plane, k, w, p.bias, m, l, r, y, o, zo, lo, hi)
+        case .quads: fk_host_pointwise_quad(x, plane, k, w, p.bias, m, l, r, y, o, zo, lo, hi)
+        case .rows: fk_host_pointwise_dot(x, plane, k, w, p.bias, m, l, r, y, o, zo, lo, hi)
+        }
+    }
 
     public init(graph g: Graph) {
         plans = g.nodes.map { n in
@@ -45,6 +62,7 @@ public final class CKernelLayers: Int8Layers {
                 g.values[n.outputs[0]].shape.elementCount < Int(Int32.max) / 4
             else { return nil }
             let bytes = w.int64ArrayExact().map { Int8($0) }
+            let pointwise = PointwiseKernel(weights: w, neon: Self.neon)
             switch n.op {
             case .conv2d(let a):
                 guard dims.count == 4, xShape.count == 4, yShape.count == 4, yShape[1] == o,
@@ -58,19 +76,22 @@ public final class CKernelLayers: Int8Layers {
                 let kernel = Lowering.convolutionKernel(a, weights: dims, channels: xShape[1])
                 let layout: WeightLayout
                 switch kernel {
-                case .pointwise: layout = .pairs(rows: o, cols: k)
+                case .pointwise: layout = pointwise.layout(o: o, k: k)
                 case .depthwise: layout = .depthwise(channels: o, kk: kh * kw)
                 case .denseConvolution: layout = .dense(o: o, cg: cg, kk: kh * kw)
                 default: layout = .general(o: o, cg: cg, kk: kh * kw)
                 }
                 return Plan(
-                    kernel: kernel, weights: layout.apply(bytes, zero: 0), p: p, o: o, k: k, conv: a, kh: kh, kw: kw,
+                    kernel: kernel, pointwise: pointwise, weights: layout.apply(bytes, zero: 0), p: p, o: o, k: k,
+                    conv: a, kh: kh, kw: kw,
                     geometry: geometry, xShape: xShape, yShape: yShape)
             case .fullyConnected, .gemm:
                 let count = g.values[n.inputs[0]].shape.elementCount
                 guard count % k == 0, yShape.reduce(1, *) == count / k * o else { return nil }
                 return Plan(
-                    kernel: .pointwise, weights: WeightLayout.pairs(rows: o, cols: k).apply(bytes, zero: 0), p: p, o: o,
+                    kernel: .pointwise, pointwise: pointwise,
+                    weights: pointwise.layout(o: o, k: k).apply(bytes, zero: 0),
+                    p: p, o: o,
                     k: k, conv: nil, kh: 1, kw: 1, geometry: [], xShape: xShape, yShape: yShape)
             default:
                 return nil
@@ -90,9 +111,8 @@ public final class CKernelLayers: Int8Layers {
         let (m, l, r) = (p.requant.multipliers, p.requant.leftShifts, p.requant.rightShifts)
         guard let a = plan.conv else {
             // a linear layer: rows of k in natural order
-            fk_host_pointwise(
-                xb, Int32(x.count / plan.k), Int32(plan.k), plan.weights, p.bias, m, l, r, yb, Int32(plan.o), zo, lo, hi
-            )
+            Self.pointwise(
+                plan.pointwise, xb, Int32(x.count / plan.k), Int32(plan.k), plan.weights, p, yb, Int32(plan.o))
             return true
         }
         let (n, c, h, w) = (xShape[0], xShape[1], xShape[2], xShape[3])
@@ -106,8 +126,12 @@ public final class CKernelLayers: Int8Layers {
             let g = plan.geometry
             switch plan.kernel {
             case .pointwise:
-                fk_host_pointwise(
-                    xs, Int32(h * w), Int32(c), plan.weights, p.bias, m, l, r, &ys, Int32(plan.o), zo, lo, hi)
+                ys.withUnsafeMutableBufferPointer { yp in
+                    xs.withUnsafeBufferPointer { xp in
+                        guard let xq = xp.baseAddress, let yq = yp.baseAddress else { return }
+                        Self.pointwise(plan.pointwise, xq, Int32(h * w), Int32(c), plan.weights, p, yq, Int32(plan.o))
+                    }
+                }
             case .depthwise:
                 fk_host_depthwise(
                     xs, Int32(h), Int32(w), Int32(c), p.inputOffset, plan.weights, p.bias, m, l, r, &ys, Int32(ho),

@@ -34,9 +34,40 @@ public struct ExternalWeights: Sendable {
 
 /// A weight tensor's layout in the kernels, as strided copies from the IR's row-major layout:
 /// one description gives both the embedded array and the C that unpacks the external one.
+/// The int8 1×1 (and linear) kernel for weights [O, K] and its layout. NEON targets take rows of
+/// bytes (`fk_pointwise_dot`), the others quads of inputs (`fk_pointwise_quad`, VPDPBUSD where
+/// the compiler targets VNNI), both summing two products in 16 bits, so only without a −128
+/// weight; with one, pairs widened to 16 bits (`fk_pointwise`). The emitter and fkdc's own
+/// evaluator (`CKernelLayers`) choose here.
+enum PointwiseKernel {
+    case pairs, quads, rows
+
+    init(weights: Tensor, neon: Bool) {
+        self = weights.bytes.contains(0x80) ? .pairs : neon ? .rows : .quads
+    }
+
+    var name: String {
+        switch self {
+        case .pairs: "fk_pointwise"
+        case .quads: "fk_pointwise_quad"
+        case .rows: "fk_pointwise_dot"
+        }
+    }
+
+    func layout(o: Int, k: Int) -> WeightLayout {
+        switch self {
+        case .pairs: .pairs(rows: o, cols: k)
+        case .quads: .quads(rows: o, cols: k)
+        case .rows: .identity(count: o * k)
+        }
+    }
+}
+
 enum WeightLayout {
     /// [rows][cols] → [cols/2][rows][2], input-channel pairs (a zero pads an odd count): `fk_pointwise`.
     case pairs(rows: Int, cols: Int)
+    /// [rows][cols] → [cols/4][rows][4], input-channel quads (zeros pad the last): `fk_pointwise_quad`.
+    case quads(rows: Int, cols: Int)
     /// [C][kk] → [kk][C]: `fk_depthwise`.
     case depthwise(channels: Int, kk: Int)
     /// [O][Cg][kk] → [kk][Cg][O]: `fk_conv_dense`.
@@ -61,6 +92,7 @@ enum WeightLayout {
     var count: Int {
         switch self {
         case .pairs(let r, let c): (c + 1) / 2 * r * 2
+        case .quads(let r, let c): (c + 3) / 4 * r * 4
         case .depthwise(let c, let kk): c * kk
         case .dense(let o, let cg, let kk), .general(let o, let cg, let kk): o * cg * kk
         case .paddedRows(let o, _, _, let stride): o * stride
@@ -76,6 +108,12 @@ enum WeightLayout {
             let p = (k + 1) / 2
             var c = [Copy(src: 0, dims: [k / 2, o, 2], ss: [2, k, 1], dst: 0, ds: [2 * o, 2, 1])]
             if k % 2 == 1 { c.append(Copy(src: k - 1, dims: [o], ss: [k], dst: (p - 1) * o * 2, ds: [2])) }
+            all = c
+        case .quads(let o, let k):
+            var c = [Copy(src: 0, dims: [k / 4, o, 4], ss: [4, k, 1], dst: 0, ds: [4 * o, 4, 1])]
+            if k % 4 != 0 {
+                c.append(Copy(src: k / 4 * 4, dims: [o, k % 4], ss: [k, 1], dst: k / 4 * o * 4, ds: [4, 1]))
+            }
             all = c
         case .depthwise(let c, let kk):
             all = [Copy(src: 0, dims: [kk, c], ss: [1, kk], dst: 0, ds: [c, 1])]

@@ -249,9 +249,10 @@ import Testing
     }
 
     /// The NEON 1×1 kernel (weights as rows [O][K], K with and without a 16- and 8-wide tail,
-    /// O not a multiple of 4, pixels not a multiple of 4, more than 256 channels) against the
-    /// evaluator. The host build runs its portable path; the NEON path runs in CGenTests under qemu.
-    @Test(arguments: [(1, 3, 37, 40), (1, 1, 64, 96), (2, 5, 19, 33), (3, 3, 24, 300), (1, 2, 8, 4)])
+    /// O not a multiple of 4, pixels not a multiple of 4, more than 256 channels) and the quad
+    /// kernel (weights [K/4][O][4]) against the evaluator. This build runs their portable paths,
+    /// fk_host_pointwise_quad the host's SIMD one; CSIMDKernelTests runs every SIMD path.
+    @Test(arguments: [(1, 3, 37, 40), (1, 1, 64, 96), (2, 5, 19, 33), (3, 3, 24, 300), (1, 2, 8, 4), (2, 3, 70, 264)])
     func pointwiseDotMatchesTheEvaluator(h: Int, w: Int, k: Int, o: Int) throws {
         let conv = try Self.oneOp(
             .conv2d(Conv2dAttrs(activation: .relu)), x: [1, k, h, w], weights: [o, k, 1, 1], seed: UInt64(k + o),
@@ -259,10 +260,20 @@ import Testing
         let p = try Self.weighted(conv)
         let r = p.requant
         var y = [Int8](repeating: 0, count: h * w * o)
+        let x = Self.nhwc(conv.x[...], conv.xShape)
         fk_pointwise_dot(
-            Self.nhwc(conv.x[...], conv.xShape), Int32(h * w), Int32(k), conv.weights, p.bias, r.multipliers,
-            r.leftShifts, r.rightShifts, &y, Int32(o), p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
+            x, Int32(h * w), Int32(k), conv.weights, p.bias, r.multipliers, r.leftShifts, r.rightShifts, &y, Int32(o),
+            p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
         #expect(y == Self.nhwc(conv.want[...], conv.outShape))
+        // the quad kernel in the portable build and in the host's fastest (AVX2, VNNI where present)
+        let quads = WeightLayout.quads(rows: o, cols: k).apply(conv.weights, zero: 0)
+        for f in [fk_pointwise_quad, fk_host_pointwise_quad] {
+            var z = [Int8](repeating: 0, count: h * w * o)
+            f(
+                x, Int32(h * w), Int32(k), quads, p.bias, r.multipliers, r.leftShifts, r.rightShifts, &z, Int32(o),
+                p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
+            #expect(z == Self.nhwc(conv.want[...], conv.outShape), "\(CKernelLayers.simd)")
+        }
     }
 
     /// Depthwise (more channels than one block of 64), dense (the stem) and general (grouped, and

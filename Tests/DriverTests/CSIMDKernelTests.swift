@@ -5,7 +5,8 @@ import Testing
 @testable import GraphIR
 
 /// The SIMD paths of the int8 C kernels called directly, shape by shape, where whole models do
-/// not reach: AVX2 (built with -march=native where the CPU has it) and NEON (aarch64 under
+/// not reach: AVX2 (built with -mavx2, and with -march=native for what else the CPU has, such as
+/// VNNI) and NEON (aarch64 under
 /// qemu) against the exact int8 evaluator and against the portable build of the same program.
 /// Shapes take every block and tail: pixels not a multiple of four, sixteen- and eight-channel
 /// blocks, channel counts that leave the SIMD path, windows over every edge, strides, dilation,
@@ -47,18 +48,20 @@ import Testing
         typealias K = CKernelTests
         var out: [Case] = []
         // 1×1: (pixels h×w, k, o): o % 16 == 8 (the AVX2 8-channel tail), o % 8 != 0 (portable),
-        // odd k, pixels % 4 in 1, 2, 3, more than 256 channels (NEON's dot blocks)
+        // odd k and k % 4 in 1, 2, 3, k past 32 and 64 (the quad kernel's 32-byte steps), pixels % 4 in
+        // 1, 2, 3, more than 256 channels (NEON's dot blocks, the quad kernel's 256-channel chunks,
+        // one of 8), with each of the three kernels
         for (h, w, k, o) in [
             (1, 7, 37, 40), (1, 5, 64, 96), (2, 3, 19, 24), (1, 2, 8, 16), (1, 1, 33, 8), (3, 1, 20, 12),
-            (1, 6, 24, 300),
+            (1, 6, 24, 300), (1, 5, 40, 264), (2, 2, 70, 16),
         ] {
-            for dot in [false, true] {
+            for kernel in [PointwiseKernel.pairs, .rows, .quads] {
                 let t = try K.oneOp(
                     .conv2d(Conv2dAttrs(activation: .relu)), x: [1, k, h, w], weights: [o, k, 1, 1],
-                    seed: UInt64(k * 31 + o), noMinus128: dot)
+                    seed: UInt64(k * 31 + o), noMinus128: kernel != .pairs)
                 let p = try K.weighted(t)
-                let wt = dot ? t.weights : WeightLayout.pairs(rows: o, cols: k).apply(t.weights, zero: 0)
-                let f = dot ? "fk_pointwise_dot" : "fk_pointwise"
+                let wt = kernel.layout(o: o, k: k).apply(t.weights, zero: 0)
+                let f = kernel.name
                 let name = "\(f) \(h * w)x\(k)->\(o)"
                 out.append(
                     Case(
@@ -151,7 +154,9 @@ import Testing
         let avx2 = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains(" avx2") ?? false
         var builds: [(tag: String, cc: String, flags: [String], runner: String?)] = [("portable", "gcc", ["-O2"], nil)]
         if avx2 {
-            builds.append(("avx2", "gcc", ["-O2", "-march=native"], nil))
+            // AVX2 alone, and whatever else the CPU has (AVX-VNNI, AVX-512 VNNI: fk_pointwise_quad's VPDPBUSD)
+            builds.append(("avx2", "gcc", ["-O2", "-mavx2"], nil))
+            builds.append(("native", "gcc", ["-O2", "-march=native"], nil))
         } else {
             print("skipped: the AVX2 build (this CPU has no AVX2)")
         }

@@ -1,7 +1,7 @@
 /* The int8 layer kernels for fkdc's own exact evaluator (validation, calibration, the
  * accuracy-target search): the functions generated C calls (fk_int8.h), built twice, portably
- * (host.c) and on x86-64 for AVX2 (host_avx2.c), the AVX2 build taken at run time where the CPU
- * and the OS have it. Both give the same bytes as the Swift reference (Int8Kernels). Not part of
+ * (host.c) and on x86-64 for AVX2 (host_avx2.c) and for AVX2 with AVX-VNNI (host_vnni.c, the
+ * 1x1 kernel only), the fastest build the CPU and the OS have taken at run time. Both give the same bytes as the Swift reference (Int8Kernels). Not part of
  * the generated C (scripts/embed-c-kernels.py embeds a fixed list of headers). */
 #ifndef FK_HOST_H
 #define FK_HOST_H
@@ -30,13 +30,16 @@
     x, h, w, c, zx, wt, b, m, l, r, y, ho, wo, o, kh, kw, sh, sw, ph, pw, dh, dw, zo, lo, hi
 #define FK_HOST_CONV_ARGS x, h, w, c, zx, wt, b, m, l, r, y, ho, wo, o, kh, kw, sh, sw, ph, pw, dh, dw, groups, zo, lo, hi
 
-/* fk_pointwise, fk_depthwise, fk_conv_dense and fk_conv, whichever build runs */
+/* fk_pointwise, fk_pointwise_quad, fk_pointwise_dot, fk_depthwise, fk_conv_dense and fk_conv,
+ * whichever build runs */
 FK_HOST_POINTWISE(fk_host_pointwise);
+FK_HOST_POINTWISE(fk_host_pointwise_quad);
+FK_HOST_POINTWISE(fk_host_pointwise_dot);
 FK_HOST_DEPTHWISE(fk_host_depthwise);
 FK_HOST_CONV_DENSE(fk_host_conv_dense);
 FK_HOST_CONV(fk_host_conv);
 
-/* the SIMD set the calls above run: "avx2", "neon" or "portable" */
+/* the SIMD set the calls above run: "avx2+vnni", "avx2", "neon" or "portable" */
 const char *fk_host_simd(void);
 
 #endif

@@ -223,6 +223,198 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
+            name: "fk_pointwise_quad", file: "fk_int8.h", uses: ["fk_simd", "fk_requant_n"],
+            text: #"""
+                /* 1x1 convolution (and fully connected) with weights in quads of input channels,
+                 * w[k/4][o][4] (zeros pad k to a multiple of 4), for targets without NEON, and only without a
+                 * -128 weight (the emitter's choice; fkdc's weights are in [-127, 127]). With AVX-VNNI or
+                 * AVX-512 VNNI one VPDPBUSD adds four unsigned-by-signed products into each of eight 32-bit
+                 * lanes: the activations go in offset by 128 (x ^ 0x80 is x + 128 as a byte), and 128 * sum_k
+                 * w[k][o] comes off the bias once per call, so the int32 sums are those of fk_pointwise (the
+                 * lanes wrap modulo 2^32 like the int32 sum they end as). Without VNNI, AVX2 forms the same
+                 * four products per lane from |x| and w with x's sign (VPABSB, VPSIGNB): each pair's sum,
+                 * at most 2 * 128 * 127 = 32512 in magnitude, fits VPMADDUBSW's 16 bits, so nothing saturates,
+                 * and VPMADDWD by ones adds the pairs. The input zero point is folded into the bias as in
+                 * fk_pointwise. Four pixels by sixteen output channels share each load (eight accumulators). */
+                #if defined(__AVX2__) /* @simd avx2 */
+                #if (defined(__AVX512VNNI__) && defined(__AVX512VL__)) || defined(__AVXVNNI__)
+                #define FK_QUAD_VNNI 1
+                #if defined(__GNUC__)
+                /* a += u (unsigned bytes) . w (signed bytes), four to a lane, in inline assembly: GCC 12 copies the
+                 * accumulator around every VPDPBUSD it emits from the intrinsic (two moves per product
+                 * instruction). The EVEX form where AVX-512 VNNI is there, else AVX-VNNI's VEX form (ymm0-15;
+                 * %{ and %} are braces in an asm template). */
+                static inline __m256i fk_dpbusd(__m256i a, __m256i u, __m256i w)
+                {
+                #if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+                    __asm__("vpdpbusd %2, %1, %0" : "+v"(a) : "v"(u), "vm"(w));
+                #else
+                    __asm__("%{vex%} vpdpbusd %2, %1, %0" : "+x"(a) : "x"(u), "xm"(w));
+                #endif
+                    return a;
+                }
+                #define FK_QUAD_DOT(a, u, wv) fk_dpbusd((a), (u), (wv))
+                #elif defined(__AVX512VNNI__) && defined(__AVX512VL__)
+                #define FK_QUAD_DOT(a, u, wv) _mm256_dpbusd_epi32((a), (u), (wv))
+                #else
+                #define FK_QUAD_DOT(a, u, wv) _mm256_dpbusd_avx_epi32((a), (u), (wv))
+                #endif
+                #else
+                #define FK_QUAD_VNNI 0
+                #define FK_QUAD_DOT(a, u, wv) \
+                    _mm256_add_epi32((a), _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(u), _mm256_sign_epi8((wv), (u))), ones))
+                #endif
+                /* np <= 4 pixels (rows of k inputs; the others repeat the first) by channels [0, cn) of a
+                 * block whose weights start at w (row stride o quads), bias b (already offset under VNNI) */
+                static inline void fk_pointwise_quad_avx2(const int8_t *x, int np, int k, const int8_t *w, const int32_t *b,
+                                                          const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o,
+                                                          int cn, int32_t zo, int32_t lo, int32_t hi)
+                {
+                    int32_t px[4][FK_POINTWISE_MAX_PAIRS / 2];
+                    int32_t acc[4][8];
+                    const int quads = (k + 3) / 4;
+                    const __m256i ones = _mm256_set1_epi16(1);
+                    const __m256i flip = _mm256_set1_epi8(FK_QUAD_VNNI ? -128 : 0);
+                    int q, i, o0, n;
+                    (void)ones;
+                    for (q = 0; q < 4; q++) {
+                        const int8_t *xp = x + (size_t)(q < np ? q : 0) * k;
+                        for (i = 0; i + 32 <= k; i += 32)
+                            _mm256_storeu_si256((__m256i *)(px[q] + i / 4),
+                                                _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(xp + i)), flip));
+                        if (i + 16 <= k) {
+                            _mm_storeu_si128((__m128i *)(px[q] + i / 4), _mm_xor_si128(_mm_loadu_si128((const __m128i *)(xp + i)),
+                                                                                        _mm256_castsi256_si128(flip)));
+                            i += 16;
+                        }
+                        if (i + 8 <= k) {
+                            _mm_storel_epi64((__m128i *)(px[q] + i / 4), _mm_xor_si128(_mm_loadl_epi64((const __m128i *)(xp + i)),
+                                                                                        _mm256_castsi256_si128(flip)));
+                            i += 8;
+                        }
+                        /* the rest a quad at a time, byte t in lane byte t; padding inputs meet zero weights */
+                        for (; i < k; i += 4) {
+                            uint32_t v = 0;
+                            for (n = 0; n < 4 && i + n < k; n++) v |= (uint32_t)(uint8_t)xp[i + n] << (8 * n);
+                            px[q][i / 4] = (int32_t)(v ^ (FK_QUAD_VNNI ? 0x80808080u : 0u));
+                        }
+                    }
+                    for (o0 = 0; o0 < cn; o0 += n) {
+                        const int8_t *wp = w + (size_t)o0 * 4;
+                        n = cn - o0 >= 16 ? 16 : 8;
+                        if (n == 16) {
+                            __m256i a0 = _mm256_loadu_si256((const __m256i *)(b + o0));
+                            __m256i a1 = _mm256_loadu_si256((const __m256i *)(b + o0 + 8));
+                            __m256i c0 = a0, c1 = a1, d0 = a0, d1 = a1, e0 = a0, e1 = a1;
+                            for (i = 0; i < quads; i++, wp += (size_t)o * 4) {
+                                const __m256i w0 = _mm256_loadu_si256((const __m256i *)wp);
+                                const __m256i w1 = _mm256_loadu_si256((const __m256i *)(wp + 32));
+                                __m256i u = _mm256_set1_epi32(px[0][i]);
+                                a0 = FK_QUAD_DOT(a0, u, w0);
+                                a1 = FK_QUAD_DOT(a1, u, w1);
+                                u = _mm256_set1_epi32(px[1][i]);
+                                c0 = FK_QUAD_DOT(c0, u, w0);
+                                c1 = FK_QUAD_DOT(c1, u, w1);
+                                u = _mm256_set1_epi32(px[2][i]);
+                                d0 = FK_QUAD_DOT(d0, u, w0);
+                                d1 = FK_QUAD_DOT(d1, u, w1);
+                                u = _mm256_set1_epi32(px[3][i]);
+                                e0 = FK_QUAD_DOT(e0, u, w0);
+                                e1 = FK_QUAD_DOT(e1, u, w1);
+                            }
+                            {
+                                const __m256i v[8] = {a0, a1, c0, c1, d0, d1, e0, e1};
+                                fk_requant16x4_avx2(v, np, m + o0, l + o0, r + o0, zo, lo, hi, y + o0, (size_t)o);
+                            }
+                        } else {
+                            __m256i a0 = _mm256_loadu_si256((const __m256i *)(b + o0));
+                            __m256i c0 = a0, d0 = a0, e0 = a0;
+                            for (i = 0; i < quads; i++, wp += (size_t)o * 4) {
+                                const __m256i w0 = _mm256_loadu_si256((const __m256i *)wp);
+                                a0 = FK_QUAD_DOT(a0, _mm256_set1_epi32(px[0][i]), w0);
+                                c0 = FK_QUAD_DOT(c0, _mm256_set1_epi32(px[1][i]), w0);
+                                d0 = FK_QUAD_DOT(d0, _mm256_set1_epi32(px[2][i]), w0);
+                                e0 = FK_QUAD_DOT(e0, _mm256_set1_epi32(px[3][i]), w0);
+                            }
+                            _mm256_storeu_si256((__m256i *)acc[0], a0);
+                            _mm256_storeu_si256((__m256i *)acc[1], c0);
+                            _mm256_storeu_si256((__m256i *)acc[2], d0);
+                            _mm256_storeu_si256((__m256i *)acc[3], e0);
+                            for (q = 0; q < np; q++)
+                                fk_requant_n(acc[q], m + o0, l + o0, r + o0, n, zo, lo, hi, y + (size_t)q * o + o0);
+                        }
+                    }
+                }
+                #endif /* @simd avx2 */
+                static inline void fk_pointwise_quad(const int8_t *x, int plane, int k, const int8_t *w, const int32_t *b,
+                                                     const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o,
+                                                     int32_t zo, int32_t lo, int32_t hi)
+                {
+                    int32_t acc[32];
+                    int p, o0, j, i, t;
+                    const int quads = (k + 3) / 4;
+                #if defined(__AVX2__) /* @simd avx2 */
+                    if (o % 8 == 0 && quads <= FK_POINTWISE_MAX_PAIRS / 2) {
+                        /* output channels in chunks of 256, each chunk's bias offset once (VNNI) */
+                        int32_t bc[256];
+                        int ch, cn;
+                        for (ch = 0; ch < o; ch += cn) {
+                            cn = o - ch < 256 ? o - ch : 256;
+                #if FK_QUAD_VNNI
+                            /* 128 * sum_k w[k][o] by VPDPBUSD of bytes 0x80, 32 channels (four chains) at a time */
+                            int g;
+                            for (o0 = 0; o0 < cn; o0 += 8 * g) {
+                                const __m256i u = _mm256_set1_epi8(-128);
+                                const int8_t *wq = w + ((size_t)ch + o0) * 4;
+                                __m256i s[4];
+                                g = cn - o0 >= 32 ? 4 : 1;
+                                s[0] = s[1] = s[2] = s[3] = _mm256_setzero_si256();
+                                if (g == 4)
+                                    for (i = 0; i < quads; i++, wq += (size_t)o * 4) {
+                                        s[0] = FK_QUAD_DOT(s[0], u, _mm256_loadu_si256((const __m256i *)wq));
+                                        s[1] = FK_QUAD_DOT(s[1], u, _mm256_loadu_si256((const __m256i *)(wq + 32)));
+                                        s[2] = FK_QUAD_DOT(s[2], u, _mm256_loadu_si256((const __m256i *)(wq + 64)));
+                                        s[3] = FK_QUAD_DOT(s[3], u, _mm256_loadu_si256((const __m256i *)(wq + 96)));
+                                    }
+                                else
+                                    for (i = 0; i < quads; i++, wq += (size_t)o * 4)
+                                        s[0] = FK_QUAD_DOT(s[0], u, _mm256_loadu_si256((const __m256i *)wq));
+                                for (j = 0; j < g; j++)
+                                    _mm256_storeu_si256((__m256i *)(bc + o0 + 8 * j),
+                                                        _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(b + ch + o0 + 8 * j)), s[j]));
+                            }
+                #else
+                            for (o0 = 0; o0 < cn; o0++) bc[o0] = b[ch + o0];
+                #endif
+                            for (p = 0; p < plane; p += 4)
+                                fk_pointwise_quad_avx2(x + (size_t)p * k, plane - p < 4 ? plane - p : 4, k, w + (size_t)ch * 4, bc,
+                                                       m + ch, l + ch, r + ch, y + (size_t)p * o + ch, o, cn, zo, lo, hi);
+                        }
+                        return;
+                    }
+                #endif /* @simd avx2 */
+                    for (p = 0; p < plane; p++) {
+                        const int8_t *xp = x + (size_t)p * k;
+                        for (o0 = 0; o0 < o; o0 += 32) {
+                            const int n = o - o0 < 32 ? o - o0 : 32;
+                            for (j = 0; j < n; j++) acc[j] = b[o0 + j];
+                            for (i = 0; i < quads; i++) {
+                                const int8_t *wq = w + ((size_t)i * o + o0) * 4;
+                                int32_t xv[4] = {0, 0, 0, 0};
+                                for (t = 0; t < 4 && 4 * i + t < k; t++) xv[t] = xp[4 * i + t];
+                                for (j = 0; j < n; j++)
+                                    acc[j] += xv[0] * wq[j * 4] + xv[1] * wq[j * 4 + 1] + xv[2] * wq[j * 4 + 2] + xv[3] * wq[j * 4 + 3];
+                            }
+                            fk_requant_n(acc, m + o0, l + o0, r + o0, n, zo, lo, hi, y + (size_t)p * o + o0);
+                        }
+                    }
+                }
+                #if defined(__AVX2__) /* @simd avx2 */
+                #undef FK_QUAD_VNNI
+                #undef FK_QUAD_DOT
+                #endif /* @simd avx2 */
+                """#),
+        Section(
             name: "fk_pointwise_dot", file: "fk_int8.h", uses: ["fk_simd", "fk_requant_n"],
             text: #"""
                 /* 1x1 convolution (and fully connected) with weights [O][K], each output channel's row of K
