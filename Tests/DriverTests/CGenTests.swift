@@ -318,10 +318,12 @@ import Testing
     @Test func requantizationEdgeCasesMatchInC() throws {
         let f = try #require(Self.fixture)
         let accs: [Int32] = [.min, .min + 1, -(1 << 30), -12345, -1, 0, 1, 12345, 1 << 30, .max]
-        let mults: [Int32] = [1 << 30, .max, 1_518_500_250, 1]
+        // INT32_MIN: the one multiplier whose product with INT32_MIN saturates (the AVX2 path's
+        // checked blocks; fkdc's own multipliers are in [2^30, 2^31))
+        let mults: [Int32] = [1 << 30, .max, 1_518_500_250, 1, .min]
         let rights = [0, 1, 2, 15, 30, 31]
-        // every accumulator with every multiplier and right shifts 0, 1 and 31 (120, no left shift:
-        // the AVX2 blocks), then left shifts, then a tail: 16 blocks of 8, one of 4, 3 scalar
+        // every accumulator with every multiplier and right shifts 0, 1 and 31 (150, no left shift:
+        // the AVX2 blocks), then left shifts and a tail: 165 cases, not a multiple of 8
         var cases: [(acc: Int32, q: Requantizer)] = []
         for a in accs {
             for m in mults {
@@ -339,7 +341,8 @@ import Testing
         func list<T>(_ a: [T]) -> String { a.map { "\($0)" }.joined(separator: ", ") }
         var c = "#include \"model.c\"\n#include <stdio.h>\nint main(void)\n{\n"
         c += "    static const int32_t acc[] = {\(list(cases.map { $0.acc == .min ? "INT32_MIN" : "\($0.acc)" }))};\n"
-        c += "    static const int32_t m[] = {\(list(cases.map { $0.q.multiplier }))};\n"
+        let ms = cases.map { $0.q.multiplier == .min ? "INT32_MIN" : "\($0.q.multiplier)" }
+        c += "    static const int32_t m[] = {\(list(ms))};\n"
         c += "    static const int8_t l[] = {\(list(cases.map { $0.q.leftShift }))};\n"
         c += "    static const int8_t r[] = {\(list(cases.map { $0.q.rightShift }))};\n"
         c += "    int8_t out[\(cases.count)];\n    int i;\n"

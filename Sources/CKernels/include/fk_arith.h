@@ -71,19 +71,30 @@ static inline FK_HD int8_t fk_requant(int32_t acc, int32_t m, int l, int r, int3
  * rshr(x, n) = (x >> n) + bit n-1 of x, which cannot overflow; clamped before the zero point
  * is added, which then cannot overflow either; the results, in [lo, hi], narrowed exactly by
  * the saturating packs and stored as eight bytes at once. Kernels that requantize several
- * pixels' accumulators with the same channels' (mv, rs) call it with them loaded once. */
-static inline void fk_requant8_avx2(__m256i v, __m256i mv, __m256i rs, int32_t zp, int32_t lo, int32_t hi,
+ * pixels' accumulators with the same channels' (mv, rs) call it with them loaded once. Only
+ * INT32_MIN * INT32_MIN saturates in sqrdmulh: sat (fk_requant_sat_avx2(mv), once per block of
+ * channels) says whether a multiplier is INT32_MIN, and only then are the accumulators checked
+ * (fkdc's multipliers are in [2^30, 2^31)). */
+static inline int fk_requant_sat_avx2(__m256i mv)
+{
+    const __m256i t = _mm256_cmpeq_epi32(mv, _mm256_set1_epi32(INT32_MIN));
+    return !_mm256_testz_si256(t, t);
+}
+static inline void fk_requant8_avx2(__m256i v, __m256i mv, __m256i rs, int sat, int32_t zp, int32_t lo, int32_t hi,
                                     int8_t *out)
 {
     const __m256i half = _mm256_set1_epi64x((int64_t)1 << 30);
     const __m256i e = _mm256_add_epi64(_mm256_mul_epi32(v, mv), half);
     const __m256i od = _mm256_add_epi64(_mm256_mul_epi32(_mm256_srli_epi64(v, 32), _mm256_srli_epi64(mv, 32)), half);
-    __m256i res = _mm256_blend_epi32(_mm256_srli_epi64(e, 31), _mm256_slli_epi64(_mm256_srli_epi64(od, 31), 32), 0xAA);
+    /* bits 31..62 of each product: the even lanes' shifted down, the odd lanes' shifted up by one
+     * into the high half */
+    __m256i res = _mm256_blend_epi32(_mm256_srli_epi64(e, 31), _mm256_slli_epi64(od, 1), 0xAA);
     __m256i bit;
     __m128i pk;
-    res = _mm256_blendv_epi8(res, _mm256_set1_epi32(INT32_MAX),
-                             _mm256_and_si256(_mm256_cmpeq_epi32(v, _mm256_set1_epi32(INT32_MIN)),
-                                              _mm256_cmpeq_epi32(mv, _mm256_set1_epi32(INT32_MIN))));
+    if (sat)
+        res = _mm256_blendv_epi8(res, _mm256_set1_epi32(INT32_MAX),
+                                 _mm256_and_si256(_mm256_cmpeq_epi32(v, _mm256_set1_epi32(INT32_MIN)),
+                                                  _mm256_cmpeq_epi32(mv, _mm256_set1_epi32(INT32_MIN))));
     bit = _mm256_and_si256(_mm256_srav_epi32(res, _mm256_sub_epi32(rs, _mm256_set1_epi32(1))),
                            _mm256_and_si256(_mm256_cmpgt_epi32(rs, _mm256_setzero_si256()), _mm256_set1_epi32(1)));
     res = _mm256_add_epi32(_mm256_srav_epi32(res, rs), bit);
@@ -103,8 +114,10 @@ static inline void fk_requant_n(const int32_t *acc, const int32_t *m, const int8
         for (; j + 8 <= n; j += 8) {
             const __m128i ls = _mm_loadl_epi64((const __m128i *)(l + j));
             if (!_mm_testz_si128(ls, ls)) break;
-            fk_requant8_avx2(_mm256_loadu_si256((const __m256i *)(acc + j)), _mm256_loadu_si256((const __m256i *)(m + j)),
-                             _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(r + j))), zp, lo, hi, out + j);
+            const __m256i mv = _mm256_loadu_si256((const __m256i *)(m + j));
+            fk_requant8_avx2(_mm256_loadu_si256((const __m256i *)(acc + j)), mv,
+                             _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(r + j))), fk_requant_sat_avx2(mv), zp,
+                             lo, hi, out + j);
         }
     #endif /* @simd avx2 */
 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
@@ -163,9 +176,10 @@ static inline void fk_requant16x4_avx2(const __m256i v[8], int np, const int32_t
         const __m256i m0 = _mm256_loadu_si256((const __m256i *)m), m1 = _mm256_loadu_si256((const __m256i *)(m + 8));
         const __m256i r0 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)r));
         const __m256i r1 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(r + 8)));
+        const int sat = fk_requant_sat_avx2(m0) || fk_requant_sat_avx2(m1);
         for (q = 0; q < np; q++) {
-            fk_requant8_avx2(v[2 * q], m0, r0, zp, lo, hi, y + q * stride);
-            fk_requant8_avx2(v[2 * q + 1], m1, r1, zp, lo, hi, y + q * stride + 8);
+            fk_requant8_avx2(v[2 * q], m0, r0, sat, zp, lo, hi, y + q * stride);
+            fk_requant8_avx2(v[2 * q + 1], m1, r1, sat, zp, lo, hi, y + q * stride + 8);
         }
         return;
     }
