@@ -623,54 +623,75 @@ extension CKernelLibrary {
                     int oy, ox, ky, kx, c0, j;
                 #if defined(__AVX2__) /* @simd avx2 */
                     /* four output pixels of a row (one where a window crosses the left or right edge) by
-                     * sixteen channels: x - zx and the weights widened to 16 bits, their product (|x - zx| <= 255,
-                     * |w| <= 128: it fits) by VPMULLW, widened and summed in 32 bits, each tap's weights loaded
-                     * once for the four pixels: the scalar sums exactly */
-                    if (c % 16 == 0) {
+                     * sixteen channels, over the window's taps inside the image two at a time: x - zx of both
+                     * taps widened to 16 bits and interleaved, times the two taps' weights interleaved the same
+                     * way, by VPMADDWD (|x - zx| <= 255, |w| <= 128: each pair of products fits 32 bits), the
+                     * weights widened once for the four pixels. VPUNPCK*WD interleave within 128-bit lanes, so
+                     * the sums come out as channels {0-3, 8-11} and {4-7, 12-15} and are put back in order before
+                     * the bias; the scalar sums exactly */
+                    if (c % 16 == 0 && kh * kw <= FK_DW_MAX_TAPS) {
                         const __m256i z = _mm256_set1_epi16((int16_t)zx);
-                        int np, cc;
-                #define FK_DW_TAP(s0, s1, xp)                                                                                \
-                    do {                                                                                                     \
-                        const __m256i pv =                                                                                   \
-                            _mm256_mullo_epi16(_mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(xp))), z), wv); \
-                        s0 = _mm256_add_epi32(s0, _mm256_cvtepi16_epi32(_mm256_castsi256_si128(pv)));                      \
-                        s1 = _mm256_add_epi32(s1, _mm256_cvtepi16_epi32(_mm256_extracti128_si256(pv, 1)));                 \
+                        size_t off[FK_DW_MAX_TAPS];
+                        int tap[FK_DW_MAX_TAPS];
+                        int np, cc, nt, t, q;
+                #define FK_DW_PAIR(lo, hi, pa, pb)                                                                            \
+                    do {                                                                                                      \
+                        const __m256i va = _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(pa))), z); \
+                        const __m256i vb = _mm256_sub_epi16(_mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(pb))), z); \
+                        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(va, vb), wl));                    \
+                        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(va, vb), wh));                    \
                     } while (0)
                         for (oy = 0; oy < ho; oy++)
                             for (ox = 0; ox < wo; ox += np) {
                                 const int x0 = ox * sw - pw;
+                                const size_t step = (size_t)sw * c;
                                 np = ox + 4 <= wo && x0 >= 0 && x0 + 3 * sw + (kw - 1) * dw < w ? 4 : 1;
+                                /* pixel 0's input offset and the weight row of every tap inside the image */
+                                nt = 0;
+                                for (ky = 0; ky < kh; ky++) {
+                                    const int iy = oy * sh - ph + ky * dh;
+                                    if (iy < 0 || iy >= h) continue;
+                                    for (kx = 0; kx < kw; kx++) {
+                                        const int ix = x0 + kx * dw;
+                                        if (ix < 0 || ix >= w) continue;
+                                        off[nt] = ((size_t)iy * w + ix) * c;
+                                        tap[nt++] = ky * kw + kx;
+                                    }
+                                }
                                 for (cc = 0; cc < c; cc += 16) {
-                                    __m256i a0 = _mm256_loadu_si256((const __m256i *)(b + cc));
-                                    __m256i a1 = _mm256_loadu_si256((const __m256i *)(b + cc + 8));
-                                    __m256i c0v = a0, c1v = a1, d0 = a0, d1 = a1, e0 = a0, e1 = a1;
-                                    for (ky = 0; ky < kh; ky++) {
-                                        const int iy = oy * sh - ph + ky * dh;
-                                        const int8_t *row;
-                                        if (iy < 0 || iy >= h) continue;
-                                        row = x + (size_t)iy * w * c + cc;
-                                        for (kx = 0; kx < kw; kx++) {
-                                            const int ix = x0 + kx * dw;
-                                            const __m256i wv = _mm256_cvtepi8_epi16(
-                                                _mm_loadu_si128((const __m128i *)(wt + ((size_t)ky * kw + kx) * c + cc)));
-                                            if (np == 4) {
-                                                FK_DW_TAP(a0, a1, row + (size_t)ix * c);
-                                                FK_DW_TAP(c0v, c1v, row + (size_t)(ix + sw) * c);
-                                                FK_DW_TAP(d0, d1, row + (size_t)(ix + 2 * sw) * c);
-                                                FK_DW_TAP(e0, e1, row + (size_t)(ix + 3 * sw) * c);
-                                            } else if (ix >= 0 && ix < w) {
-                                                FK_DW_TAP(a0, a1, row + (size_t)ix * c);
-                                            }
+                                    __m256i s[8];
+                                    for (q = 0; q < 8; q++) s[q] = _mm256_setzero_si256();
+                                    for (t = 0; t < nt; t += 2) {
+                                        /* an odd last tap pairs with itself at weight zero */
+                                        const int u = t + 1 < nt ? t + 1 : t;
+                                        const __m256i wa =
+                                            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wt + (size_t)tap[t] * c + cc)));
+                                        const __m256i wb =
+                                            u > t ? _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wt + (size_t)tap[u] * c + cc)))
+                                                  : _mm256_setzero_si256();
+                                        const __m256i wl = _mm256_unpacklo_epi16(wa, wb), wh = _mm256_unpackhi_epi16(wa, wb);
+                                        const int8_t *xa = x + off[t] + cc, *xb = x + off[u] + cc;
+                                        FK_DW_PAIR(s[0], s[1], xa, xb);
+                                        if (np == 4) {
+                                            FK_DW_PAIR(s[2], s[3], xa + step, xb + step);
+                                            FK_DW_PAIR(s[4], s[5], xa + 2 * step, xb + 2 * step);
+                                            FK_DW_PAIR(s[6], s[7], xa + 3 * step, xb + 3 * step);
                                         }
                                     }
                                     {
-                                        const __m256i v[8] = {a0, a1, c0v, c1v, d0, d1, e0, e1};
+                                        const __m256i b0 = _mm256_loadu_si256((const __m256i *)(b + cc));
+                                        const __m256i b1 = _mm256_loadu_si256((const __m256i *)(b + cc + 8));
+                                        __m256i v[8];
+                                        for (q = 0; q < 4; q++) {
+                                            v[2 * q] = _mm256_add_epi32(_mm256_permute2x128_si256(s[2 * q], s[2 * q + 1], 0x20), b0);
+                                            v[2 * q + 1] = _mm256_add_epi32(_mm256_permute2x128_si256(s[2 * q], s[2 * q + 1], 0x31), b1);
+                                        }
                                         fk_requant16x4_avx2(v, np, m + cc, l + cc, r + cc, zo, lo, hi,
                                                             y + ((size_t)oy * wo + ox) * c + cc, (size_t)c);
                                     }
                                 }
                             }
-                #undef FK_DW_TAP
+                #undef FK_DW_PAIR
                         return;
                     }
                 #endif /* @simd avx2 */
