@@ -349,6 +349,15 @@ import Testing
         for k in clamps {
             c += "    fk_requant_n(acc, m, l, r, \(cases.count), \(k.zp), \(k.lo), \(k.hi), out);\n"
             c += "    for (i = 0; i < \(cases.count); i++) printf(\"%d\\n\", out[i]);\n"
+            // the x86 C's sixteen-channel block requantization (AVX2, or AVX-512 where -march=native
+            // has it), one pixel per block of sixteen cases, printed as "b<value>"
+            c += "#if defined(__AVX2__)\n    for (i = 0; i + 16 <= \(cases.count); i += 16) {\n"
+            c += "        __m256i v[8];\n        int j;\n"
+            c += "        v[0] = _mm256_loadu_si256((const __m256i *)(acc + i));\n"
+            c += "        v[1] = _mm256_loadu_si256((const __m256i *)(acc + i + 8));\n"
+            c += "        for (j = 2; j < 8; j++) v[j] = v[j % 2];\n"
+            c += "        fk_requant16x4_avx2(v, 1, m + i, l + i, r + i, \(k.zp), \(k.lo), \(k.hi), out + i, 16);\n"
+            c += "        for (j = 0; j < 16; j++) printf(\"b%d\\n\", out[i + j]);\n    }\n#endif\n"
         }
         c += "    return 0;\n}\n"
         let src = "\(f.dir)/requant_test.c"
@@ -374,10 +383,17 @@ import Testing
             #expect(built.code == 0, "\(built.out)")
             guard built.code == 0 else { continue }
             let run = try b.runner.map { try Self.sh(Self.which($0)!, [exe]) } ?? Self.sh(exe, [])
-            let got = run.out.split(separator: "\n").compactMap { Int($0) }
+            let lines = run.out.split(separator: "\n")
+            let got = lines.compactMap { Int($0) }
             #expect(
                 got == want,
                 "\(b.cc) \(b.flags): \(zip(got, want).enumerated().filter { $0.element.0 != $0.element.1 }.prefix(5))")
+            if b.flags.contains("-march=native") {
+                let blocks = lines.filter { $0.hasPrefix("b") }.compactMap { Int($0.dropFirst()) }
+                let whole = cases.count / 16 * 16
+                let wantBlocks = (0..<clamps.count).flatMap { k in want[(k * cases.count)..<(k * cases.count + whole)] }
+                #expect(blocks == wantBlocks, "fk_requant16x4_avx2 (\(blocks.count) values)")
+            }
         }
     }
 
