@@ -2,11 +2,12 @@ import CKernels
 import GraphIR
 
 /// The exact int8 evaluator's weighted layers (convolutions, 1×1 and linear layers) through the
-/// C kernels generated C calls, in the AVX2 build where the host has it (`fk_host.h`), with the
-/// kernel the lowering picks (`Lowering.convolutionKernel`) and its weight layout made once: the
-/// same bytes as the Swift kernels (`Int8Kernels`), several times faster. Validation and the
-/// accuracy-target search run with it: `QuantizedEvaluator(graph:layers:)`. One instance serves
-/// any number of threads (it holds only constants).
+/// C kernels generated C calls, in the fastest build the host has (`fk_host.h`: AVX2, and
+/// AVX-VNNI for the 1×1 kernel), with the kernel the lowering picks (`Lowering.convolutionKernel`,
+/// `PointwiseKernel`) and its weight layout made once: the same bytes as the Swift kernels
+/// (`Int8Kernels`), several times faster. Validation and the accuracy-target search run with it:
+/// `QuantizedEvaluator(graph:layers:)`. One instance serves any number of threads (it holds only
+/// constants).
 public final class CKernelLayers: Int8Layers {
     struct Plan: Sendable {
         let kernel: KernelProgram.Kernel
