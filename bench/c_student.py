@@ -13,7 +13,7 @@ runs with intra_op_num_threads 1 or 2 and every graph optimization.
 
     .venv/bin/python bench/c_student.py [--rounds 5]
 
-Needs a release build (swift build -c release), gcc, onnxruntime in the venv; valgrind optional.
+Needs a release build (swift build -c release), gcc, onnxruntime and onnx in the venv; valgrind optional.
 """
 import argparse
 import bisect

@@ -9,7 +9,8 @@ side by side, and fkdc on 1 thread and on every core.
 
     .venv/bin/python bench/quantize_student.py [--calib 200] [--val 400] [--methods minmax,entropy]
 
-Needs a release build (swift build -c release) and onnxruntime and pillow in the venv.
+Needs a release build (swift build -c release) and onnxruntime, onnx (its quantizer imports it) and
+pillow in the venv: .venv/bin/pip install onnxruntime onnx pillow numpy.
 """
 
 import os
