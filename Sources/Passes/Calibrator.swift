@@ -49,8 +49,6 @@ public struct Calibrator: Sendable {
         try calibrate(graph, batches: batches, progress: progress).ranges
     }
 
-    /// Ranges, and the per-channel means of every value over the data (axis 1 of NCHW or NC;
-    /// what empirical bias correction needs).
     /// The smallest and largest finite value (±infinity where there is none; a zero as +0, so
     /// the answer does not depend on which of two equal zeros came first): eight lanes at a time,
     /// `x − x` (NaN exactly where x is not finite) summed to tell whether the exact loop that skips
@@ -86,6 +84,8 @@ public struct Calibrator: Sendable {
         return (lo + 0, hi + 0)
     }
 
+    /// Ranges, and the per-channel means of every value over the data (axis 1 of NCHW or NC;
+    /// what empirical bias correction needs).
     public func calibrate(
         _ graph: Graph, batches: [Tensor], progress: (@Sendable (Int, Int) -> Void)? = nil
     ) throws(IRError) -> (ranges: [String: (Float, Float)], means: [String: [Float]]) {

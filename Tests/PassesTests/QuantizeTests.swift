@@ -99,6 +99,30 @@ import Testing
         }
     }
 
+    /// The calibrator's eight-lane min/max equals the plain loop that skips non-finite values, for
+    /// every length around the lane width, with NaN and infinities anywhere, all-non-finite data,
+    /// and −0 (reported as +0).
+    @Test func finiteRangeEqualsThePlainLoop() {
+        for count in [0, 1, 7, 8, 9, 16, 17, 63] {
+            for poison in [nil, Float.nan, .infinity, -.infinity] {
+                var x = (0..<count).map { i in Float((i * 7919 + count * 31) % 2001 - 1000) / 37 }
+                if let poison, count > 0 {
+                    x[0] = poison
+                    x[count / 2] = poison
+                    x[count - 1] = poison
+                }
+                var (lo, hi) = (Float.infinity, -Float.infinity)
+                for v in x where v.isFinite { (lo, hi) = (min(lo, v), max(hi, v)) }
+                let got = x.withUnsafeBufferPointer { Calibrator.finiteRange($0) }
+                #expect(got.lo == lo + 0 && got.hi == hi + 0, "\(count) \(String(describing: poison))")
+            }
+        }
+        let none = [Float](repeating: .nan, count: 12).withUnsafeBufferPointer { Calibrator.finiteRange($0) }
+        #expect(none.lo == .infinity && none.hi == -.infinity)
+        let zeros = [Float](repeating: -0.0, count: 9).withUnsafeBufferPointer { Calibrator.finiteRange($0) }
+        #expect(zeros.lo.sign == .plus && zeros.hi.sign == .plus && zeros.lo == 0)
+    }
+
     /// Damaged weights (NaN or infinity) are refused with the constant named, not trapped on.
     @Test func nonFiniteWeightsAreRefused() throws {
         for bad in [Float.nan, .infinity] {
