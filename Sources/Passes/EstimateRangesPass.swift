@@ -14,7 +14,8 @@ struct EstimateRangesPass: Pass {
         do throws(IRError) {
             switch source {
             case .dataFree(let mean, let std):
-                let df = DataFreeRanges(normalisationMean: mean, std: std)
+                var df = DataFreeRanges(normalisationMean: mean, std: std)
+                if context.batchNormStatistics.isEmpty { df.k = DataFreeRanges.fromInputAlone }
                 let r: (ranges: [String: (Float, Float)], means: [String: [Float]])
                 do { r = try df.analyse(graph, statistics: context.batchNormStatistics) } catch {
                     throw IRError(.badInput, at: error.location, error.message)

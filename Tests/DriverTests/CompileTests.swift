@@ -26,10 +26,11 @@ import Testing
         #expect(a.samples == 6)
         #expect(a.labelled)
         #expect(a.classNames == ["0_normal", "1_diabetic_retinopathy", "2_glaucoma", "3_cataract"])
-        // data-free ranges agree on every image (100% over all 40 too, README's table), with a
-        // coarse classifier output: 9.4 dB over the 40
+        // data-free ranges agree on every image (100% over all 40 too, README's table); logit
+        // SQNR 24.0 dB on these 6 (20.7 with ±6σ and pooled ranges of independent positions;
+        // over all 40 the difference is larger: acceptanceOnTheSampleStudent)
         #expect(a.agreement == 1)
-        #expect(a.logitSQNR > 6)
+        #expect(a.logitSQNR > 22, "\(a.logitSQNR)")
         #expect(a.layers.count == 64)
         // the int8 graph's weights are int8 and its biases int32
         let weightTypes = Set(r.int8.constants.values.map(\.dtype))
@@ -354,7 +355,11 @@ import Testing
         o.calib = nil
         let dataFree = try #require(try Quantizer.run(m, options: o).accuracy)
         #expect(dataFree.fp32Top1! - dataFree.int8Top1! <= 0.02)
-        #expect(try #require(dataFree.probabilities).maxDelta > p.maxDelta)
+        #expect(dataFree.agreement == 1)
+        // ±10σ ranges and pooled features ranged as their elements: 34.4 dB (README.md; ±6σ
+        // with a pool range of independent positions gave 9.5 dB and 25.8 points)
+        #expect(dataFree.logitSQNR > 32, "\(dataFree.logitSQNR)")
+        #expect(try #require(dataFree.probabilities).maxDelta < 0.08)
         // per-tensor weights are worse than per-channel (the naive scheme of the ablation)
         o.calib = Repo.path("samples/fundus/calib")
         o.perTensor = true

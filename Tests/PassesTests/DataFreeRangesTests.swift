@@ -35,7 +35,8 @@ import Testing
         #expect(means["s"] == [20, 10])
         #expect(means["cat"] == [20, 10, 0, 10, 20, 30])
         // the intermediate 5-d value has no single channel axis, but keeps the range
-        #expect(ranges["t"]?.0 == -6 && ranges["t"]?.1 == 36)
+        let k = Self.df.k
+        #expect(ranges["t"]?.0 == -k && ranges["t"]?.1 == 30 + k)
     }
 
     @Test func pointwiseActivationsTakeTheMomentsOfTheirFunction() throws {
@@ -48,9 +49,9 @@ import Testing
         let (ranges, means) = try Self.df.analyse(g, statistics: stats)
         // E[X·σ(X)] for X ~ N(0, 1) is 0.2066
         #expect(abs((means["silu"]?[0] ?? 0) - 0.2066) < 1e-3)
-        // hard-swish on [−6, 6]: its minimum −3/8 at x = −1.5, its maximum 6
+        // hard-swish on [−k, k]: its minimum −3/8 at x = −1.5, its maximum k
         let r = try #require(ranges["hs"])
-        #expect(abs(r.0 + 0.375) < 1e-3 && abs(r.1 - 6) < 1e-4)
+        #expect(abs(r.0 + 0.375) < 1e-3 && abs(r.1 - Self.df.k) < 1e-4)
     }
 
     @Test func squeezeExcitationScalesEachChannel() throws {
@@ -63,10 +64,14 @@ import Testing
         let z = try g.addNode(name: "z", op: .mul, inputs: [scale, c])
         g.outputs = [y, z]
         let (ranges, means) = try Self.df.analyse(g, statistics: Self.statistics)
+        // the pooled means keep the map's spread: its 2×2 positions move together as much as
+        // they may (one image's), so the range is the map's mean ± kσ, not ± kσ/2
+        let k = Self.df.k
+        #expect(ranges["gap"]?.0 == -k && ranges["gap"]?.1 == 30 + k)
         // the gate is in [0, 1]: the product stays within the map's own range, and its channel
         // means below the map's
         let r = try #require(ranges["y"])
-        #expect(r.0 >= -6 && r.1 <= 36 && r.1 > 20)
+        #expect(r.0 >= -k && r.1 <= 30 + k && r.1 > 20)
         let m = try #require(means["y"])
         #expect(zip(m, [0, 10, 20, 30]).allSatisfy { $0 <= $1 + 1e-4 })
         // a layer scale multiplies channel by channel
@@ -84,7 +89,9 @@ import Testing
         g.outputs = [back]
         let (ranges, means) = try Self.df.analyse(g, statistics: Self.statistics)
         #expect(means["back"] == [0, 1, 2, 3])
-        #expect(ranges["ln"]?.0 == -10 && ranges["ln"]?.1 == 15)
+        // β ± k·γ over the channels: 2 − 2k to 3 + 2k
+        let k = Self.df.k
+        #expect(ranges["ln"]?.0 == 2 - 2 * k && ranges["ln"]?.1 == 3 + 2 * k)
         // the token value's channels are on its last axis: no NCHW means are claimed for it
         #expect(means["t"] == nil)
     }
