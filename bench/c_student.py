@@ -11,7 +11,7 @@ convolutions), then `quantize_static` with QDQ, per-channel int8 weights and uin
 calibrated on the same images. fp32 is the same pre-processed model unquantized. Each session
 runs with intra_op_num_threads 1 or 2 and every graph optimization.
 
-    .venv/bin/python bench/c_student.py [--rounds 5]
+    .venv/bin/python bench/c_student.py [--rounds 5] [--neon-only]
 
 Needs a release build (swift build -c release), gcc, onnxruntime and onnx in the venv; valgrind optional.
 """
@@ -70,13 +70,66 @@ def ort_latency(path, x, runs, threads):
     return statistics.median(t), min(t)
 
 
+def neon_counts(fkdc, tmp):
+    """The NEON build for the Jetson Nano under qemu, bench/qemu_insn_count.c counting executed
+    instructions: two runs minus one run is one inference; per function with nm."""
+    nano = os.path.join(tmp, "nano")
+    subprocess.run([fkdc, "compile", os.path.join(ROOT, "samples/student.ckpt"), "--target", "jetson-nano",
+                    "--calib", os.path.join(ROOT, "samples/fundus/calib"), "-o", nano], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    plugin = os.path.join(tmp, "insn.so")
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", plugin, os.path.join(ROOT, "bench/qemu_insn_count.c")],
+                   check=True)
+    arm = os.path.join(tmp, "c_bench_arm")
+    subprocess.run(["aarch64-linux-gnu-gcc", "-std=c99", "-O2", "-mcpu=cortex-a57", "-static", "-pthread", "-I", nano,
+                    "-I", os.path.join(ROOT, "samples/integrator"), "-o", arm,
+                    os.path.join(ROOT, "bench/c_bench.c"), os.path.join(nano, "model.c"), "-lm"], check=True)
+    counts, profiles = [], []
+    for runs in ("1", "2"):
+        prof = os.path.join(tmp, f"blocks{runs}.txt")
+        r = subprocess.run(["qemu-aarch64", "-plugin", plugin, "-d", "plugin", arm,
+                            os.path.join(ROOT, "samples/inputs/x0.npy"), runs], capture_output=True, text=True,
+                           env={**os.environ, "FK_INSN_PROFILE": prof})
+        counts.append(int(re.search(r"instructions (\d+)", r.stdout + r.stderr).group(1)))
+        profiles.append(prof)
+    print(f"instructions for one inference (NEON build, aarch64-linux-gnu-gcc -O2 -mcpu=cortex-a57, "
+          f"qemu-aarch64): {counts[1] - counts[0]:,}")
+    if shutil.which("aarch64-linux-gnu-nm"):
+        # per function (kernels are not inlined into the steps): two runs less one
+        syms = []
+        for line in subprocess.run(["aarch64-linux-gnu-nm", "-n", arm], capture_output=True,
+                                   text=True).stdout.splitlines():
+            f = line.split()
+            if len(f) == 3 and f[1] in "tTwW":
+                syms.append((int(f[0], 16), f[2].split(".")[0]))
+        starts = [a for a, _ in syms]
+
+        def per_function(path):
+            out = {}
+            for line in open(path):
+                addr, n, runs = line.split()
+                i = bisect.bisect_right(starts, int(addr, 16)) - 1
+                name = syms[i][1] if i >= 0 else "?"
+                out[name] = out.get(name, 0) + int(n) * int(runs)
+            return out
+
+        one, two = per_function(profiles[0]), per_function(profiles[1])
+        rows = sorted(((two[k] - one.get(k, 0), k) for k in two), reverse=True)
+        print("  per function: " + ", ".join(f"{k} {v / 1e6:.2f} M" for v, k in rows if v >= 100_000))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--runs", type=int, default=30)
+    ap.add_argument("--neon-only", action="store_true", help="only the NEON instruction counts (no timing)")
     args = ap.parse_args()
     tmp = tempfile.mkdtemp()
     fkdc = os.path.join(ROOT, ".build/release/fkdc")
+    if args.neon_only:
+        neon_counts(fkdc, tmp)
+        shutil.rmtree(tmp)
+        return
     subprocess.run([fkdc, "compile", os.path.join(ROOT, "samples/student.ckpt"), "--target", "x86-64",
                     "--calib", os.path.join(ROOT, "samples/fundus/calib"), "-o", tmp], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -133,51 +186,7 @@ def main():
             print(f"instructions for one inference (portable C, gcc -O2, x86-64, callgrind, whole process): "
                   f"{int(m.group(1).replace(',', '')):,}")
     if shutil.which("aarch64-linux-gnu-gcc") and shutil.which("qemu-aarch64"):
-        # the NEON build for the Jetson Nano, under qemu with bench/qemu_insn_count.c counting
-        # executed instructions: two runs minus one run is one inference
-        nano = os.path.join(tmp, "nano")
-        subprocess.run([fkdc, "compile", os.path.join(ROOT, "samples/student.ckpt"), "--target", "jetson-nano",
-                        "--calib", os.path.join(ROOT, "samples/fundus/calib"), "-o", nano], check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        plugin = os.path.join(tmp, "insn.so")
-        subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", plugin, os.path.join(ROOT, "bench/qemu_insn_count.c")],
-                       check=True)
-        arm = os.path.join(tmp, "c_bench_arm")
-        subprocess.run(["aarch64-linux-gnu-gcc", "-std=c99", "-O2", "-mcpu=cortex-a57", "-static", "-pthread", "-I", nano,
-                        "-I", os.path.join(ROOT, "samples/integrator"), "-o", arm,
-                        os.path.join(ROOT, "bench/c_bench.c"), os.path.join(nano, "model.c"), "-lm"], check=True)
-        counts, profiles = [], []
-        for runs in ("1", "2"):
-            prof = os.path.join(tmp, f"blocks{runs}.txt")
-            r = subprocess.run(["qemu-aarch64", "-plugin", plugin, "-d", "plugin", arm,
-                                os.path.join(ROOT, "samples/inputs/x0.npy"), runs], capture_output=True, text=True,
-                               env={**os.environ, "FK_INSN_PROFILE": prof})
-            counts.append(int(re.search(r"instructions (\d+)", r.stdout + r.stderr).group(1)))
-            profiles.append(prof)
-        print(f"instructions for one inference (NEON build, aarch64-linux-gnu-gcc -O2 -mcpu=cortex-a57, "
-              f"qemu-aarch64): {counts[1] - counts[0]:,}")
-        if shutil.which("aarch64-linux-gnu-nm"):
-            # per function (kernels are not inlined into the steps): two runs less one
-            syms = []
-            for line in subprocess.run(["aarch64-linux-gnu-nm", "-n", arm], capture_output=True,
-                                       text=True).stdout.splitlines():
-                f = line.split()
-                if len(f) == 3 and f[1] in "tTwW":
-                    syms.append((int(f[0], 16), f[2].split(".")[0]))
-            starts = [a for a, _ in syms]
-
-            def per_function(path):
-                out = {}
-                for line in open(path):
-                    addr, n, runs = line.split()
-                    i = bisect.bisect_right(starts, int(addr, 16)) - 1
-                    name = syms[i][1] if i >= 0 else "?"
-                    out[name] = out.get(name, 0) + int(n) * int(runs)
-                return out
-
-            one, two = per_function(profiles[0]), per_function(profiles[1])
-            rows = sorted(((two[k] - one.get(k, 0), k) for k in two), reverse=True)
-            print("  per function: " + ", ".join(f"{k} {v / 1e6:.2f} M" for v, k in rows if v >= 100_000))
+        neon_counts(fkdc, tmp)
     shutil.rmtree(tmp)
 
 

@@ -4,6 +4,7 @@
 #define FK_ARITH_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fk_config.h"
@@ -134,9 +135,15 @@ static inline void fk_requant_n(const int32_t *acc, const int32_t *m, const int8
     const int16x8_t vzp16 = vdupq_n_s16((int16_t)(narrow ? zp : 0));
     const int8x8_t vlo8 = vdup_n_s8((int8_t)(narrow ? lo : 0)), vhi8 = vdup_n_s8((int8_t)(narrow ? hi : 0));
     for (; j + 8 <= n; j += 8) {
-        const int16x8_t l16 = vmovl_s8(vld1_s8(l + j)), r16 = vmovl_s8(vld1_s8(r + j));
-        int32x4_t v0 = vqshlq_s32(vld1q_s32(acc + j), vmovl_s16(vget_low_s16(l16)));
-        int32x4_t v1 = vqshlq_s32(vld1q_s32(acc + j + 4), vmovl_high_s16(l16));
+        const int8x8_t l8 = vld1_s8(l + j);
+        const int16x8_t r16 = vmovl_s8(vld1_s8(r + j));
+        int32x4_t v0 = vld1q_s32(acc + j), v1 = vld1q_s32(acc + j + 4);
+        /* SQSHL by 0 is the identity: skipped where no channel of the eight shifts left */
+        if (vget_lane_u64(vreinterpret_u64_s8(l8), 0) != 0) {
+            const int16x8_t l16 = vmovl_s8(l8);
+            v0 = vqshlq_s32(v0, vmovl_s16(vget_low_s16(l16)));
+            v1 = vqshlq_s32(v1, vmovl_high_s16(l16));
+        }
         v0 = vrshlq_s32(vqrdmulhq_s32(v0, vld1q_s32(m + j)), vnegq_s32(vmovl_s16(vget_low_s16(r16))));
         v1 = vrshlq_s32(vqrdmulhq_s32(v1, vld1q_s32(m + j + 4)), vnegq_s32(vmovl_high_s16(r16)));
         if (narrow) {
@@ -162,6 +169,39 @@ static inline void fk_requant_n(const int32_t *acc, const int32_t *m, const int8
     }
 #endif /* @simd neon */
     for (; j < n; j++) out[j] = fk_requant(acc[j], m[j], l[j], r[j], zp, lo, hi);
+}
+
+/* @kernel fk_requant_rows uses fk_simd fk_requant_n */
+/* requantizes the n channels of `rows` pixels (accumulators acc + q * as, outputs out + q * os):
+ * with NEON, each block of eight channels' multipliers and shifts loaded and widened once for
+ * all the rows where none of them shifts left and the zero point and bounds are int8 (always,
+ * for fkdc's graphs), the arithmetic of fk_requant_n; fk_requant_n for the rest */
+static inline void fk_requant_rows(const int32_t *acc, size_t as, int rows, const int32_t *m, const int8_t *l,
+                                   const int8_t *r, int n, int32_t zp, int32_t lo, int32_t hi, int8_t *out, size_t os)
+{
+    int j = 0, q;
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+    if (zp >= -128 && zp <= 127 && lo >= -128 && hi <= 127) {
+        const int16x8_t vzp16 = vdupq_n_s16((int16_t)zp);
+        const int8x8_t vlo8 = vdup_n_s8((int8_t)lo), vhi8 = vdup_n_s8((int8_t)hi);
+        for (; j + 8 <= n; j += 8) {
+            const int16x8_t r16 = vmovl_s8(vld1_s8(r + j));
+            const int32x4_t n0 = vnegq_s32(vmovl_s16(vget_low_s16(r16))), n1 = vnegq_s32(vmovl_high_s16(r16));
+            const int32x4_t m0 = vld1q_s32(m + j), m1 = vld1q_s32(m + j + 4);
+            if (vget_lane_u64(vreinterpret_u64_s8(vld1_s8(l + j)), 0) != 0) break;
+            for (q = 0; q < rows; q++) {
+                const int32_t *a = acc + (size_t)q * as + j;
+                const int32x4_t v0 = vrshlq_s32(vqrdmulhq_s32(vld1q_s32(a), m0), n0);
+                const int32x4_t v1 = vrshlq_s32(vqrdmulhq_s32(vld1q_s32(a + 4), m1), n1);
+                const int16x8_t t = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(v0), v1), vzp16);
+                vst1_s8(out + (size_t)q * os + j, vmin_s8(vmax_s8(vqmovn_s16(t), vlo8), vhi8));
+            }
+        }
+    }
+#endif /* @simd neon */
+    if (j < n)
+        for (q = 0; q < rows; q++)
+            fk_requant_n(acc + (size_t)q * as + j, m + j, l + j, r + j, n - j, zp, lo, hi, out + (size_t)q * os + j);
 }
 #if defined(__AVX2__) /* @simd avx2 */
 #if defined(__AVX512F__) && defined(__AVX512BW__)

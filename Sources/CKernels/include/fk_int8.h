@@ -412,7 +412,7 @@ static inline void fk_pointwise_quad(const int8_t *x, int plane, int k, const in
 #undef FK_QUAD_DOT
 #endif /* @simd avx2 */
 
-/* @kernel fk_pointwise_dot uses fk_simd fk_requant_n */
+/* @kernel fk_pointwise_dot uses fk_simd fk_requant_rows */
 /* 1x1 convolution (and fully connected) with weights [O][K], each output channel's row of K
  * bytes, for targets with NEON: sixteen products of a pixel's inputs with a channel's weights
  * at a time. SMULL and SMLAL2 sum two products in each 16-bit lane, SADALP adds those pairs into
@@ -514,8 +514,8 @@ static inline void fk_pointwise_dot(const int8_t *x, int plane, int k, const int
                             acc[q][o0 - ch + j] += s;
                         }
             }
-            for (q = 0; q < pixels; q++)
-                fk_requant_n(acc[q], m + ch, l + ch, r + ch, cn, zo, lo, hi, y + (size_t)(p + q) * o + ch);
+            fk_requant_rows(acc[0], 256, pixels, m + ch, l + ch, r + ch, cn, zo, lo, hi, y + (size_t)p * o + ch,
+                            (size_t)o);
         }
     }
 }
@@ -600,7 +600,7 @@ static inline void fk_conv_rows(int begin, int h, int w, int c, int sh, int ph, 
     *phb = ph + skip - begin * sh;
 }
 
-/* @kernel fk_depthwise uses fk_simd fk_requant_n */
+/* @kernel fk_depthwise uses fk_simd fk_requant_n fk_requant_rows */
 /* depthwise convolution, weights [kh][kw][C]; padding contributes (zx - zx) * w = 0 */
 static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
                                 const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r,
@@ -683,6 +683,85 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
         return;
     }
 #endif /* @simd avx2 */
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+    /* four output pixels of a row (one where a window crosses the left or right edge) by sixteen
+     * channels, over the window's taps inside the image: each tap's weights widened once for the
+     * four pixels, x - zx widened to 16 bits (SSUBL), products accumulated in 32 bits (SMLAL,
+     * sixteen accumulators); the scalar sums exactly. The four pixels are requantized together */
+    if (c % 16 == 0 && kh * kw <= FK_DW_MAX_TAPS) {
+        const int8x8_t z8 = vdup_n_s8((int8_t)zx);
+        const int8x16_t z16 = vdupq_n_s8((int8_t)zx);
+        size_t off[FK_DW_MAX_TAPS];
+        int tap[FK_DW_MAX_TAPS];
+        int32_t a4[4 * 16];
+        int np, cc, nt, t;
+#define FK_DW_PIX(s0, s1, s2, s3, xp)                                 \
+    do {                                                              \
+        const int8x16_t xv = vld1q_s8(xp);                            \
+        const int16x8_t xl = vsubl_s8(vget_low_s8(xv), z8);           \
+        const int16x8_t xh = vsubl_high_s8(xv, z16);                  \
+        s0 = vmlal_s16(s0, vget_low_s16(xl), vget_low_s16(wl));       \
+        s1 = vmlal_high_s16(s1, xl, wl);                              \
+        s2 = vmlal_s16(s2, vget_low_s16(xh), vget_low_s16(wh));       \
+        s3 = vmlal_high_s16(s3, xh, wh);                              \
+    } while (0)
+        for (oy = 0; oy < ho; oy++)
+            for (ox = 0; ox < wo; ox += np) {
+                const int x0 = ox * sw - pw;
+                const size_t step = (size_t)sw * c;
+                np = ox + 4 <= wo && x0 >= 0 && x0 + 3 * sw + (kw - 1) * dw < w ? 4 : 1;
+                /* pixel 0's input offset and the weight row of every tap inside the image */
+                nt = 0;
+                for (ky = 0; ky < kh; ky++) {
+                    const int iy = oy * sh - ph + ky * dh;
+                    if (iy < 0 || iy >= h) continue;
+                    for (kx = 0; kx < kw; kx++) {
+                        const int ix = x0 + kx * dw;
+                        if (ix < 0 || ix >= w) continue;
+                        off[nt] = ((size_t)iy * w + ix) * c;
+                        tap[nt++] = ky * kw + kx;
+                    }
+                }
+                for (cc = 0; cc < c; cc += 16) {
+                    const int32x4_t b0 = vld1q_s32(b + cc), b1 = vld1q_s32(b + cc + 4);
+                    const int32x4_t b2 = vld1q_s32(b + cc + 8), b3 = vld1q_s32(b + cc + 12);
+                    int32x4_t p0 = b0, p1 = b1, p2 = b2, p3 = b3, q0 = b0, q1 = b1, q2 = b2, q3 = b3;
+                    int32x4_t r0 = b0, r1 = b1, r2 = b2, r3 = b3, u0 = b0, u1 = b1, u2 = b2, u3 = b3;
+                    for (t = 0; t < nt; t++) {
+                        const int8x16_t wv = vld1q_s8(wt + (size_t)tap[t] * c + cc);
+                        const int16x8_t wl = vmovl_s8(vget_low_s8(wv)), wh = vmovl_high_s8(wv);
+                        const int8_t *xa = x + off[t] + cc;
+                        FK_DW_PIX(p0, p1, p2, p3, xa);
+                        if (np == 4) {
+                            FK_DW_PIX(q0, q1, q2, q3, xa + step);
+                            FK_DW_PIX(r0, r1, r2, r3, xa + 2 * step);
+                            FK_DW_PIX(u0, u1, u2, u3, xa + 3 * step);
+                        }
+                    }
+                    vst1q_s32(a4, p0);
+                    vst1q_s32(a4 + 4, p1);
+                    vst1q_s32(a4 + 8, p2);
+                    vst1q_s32(a4 + 12, p3);
+                    vst1q_s32(a4 + 16, q0);
+                    vst1q_s32(a4 + 20, q1);
+                    vst1q_s32(a4 + 24, q2);
+                    vst1q_s32(a4 + 28, q3);
+                    vst1q_s32(a4 + 32, r0);
+                    vst1q_s32(a4 + 36, r1);
+                    vst1q_s32(a4 + 40, r2);
+                    vst1q_s32(a4 + 44, r3);
+                    vst1q_s32(a4 + 48, u0);
+                    vst1q_s32(a4 + 52, u1);
+                    vst1q_s32(a4 + 56, u2);
+                    vst1q_s32(a4 + 60, u3);
+                    fk_requant_rows(a4, 16, np, m + cc, l + cc, r + cc, 16, zo, lo, hi,
+                                    y + ((size_t)oy * wo + ox) * c + cc, (size_t)c);
+                }
+            }
+#undef FK_DW_PIX
+        return;
+    }
+#endif /* @simd neon */
     for (oy = 0; oy < ho; oy++)
         for (ox = 0; ox < wo; ox++)
             for (c0 = 0; c0 < c; c0 += 64) {
