@@ -130,7 +130,8 @@ import Testing
 
     static func oneOp(
         _ op: Op, x xShape: [Int], weights: [Int]? = nil, bias: Bool = true, second: Bool = false,
-        secondShape: [Int]? = nil, seed: UInt64, keepsParameters: Bool = false, noMinus128: Bool = false
+        secondShape: [Int]? = nil, seed: UInt64, keepsParameters: Bool = false, noMinus128: Bool = false,
+        allMinus128: Bool = false
     ) throws -> OneOp {
         var rng = RNG(s: seed)
         var g = Graph(name: "one")
@@ -138,7 +139,10 @@ import Testing
         let input = g.addInput(name: "x", shape: Shape(xShape))
         let count = xShape.reduce(1, *)
         // values over the whole int8 range (and beyond, which the quantizer clamps)
-        let xf = (0..<count).map { _ in Float(rng.int(-140...140)) * xq.scales[0] }
+        // allMinus128: every input and weight −128 (the largest products, the same in every tap)
+        let xf = (0..<count).map { _ in
+            Float(allMinus128 ? -128 - xq.zeroPoints[0] : Int32(rng.int(-140...140))) * xq.scales[0]
+        }
         let q = try g.addNode(name: "q", op: .quantize, inputs: [input])
         g.values[q].dtype = .int8
         g.values[q].quant = xq
@@ -150,6 +154,7 @@ import Testing
             for i in 0..<min(4, n) { wq[i] = [-128, 127, -127, 0][i] }
             // fkdc's own weights never hold -128 (the NEON dot kernels rely on it)
             if noMinus128 { wq = wq.map { max($0, -127) } }
+            if allMinus128 { wq = wq.map { _ in -128 } }
             let scales = (0..<w[0]).map { _ in Float(rng.int(1...1000)) * 1e-5 }
             ins.append(
                 g.addConstant(

@@ -92,10 +92,13 @@ import Testing
                 stride: [stride, stride], pad: [pad, pad, pad, pad], dilation: [dilation, dilation], groups: groups,
                 activation: .clip(min: 0, max: 6))
             let depthwise = groups == c
-            for dot in depthwise ? [false] : [false, true] {
+            // depthwise twice: with −128 weights (tap by tap on NEON) and without (NEON's interior
+            // windows two taps at a time); on 3×3 images with every input and weight −128, where
+            // two taps' products in 16 bits would overflow
+            for dot in [false, true] {
                 let t = try K.oneOp(
                     .conv2d(a), x: [1, c, size, size], weights: [o, c / groups, k, k], seed: UInt64(c * 7 + o + size),
-                    noMinus128: dot)
+                    noMinus128: dot, allMinus128: depthwise && !dot && size == 3)
                 let p = try K.weighted(t)
                 let (ho, wo) = (t.outShape[2], t.outShape[3])
                 let geometry = "\(k), \(k), \(stride), \(stride), \(pad), \(pad), \(dilation), \(dilation)"
@@ -126,7 +129,8 @@ import Testing
                     call =
                         "\(f)(x, \(size), \(size), \(c), \(p.inputOffset), w, b, m, l, r, y, \(ho), \(wo), \(o), \(geometry), \(tail))"
                 }
-                let name = "\(f) \(c)x\(size)x\(size)->\(o) k\(k) s\(stride) p\(pad) d\(dilation)"
+                let name =
+                    "\(f) \(c)x\(size)x\(size)->\(o) k\(k) s\(stride) p\(pad) d\(dilation)\(depthwise && dot ? " no-128" : "")"
                 out.append(
                     Case(
                         name: name,

@@ -23,9 +23,12 @@
 #define FK_DOT_MAX_COLS 256
 /* fk_pointwise's two-pixel paths pack at most this many input-channel pairs (K <= 2048) */
 #define FK_POINTWISE_MAX_PAIRS 1024
-/* fk_depthwise's AVX2 path lists a window's taps inside the image, at most this many (larger
- * windows run the portable path) */
+/* fk_depthwise's AVX2 and NEON paths list a window's taps inside the image, at most this many
+ * (larger windows run the portable path) */
 #define FK_DW_MAX_TAPS 64
+/* fk_depthwise's NEON path folds the zero point out of interior windows for at most this many
+ * channels (a 4 KB bias on the stack; more channels take the tap-by-tap path) */
+#define FK_DW_MAX_CH 1024
 /* the strided copies of the float32 kernels and of external weights index at most this rank */
 #define FK_MAX_RANK 8
 /* the .fkdc header's CRC-32 field: 4 bytes at this offset, read as zeros when summing */

@@ -422,6 +422,15 @@ static inline void fk_pointwise_quad(const int8_t *x, int plane, int k, const in
  * is folded into the bias as in fk_pointwise, and the int32 sums are the same, so the bytes are
  * too. */
 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+/* an empty volatile asm between one weight row's products and the next: GCC does not schedule
+ * across it, so at most one row's four 16-bit temporaries are live beside the sixteen
+ * accumulators (scheduled freely, GCC 12 interleaved all sixteen products and spilled
+ * accumulators to the stack in the inner loop) */
+#if defined(__GNUC__)
+#define FK_DOT_BARRIER() __asm__ __volatile__("")
+#else
+#define FK_DOT_BARRIER() ((void)0)
+#endif
 /* sixteen products of wv and xv, two to a 16-bit lane; added into (FK_ACC) or starting (FK_INIT) a
  * 32-bit accumulator */
 #define FK_PAIRS16(wv, xv) vmlal_high_s8(vmull_s8(vget_low_s8(wv), vget_low_s8(xv)), (wv), (xv))
@@ -440,8 +449,11 @@ static inline void fk_pointwise_quad(const int8_t *x, int plane, int k, const in
         const int8x16_t u0 = vld1q_s8(xs[0] + i), u1 = vld1q_s8(xs[1] + i);                  \
         const int8x16_t u2 = vld1q_s8(xs[2] + i), u3 = vld1q_s8(xs[3] + i);                  \
         FK_DOT16_ROW(0, OP);                                                                 \
+        FK_DOT_BARRIER();                                                                    \
         FK_DOT16_ROW(1, OP);                                                                 \
+        FK_DOT_BARRIER();                                                                    \
         FK_DOT16_ROW(2, OP);                                                                 \
+        FK_DOT_BARRIER();                                                                    \
         FK_DOT16_ROW(3, OP);                                                                 \
         i += 16;                                                                             \
     } while (0)
@@ -528,6 +540,7 @@ static inline void fk_pointwise_dot(const int8_t *x, int plane, int k, const int
 #undef FK_DOT8_ROW
 #undef FK_DOT8_STEP
 #undef FK_DOT_STORE
+#undef FK_DOT_BARRIER
 #endif /* @simd neon */
 
 /* @kernel fk_conv_dot uses fk_pointwise_dot */
@@ -687,14 +700,38 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
     /* four output pixels of a row (one where a window crosses the left or right edge) by sixteen
      * channels, over the window's taps inside the image: each tap's weights widened once for the
      * four pixels, x - zx widened to 16 bits (SSUBL), products accumulated in 32 bits (SMLAL,
-     * sixteen accumulators); the scalar sums exactly. The four pixels are requantized together */
+     * sixteen accumulators); the scalar sums exactly. Windows wholly inside the image, where no
+     * weight is -128, take two taps at a time instead: x * w of both by SMULL/SMLAL in 16 bits
+     * (|x w| <= 128 * 127, two fit), widened into the accumulators by SADDW, which start from
+     * b - zx * sum(w) (the zero point folded out; int32 wraps, so the sums are the same). The four
+     * pixels are requantized together */
     if (c % 16 == 0 && kh * kw <= FK_DW_MAX_TAPS) {
         const int8x8_t z8 = vdup_n_s8((int8_t)zx);
         const int8x16_t z16 = vdupq_n_s8((int8_t)zx);
         size_t off[FK_DW_MAX_TAPS];
-        int tap[FK_DW_MAX_TAPS];
+        size_t woff[FK_DW_MAX_TAPS];
         int32_t a4[4 * 16];
-        int np, cc, nt, t;
+        int32_t bz[FK_DW_MAX_CH];
+        int np, cc, nt, t, folded = c <= FK_DW_MAX_CH;
+        for (j = 0; folded && j < kh * kw * c; j++)
+            if (wt[j] == -128) folded = 0;
+        if (folded)
+            for (j = 0; j < c; j++) {
+                int32_t sw8 = 0;
+                for (t = 0; t < kh * kw; t++) sw8 += wt[(size_t)t * c + j];
+                bz[j] = (int32_t)((uint32_t)b[j] - (uint32_t)zx * (uint32_t)sw8);
+            }
+#define FK_DW_PIX2(s0, s1, s2, s3, pa, pb)                                                           \
+    do {                                                                                             \
+        const int8x16_t va = vld1q_s8(pa), vb = vld1q_s8(pb);                                        \
+        const int16x8_t lo16 = vmlal_s8(vmull_s8(vget_low_s8(va), vget_low_s8(wa)), vget_low_s8(vb), \
+                                        vget_low_s8(wb));                                            \
+        const int16x8_t hi16 = vmlal_high_s8(vmull_high_s8(va, wa), vb, wb);                         \
+        s0 = vaddw_s16(s0, vget_low_s16(lo16));                                                      \
+        s1 = vaddw_high_s16(s1, lo16);                                                               \
+        s2 = vaddw_s16(s2, vget_low_s16(hi16));                                                      \
+        s3 = vaddw_high_s16(s3, hi16);                                                               \
+    } while (0)
 #define FK_DW_PIX(s0, s1, s2, s3, xp)                                 \
     do {                                                              \
         const int8x16_t xv = vld1q_s8(xp);                            \
@@ -710,7 +747,7 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                 const int x0 = ox * sw - pw;
                 const size_t step = (size_t)sw * c;
                 np = ox + 4 <= wo && x0 >= 0 && x0 + 3 * sw + (kw - 1) * dw < w ? 4 : 1;
-                /* pixel 0's input offset and the weight row of every tap inside the image */
+                /* pixel 0's input offset and the weight offset of every tap inside the image */
                 nt = 0;
                 for (ky = 0; ky < kh; ky++) {
                     const int iy = oy * sh - ph + ky * dh;
@@ -719,16 +756,32 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                         const int ix = x0 + kx * dw;
                         if (ix < 0 || ix >= w) continue;
                         off[nt] = ((size_t)iy * w + ix) * c;
-                        tap[nt++] = ky * kw + kx;
+                        woff[nt++] = ((size_t)ky * kw + kx) * c;
                     }
                 }
                 for (cc = 0; cc < c; cc += 16) {
-                    const int32x4_t b0 = vld1q_s32(b + cc), b1 = vld1q_s32(b + cc + 4);
-                    const int32x4_t b2 = vld1q_s32(b + cc + 8), b3 = vld1q_s32(b + cc + 12);
+                    const int inside = folded && nt == kh * kw;
+                    const int32_t *bb = inside ? bz : b;
+                    const int32x4_t b0 = vld1q_s32(bb + cc), b1 = vld1q_s32(bb + cc + 4);
+                    const int32x4_t b2 = vld1q_s32(bb + cc + 8), b3 = vld1q_s32(bb + cc + 12);
                     int32x4_t p0 = b0, p1 = b1, p2 = b2, p3 = b3, q0 = b0, q1 = b1, q2 = b2, q3 = b3;
                     int32x4_t r0 = b0, r1 = b1, r2 = b2, r3 = b3, u0 = b0, u1 = b1, u2 = b2, u3 = b3;
-                    for (t = 0; t < nt; t++) {
-                        const int8x16_t wv = vld1q_s8(wt + (size_t)tap[t] * c + cc);
+                    /* interior windows: two taps at a time, a last odd tap paired with itself at
+                     * weight zero */
+                    for (t = 0; inside && t < nt; t += 2) {
+                        const int v = t + 1 < nt ? t + 1 : t;
+                        const int8x16_t wa = vld1q_s8(wt + woff[t] + cc);
+                        const int8x16_t wb = v > t ? vld1q_s8(wt + woff[v] + cc) : vdupq_n_s8(0);
+                        const int8_t *xa = x + off[t] + cc, *xb = x + off[v] + cc;
+                        FK_DW_PIX2(p0, p1, p2, p3, xa, xb);
+                        if (np == 4) {
+                            FK_DW_PIX2(q0, q1, q2, q3, xa + step, xb + step);
+                            FK_DW_PIX2(r0, r1, r2, r3, xa + 2 * step, xb + 2 * step);
+                            FK_DW_PIX2(u0, u1, u2, u3, xa + 3 * step, xb + 3 * step);
+                        }
+                    }
+                    for (t = 0; !inside && t < nt; t++) {
+                        const int8x16_t wv = vld1q_s8(wt + woff[t] + cc);
                         const int16x8_t wl = vmovl_s8(vget_low_s8(wv)), wh = vmovl_high_s8(wv);
                         const int8_t *xa = x + off[t] + cc;
                         FK_DW_PIX(p0, p1, p2, p3, xa);
@@ -759,6 +812,7 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                 }
             }
 #undef FK_DW_PIX
+#undef FK_DW_PIX2
         return;
     }
 #endif /* @simd neon */
