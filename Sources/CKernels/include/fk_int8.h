@@ -613,7 +613,28 @@ static inline void fk_conv_rows(int begin, int h, int w, int c, int sh, int ph, 
     *phb = ph + skip - begin * sh;
 }
 
-/* @kernel fk_depthwise uses fk_simd fk_requant_n fk_requant_rows */
+/* @kernel fk_dw_window */
+/* the taps of a depthwise window inside the image, for output row oy and first input column
+ * x0 (= ox * sw - pw): each one's input offset (off, NHWC) and weight offset (woff, weights
+ * [kh][kw][C]), at most kh * kw of them; returns how many */
+static inline int fk_dw_window(int oy, int x0, int h, int w, int c, int kh, int kw, int sh, int ph, int dh, int dw,
+                               size_t *off, size_t *woff)
+{
+    int ky, kx, nt = 0;
+    for (ky = 0; ky < kh; ky++) {
+        const int iy = oy * sh - ph + ky * dh;
+        if (iy < 0 || iy >= h) continue;
+        for (kx = 0; kx < kw; kx++) {
+            const int ix = x0 + kx * dw;
+            if (ix < 0 || ix >= w) continue;
+            off[nt] = ((size_t)iy * w + ix) * c;
+            woff[nt++] = ((size_t)ky * kw + kx) * c;
+        }
+    }
+    return nt;
+}
+
+/* @kernel fk_depthwise uses fk_simd fk_requant_n fk_requant_rows fk_dw_window */
 /* depthwise convolution, weights [kh][kw][C]; padding contributes (zx - zx) * w = 0 */
 static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
                                 const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r,
@@ -622,6 +643,7 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
 {
     int32_t acc[64];
     int oy, ox, ky, kx, c0, j;
+    (void)fk_dw_window; /* the SIMD paths' helper, named for builds that have neither path */
 #if defined(__AVX2__) /* @simd avx2 */
     /* four output pixels of a row (one where a window crosses the left or right edge) by
      * sixteen channels, over the window's taps inside the image two at a time: x - zx of both
@@ -632,8 +654,7 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
      * the bias; the scalar sums exactly */
     if (c % 16 == 0 && kh * kw <= FK_DW_MAX_TAPS) {
         const __m256i z = _mm256_set1_epi16((int16_t)zx);
-        size_t off[FK_DW_MAX_TAPS];
-        int tap[FK_DW_MAX_TAPS];
+        size_t off[FK_DW_MAX_TAPS], woff[FK_DW_MAX_TAPS];
         int np, cc, nt, t, q;
 #define FK_DW_PAIR(lo, hi, pa, pb)                                                                            \
     do {                                                                                                      \
@@ -647,18 +668,7 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                 const int x0 = ox * sw - pw;
                 const size_t step = (size_t)sw * c;
                 np = ox + 4 <= wo && x0 >= 0 && x0 + 3 * sw + (kw - 1) * dw < w ? 4 : 1;
-                /* pixel 0's input offset and the weight row of every tap inside the image */
-                nt = 0;
-                for (ky = 0; ky < kh; ky++) {
-                    const int iy = oy * sh - ph + ky * dh;
-                    if (iy < 0 || iy >= h) continue;
-                    for (kx = 0; kx < kw; kx++) {
-                        const int ix = x0 + kx * dw;
-                        if (ix < 0 || ix >= w) continue;
-                        off[nt] = ((size_t)iy * w + ix) * c;
-                        tap[nt++] = ky * kw + kx;
-                    }
-                }
+                nt = fk_dw_window(oy, x0, h, w, c, kh, kw, sh, ph, dh, dw, off, woff);
                 for (cc = 0; cc < c; cc += 16) {
                     __m256i s[8];
                     for (q = 0; q < 8; q++) s[q] = _mm256_setzero_si256();
@@ -666,9 +676,9 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                         /* an odd last tap pairs with itself at weight zero */
                         const int u = t + 1 < nt ? t + 1 : t;
                         const __m256i wa =
-                            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wt + (size_t)tap[t] * c + cc)));
+                            _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wt + woff[t] + cc)));
                         const __m256i wb =
-                            u > t ? _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wt + (size_t)tap[u] * c + cc)))
+                            u > t ? _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wt + woff[u] + cc)))
                                   : _mm256_setzero_si256();
                         const __m256i wl = _mm256_unpacklo_epi16(wa, wb), wh = _mm256_unpackhi_epi16(wa, wb);
                         const int8_t *xa = x + off[t] + cc, *xb = x + off[u] + cc;
@@ -708,8 +718,7 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
     if (c % 16 == 0 && kh * kw <= FK_DW_MAX_TAPS) {
         const int8x8_t z8 = vdup_n_s8((int8_t)zx);
         const int8x16_t z16 = vdupq_n_s8((int8_t)zx);
-        size_t off[FK_DW_MAX_TAPS];
-        size_t woff[FK_DW_MAX_TAPS];
+        size_t off[FK_DW_MAX_TAPS], woff[FK_DW_MAX_TAPS];
         int32_t a4[4 * 16];
         int32_t bz[FK_DW_MAX_CH];
         int np, cc, nt, t, folded = c <= FK_DW_MAX_CH;
@@ -747,18 +756,7 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                 const int x0 = ox * sw - pw;
                 const size_t step = (size_t)sw * c;
                 np = ox + 4 <= wo && x0 >= 0 && x0 + 3 * sw + (kw - 1) * dw < w ? 4 : 1;
-                /* pixel 0's input offset and the weight offset of every tap inside the image */
-                nt = 0;
-                for (ky = 0; ky < kh; ky++) {
-                    const int iy = oy * sh - ph + ky * dh;
-                    if (iy < 0 || iy >= h) continue;
-                    for (kx = 0; kx < kw; kx++) {
-                        const int ix = x0 + kx * dw;
-                        if (ix < 0 || ix >= w) continue;
-                        off[nt] = ((size_t)iy * w + ix) * c;
-                        woff[nt++] = ((size_t)ky * kw + kx) * c;
-                    }
-                }
+                nt = fk_dw_window(oy, x0, h, w, c, kh, kw, sh, ph, dh, dw, off, woff);
                 for (cc = 0; cc < c; cc += 16) {
                     const int inside = folded && nt == kh * kw;
                     const int32_t *bb = inside ? bz : b;
