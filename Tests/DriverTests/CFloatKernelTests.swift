@@ -201,7 +201,7 @@ import Testing
             "fk_dequantize", "fk_quantize_nchw", "fk_nchw_to_nhwc", "fk_to_nchw", "fk_pointwise", "fk_depthwise",
             "fk_lut", "fk_mul", "fk_mul_one", "fk_move", "fk_linear_f32",
             "fk_conv_dense", "fk_conv", "fk_add", "fk_add_one", "fk_avgpool", "fk_maxpool", "fk_pack", "fk_crc32",
-            "fk_pointwise_dot", "fk_pointwise_quad", "fk_conv_rows", "fk_conv_dot",
+            "fk_pointwise_dot", "fk_pointwise_quad", "fk_conv_rows", "fk_conv_dot", "fk_requant_rows", "fk_dw_window",
             // this file
             "fk_fmax", "fk_fmin", "fk_act", "fk_quantize_n", "fk_dequantize_n", "fk_dequantize_nhwc", "fk_copy_f32",
             "fk_binary_f32", "fk_unary_f32", "fk_layernorm_f32", "fk_softmax_f32", "fk_matmul_f32", "fk_gemm_f32",

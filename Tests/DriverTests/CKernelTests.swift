@@ -68,8 +68,38 @@ import Testing
             let r = ChannelRequantizers(q)
             var out = [Int8](repeating: 0, count: n)
             fk_requant_n(acc, r.multipliers, r.leftShifts, r.rightShifts, Int32(n), 3, -100, 120, &out)
-            #expect(out == (0..<n).map { QuantMath.requantize(acc[$0], q[$0], zeroPoint: 3, lo: -100, hi: 120) })
+            let want = (0..<n).map { QuantMath.requantize(acc[$0], q[$0], zeroPoint: 3, lo: -100, hi: 120) }
+            #expect(out == want)
+            // fk_requant_rows: three rows of the same channels, accumulators and outputs strided
+            // (its NEON path is CSIMDKernelTests', through the depthwise and 1×1 kernels)
+            let (sa, so) = (n + 5, n + 2)
+            var rows = [Int32](repeating: 0, count: 3 * sa)
+            for row in 0..<3 { for j in 0..<n { rows[row * sa + j] = acc[(j + row) % n] } }
+            var outs = [Int8](repeating: 0, count: 3 * so)
+            fk_requant_rows(rows, sa, 3, r.multipliers, r.leftShifts, r.rightShifts, Int32(n), 3, -100, 120, &outs, so)
+            for row in 0..<3 {
+                let got = Array(outs[(row * so)..<(row * so + n)])
+                let expected = (0..<n).map {
+                    QuantMath.requantize(rows[row * sa + $0], q[$0], zeroPoint: 3, lo: -100, hi: 120)
+                }
+                #expect(got == expected, "row \(row) of \(n)")
+            }
         }
+    }
+
+    /// A depthwise window's taps inside the image (fk_dw_window): at a corner, inside, dilated.
+    @Test func depthwiseWindowListsTheTapsInside() {
+        var off = [Int](repeating: -1, count: 9)
+        var woff = [Int](repeating: -1, count: 9)
+        // 5×5 image, 2 channels, 3×3 window, padding 1: output (0, 0) reads rows and columns 0, 1
+        var nt = fk_dw_window(0, -1, 5, 5, 2, 3, 3, 1, 1, 1, 1, &off, &woff)
+        #expect(nt == 4 && Array(off[..<4]) == [0, 2, 10, 12] && Array(woff[..<4]) == [8, 10, 14, 16])
+        // output (2, 2): the whole window, taps in order
+        nt = fk_dw_window(2, 1, 5, 5, 2, 3, 3, 1, 1, 1, 1, &off, &woff)
+        #expect(nt == 9 && off[0] == (1 * 5 + 1) * 2 && off[8] == (3 * 5 + 3) * 2 && woff == (0..<9).map { $0 * 2 })
+        // dilation 2 from output (0, 0) with padding 2: rows and columns 0 and 2 of the taps' 0, 2, 4
+        nt = fk_dw_window(0, -2, 5, 5, 1, 3, 3, 1, 2, 2, 2, &off, &woff)
+        #expect(nt == 4 && Array(off[..<4]) == [0, 2, 10, 12] && Array(woff[..<4]) == [4, 5, 7, 8])
     }
 
     @Test func quantizeAndDequantizeMatchQuantMath() {
