@@ -143,6 +143,26 @@ import Testing
                         want: K.nhwc(t.want[...], t.outShape)))
             }
         }
+        // the input's quantization (NCHW float → NHWC int8) of three channels: ties, NaN,
+        // infinities, values far outside int8, 8-pixel blocks and a tail; zero points at both ends
+        for zp in [-128, 5, 127] as [Int32] {
+            let plane = 19
+            let s: Float = 0.02
+            var rng = CKernelTests.RNG(s: UInt64(zp + 200))
+            var x = (0..<(3 * plane)).map { _ in Float(rng.int(-400...400)) * s / 2 }
+            let special: [Float] = [.nan, .infinity, -.infinity, 1e12, -1e12, 2.5 * s, -2.5 * s, 0.5 * s, -0.5 * s]
+            for (i, v) in special.enumerated() { x[i * 5] = v }
+            let text = x.map { v in v.isNaN ? "NAN" : v.isInfinite ? (v > 0 ? "INFINITY" : "-INFINITY") : "\(v)f" }
+            let want = (0..<(plane * 3)).map { i in
+                QuantMath.quantize(x[(i % 3) * plane + i / 3], scale: s, zeroPoint: zp)
+            }
+            let name = "fk_quantize_nchw 3x\(plane) zp \(zp)"
+            var c = "    {\n        static const float x[] = {\(text.joined(separator: ","))};\n"
+            c += "        static int8_t y[\(plane * 3)];\n"
+            c += "        fk_quantize_nchw(x, 3, \(plane), \(s)f, \(zp), y);\n"
+            c += "        dump(\"\(name)\", y, \(plane * 3));\n        dump(\"\(name)+l\", y, \(plane * 3));\n    }\n"
+            out.append(Case(name: name, code: c, want: want))
+        }
         return out
     }
 
@@ -176,7 +196,9 @@ import Testing
             let exe = "\(dir)/kernels-\(b.tag)"
             let built = try CGenTests.sh(
                 cc,
-                ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"] + b.flags + ["-I", include, "-o", exe, src])
+                ["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic"] + b.flags + [
+                    "-I", include, "-o", exe, src, "-lm",
+                ])
             #expect(built.code == 0, "\(b.tag): \(built.out)")
             guard built.code == 0 else { continue }
             let run =

@@ -12,13 +12,38 @@
 /* @begin */
 /* ---- kernels on NHWC activations (batch 1) ---- */
 
-/* @kernel fk_quantize_nchw uses fk_quantize */
+/* @kernel fk_quantize_nchw uses fk_simd fk_quantize */
 /* NCHW float input -> NHWC int8 */
 static inline void fk_quantize_nchw(const float *in, int c, int plane, float s, int32_t zp, int8_t *out)
 {
-    int ch, p;
-    for (ch = 0; ch < c; ch++)
-        for (p = 0; p < plane; p++) out[p * c + ch] = fk_quantize(in[ch * plane + p], s, zp);
+    int ch, p = 0;
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+    /* three channels (an RGB image), eight pixels at a time, interleaved by VST3: x / s (FDIV,
+     * IEEE as the scalar division), rounded half away from zero (FRINTA, as roundf), clamped to
+     * [-128 - zp, 127 - zp] by FMAXNM/FMINNM (NaN takes the lower bound, so -128, and infinities
+     * the bounds, as fk_quantize), converted (exact: integers) and shifted by zp */
+    if (c == 3 && zp >= -128 && zp <= 127) {
+        const float32x4_t vs = vdupq_n_f32(s), lo = vdupq_n_f32((float)(-128 - zp)), hi = vdupq_n_f32((float)(127 - zp));
+        const int32x4_t vz = vdupq_n_s32(zp);
+        for (; p + 8 <= plane; p += 8) {
+            int8x8x3_t v;
+            int8x8_t q[3];
+            for (ch = 0; ch < 3; ch++) {
+                const float *x = in + (size_t)ch * plane + p;
+                const float32x4_t a = vminnmq_f32(vmaxnmq_f32(vrndaq_f32(vdivq_f32(vld1q_f32(x), vs)), lo), hi);
+                const float32x4_t b = vminnmq_f32(vmaxnmq_f32(vrndaq_f32(vdivq_f32(vld1q_f32(x + 4), vs)), lo), hi);
+                const int32x4_t ia = vaddq_s32(vcvtq_s32_f32(a), vz), ib = vaddq_s32(vcvtq_s32_f32(b), vz);
+                q[ch] = vmovn_s16(vcombine_s16(vmovn_s32(ia), vmovn_s32(ib)));
+            }
+            v.val[0] = q[0];
+            v.val[1] = q[1];
+            v.val[2] = q[2];
+            vst3_s8(out + (size_t)p * 3, v);
+        }
+    }
+#endif /* @simd neon */
+    for (; p < plane; p++)
+        for (ch = 0; ch < c; ch++) out[(size_t)p * c + ch] = fk_quantize(in[(size_t)ch * plane + p], s, zp);
 }
 
 /* @kernel fk_nchw_to_nhwc */
