@@ -87,19 +87,31 @@ import Testing
         }
     }
 
-    /// A depthwise window's taps inside the image (fk_dw_window): at a corner, inside, dilated.
+    /// A depthwise window's taps inside the image and the pixels of its block (fk_dw_window): at a
+    /// corner, inside, dilated, strided at the right edge.
     @Test func depthwiseWindowListsTheTapsInside() {
         var off = [Int](repeating: -1, count: 9)
         var woff = [Int](repeating: -1, count: 9)
-        // 5×5 image, 2 channels, 3×3 window, padding 1: output (0, 0) reads rows and columns 0, 1
-        var nt = fk_dw_window(0, -1, 5, 5, 2, 3, 3, 1, 1, 1, 1, &off, &woff)
-        #expect(nt == 4 && Array(off[..<4]) == [0, 2, 10, 12] && Array(woff[..<4]) == [8, 10, 14, 16])
-        // output (2, 2): the whole window, taps in order
-        nt = fk_dw_window(2, 1, 5, 5, 2, 3, 3, 1, 1, 1, 1, &off, &woff)
+        var np: Int32 = 0
+        // 5×5 image, 2 channels, 3×3 window, padding 1: output (0, 0) reads rows and columns 0, 1;
+        // its window crosses the left edge, so its block is one pixel
+        var nt = fk_dw_window(0, 0, 5, 5, 5, 2, 3, 3, 1, 1, 1, 1, 1, 1, &off, &woff, &np)
+        #expect(nt == 4 && Array(off[..<4]) == [0, 2, 10, 12] && Array(woff[..<4]) == [8, 10, 14, 16] && np == 1)
+        // output (2, 2): the whole window, taps in order; pixels 2..5 do not exist (wo 5)
+        nt = fk_dw_window(2, 2, 5, 5, 5, 2, 3, 3, 1, 1, 1, 1, 1, 1, &off, &woff, &np)
         #expect(nt == 9 && off[0] == (1 * 5 + 1) * 2 && off[8] == (3 * 5 + 3) * 2 && woff == (0..<9).map { $0 * 2 })
+        #expect(np == 1)
+        // a 9-wide output row: pixels 1..4 stay inside, 5..8 reach the right padding
+        _ = fk_dw_window(0, 1, 9, 9, 9, 1, 3, 3, 1, 1, 1, 1, 1, 1, &off, &woff, &np)
+        #expect(np == 4)
+        _ = fk_dw_window(0, 5, 9, 9, 9, 1, 3, 3, 1, 1, 1, 1, 1, 1, &off, &woff, &np)
+        #expect(np == 1)
         // dilation 2 from output (0, 0) with padding 2: rows and columns 0 and 2 of the taps' 0, 2, 4
-        nt = fk_dw_window(0, -2, 5, 5, 1, 3, 3, 1, 2, 2, 2, &off, &woff)
+        nt = fk_dw_window(0, 0, 5, 5, 5, 1, 3, 3, 1, 1, 2, 2, 2, 2, &off, &woff, &np)
         #expect(nt == 4 && Array(off[..<4]) == [0, 2, 10, 12] && Array(woff[..<4]) == [4, 5, 7, 8])
+        // stride 2 at output column 3 of a 7-wide image (wo 4): columns 5, 6 inside, 7 in the padding
+        nt = fk_dw_window(0, 3, 4, 7, 7, 1, 3, 3, 2, 2, 1, 1, 1, 1, &off, &woff, &np)
+        #expect(nt == 4 && Array(off[..<4]) == [5, 6, 12, 13] && np == 1)
     }
 
     @Test func quantizeAndDequantizeMatchQuantMath() {

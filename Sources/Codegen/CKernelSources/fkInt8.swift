@@ -651,13 +651,16 @@ extension CKernelLibrary {
         Section(
             name: "fk_dw_window", file: "fk_int8.h", uses: [],
             text: #"""
-                /* the taps of a depthwise window inside the image, for output row oy and first input column
-                 * x0 (= ox * sw - pw): each one's input offset (off, NHWC) and weight offset (woff, weights
-                 * [kh][kw][C]), at most kh * kw of them; returns how many */
-                static inline int fk_dw_window(int oy, int x0, int h, int w, int c, int kh, int kw, int sh, int ph, int dh, int dw,
-                                               size_t *off, size_t *woff)
+                /* the SIMD depthwise paths' block at output pixel (oy, ox): *np = 4 where the windows of pixels
+                 * ox..ox+3 all stay inside the image's columns, else 1; and the taps of pixel ox's window inside
+                 * the image, each one's input offset (off, NHWC) and weight offset (woff, weights [kh][kw][C]), at
+                 * most kh * kw of them; returns how many */
+                static inline int fk_dw_window(int oy, int ox, int wo, int h, int w, int c, int kh, int kw, int sh, int sw, int ph,
+                                               int pw, int dh, int dw, size_t *off, size_t *woff, int *np)
                 {
+                    const int x0 = ox * sw - pw;
                     int ky, kx, nt = 0;
+                    *np = ox + 4 <= wo && x0 >= 0 && x0 + 3 * sw + (kw - 1) * dw < w ? 4 : 1;
                     for (ky = 0; ky < kh; ky++) {
                         const int iy = oy * sh - ph + ky * dh;
                         if (iy < 0 || iy >= h) continue;
@@ -710,10 +713,8 @@ extension CKernelLibrary {
                     } while (0)
                         for (oy = 0; oy < ho; oy++)
                             for (ox = 0; ox < wo; ox += np) {
-                                const int x0 = ox * sw - pw;
                                 const size_t step = (size_t)sw * c;
-                                np = ox + 4 <= wo && x0 >= 0 && x0 + 3 * sw + (kw - 1) * dw < w ? 4 : 1;
-                                nt = fk_dw_window(oy, x0, h, w, c, kh, kw, sh, ph, dh, dw, off, woff);
+                                nt = fk_dw_window(oy, ox, wo, h, w, c, kh, kw, sh, sw, ph, pw, dh, dw, off, woff, &np);
                                 for (cc = 0; cc < c; cc += 16) {
                                     __m256i s[8];
                                     for (q = 0; q < 8; q++) s[q] = _mm256_setzero_si256();
@@ -798,10 +799,8 @@ extension CKernelLibrary {
                     } while (0)
                         for (oy = 0; oy < ho; oy++)
                             for (ox = 0; ox < wo; ox += np) {
-                                const int x0 = ox * sw - pw;
                                 const size_t step = (size_t)sw * c;
-                                np = ox + 4 <= wo && x0 >= 0 && x0 + 3 * sw + (kw - 1) * dw < w ? 4 : 1;
-                                nt = fk_dw_window(oy, x0, h, w, c, kh, kw, sh, ph, dh, dw, off, woff);
+                                nt = fk_dw_window(oy, ox, wo, h, w, c, kh, kw, sh, sw, ph, pw, dh, dw, off, woff, &np);
                                 for (cc = 0; cc < c; cc += 16) {
                                     const int inside = folded && nt == kh * kw;
                                     const int32_t *bb = inside ? bz : b;
