@@ -17,6 +17,37 @@
 static inline void fk_quantize_nchw(const float *in, int c, int plane, float s, int32_t zp, int8_t *out)
 {
     int ch, p = 0;
+#if defined(__AVX2__) /* @simd avx2 */
+    /* three channels (an RGB image), eight pixels at a time: x / s (VDIVPS, IEEE as the scalar
+     * division), rounded half away from zero as roundf (truncated, then one away from zero where
+     * the exact remainder q - trunc(q) is at least one half), clamped to [-128 - zp, 127 - zp] by
+     * VMAXPS/VMINPS with the bound second (a NaN takes it, so -128; infinities the bounds, as
+     * fk_quantize), converted (exact: integers), shifted by zp and interleaved by byte stores */
+    if (c == 3 && zp >= -128 && zp <= 127) {
+        const __m256 vs = _mm256_set1_ps(s), lo = _mm256_set1_ps((float)(-128 - zp));
+        const __m256 hi = _mm256_set1_ps((float)(127 - zp)), one = _mm256_set1_ps(1.0f);
+        const __m256 half = _mm256_set1_ps(0.5f), mhalf = _mm256_set1_ps(-0.5f);
+        const __m256i vz = _mm256_set1_epi32(zp);
+        for (; p + 8 <= plane; p += 8) {
+            int32_t q[3][8];
+            int i;
+            for (ch = 0; ch < 3; ch++) {
+                const __m256 v = _mm256_div_ps(_mm256_loadu_ps(in + (size_t)ch * plane + p), vs);
+                const __m256 t = _mm256_round_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+                const __m256 d = _mm256_sub_ps(v, t);
+                __m256 r = _mm256_add_ps(t, _mm256_and_ps(_mm256_cmp_ps(d, half, _CMP_GE_OQ), one));
+                r = _mm256_sub_ps(r, _mm256_and_ps(_mm256_cmp_ps(d, mhalf, _CMP_LE_OQ), one));
+                r = _mm256_min_ps(_mm256_max_ps(r, lo), hi);
+                _mm256_storeu_si256((__m256i *)q[ch], _mm256_add_epi32(_mm256_cvtps_epi32(r), vz));
+            }
+            for (i = 0; i < 8; i++) {
+                out[(size_t)(p + i) * 3] = (int8_t)q[0][i];
+                out[(size_t)(p + i) * 3 + 1] = (int8_t)q[1][i];
+                out[(size_t)(p + i) * 3 + 2] = (int8_t)q[2][i];
+            }
+        }
+    }
+#endif /* @simd avx2 */
 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
     /* three channels (an RGB image), eight pixels at a time, interleaved by VST3: x / s (FDIV,
      * IEEE as the scalar division), rounded half away from zero (FRINTA, as roundf), clamped to
