@@ -10,8 +10,10 @@ import Testing
 /// qemu) against the exact int8 evaluator and against the portable build of the same program.
 /// Shapes take every block and tail: pixels not a multiple of four, sixteen- and eight-channel
 /// blocks, channel counts that leave the SIMD path, windows over every edge, strides, dilation,
-/// odd input depths, −128 weights; and each call again with left shifts in some channels (the
-/// requantization's slow path), compared between builds.
+/// odd input depths, −128 weights (and depthwise without them, and with every input and weight
+/// −128); and each call again with left shifts in some channels (the requantization's slow path),
+/// compared between builds. The input's quantization (fk_quantize_nchw) runs against QuantMath
+/// with NaN, infinities, huge values and both ends of the zero point.
 @Suite(.serialized) struct CSIMDKernelTests {
     struct Case {
         let name: String
