@@ -183,8 +183,8 @@ extension CKernelLibrary {
             name: "fk_requant_rows", file: "fk_arith.h", uses: ["fk_simd", "fk_requant_n"],
             text: #"""
                 /* requantizes the n channels of `rows` pixels (accumulators acc + q * as, outputs out + q * os):
-                 * with NEON, each block of eight channels' multipliers and shifts loaded and widened once for
-                 * all the rows where none of them shifts left and the zero point and bounds are int8 (always,
+                 * with NEON, each block of sixteen channels' (then eight's) multipliers and shifts loaded and
+                 * widened once for all the rows where none of them shifts left and the zero point and bounds are int8 (always,
                  * for fkdc's graphs), the arithmetic of fk_requant_n; fk_requant_n for the rest */
                 static inline void fk_requant_rows(const int32_t *acc, size_t as, int rows, const int32_t *m, const int8_t *l,
                                                    const int8_t *r, int n, int32_t zp, int32_t lo, int32_t hi, int8_t *out, size_t os)
@@ -194,6 +194,26 @@ extension CKernelLibrary {
                     if (zp >= -128 && zp <= 127 && lo >= -128 && hi <= 127) {
                         const int16x8_t vzp16 = vdupq_n_s16((int16_t)zp);
                         const int8x8_t vlo8 = vdup_n_s8((int8_t)lo), vhi8 = vdup_n_s8((int8_t)hi);
+                        const int8x16_t vlo16 = vdupq_n_s8((int8_t)lo), vhi16 = vdupq_n_s8((int8_t)hi);
+                        for (; j + 16 <= n; j += 16) {
+                            const int8x16_t r8 = vld1q_s8(r + j), l8 = vld1q_s8(l + j);
+                            const int16x8_t ra = vmovl_s8(vget_low_s8(r8)), rb = vmovl_high_s8(r8);
+                            const int32x4_t n0 = vnegq_s32(vmovl_s16(vget_low_s16(ra))), n1 = vnegq_s32(vmovl_high_s16(ra));
+                            const int32x4_t n2 = vnegq_s32(vmovl_s16(vget_low_s16(rb))), n3 = vnegq_s32(vmovl_high_s16(rb));
+                            const int32x4_t m0 = vld1q_s32(m + j), m1 = vld1q_s32(m + j + 4);
+                            const int32x4_t m2 = vld1q_s32(m + j + 8), m3 = vld1q_s32(m + j + 12);
+                            if (vmaxvq_u8(vreinterpretq_u8_s8(l8)) != 0) break;
+                            for (q = 0; q < rows; q++) {
+                                const int32_t *a = acc + (size_t)q * as + j;
+                                const int32x4_t v0 = vrshlq_s32(vqrdmulhq_s32(vld1q_s32(a), m0), n0);
+                                const int32x4_t v1 = vrshlq_s32(vqrdmulhq_s32(vld1q_s32(a + 4), m1), n1);
+                                const int32x4_t v2 = vrshlq_s32(vqrdmulhq_s32(vld1q_s32(a + 8), m2), n2);
+                                const int32x4_t v3 = vrshlq_s32(vqrdmulhq_s32(vld1q_s32(a + 12), m3), n3);
+                                const int16x8_t t0 = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(v0), v1), vzp16);
+                                const int16x8_t t1 = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(v2), v3), vzp16);
+                                vst1q_s8(out + (size_t)q * os + j, vminq_s8(vmaxq_s8(vqmovn_high_s16(vqmovn_s16(t0), t1), vlo16), vhi16));
+                            }
+                        }
                         for (; j + 8 <= n; j += 8) {
                             const int16x8_t r16 = vmovl_s8(vld1_s8(r + j));
                             const int32x4_t n0 = vnegq_s32(vmovl_s16(vget_low_s16(r16))), n1 = vnegq_s32(vmovl_high_s16(r16));

@@ -482,18 +482,19 @@ extension CKernelLibrary {
                  * is folded into the bias as in fk_pointwise, and the int32 sums are the same, so the bytes are
                  * too. */
                 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
-                /* an empty volatile asm between one weight row's products and the next: GCC does not schedule
-                 * across it, so at most one row's four 16-bit temporaries are live beside the sixteen
-                 * accumulators (scheduled freely, GCC 12 interleaved all sixteen products and spilled
-                 * accumulators to the stack in the inner loop) */
-                #if defined(__GNUC__)
-                #define FK_DOT_BARRIER() __asm__ __volatile__("")
-                #else
-                #define FK_DOT_BARRIER() ((void)0)
-                #endif
                 /* sixteen products of wv and xv, two to a 16-bit lane; added into (FK_ACC) or starting (FK_INIT) a
                  * 32-bit accumulator */
+                #if defined(__GNUC__)
+                static inline int16x8_t fk_pairs16(int8x16_t w, int8x16_t x)
+                {
+                    int16x8_t t;
+                    __asm__("smull %0.8h, %1.8b, %2.8b\n\tsmlal2 %0.8h, %1.16b, %2.16b" : "=&w"(t) : "w"(w), "w"(x));
+                    return t;
+                }
+                #define FK_PAIRS16(wv, xv) fk_pairs16((wv), (xv))
+                #else
                 #define FK_PAIRS16(wv, xv) vmlal_high_s8(vmull_s8(vget_low_s8(wv), vget_low_s8(xv)), (wv), (xv))
+                #endif
                 #define FK_ACC(a, p) vpadalq_s16((a), (p))
                 #define FK_INIT(a, p) vpaddlq_s16(p)
                 #define FK_DOT16_ROW(j, OP)                                      \
@@ -503,17 +504,16 @@ extension CKernelLibrary {
                         b##j = OP(b##j, FK_PAIRS16(wv, u1));                     \
                         c##j = OP(c##j, FK_PAIRS16(wv, u2));                     \
                         d##j = OP(d##j, FK_PAIRS16(wv, u3));                     \
+                        e##j = OP(e##j, FK_PAIRS16(wv, u4));                     \
                     } while (0)
                 #define FK_DOT16_STEP(OP)                                                                    \
                     do {                                                                                     \
                         const int8x16_t u0 = vld1q_s8(xs[0] + i), u1 = vld1q_s8(xs[1] + i);                  \
                         const int8x16_t u2 = vld1q_s8(xs[2] + i), u3 = vld1q_s8(xs[3] + i);                  \
+                        const int8x16_t u4 = vld1q_s8(xs[4] + i);                                            \
                         FK_DOT16_ROW(0, OP);                                                                 \
-                        FK_DOT_BARRIER();                                                                    \
                         FK_DOT16_ROW(1, OP);                                                                 \
-                        FK_DOT_BARRIER();                                                                    \
                         FK_DOT16_ROW(2, OP);                                                                 \
-                        FK_DOT_BARRIER();                                                                    \
                         FK_DOT16_ROW(3, OP);                                                                 \
                         i += 16;                                                                             \
                     } while (0)
@@ -524,11 +524,13 @@ extension CKernelLibrary {
                         b##j = OP(b##j, vmull_s8(wv, v1));                     \
                         c##j = OP(c##j, vmull_s8(wv, v2));                     \
                         d##j = OP(d##j, vmull_s8(wv, v3));                     \
+                        e##j = OP(e##j, vmull_s8(wv, v4));                     \
                     } while (0)
                 #define FK_DOT8_STEP(OP)                                                    \
                     do {                                                                    \
                         const int8x8_t v0 = vld1_s8(xs[0] + i), v1 = vld1_s8(xs[1] + i);    \
                         const int8x8_t v2 = vld1_s8(xs[2] + i), v3 = vld1_s8(xs[3] + i);    \
+                        const int8x8_t v4 = vld1_s8(xs[4] + i);                             \
                         FK_DOT8_ROW(0, OP);                                                 \
                         FK_DOT8_ROW(1, OP);                                                 \
                         FK_DOT8_ROW(2, OP);                                                 \
@@ -544,12 +546,12 @@ extension CKernelLibrary {
                                                     int32_t zo, int32_t lo, int32_t hi)
                 {
                     /* four pixels' accumulators for up to 256 output channels, requantized together */
-                    int32_t acc[4][256];
+                    int32_t acc[5][256];
                     int p, ch, o0, i, j, q;
-                    for (p = 0; p < plane; p += 4) {
-                        const int pixels = plane - p < 4 ? plane - p : 4;
-                        const int8_t *xs[4];
-                        for (q = 0; q < 4; q++) xs[q] = x + (size_t)(p + (q < pixels ? q : 0)) * k;
+                    for (p = 0; p < plane; p += 5) {
+                        const int pixels = plane - p < 5 ? plane - p : 5;
+                        const int8_t *xs[5];
+                        for (q = 0; q < 5; q++) xs[q] = x + (size_t)(p + (q < pixels ? q : 0)) * k;
                         for (ch = 0; ch < o; ch += 256) {
                             const int cn = o - ch < 256 ? o - ch : 256;
                             for (o0 = ch; o0 < ch + cn; o0 += 4) {
@@ -559,7 +561,7 @@ extension CKernelLibrary {
                 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
                                 if (n == 4 && k >= 8) {
                                     /* the first step starts the accumulators (no zeroing) */
-                                    int32x4_t a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3;
+                                    int32x4_t a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3, e0, e1, e2, e3;
                                     if (k >= 16)
                                         FK_DOT16_STEP(FK_INIT);
                                     else
@@ -570,10 +572,11 @@ extension CKernelLibrary {
                                     FK_DOT_STORE(acc[1] + (o0 - ch), b);
                                     FK_DOT_STORE(acc[2] + (o0 - ch), c);
                                     FK_DOT_STORE(acc[3] + (o0 - ch), d);
+                                    FK_DOT_STORE(acc[4] + (o0 - ch), e);
                                 } else
                 #endif /* @simd neon */
                                 {
-                                    for (q = 0; q < 4; q++)
+                                    for (q = 0; q < 5; q++)
                                         for (j = 0; j < n; j++) acc[q][o0 - ch + j] = bias[o0 + j];
                                 }
                                 if (i < k)
@@ -600,7 +603,6 @@ extension CKernelLibrary {
                 #undef FK_DOT8_ROW
                 #undef FK_DOT8_STEP
                 #undef FK_DOT_STORE
-                #undef FK_DOT_BARRIER
                 #endif /* @simd neon */
                 """#),
         Section(
@@ -807,16 +809,41 @@ extension CKernelLibrary {
                                 for (t = 0; t < kh * kw; t++) sw8 += wt[(size_t)t * c + j];
                                 bz[j] = (int32_t)((uint32_t)b[j] - (uint32_t)zx * (uint32_t)sw8);
                             }
+                #if defined(__GNUC__)
+                /* lo, hi: x_a w_a + x_b w_b of channels 0-7 and 8-15 in 16 bits; an asm block so that the
+                 * compiler keeps each pixel's two temporaries apart from the sixteen accumulators (scheduled
+                 * freely, GCC 12 hoisted every load and spilled) */
+                #define FK_DW_PRODUCTS(lo, hi, va, vb)                                                               \
+                    __asm__("smull %0.8h, %2.8b, %4.8b\n\tsmull2 %1.8h, %2.16b, %4.16b\n\t"                         \
+                            "smlal %0.8h, %3.8b, %5.8b\n\tsmlal2 %1.8h, %3.16b, %5.16b"                                \
+                            : "=&w"(lo), "=&w"(hi)                                                                   \
+                            : "w"(va), "w"(vb), "w"(wa), "w"(wb))
+                #else
+                #define FK_DW_PRODUCTS(lo, hi, va, vb)                                                               \
+                    do {                                                                                             \
+                        lo = vmlal_s8(vmull_s8(vget_low_s8(va), vget_low_s8(wa)), vget_low_s8(vb), vget_low_s8(wb)); \
+                        hi = vmlal_high_s8(vmull_high_s8(va, wa), vb, wb);                                           \
+                    } while (0)
+                #endif
                 #define FK_DW_PIX2(s0, s1, s2, s3, pa, pb)                                                           \
                     do {                                                                                             \
                         const int8x16_t va = vld1q_s8(pa), vb = vld1q_s8(pb);                                        \
-                        const int16x8_t lo16 = vmlal_s8(vmull_s8(vget_low_s8(va), vget_low_s8(wa)), vget_low_s8(vb), \
-                                                        vget_low_s8(wb));                                            \
-                        const int16x8_t hi16 = vmlal_high_s8(vmull_high_s8(va, wa), vb, wb);                         \
+                        int16x8_t lo16, hi16;                                                                        \
+                        FK_DW_PRODUCTS(lo16, hi16, va, vb);                                                          \
                         s0 = vaddw_s16(s0, vget_low_s16(lo16));                                                      \
                         s1 = vaddw_high_s16(s1, lo16);                                                               \
                         s2 = vaddw_s16(s2, vget_low_s16(hi16));                                                      \
                         s3 = vaddw_high_s16(s3, hi16);                                                               \
+                    } while (0)
+                #define FK_DW_PIX1(s0, s1, s2, s3, pa)                                                          \
+                    do {                                                                                        \
+                        const int8x16_t va = vld1q_s8(pa);                                                      \
+                        const int16x8_t lo16 = vmull_s8(vget_low_s8(va), vget_low_s8(wa));                      \
+                        const int16x8_t hi16 = vmull_high_s8(va, wa);                                           \
+                        s0 = vaddw_s16(s0, vget_low_s16(lo16));                                                 \
+                        s1 = vaddw_high_s16(s1, lo16);                                                          \
+                        s2 = vaddw_s16(s2, vget_low_s16(hi16));                                                 \
+                        s3 = vaddw_high_s16(s3, hi16);                                                          \
                     } while (0)
                 #define FK_DW_PIX(s0, s1, s2, s3, xp)                                 \
                     do {                                                              \
@@ -841,7 +868,28 @@ extension CKernelLibrary {
                                     int32x4_t r0 = b0, r1 = b1, r2 = b2, r3 = b3, u0 = b0, u1 = b1, u2 = b2, u3 = b3;
                                     /* interior windows: two taps at a time, a last odd tap paired with itself at
                                      * weight zero */
-                                    for (t = 0; inside && t < nt; t += 2) {
+                                    if (inside && np == 4) {
+                                        /* every tap inside: tap t's weights at wt + t * c, pointer steps only */
+                                        const int8_t *wp = wt + cc, *xc = x + cc;
+                                        const size_t s2 = 2 * step, s3 = 3 * step;
+                                        for (t = 0; t + 1 < nt; t += 2, wp += 2 * (size_t)c) {
+                                            const int8x16_t wa = vld1q_s8(wp), wb = vld1q_s8(wp + c);
+                                            const int8_t *xa = xc + off[t], *xb = xc + off[t + 1];
+                                            FK_DW_PIX2(p0, p1, p2, p3, xa, xb);
+                                            FK_DW_PIX2(q0, q1, q2, q3, xa + step, xb + step);
+                                            FK_DW_PIX2(r0, r1, r2, r3, xa + s2, xb + s2);
+                                            FK_DW_PIX2(u0, u1, u2, u3, xa + s3, xb + s3);
+                                        }
+                                        if (t < nt) {
+                                            const int8x16_t wa = vld1q_s8(wp);
+                                            const int8_t *xa = xc + off[t];
+                                            FK_DW_PIX1(p0, p1, p2, p3, xa);
+                                            FK_DW_PIX1(q0, q1, q2, q3, xa + step);
+                                            FK_DW_PIX1(r0, r1, r2, r3, xa + s2);
+                                            FK_DW_PIX1(u0, u1, u2, u3, xa + s3);
+                                        }
+                                    }
+                                    for (t = 0; inside && np != 4 && t < nt; t += 2) {
                                         const int v = t + 1 < nt ? t + 1 : t;
                                         const int8x16_t wa = vld1q_s8(wt + woff[t] + cc);
                                         const int8x16_t wb = v > t ? vld1q_s8(wt + woff[v] + cc) : vdupq_n_s8(0);
@@ -885,7 +933,9 @@ extension CKernelLibrary {
                                 }
                             }
                 #undef FK_DW_PIX
+                #undef FK_DW_PIX1
                 #undef FK_DW_PIX2
+                #undef FK_DW_PRODUCTS
                         return;
                     }
                 #endif /* @simd neon */
