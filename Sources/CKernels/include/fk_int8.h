@@ -783,6 +783,9 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
         size_t off[FK_DW_MAX_TAPS], woff[FK_DW_MAX_TAPS];
         int32_t a4[4 * 16];
         int32_t bz[FK_DW_MAX_CH];
+        const int narrow = zo >= -128 && zo <= 127 && lo >= -128 && hi <= 127;
+        const int16x8_t vzp16 = vdupq_n_s16((int16_t)(narrow ? zo : 0));
+        const int8x16_t vlo16 = vdupq_n_s8((int8_t)(narrow ? lo : 0)), vhi16 = vdupq_n_s8((int8_t)(narrow ? hi : 0));
         int np, cc, nt, t, folded = c <= FK_DW_MAX_CH;
         for (j = 0; folded && j < kh * kw * c; j++)
             if (wt[j] == -128) folded = 0;
@@ -893,6 +896,20 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                             FK_DW_PIX(q0, q1, q2, q3, xa + step);
                             FK_DW_PIX(r0, r1, r2, r3, xa + 2 * step);
                             FK_DW_PIX(u0, u1, u2, u3, xa + 3 * step);
+                        }
+                    }
+                    if (narrow) {
+                        /* requantized from the registers where no channel of the sixteen shifts left */
+                        int32x4_t mq[4], nq[4];
+                        if (fk_requant16_params_neon(m + cc, l + cc, r + cc, mq, nq)) {
+                            int8_t *yp = y + ((size_t)oy * wo + ox) * c + cc;
+                            fk_requant16_neon(p0, p1, p2, p3, mq, nq, vzp16, vlo16, vhi16, yp);
+                            if (np == 4) {
+                                fk_requant16_neon(q0, q1, q2, q3, mq, nq, vzp16, vlo16, vhi16, yp + c);
+                                fk_requant16_neon(r0, r1, r2, r3, mq, nq, vzp16, vlo16, vhi16, yp + 2 * (size_t)c);
+                                fk_requant16_neon(u0, u1, u2, u3, mq, nq, vzp16, vlo16, vhi16, yp + 3 * (size_t)c);
+                            }
+                            continue;
                         }
                     }
                     vst1q_s32(a4, p0);

@@ -182,6 +182,42 @@ extension CKernelLibrary {
         Section(
             name: "fk_requant_rows", file: "fk_arith.h", uses: ["fk_simd", "fk_requant_n"],
             text: #"""
+                #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+                /* sixteen channels' multipliers (mq) and negated right shifts (nq), widened once for the pixels
+                 * that share them; 0, with nothing loaded, where one of the channels shifts left */
+                static inline int fk_requant16_params_neon(const int32_t *m, const int8_t *l, const int8_t *r, int32x4_t *mq,
+                                                           int32x4_t *nq)
+                {
+                    const int8x16_t r8 = vld1q_s8(r);
+                    const int16x8_t ra = vmovl_s8(vget_low_s8(r8)), rb = vmovl_high_s8(r8);
+                    if (vmaxvq_u8(vreinterpretq_u8_s8(vld1q_s8(l))) != 0) return 0;
+                    nq[0] = vnegq_s32(vmovl_s16(vget_low_s16(ra)));
+                    nq[1] = vnegq_s32(vmovl_high_s16(ra));
+                    nq[2] = vnegq_s32(vmovl_s16(vget_low_s16(rb)));
+                    nq[3] = vnegq_s32(vmovl_high_s16(rb));
+                    mq[0] = vld1q_s32(m);
+                    mq[1] = vld1q_s32(m + 4);
+                    mq[2] = vld1q_s32(m + 8);
+                    mq[3] = vld1q_s32(m + 12);
+                    return 1;
+                }
+                /* one pixel's sixteen accumulators (v0..v3) requantized with those into out: SQRDMULH, SRSHL by
+                 * the negated shift (the rounding right shift), narrowed saturating to 16 bits, the zero point
+                 * added saturating, narrowed to 8 bits and clamped to [lo, hi] (zp, lo and hi in int8), which is
+                 * clamp(v + zp, lo, hi); fk_requant_n's eight-channel arithmetic, sixteen at a time */
+                static inline void fk_requant16_neon(int32x4_t v0, int32x4_t v1, int32x4_t v2, int32x4_t v3, const int32x4_t *mq,
+                                                     const int32x4_t *nq, int16x8_t vzp16, int8x16_t vlo16, int8x16_t vhi16,
+                                                     int8_t *out)
+                {
+                    const int32x4_t s0 = vrshlq_s32(vqrdmulhq_s32(v0, mq[0]), nq[0]);
+                    const int32x4_t s1 = vrshlq_s32(vqrdmulhq_s32(v1, mq[1]), nq[1]);
+                    const int32x4_t s2 = vrshlq_s32(vqrdmulhq_s32(v2, mq[2]), nq[2]);
+                    const int32x4_t s3 = vrshlq_s32(vqrdmulhq_s32(v3, mq[3]), nq[3]);
+                    const int16x8_t t0 = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(s0), s1), vzp16);
+                    const int16x8_t t1 = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(s2), s3), vzp16);
+                    vst1q_s8(out, vminq_s8(vmaxq_s8(vqmovn_high_s16(vqmovn_s16(t0), t1), vlo16), vhi16));
+                }
+                #endif /* @simd neon */
                 /* requantizes the n channels of `rows` pixels (accumulators acc + q * as, outputs out + q * os):
                  * with NEON, each block of sixteen channels' (then eight's) multipliers and shifts loaded and
                  * widened once for all the rows where none of them shifts left and the zero point and bounds are int8 (always,
@@ -196,22 +232,12 @@ extension CKernelLibrary {
                         const int8x8_t vlo8 = vdup_n_s8((int8_t)lo), vhi8 = vdup_n_s8((int8_t)hi);
                         const int8x16_t vlo16 = vdupq_n_s8((int8_t)lo), vhi16 = vdupq_n_s8((int8_t)hi);
                         for (; j + 16 <= n; j += 16) {
-                            const int8x16_t r8 = vld1q_s8(r + j), l8 = vld1q_s8(l + j);
-                            const int16x8_t ra = vmovl_s8(vget_low_s8(r8)), rb = vmovl_high_s8(r8);
-                            const int32x4_t n0 = vnegq_s32(vmovl_s16(vget_low_s16(ra))), n1 = vnegq_s32(vmovl_high_s16(ra));
-                            const int32x4_t n2 = vnegq_s32(vmovl_s16(vget_low_s16(rb))), n3 = vnegq_s32(vmovl_high_s16(rb));
-                            const int32x4_t m0 = vld1q_s32(m + j), m1 = vld1q_s32(m + j + 4);
-                            const int32x4_t m2 = vld1q_s32(m + j + 8), m3 = vld1q_s32(m + j + 12);
-                            if (vmaxvq_u8(vreinterpretq_u8_s8(l8)) != 0) break;
+                            int32x4_t mq[4], nq[4];
+                            if (!fk_requant16_params_neon(m + j, l + j, r + j, mq, nq)) break;
                             for (q = 0; q < rows; q++) {
                                 const int32_t *a = acc + (size_t)q * as + j;
-                                const int32x4_t v0 = vrshlq_s32(vqrdmulhq_s32(vld1q_s32(a), m0), n0);
-                                const int32x4_t v1 = vrshlq_s32(vqrdmulhq_s32(vld1q_s32(a + 4), m1), n1);
-                                const int32x4_t v2 = vrshlq_s32(vqrdmulhq_s32(vld1q_s32(a + 8), m2), n2);
-                                const int32x4_t v3 = vrshlq_s32(vqrdmulhq_s32(vld1q_s32(a + 12), m3), n3);
-                                const int16x8_t t0 = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(v0), v1), vzp16);
-                                const int16x8_t t1 = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(v2), v3), vzp16);
-                                vst1q_s8(out + (size_t)q * os + j, vminq_s8(vmaxq_s8(vqmovn_high_s16(vqmovn_s16(t0), t1), vlo16), vhi16));
+                                fk_requant16_neon(vld1q_s32(a), vld1q_s32(a + 4), vld1q_s32(a + 8), vld1q_s32(a + 12), mq, nq, vzp16,
+                                                  vlo16, vhi16, out + (size_t)q * os + j);
                             }
                         }
                         for (; j + 8 <= n; j += 8) {
