@@ -772,11 +772,14 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
     /* four output pixels of a row (one where a window crosses the left or right edge) by sixteen
      * channels, over the window's taps inside the image: each tap's weights widened once for the
      * four pixels, x - zx widened to 16 bits (SSUBL), products accumulated in 32 bits (SMLAL,
-     * sixteen accumulators); the scalar sums exactly. Windows wholly inside the image, where no
-     * weight is -128, take two taps at a time instead: x * w of both by SMULL/SMLAL in 16 bits
-     * (|x w| <= 128 * 127, two fit), widened into the accumulators by SADDW, which start from
-     * b - zx * sum(w) (the zero point folded out; int32 wraps, so the sums are the same). The four
-     * pixels are requantized together */
+     * sixteen accumulators); the scalar sums exactly. Where no weight is -128 the taps inside the
+     * image go two at a time instead: x * w of both by SMULL/SMLAL in 16 bits (|x w| <= 128 * 127,
+     * two fit), widened into the accumulators by SADDW, the zero point folded out (int32 wraps, so
+     * the sums are the same): blocks of four pixels whose windows are wholly inside start from
+     * b - zx * sum(w) over the whole window and step pointers through the taps; windows at an
+     * edge, and single pixels, start from b and take zx times their inside taps' weight sum off at
+     * the end. The four pixels are requantized together, from the registers where no channel
+     * shifts left */
     if (c % 16 == 0 && kh * kw <= FK_DW_MAX_TAPS) {
         const int8x8_t z8 = vdup_n_s8((int8_t)zx);
         const int8x16_t z16 = vdupq_n_s8((int8_t)zx);
@@ -831,6 +834,14 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
         s2 = vaddw_s16(s2, vget_low_s16(hi16));                                                 \
         s3 = vaddw_high_s16(s3, hi16);                                                          \
     } while (0)
+/* accumulators less zx * sum w (z0..z3); the lanes wrap like the portable path's int32 sums */
+#define FK_DW_UNZERO(s0, s1, s2, s3) \
+    do {                             \
+        s0 = vsubq_s32(s0, z0);      \
+        s1 = vsubq_s32(s1, z1);      \
+        s2 = vsubq_s32(s2, z2);      \
+        s3 = vsubq_s32(s3, z3);      \
+    } while (0)
 #define FK_DW_PIX(s0, s1, s2, s3, xp)                                 \
     do {                                                              \
         const int8x16_t xv = vld1q_s8(xp);                            \
@@ -847,7 +858,7 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                 nt = fk_dw_window(oy, ox, wo, h, w, c, kh, kw, sh, sw, ph, pw, dh, dw, off, woff, &np);
                 for (cc = 0; cc < c; cc += 16) {
                     const int inside = folded && nt == kh * kw;
-                    const int32_t *bb = inside ? bz : b;
+                    const int32_t *bb = inside && np == 4 ? bz : b;
                     const int32x4_t b0 = vld1q_s32(bb + cc), b1 = vld1q_s32(bb + cc + 4);
                     const int32x4_t b2 = vld1q_s32(bb + cc + 8), b3 = vld1q_s32(bb + cc + 12);
                     int32x4_t p0 = b0, p1 = b1, p2 = b2, p3 = b3, q0 = b0, q1 = b1, q2 = b2, q3 = b3;
@@ -875,19 +886,38 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                             FK_DW_PIX1(u0, u1, u2, u3, xa + s3);
                         }
                     }
-                    for (t = 0; inside && np != 4 && t < nt; t += 2) {
-                        const int v = t + 1 < nt ? t + 1 : t;
-                        const int8x16_t wa = vld1q_s8(wt + woff[t] + cc);
-                        const int8x16_t wb = v > t ? vld1q_s8(wt + woff[v] + cc) : vdupq_n_s8(0);
-                        const int8_t *xa = x + off[t] + cc, *xb = x + off[v] + cc;
-                        FK_DW_PIX2(p0, p1, p2, p3, xa, xb);
+                    else if (folded) {
+                        /* a window at an edge, or one pixel: its taps inside the image two at a
+                         * time from b, their weights summed (sw, 16 bits: at most FK_DW_MAX_TAPS *
+                         * 127), and zx * sw taken off at the end: b + sum (x - zx) w */
+                        int16x8_t swl = vdupq_n_s16(0), swh = swl;
+                        int32x4_t z0, z1, z2, z3;
+                        for (t = 0; t < nt; t += 2) {
+                            const int v = t + 1 < nt ? t + 1 : t;
+                            const int8x16_t wa = vld1q_s8(wt + woff[t] + cc);
+                            const int8x16_t wb = v > t ? vld1q_s8(wt + woff[v] + cc) : vdupq_n_s8(0);
+                            const int8_t *xa = x + off[t] + cc, *xb = x + off[v] + cc;
+                            swl = vaddw_s8(vaddw_s8(swl, vget_low_s8(wa)), vget_low_s8(wb));
+                            swh = vaddw_high_s8(vaddw_high_s8(swh, wa), wb);
+                            FK_DW_PIX2(p0, p1, p2, p3, xa, xb);
+                            if (np == 4) {
+                                FK_DW_PIX2(q0, q1, q2, q3, xa + step, xb + step);
+                                FK_DW_PIX2(r0, r1, r2, r3, xa + 2 * step, xb + 2 * step);
+                                FK_DW_PIX2(u0, u1, u2, u3, xa + 3 * step, xb + 3 * step);
+                            }
+                        }
+                        z0 = vmull_n_s16(vget_low_s16(swl), (int16_t)zx);
+                        z1 = vmull_high_n_s16(swl, (int16_t)zx);
+                        z2 = vmull_n_s16(vget_low_s16(swh), (int16_t)zx);
+                        z3 = vmull_high_n_s16(swh, (int16_t)zx);
+                        FK_DW_UNZERO(p0, p1, p2, p3);
                         if (np == 4) {
-                            FK_DW_PIX2(q0, q1, q2, q3, xa + step, xb + step);
-                            FK_DW_PIX2(r0, r1, r2, r3, xa + 2 * step, xb + 2 * step);
-                            FK_DW_PIX2(u0, u1, u2, u3, xa + 3 * step, xb + 3 * step);
+                            FK_DW_UNZERO(q0, q1, q2, q3);
+                            FK_DW_UNZERO(r0, r1, r2, r3);
+                            FK_DW_UNZERO(u0, u1, u2, u3);
                         }
                     }
-                    for (t = 0; !inside && t < nt; t++) {
+                    for (t = 0; !folded && t < nt; t++) {
                         const int8x16_t wv = vld1q_s8(wt + woff[t] + cc);
                         const int16x8_t wl = vmovl_s8(vget_low_s8(wv)), wh = vmovl_high_s8(wv);
                         const int8_t *xa = x + off[t] + cc;
@@ -933,6 +963,7 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                 }
             }
 #undef FK_DW_PIX
+#undef FK_DW_UNZERO
 #undef FK_DW_PIX1
 #undef FK_DW_PIX2
 #undef FK_DW_PRODUCTS
