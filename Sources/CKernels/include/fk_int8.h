@@ -698,6 +698,19 @@ static inline int fk_dw_window(int oy, int ox, int wo, int h, int w, int c, int 
     return nt;
 }
 
+/* the SIMD paths' bias for windows wholly inside the image, where x itself is multiplied:
+ * bz[j] = b[j] - zx * sum over the taps of w[t][j] (weights [taps][C]; int32 wraps, as the sums
+ * it stands in for) */
+static inline void fk_dw_inside_bias(const int8_t *wt, const int32_t *b, int32_t zx, int taps, int c, int32_t *bz)
+{
+    int j, t;
+    for (j = 0; j < c; j++) {
+        int32_t sw8 = 0;
+        for (t = 0; t < taps; t++) sw8 += wt[(size_t)t * c + j];
+        bz[j] = (int32_t)((uint32_t)b[j] - (uint32_t)zx * (uint32_t)sw8);
+    }
+}
+
 /* @kernel fk_depthwise uses fk_simd fk_requant_n fk_requant_rows fk_dw_window */
 /* depthwise convolution, weights [kh][kw][C]; padding contributes (zx - zx) * w = 0 */
 static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
@@ -707,7 +720,8 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
 {
     int32_t acc[64];
     int oy, ox, ky, kx, c0, j;
-    (void)fk_dw_window; /* the SIMD paths' helper, named for builds that have neither path */
+    (void)fk_dw_window; /* the SIMD paths' helpers, named for builds that have neither path */
+    (void)fk_dw_inside_bias;
 #if defined(__AVX2__) /* @simd avx2 */
     /* four output pixels of a row (one where a window crosses the left or right edge) by
      * sixteen channels, over the window's taps inside the image two at a time: x - zx of both
@@ -725,11 +739,7 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
         int32_t bz[FK_DW_MAX_CH];
         int np, cc, nt, t, q;
         const int folded = c <= FK_DW_MAX_CH;
-        for (j = 0; folded && j < c; j++) {
-            int32_t sw8 = 0;
-            for (t = 0; t < kh * kw; t++) sw8 += wt[(size_t)t * c + j];
-            bz[j] = (int32_t)((uint32_t)b[j] - (uint32_t)zx * (uint32_t)sw8);
-        }
+        if (folded) fk_dw_inside_bias(wt, b, zx, kh * kw, c, bz);
 #define FK_DW_PAIR0(lo, hi, pa, pb)                                                                       \
     do {                                                                                                  \
         const __m256i va = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(pa)));                 \
@@ -827,12 +837,7 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
         int np, cc, nt, t, folded = c <= FK_DW_MAX_CH;
         for (j = 0; folded && j < kh * kw * c; j++)
             if (wt[j] == -128) folded = 0;
-        if (folded)
-            for (j = 0; j < c; j++) {
-                int32_t sw8 = 0;
-                for (t = 0; t < kh * kw; t++) sw8 += wt[(size_t)t * c + j];
-                bz[j] = (int32_t)((uint32_t)b[j] - (uint32_t)zx * (uint32_t)sw8);
-            }
+        if (folded) fk_dw_inside_bias(wt, b, zx, kh * kw, c, bz);
 #if defined(__GNUC__)
 /* lo, hi: x_a w_a + x_b w_b of channels 0-7 and 8-15 in 16 bits; an asm block so that the
  * compiler keeps each pixel's two temporaries apart from the sixteen accumulators (scheduled
