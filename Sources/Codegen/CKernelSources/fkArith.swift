@@ -239,8 +239,9 @@ extension CKernelLibrary {
                 #endif /* @simd neon */
                 /* requantizes the n channels of `rows` pixels (accumulators acc + q * as, outputs out + q * os):
                  * with NEON, each block of sixteen channels' (then eight's) multipliers and shifts loaded and
-                 * widened once for all the rows where none of them shifts left and the zero point and bounds are int8 (always,
-                 * for fkdc's graphs), the arithmetic of fk_requant_n; fk_requant_n for the rest */
+                 * widened once for all the rows where none of them shifts left and the zero point and bounds
+                 * are int8 (always, for fkdc's graphs), the arithmetic of fk_requant_n; fk_requant_n for the
+                 * rest */
                 static inline void fk_requant_rows(const int32_t *acc, size_t as, int rows, const int32_t *m, const int8_t *l,
                                                    const int8_t *r, int n, int32_t zp, int32_t lo, int32_t hi, int8_t *out, size_t os)
                 {
@@ -331,7 +332,8 @@ extension CKernelLibrary {
                         if (zp >= -128 && zp <= 127 && lo >= -128 && hi <= 127) {
                             const __m256i vzp16 = _mm256_set1_epi16((int16_t)zp);
                             const __m128i vlo8 = _mm_set1_epi8((int8_t)lo), vhi8 = _mm_set1_epi8((int8_t)hi);
-                            for (q = 0; q < np; q++) fk_requant16_avx2(v[2 * q], v[2 * q + 1], m0, m1, r0, r1, sat, vzp16, vlo8, vhi8, y + q * stride);
+                            for (q = 0; q < np; q++)
+                                fk_requant16_avx2(v[2 * q], v[2 * q + 1], m0, m1, r0, r1, sat, vzp16, vlo8, vhi8, y + q * stride);
                             return;
                         }
                         for (q = 0; q < np; q++) {

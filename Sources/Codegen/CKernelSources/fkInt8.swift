@@ -613,19 +613,19 @@ extension CKernelLibrary {
             text: #"""
                 /* a dense convolution (the stem) for NEON targets: each output pixel's window gathered into a
                  * row of kh*kw*C bytes (x inside the image, zx in the padding), zero-padded to kp (a multiple of
-                 * 16, at most FK_DOT_MAX_COLS), and the rows of up to 16 pixels multiplied by the weights
-                 * [O][kp] with fk_pointwise_dot. The bias given is b - zx * sum(w) (the emitter's), so the
+                 * 16, at most FK_DOT_MAX_COLS), and the rows of up to 15 pixels (three of fk_pointwise_dot's
+                 * five-pixel blocks) multiplied by the weights [O][kp] with fk_pointwise_dot. The bias given is b - zx * sum(w) (the emitter's), so the
                  * padding, read as zx, adds nothing: the int32 sums of fk_conv_dense, so its bytes. */
                 static inline void fk_conv_dot(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
                                                const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y,
                                                int ho, int wo, int o, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
                                                int dw, int kp, int32_t zo, int32_t lo, int32_t hi)
                 {
-                    int8_t col[16 * FK_DOT_MAX_COLS];
+                    int8_t col[15 * FK_DOT_MAX_COLS];
                     int oy, ox0, q, ky, kx, ci;
                     for (oy = 0; oy < ho; oy++)
-                        for (ox0 = 0; ox0 < wo; ox0 += 16) {
-                            const int np = wo - ox0 < 16 ? wo - ox0 : 16;
+                        for (ox0 = 0; ox0 < wo; ox0 += 15) {
+                            const int np = wo - ox0 < 15 ? wo - ox0 : 15;
                             for (q = 0; q < np; q++) {
                                 int8_t *cp = col + (size_t)q * kp;
                                 int idx = 0;
@@ -787,8 +787,9 @@ extension CKernelLibrary {
                                         const size_t s2 = 2 * step, s3 = 3 * step;
                                         for (t = 0; t < nt; t += 2, wp += 2 * (size_t)c) {
                                             const __m256i wa = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)wp));
-                                            const __m256i wb = t + 1 < nt ? _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + c)))
-                                                                          : _mm256_setzero_si256();
+                                            const __m256i wb = t + 1 < nt
+                                                                   ? _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(wp + c)))
+                                                                   : _mm256_setzero_si256();
                                             const __m256i wl = _mm256_unpacklo_epi16(wa, wb), wh = _mm256_unpackhi_epi16(wa, wb);
                                             const int8_t *xa = xc + off[t], *xb = xc + off[t + 1 < nt ? t + 1 : t];
                                             FK_DW_PAIR0(s[0], s[1], xa, xb);
