@@ -1,6 +1,7 @@
 /* fk_host.h: the portable build of the layer kernels (NEON on aarch64, which every aarch64 CPU
- * has), and on x86-64 the choice of host_avx2.c's build where the CPU and the OS have AVX2 and
- * of host_vnni.c's 1x1 kernel where they have AVX-VNNI too */
+ * has), and on x86-64 the choice of host_avx2.c's build where the CPU and the OS have AVX2, of
+ * host_avx512.c's 1x1 kernel where they have AVX-512 F, BW, VL and VNNI too, else of
+ * host_vnni.c's where they have AVX-VNNI */
 #include "fk_host.h"
 #include "fk_int8.h"
 
@@ -10,6 +11,7 @@
 FK_HOST_POINTWISE(fk_host_pointwise_avx2);
 FK_HOST_POINTWISE(fk_host_pointwise_quad_avx2);
 FK_HOST_POINTWISE(fk_host_pointwise_quad_vnni);
+FK_HOST_POINTWISE(fk_host_pointwise_quad_avx512);
 FK_HOST_DEPTHWISE(fk_host_depthwise_avx2);
 FK_HOST_CONV_DENSE(fk_host_conv_dense_avx2);
 FK_HOST_CONV(fk_host_conv_avx2);
@@ -33,6 +35,17 @@ static int fk_host_vnni(void)
     if (!fk_host_avx2() || !__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
     return (a & (1u << 4)) != 0;
 }
+/* and CPUID leaf 7 EBX bits 16 (AVX512F), 30 (AVX512BW) and 31 (AVX512VL), ECX bit 11
+ * (AVX512_VNNI), and XCR0 bits 5-7 (the OS saves the mask and ZMM state) */
+static int fk_host_avx512(void)
+{
+    unsigned a, b, c, d, lo, hi;
+    if (!fk_host_avx2() || !__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    if (!(b & (1u << 16)) || !(b & (1u << 30)) || !(b & (1u << 31)) || !(c & (1u << 11))) return 0;
+    __asm__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    (void)hi;
+    return (lo & 0xE0u) == 0xE0u;
+}
 #define FK_HOST_CALL(kernel, args)                                                                              \
     do {                                                                                                        \
         if (fk_host_avx2()) {                                                                                   \
@@ -49,6 +62,10 @@ FK_HOST_POINTWISE(fk_host_pointwise) { FK_HOST_CALL(pointwise, FK_HOST_POINTWISE
 FK_HOST_POINTWISE(fk_host_pointwise_quad)
 {
 #if defined(FK_HOST_DISPATCH)
+    if (fk_host_avx512()) {
+        fk_host_pointwise_quad_avx512(FK_HOST_POINTWISE_ARGS);
+        return;
+    }
     if (fk_host_vnni()) {
         fk_host_pointwise_quad_vnni(FK_HOST_POINTWISE_ARGS);
         return;
@@ -64,7 +81,13 @@ FK_HOST_CONV(fk_host_conv) { FK_HOST_CALL(conv, FK_HOST_CONV_ARGS); }
 const char *fk_host_simd(void)
 {
 #if defined(FK_HOST_DISPATCH)
-    return fk_host_vnni() ? "avx2+vnni" : fk_host_avx2() ? "avx2" : "portable";
+    return fk_host_avx512() ? "avx512+vnni"
+           : fk_host_vnni() ? "avx2+vnni"
+           : fk_host_avx2() ? "avx2"
+                            : "portable";
+#elif defined(__AVX2__) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) &&                  \
+    defined(__AVX512VNNI__)
+    return "avx512+vnni";
 #elif defined(__AVX2__) && (defined(__AVXVNNI__) || (defined(__AVX512VNNI__) && defined(__AVX512VL__)))
     return "avx2+vnni";
 #elif defined(__AVX2__)

@@ -30,7 +30,7 @@ public final class CKernelLayers: Int8Layers {
 
     let plans: [Plan?]
 
-    /// The SIMD set the layers run on this host: "avx2+vnni", "avx2", "neon" or "portable".
+    /// The SIMD set the layers run on this host: "avx512+vnni", "avx2+vnni", "avx2", "neon" or "portable".
     public static var simd: String { String(cString: fk_host_simd()) }
     static let neon = simd == "neon"
 

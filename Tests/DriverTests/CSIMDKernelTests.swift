@@ -52,10 +52,14 @@ import Testing
         // 1×1: (pixels h×w, k, o): o % 16 == 8 (the AVX2 8-channel tail), o % 8 != 0 (portable),
         // odd k and k % 4 in 1, 2, 3, k past 32 and 64 (the quad kernel's 32-byte steps), pixels % 4 in
         // 1, 2, 3, more than 256 channels (NEON's dot blocks, the quad kernel's 256-channel chunks,
-        // one of 8), with each of the three kernels
+        // one of 8), with each of the three kernels; for AVX-512's blocks of 12 pixels by one or two
+        // registers, 8 by three and 6 by four: 14 and 15 pixels of 16 and 24 channels, 9 of 48, 13 of 96
+        // (a block of four registers, then two) and 7 of 152 (two of four, then one and a half), and
+        // 13 pixels of 1030 inputs (too deep for the 12-pixel rows: blocks of 6)
         for (h, w, k, o) in [
             (1, 7, 37, 40), (1, 5, 64, 96), (2, 3, 19, 24), (1, 2, 8, 16), (1, 1, 33, 8), (3, 1, 20, 12),
-            (1, 6, 24, 300), (1, 5, 40, 264), (2, 2, 70, 16),
+            (1, 6, 24, 300), (1, 5, 40, 264), (2, 2, 70, 16), (3, 5, 24, 24), (2, 7, 16, 16), (3, 3, 20, 48),
+            (1, 13, 64, 96), (1, 13, 1030, 16), (1, 7, 24, 152),
         ] {
             for kernel in [PointwiseKernel.pairs, .rows, .quads] {
                 let t = try K.oneOp(
@@ -107,44 +111,53 @@ import Testing
                 let (ho, wo) = (t.outShape[2], t.outShape[3])
                 let geometry = "\(k), \(k), \(stride), \(stride), \(pad), \(pad), \(dilation), \(dilation)"
                 let tail = "\(p.outputZeroPoint), \(p.clamp.lo), \(p.clamp.hi)"
-                let w: [Int8]
-                var bias = p.bias
-                let call: String
-                let f: String
+                // (kernel, weights, bias, call): dense stems with −128 weights and without (AVX-512's
+                // windows as a 1×1 convolution need none), the latter also through fk_conv_dot
+                var calls: [(f: String, w: [Int8], bias: [Int32], call: String)] = []
                 if depthwise {
-                    f = "fk_depthwise"
-                    w = WeightLayout.depthwise(channels: o, kk: k * k).apply(t.weights, zero: 0)
-                    call =
-                        "\(f)(x, \(size), \(size), \(c), \(p.inputOffset), w, b, m, l, r, y, \(ho), \(wo), \(geometry), \(tail))"
-                } else if dot {
-                    f = "fk_conv_dot"
+                    let f = "fk_depthwise"
+                    calls.append(
+                        (
+                            f, WeightLayout.depthwise(channels: o, kk: k * k).apply(t.weights, zero: 0), p.bias,
+                            "\(f)(x, \(size), \(size), \(c), \(p.inputOffset), w, b, m, l, r, y, \(ho), \(wo), \(geometry), \(tail))"
+                        ))
+                } else {
+                    let f = "fk_conv_dense"
+                    calls.append(
+                        (
+                            f, WeightLayout.dense(o: o, cg: c, kk: k * k).apply(t.weights, zero: 0), p.bias,
+                            "\(f)(x, \(size), \(size), \(c), \(p.inputOffset), w, b, m, l, r, y, \(ho), \(wo), \(o), \(geometry), \(tail))"
+                        ))
+                }
+                if !depthwise && dot {
+                    let f = "fk_conv_dot"
                     let kp = (c * k * k + 15) / 16 * 16
-                    w = WeightLayout.paddedRows(o: o, cg: c, kk: k * k, stride: kp).apply(t.weights, zero: 0)
-                    bias = (0..<o).map { oc in
+                    let bias = (0..<o).map { oc in
                         p.bias[oc]
                             &- p.inputOffset
                             &* Int32(t.weights[(oc * c * k * k)..<((oc + 1) * c * k * k)].reduce(0) { $0 + Int($1) })
                     }
-                    call =
-                        "\(f)(x, \(size), \(size), \(c), \(p.inputOffset), w, b, m, l, r, y, \(ho), \(wo), \(o), \(geometry), \(kp), \(tail))"
-                } else {
-                    f = "fk_conv_dense"
-                    w = WeightLayout.dense(o: o, cg: c, kk: k * k).apply(t.weights, zero: 0)
-                    call =
-                        "\(f)(x, \(size), \(size), \(c), \(p.inputOffset), w, b, m, l, r, y, \(ho), \(wo), \(o), \(geometry), \(tail))"
+                    calls.append(
+                        (
+                            f, WeightLayout.paddedRows(o: o, cg: c, kk: k * k, stride: kp).apply(t.weights, zero: 0),
+                            bias,
+                            "\(f)(x, \(size), \(size), \(c), \(p.inputOffset), w, b, m, l, r, y, \(ho), \(wo), \(o), \(geometry), \(kp), \(tail))"
+                        ))
                 }
-                let name =
-                    "\(f) \(c)x\(size)x\(size)->\(o) k\(k) s\(stride) p\(pad) d\(dilation)\(depthwise && dot ? " no-128" : "")"
-                out.append(
-                    Case(
-                        name: name,
-                        code: block(
-                            name,
-                            arrays: [
-                                ("int8_t", "x", list(K.nhwc(t.x[...], t.xShape))), ("int8_t", "w", list(w)),
-                                ("int32_t", "b", list(bias)),
-                            ], outCount: ho * wo * o, channels: o, requant: p.requant, call: call),
-                        want: K.nhwc(t.want[...], t.outShape)))
+                for (f, w, bias, call) in calls {
+                    let name =
+                        "\(f) \(c)x\(size)x\(size)->\(o) k\(k) s\(stride) p\(pad) d\(dilation)\(dot && f != "fk_conv_dot" ? " no-128" : "")"
+                    out.append(
+                        Case(
+                            name: name,
+                            code: block(
+                                name,
+                                arrays: [
+                                    ("int8_t", "x", list(K.nhwc(t.x[...], t.xShape))), ("int8_t", "w", list(w)),
+                                    ("int32_t", "b", list(bias)),
+                                ], outCount: ho * wo * o, channels: o, requant: p.requant, call: call),
+                            want: K.nhwc(t.want[...], t.outShape)))
+                }
             }
         }
         // the input's quantization (NCHW float → NHWC int8) of three channels: ties, NaN,

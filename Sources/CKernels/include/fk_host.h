@@ -1,8 +1,9 @@
 /* The int8 layer kernels for fkdc's own exact evaluator (validation, calibration, the
- * accuracy-target search): the functions generated C calls (fk_int8.h), built twice, portably
- * (host.c) and on x86-64 for AVX2 (host_avx2.c) and for AVX2 with AVX-VNNI (host_vnni.c, the
- * 1x1 kernel only), the fastest build the CPU and the OS have taken at run time. Both give the same bytes as the Swift reference (Int8Kernels). Not part of
- * the generated C (scripts/embed-c-kernels.py embeds a fixed list of headers). */
+ * accuracy-target search): the functions generated C calls (fk_int8.h), built portably (host.c)
+ * and on x86-64 for AVX2 (host_avx2.c), for AVX2 with AVX-VNNI (host_vnni.c) and with AVX-512
+ * VNNI (host_avx512.c; the 1x1 kernel only in those two), the fastest build the CPU and the OS
+ * have taken at run time. All give the same bytes as the Swift reference (Int8Kernels). Not part
+ * of the generated C (scripts/embed-c-kernels.py embeds a fixed list of headers). */
 #ifndef FK_HOST_H
 #define FK_HOST_H
 
@@ -39,7 +40,7 @@ FK_HOST_DEPTHWISE(fk_host_depthwise);
 FK_HOST_CONV_DENSE(fk_host_conv_dense);
 FK_HOST_CONV(fk_host_conv);
 
-/* the SIMD set the calls above run: "avx2+vnni", "avx2", "neon" or "portable" */
+/* the SIMD set the calls above run: "avx512+vnni", "avx2+vnni", "avx2", "neon" or "portable" */
 const char *fk_host_simd(void);
 
 #endif

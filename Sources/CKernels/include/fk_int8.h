@@ -278,7 +278,7 @@ static inline void fk_pointwise(const int8_t *x, int plane, int k, const int8_t 
     }
 }
 
-/* @kernel fk_pointwise_quad uses fk_simd fk_requant_n */
+/* @kernel fk_pointwise_quad uses fk_simd fk_requant_n fk_requant_rows */
 /* 1x1 convolution (and fully connected) with weights in quads of input channels,
  * w[k/4][o][4] (zeros pad k to a multiple of 4), for targets without NEON, and only without a
  * -128 weight (the emitter's choice; fkdc's weights are in [-127, 127]). With AVX-VNNI or
@@ -399,6 +399,169 @@ static inline void fk_pointwise_quad_avx2(const int8_t *x, int np, int k, const 
         }
     }
 }
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
+#define FK_QUAD_ZMM 1
+/* With AVX-512 VNNI: sixteen channels to a register, blocks of MP pixels by ZN registers (6 by 4,
+ * 8 by 3, 12 by 2 or by 1: at most 24 accumulators; fewer registers at the end of the channels),
+ * the weights of a quad loaded once for the MP pixels and each pixel's quad broadcast from px,
+ * where the offset activations of the MP pixels lie in rows FK_QUAD_ZMM_ROW(MP) quads apart (a
+ * constant: every broadcast is one address from one pointer). The block's last register holds
+ * eight channels where `last` is 0xFF. */
+#define FK_QUAD_ZMM_PX 3072
+/* each block its own function: inlined into their caller, GCC 12 spills the accumulators */
+#if defined(__GNUC__)
+#define FK_QUAD_ZMM_NOINLINE __attribute__((noinline))
+#else
+#define FK_QUAD_ZMM_NOINLINE
+#endif
+#define FK_QUAD_ZMM_ROW(mp) (FK_QUAD_ZMM_PX / (mp))
+static inline __m512i fk_dpbusd512(__m512i a, __m512i u, __m512i w)
+{
+#if defined(__GNUC__)
+    __asm__("vpdpbusd %2, %1, %0" : "+v"(a) : "v"(u), "vm"(w));
+    return a;
+#else
+    return _mm512_dpbusd_epi32(a, u, w);
+#endif
+}
+/* the twelve pixels' copies of a statement S(q) for constant q (those past MP drop out) */
+#define FK_QUAD_ZMM_EACH(S) S(0) S(1) S(2) S(3) S(4) S(5) S(6) S(7) S(8) S(9) S(10) S(11)
+#define FK_QUAD_ZMM_INIT(q)                                                                                     \
+    if (MP > (q)) {                                                                                             \
+        a[q][0] = b0;                                                                                           \
+        a[q][1] = b1;                                                                                           \
+        a[q][2] = b2;                                                                                           \
+        a[q][3] = b3;                                                                                           \
+    }
+#define FK_QUAD_ZMM_DOT(q)                                                                                      \
+    if (MP > (q)) {                                                                                             \
+        const __m512i u = _mm512_set1_epi32(pp[(q) * FK_QUAD_ZMM_ROW(MP)]);                                     \
+        a[q][0] = fk_dpbusd512(a[q][0], u, w0);                                                                 \
+        if (ZN > 1) a[q][1] = fk_dpbusd512(a[q][1], u, w1);                                                     \
+        if (ZN > 2) a[q][2] = fk_dpbusd512(a[q][2], u, w2);                                                     \
+        if (ZN > 3) a[q][3] = fk_dpbusd512(a[q][3], u, w3);                                                     \
+    }
+/* register z of pixel q requantized and stored where q < np (n: its channels) */
+#define FK_QUAD_ZMM_OUT(q)                                                                                      \
+    if (MP > (q) && np > (q)) {                                                                                 \
+        int8_t *yq = y + (size_t)(q) * o + 16 * z;                                                              \
+        if (fast) {                                                                                             \
+            const __m128i t = fk_rq512_apply(a[q][z], &rq);                                                     \
+            if (n == 16)                                                                                        \
+                _mm_storeu_si128((__m128i *)yq, t);                                                             \
+            else                                                                                                \
+                _mm_storel_epi64((__m128i *)yq, t);                                                             \
+        } else {                                                                                                \
+            int32_t acc[16];                                                                                    \
+            _mm512_storeu_si512(acc, a[q][z]);                                                                  \
+            fk_requant_n(acc, m + 16 * z, l + 16 * z, r + 16 * z, n, zo, lo, hi, yq);                           \
+        }                                                                                                       \
+    }
+/* register zc of each pixel: its channels' constants loaded once */
+#define FK_QUAD_ZMM_REG(zc)                                                                                     \
+    if (ZN > (zc)) {                                                                                            \
+        const int z = (zc), n = z + 1 == ZN && last != 0xFFFF ? 8 : 16;                                         \
+        fk_rq512 rq;                                                                                            \
+        const int fast = fk_rq512_params(m + 16 * z, l + 16 * z, r + 16 * z, n, zo, lo, hi, &rq);               \
+        FK_QUAD_ZMM_EACH(FK_QUAD_ZMM_OUT)                                                                       \
+    }
+/* np <= MP pixels (px: their offset quads) by ZN registers of channels from w (row stride o
+ * quads), bias b (already offset), outputs y (row stride o) */
+#define FK_QUAD_ZMM_BLOCK(mp, zn)                                                                               \
+    static FK_QUAD_ZMM_NOINLINE void fk_pointwise_quad_zmm_##mp##_##zn(                                       \
+        const int32_t *px, int np, int quads, const int8_t *w, const int32_t *b, __mmask16 last,               \
+        const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o, int32_t zo, int32_t lo, int32_t hi) \
+    {                                                                                                           \
+        enum { MP = mp, ZN = zn };                                                                              \
+        const __mmask16 k0 = ZN == 1 ? last : 0xFFFF, k1 = ZN == 2 ? last : 0xFFFF;                             \
+        const __mmask16 k2 = ZN == 3 ? last : 0xFFFF, k3 = last;                                                \
+        const __m512i b0 = _mm512_maskz_loadu_epi32(k0, b);                                                     \
+        const __m512i b1 = ZN > 1 ? _mm512_maskz_loadu_epi32(k1, b + 16) : b0;                                  \
+        const __m512i b2 = ZN > 2 ? _mm512_maskz_loadu_epi32(k2, b + 32) : b0;                                  \
+        const __m512i b3 = ZN > 3 ? _mm512_maskz_loadu_epi32(k3, b + 48) : b0;                                  \
+        const int32_t *pp = px;                                                                                 \
+        const int8_t *wp = w;                                                                                   \
+        __m512i a[MP][4];                                                                                       \
+        int i;                                                                                                  \
+        FK_QUAD_ZMM_EACH(FK_QUAD_ZMM_INIT)                                                                      \
+        for (i = 0; i < quads; i++, pp++, wp += (size_t)o * 4) {                                                \
+            const __m512i w0 = _mm512_maskz_loadu_epi32(k0, wp);                                                \
+            const __m512i w1 = ZN > 1 ? _mm512_maskz_loadu_epi32(k1, wp + 64) : w0;                             \
+            const __m512i w2 = ZN > 2 ? _mm512_maskz_loadu_epi32(k2, wp + 128) : w0;                            \
+            const __m512i w3 = ZN > 3 ? _mm512_maskz_loadu_epi32(k3, wp + 192) : w0;                            \
+            FK_QUAD_ZMM_EACH(FK_QUAD_ZMM_DOT)                                                                   \
+        }                                                                                                       \
+        FK_QUAD_ZMM_REG(0) FK_QUAD_ZMM_REG(1) FK_QUAD_ZMM_REG(2) FK_QUAD_ZMM_REG(3)                             \
+    }
+FK_QUAD_ZMM_BLOCK(6, 4)
+FK_QUAD_ZMM_BLOCK(6, 3)
+FK_QUAD_ZMM_BLOCK(6, 2)
+FK_QUAD_ZMM_BLOCK(6, 1)
+FK_QUAD_ZMM_BLOCK(8, 3)
+FK_QUAD_ZMM_BLOCK(8, 2)
+FK_QUAD_ZMM_BLOCK(8, 1)
+FK_QUAD_ZMM_BLOCK(12, 2)
+FK_QUAD_ZMM_BLOCK(12, 1)
+/* plane pixels by cn <= 256 channels (weights w, row stride o quads; bias b already offset):
+ * pixel blocks of 12 (cn <= 32), 8 (cn <= 48) or 6, each block's activations offset into px
+ * once (64 bytes at a time; rows padded with offset zeros to whole quads, pixels past the block's
+ * end copies of its first) for all its channels */
+static inline void fk_pointwise_quad_zmm(const int8_t *x, int plane, int k, const int8_t *w, const int32_t *b,
+                                         const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o,
+                                         int cn, int32_t zo, int32_t lo, int32_t hi)
+{
+    int32_t px[FK_QUAD_ZMM_PX];
+    const int quads = (k + 3) / 4, groups = (cn + 15) / 16;
+    const int zmax = groups < 4 ? groups : 4;
+    int mp = zmax == 4 ? 6 : zmax == 3 ? 8 : 12, p, q, i, o0, z;
+    const __m512i flip = _mm512_set1_epi8(-128);
+    if (quads > FK_QUAD_ZMM_ROW(mp)) mp = 6;
+    for (p = 0; p < plane; p += mp) {
+        const int np = plane - p < mp ? plane - p : mp, row = FK_QUAD_ZMM_ROW(mp);
+        for (q = 0; q < mp; q++) {
+            const int8_t *xp = x + (size_t)(p + (q < np ? q : 0)) * k;
+            int8_t *d = (int8_t *)(px + (size_t)q * row);
+            for (i = 0; i + 64 <= k; i += 64)
+                _mm512_storeu_si512(d + i, _mm512_xor_si512(_mm512_loadu_si512(xp + i), flip));
+            if (i < k) {
+                const int rest = 4 * quads - i;
+                const __mmask64 in = ((__mmask64)1 << (k - i)) - 1;
+                const __mmask64 out = rest >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << rest) - 1;
+                _mm512_mask_storeu_epi8(d + i, out, _mm512_xor_si512(_mm512_maskz_loadu_epi8(in, xp + i), flip));
+            }
+        }
+        for (o0 = 0; o0 < cn; o0 += 16 * z) {
+            const int8_t *wp = w + (size_t)o0 * 4;
+            const __mmask16 last = cn - o0 >= 16 * zmax || (cn - o0) % 16 == 0 ? 0xFFFF : 0xFF;
+            int8_t *yp = y + (size_t)p * o + o0;
+            z = (cn - o0 + 15) / 16;
+            if (z > zmax) z = zmax;
+#define FK_QUAD_ZMM_CALL(MP, ZN)                                                                                \
+    fk_pointwise_quad_zmm_##MP##_##ZN(px, np, quads, wp, b + o0, last, m + o0, l + o0, r + o0, yp, o, zo, lo, hi)
+            if (mp == 6)
+                switch (z) {
+                case 4: FK_QUAD_ZMM_CALL(6, 4); break;
+                case 3: FK_QUAD_ZMM_CALL(6, 3); break;
+                case 2: FK_QUAD_ZMM_CALL(6, 2); break;
+                default: FK_QUAD_ZMM_CALL(6, 1); break;
+                }
+            else if (mp == 8)
+                switch (z) {
+                case 3: FK_QUAD_ZMM_CALL(8, 3); break;
+                case 2: FK_QUAD_ZMM_CALL(8, 2); break;
+                default: FK_QUAD_ZMM_CALL(8, 1); break;
+                }
+            else if (z == 2)
+                FK_QUAD_ZMM_CALL(12, 2);
+            else
+                FK_QUAD_ZMM_CALL(12, 1);
+#undef FK_QUAD_ZMM_CALL
+        }
+    }
+}
+#else
+#define FK_QUAD_ZMM 0
+#endif
 #endif /* @simd avx2 */
 static inline void fk_pointwise_quad(const int8_t *x, int plane, int k, const int8_t *w, const int32_t *b,
                                      const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y, int o,
@@ -440,9 +603,14 @@ static inline void fk_pointwise_quad(const int8_t *x, int plane, int k, const in
 #else
             for (o0 = 0; o0 < cn; o0++) bc[o0] = b[ch + o0];
 #endif
+#if FK_QUAD_ZMM
+            fk_pointwise_quad_zmm(x, plane, k, w + (size_t)ch * 4, bc, m + ch, l + ch, r + ch, y + ch, o, cn, zo, lo,
+                                  hi);
+#else
             for (p = 0; p < plane; p += 4)
                 fk_pointwise_quad_avx2(x + (size_t)p * k, plane - p < 4 ? plane - p : 4, k, w + (size_t)ch * 4, bc,
                                        m + ch, l + ch, r + ch, y + (size_t)p * o + ch, o, cn, zo, lo, hi);
+#endif
         }
         return;
     }
@@ -466,6 +634,7 @@ static inline void fk_pointwise_quad(const int8_t *x, int plane, int k, const in
 #if defined(__AVX2__) /* @simd avx2 */
 #undef FK_QUAD_VNNI
 #undef FK_QUAD_DOT
+#undef FK_QUAD_ZMM
 #endif /* @simd avx2 */
 
 /* @kernel fk_pointwise_dot uses fk_simd fk_requant_rows */
@@ -713,6 +882,79 @@ static inline void fk_dw_inside_bias(const int8_t *wt, const int32_t *b, int32_t
 
 /* @kernel fk_depthwise uses fk_simd fk_requant_n fk_requant_rows fk_dw_window */
 /* depthwise convolution, weights [kh][kw][C]; padding contributes (zx - zx) * w = 0 */
+#if defined(__AVX2__) /* @simd avx2 */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
+#define FK_DW_ZMM 1
+#if defined(__GNUC__)
+#define FK_DW_ZMM_NOINLINE __attribute__((noinline))
+#else
+#define FK_DW_ZMM_NOINLINE
+#endif
+/* With AVX-512 VNNI, fk_depthwise's blocks of four pixels whose windows lie inside the image, 32
+ * channels (16 where `half`) at a time: x itself (from xc, the block's first pixel's channel cc,
+ * taps at off[t], pixels step apart) and the weights (from wp, tap t at t * c) widened to 16 bits
+ * and two taps interleaved, as in the AVX2 path, VPDPWSSD adding each pair of products to a
+ * lane. VPUNPCK*WD interleave within 128-bit lanes, so the low sums hold channels {0-3, 8-11,
+ * 16-19, 24-27} and the high ones the others; VPERMT2Q puts them back in order before the bias
+ * bz (b - zx * sum(w)) is added and fk_rq512 requantizes sixteen channels at a time into y
+ * (pixel q at y + q * c) */
+static FK_DW_ZMM_NOINLINE void fk_dw_inside_zmm(const int8_t *xc, const size_t *off, int nt, const int8_t *wp,
+                                                int c, size_t step, int half, const int32_t *bz, const int32_t *m,
+                                                const int8_t *l, const int8_t *r, int32_t zo, int32_t lo, int32_t hi,
+                                                int8_t *y)
+{
+    const __mmask32 kb = half ? (__mmask32)0xFFFF : ~(__mmask32)0;
+    const size_t s2 = 2 * step, s3 = 3 * step;
+    __m512i a0 = _mm512_setzero_si512(), a1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0, e0 = a0, e1 = a0;
+    __m512i v[8];
+    int t, q, g;
+#define FK_DW_ZMM_LOAD(p) _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(kb, (p)))
+#define FK_DW_ZMM_PAIR(lo_, hi_, pa, pb)                                                                    \
+    do {                                                                                                  \
+        const __m512i va = FK_DW_ZMM_LOAD(pa), vb = FK_DW_ZMM_LOAD(pb);                                   \
+        lo_ = _mm512_dpwssd_epi32(lo_, _mm512_unpacklo_epi16(va, vb), wl);                                \
+        hi_ = _mm512_dpwssd_epi32(hi_, _mm512_unpackhi_epi16(va, vb), wh);                                \
+    } while (0)
+    for (t = 0; t < nt; t += 2, wp += 2 * (size_t)c) {
+        const __m512i wa = FK_DW_ZMM_LOAD(wp);
+        const __m512i wb = t + 1 < nt ? FK_DW_ZMM_LOAD(wp + c) : _mm512_setzero_si512();
+        const __m512i wl = _mm512_unpacklo_epi16(wa, wb), wh = _mm512_unpackhi_epi16(wa, wb);
+        const int8_t *xa = xc + off[t], *xb = xc + off[t + 1 < nt ? t + 1 : t];
+        FK_DW_ZMM_PAIR(a0, a1, xa, xb);
+        FK_DW_ZMM_PAIR(c0, c1, xa + step, xb + step);
+        FK_DW_ZMM_PAIR(d0, d1, xa + s2, xb + s2);
+        FK_DW_ZMM_PAIR(e0, e1, xa + s3, xb + s3);
+    }
+#undef FK_DW_ZMM_PAIR
+#undef FK_DW_ZMM_LOAD
+    {
+        const __m512i i0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), i1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+        const __m512i b0 = _mm512_loadu_si512(bz), b1 = half ? b0 : _mm512_loadu_si512(bz + 16);
+        v[0] = _mm512_add_epi32(_mm512_permutex2var_epi64(a0, i0, a1), b0);
+        v[1] = _mm512_add_epi32(_mm512_permutex2var_epi64(a0, i1, a1), b1);
+        v[2] = _mm512_add_epi32(_mm512_permutex2var_epi64(c0, i0, c1), b0);
+        v[3] = _mm512_add_epi32(_mm512_permutex2var_epi64(c0, i1, c1), b1);
+        v[4] = _mm512_add_epi32(_mm512_permutex2var_epi64(d0, i0, d1), b0);
+        v[5] = _mm512_add_epi32(_mm512_permutex2var_epi64(d0, i1, d1), b1);
+        v[6] = _mm512_add_epi32(_mm512_permutex2var_epi64(e0, i0, e1), b0);
+        v[7] = _mm512_add_epi32(_mm512_permutex2var_epi64(e0, i1, e1), b1);
+    }
+    for (g = 0; g < (half ? 1 : 2); g++) {
+        fk_rq512 rq;
+        if (fk_rq512_params(m + 16 * g, l + 16 * g, r + 16 * g, 16, zo, lo, hi, &rq))
+            for (q = 0; q < 4; q++) _mm_storeu_si128((__m128i *)(y + (size_t)q * c + 16 * g), fk_rq512_apply(v[2 * q + g], &rq));
+        else
+            for (q = 0; q < 4; q++) {
+                int32_t acc[16];
+                _mm512_storeu_si512(acc, v[2 * q + g]);
+                fk_requant_n(acc, m + 16 * g, l + 16 * g, r + 16 * g, 16, zo, lo, hi, y + (size_t)q * c + 16 * g);
+            }
+    }
+}
+#else
+#define FK_DW_ZMM 0
+#endif
+#endif /* @simd avx2 */
 static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
                                 const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r,
                                 int8_t *y, int ho, int wo, int kh, int kw, int sh, int sw, int ph, int pw,
@@ -761,6 +1003,15 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                 for (cc = 0; cc < c; cc += 16) {
                     __m256i s[8];
                     const int fast = folded && np == 4 && nt == kh * kw;
+#if FK_DW_ZMM
+                    if (fast) {
+                        const int half = cc + 32 > c;
+                        fk_dw_inside_zmm(x + cc, off, nt, wt + cc, c, step, half, bz + cc, m + cc, l + cc, r + cc, zo,
+                                         lo, hi, y + ((size_t)oy * wo + ox) * c + cc);
+                        if (!half) cc += 16;
+                        continue;
+                    }
+#endif
                     for (q = 0; q < 8; q++) s[q] = _mm256_setzero_si256();
                     if (fast) {
                         const int8_t *wp = wt + cc, *xc = x + cc;
@@ -1075,7 +1326,62 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
             }
 }
 
-/* @kernel fk_conv_dense uses fk_simd fk_requant_n */
+/* @kernel fk_conv_dense uses fk_simd fk_requant_n fk_pointwise_quad */
+#if defined(__AVX2__) /* @simd avx2 */
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && defined(__AVX512VNNI__)
+#define FK_DENSE_ZMM 1
+#define FK_DENSE_ZMM_W 8192 /* bytes of weights in quads */
+#define FK_DENSE_ZMM_O 256  /* output channels */
+#define FK_DENSE_ZMM_X 4096 /* bytes of gathered windows */
+/* With AVX-512 VNNI, a dense convolution is a 1x1 one over its windows: the weights, [kk][O],
+ * laid out in quads ([kk/4][O][4], zeros after the last kk) and the windows gathered as bytes
+ * (the padding as zx itself), rows of kk bytes, for fk_pointwise_quad's AVX-512 blocks, with
+ * zx * sum_kk w[kk][o] taken off the bias: the padding's zx * w then cancels, and the sums are
+ * those of sum (x - zx) w over the taps inside. Up to FK_DENSE_ZMM_W bytes of weights and
+ * FK_DENSE_ZMM_O channels (o % 8 == 0), windows of at most FK_DENSE_ZMM_X bytes, and no -128
+ * weight (fk_pointwise_quad's condition); returns 0, having written nothing, otherwise */
+static inline int fk_conv_dense_zmm(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
+                                    const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y,
+                                    int ho, int wo, int o, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
+                                    int dw, int32_t zo, int32_t lo, int32_t hi)
+{
+    int8_t wq[FK_DENSE_ZMM_W], cols[FK_DENSE_ZMM_X];
+    int32_t bq[FK_DENSE_ZMM_O];
+    const int kk_n = kh * kw * c, quads = (kk_n + 3) / 4;
+    int oy, ox, ky, kx, kk, j, n, p, np, ci;
+    if (zx < -128 || zx > 127 || o % 8 != 0 || o > FK_DENSE_ZMM_O || kk_n > FK_DENSE_ZMM_X || (size_t)quads * 4 * o > FK_DENSE_ZMM_W) return 0;
+    for (j = 0; j < o; j++) bq[j] = 0;
+    for (kk = 0; kk < 4 * quads; kk++)
+        for (j = 0; j < o; j++) {
+            const int8_t v = kk < kk_n ? wt[(size_t)kk * o + j] : 0;
+            if (v == -128) return 0;
+            wq[((size_t)(kk / 4) * o + j) * 4 + kk % 4] = v;
+            bq[j] += v;
+        }
+    for (j = 0; j < o; j++) bq[j] = (int32_t)((uint32_t)b[j] - (uint32_t)zx * (uint32_t)bq[j]);
+    np = FK_DENSE_ZMM_X / kk_n;
+    for (oy = 0; oy < ho; oy++)
+        for (ox = 0; ox < wo; ox += n) {
+            n = wo - ox < np ? wo - ox : np;
+            for (p = 0; p < n; p++) {
+                int8_t *d = cols + (size_t)p * kk_n;
+                for (ky = 0; ky < kh; ky++)
+                    for (kx = 0; kx < kw; kx++, d += c) {
+                        const int iy = oy * sh - ph + ky * dh, ix = (ox + p) * sw - pw + kx * dw;
+                        if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                            for (ci = 0; ci < c; ci++) d[ci] = x[((size_t)iy * w + ix) * c + ci];
+                        else
+                            for (ci = 0; ci < c; ci++) d[ci] = (int8_t)zx;
+                    }
+            }
+            fk_pointwise_quad(cols, n, kk_n, wq, bq, m, l, r, y + ((size_t)oy * wo + ox) * o, o, zo, lo, hi);
+        }
+    return 1;
+}
+#else
+#define FK_DENSE_ZMM 0
+#endif
+#endif /* @simd avx2 */
 /* a dense convolution (the stem): each output pixel's input window, less the zero point
  * (0 in the padding), gathered into col[kh*kw*C]; weights [kh][kw][C][O], so the products
  * run over contiguous output channels as in the 1x1 kernel */
@@ -1089,6 +1395,9 @@ static inline void fk_conv_dense(const int8_t *x, int h, int w, int c, int32_t z
     const int kk_n = kh * kw * c;
     int oy, ox, ky, kx, ci, o0, j, kk;
 #if defined(__AVX2__) /* @simd avx2 */
+#if FK_DENSE_ZMM
+    if (fk_conv_dense_zmm(x, h, w, c, zx, wt, b, m, l, r, y, ho, wo, o, kh, kw, sh, sw, ph, pw, dh, dw, zo, lo, hi)) return;
+#endif
     /* four pixels by sixteen output channels, as fk_pointwise_avx2: the windows gathered as
      * 16-bit values (a union, so a 32-bit lane reads a pair of them), two weight rows
      * interleaved by bytes (VPUNPCKLBW/HBW, a zero row after an odd last one) and widened into
