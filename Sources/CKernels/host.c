@@ -1,7 +1,7 @@
 /* fk_host.h: the portable build of the layer kernels (NEON on aarch64, which every aarch64 CPU
  * has), and on x86-64 the choice of host_avx2.c's build where the CPU and the OS have AVX2, of
- * host_avx512.c's 1x1 kernel where they have AVX-512 F, BW, VL and VNNI too, else of
- * host_vnni.c's where they have AVX-VNNI */
+ * host_avx512.c's kernels where they have AVX-512 F, BW, VL and VNNI too, else of host_vnni.c's
+ * 1x1 kernel where they have AVX-VNNI */
 #include "fk_host.h"
 #include "fk_int8.h"
 
@@ -12,6 +12,8 @@ FK_HOST_POINTWISE(fk_host_pointwise_avx2);
 FK_HOST_POINTWISE(fk_host_pointwise_quad_avx2);
 FK_HOST_POINTWISE(fk_host_pointwise_quad_vnni);
 FK_HOST_POINTWISE(fk_host_pointwise_quad_avx512);
+FK_HOST_DEPTHWISE(fk_host_depthwise_avx512);
+FK_HOST_CONV_DENSE(fk_host_conv_dense_avx512);
 FK_HOST_DEPTHWISE(fk_host_depthwise_avx2);
 FK_HOST_CONV_DENSE(fk_host_conv_dense_avx2);
 FK_HOST_CONV(fk_host_conv_avx2);
@@ -46,6 +48,19 @@ static int fk_host_avx512(void)
     (void)hi;
     return (lo & 0xE0u) == 0xE0u;
 }
+/* the AVX-512 build where there is one, then the AVX2 one */
+#define FK_HOST_CALL512(kernel, args)                                                                           \
+    do {                                                                                                        \
+        if (fk_host_avx512()) {                                                                                 \
+            fk_host_##kernel##_avx512(args);                                                                    \
+            return;                                                                                             \
+        }                                                                                                       \
+        if (fk_host_avx2()) {                                                                                   \
+            fk_host_##kernel##_avx2(args);                                                                      \
+            return;                                                                                             \
+        }                                                                                                       \
+        fk_##kernel(args);                                                                                      \
+    } while (0)
 #define FK_HOST_CALL(kernel, args)                                                                              \
     do {                                                                                                        \
         if (fk_host_avx2()) {                                                                                   \
@@ -56,6 +71,7 @@ static int fk_host_avx512(void)
     } while (0)
 #else
 #define FK_HOST_CALL(kernel, args) fk_##kernel(args)
+#define FK_HOST_CALL512(kernel, args) fk_##kernel(args)
 #endif
 
 FK_HOST_POINTWISE(fk_host_pointwise) { FK_HOST_CALL(pointwise, FK_HOST_POINTWISE_ARGS); }
@@ -74,8 +90,8 @@ FK_HOST_POINTWISE(fk_host_pointwise_quad)
     FK_HOST_CALL(pointwise_quad, FK_HOST_POINTWISE_ARGS);
 }
 FK_HOST_POINTWISE(fk_host_pointwise_dot) { fk_pointwise_dot(FK_HOST_POINTWISE_ARGS); }
-FK_HOST_DEPTHWISE(fk_host_depthwise) { FK_HOST_CALL(depthwise, FK_HOST_DEPTHWISE_ARGS); }
-FK_HOST_CONV_DENSE(fk_host_conv_dense) { FK_HOST_CALL(conv_dense, FK_HOST_CONV_DENSE_ARGS); }
+FK_HOST_DEPTHWISE(fk_host_depthwise) { FK_HOST_CALL512(depthwise, FK_HOST_DEPTHWISE_ARGS); }
+FK_HOST_CONV_DENSE(fk_host_conv_dense) { FK_HOST_CALL512(conv_dense, FK_HOST_CONV_DENSE_ARGS); }
 FK_HOST_CONV(fk_host_conv) { FK_HOST_CALL(conv, FK_HOST_CONV_ARGS); }
 
 const char *fk_host_simd(void)

@@ -1,8 +1,8 @@
 /* The int8 layer kernels for fkdc's own exact evaluator (validation, calibration, the
  * accuracy-target search): the functions generated C calls (fk_int8.h), built portably (host.c)
- * and on x86-64 for AVX2 (host_avx2.c), for AVX2 with AVX-VNNI (host_vnni.c) and with AVX-512
- * VNNI (host_avx512.c; the 1x1 kernel only in those two), the fastest build the CPU and the OS
- * have taken at run time. All give the same bytes as the Swift reference (Int8Kernels). Not part
+ * and on x86-64 for AVX2 (host_avx2.c), for AVX2 with AVX-VNNI (host_vnni.c, the 1x1 kernel) and
+ * with AVX-512 VNNI (host_avx512.c: the 1x1, depthwise and dense kernels), the fastest build the
+ * CPU and the OS have taken at run time. All give the same bytes as the Swift reference (Int8Kernels). Not part
  * of the generated C (scripts/embed-c-kernels.py embeds a fixed list of headers). */
 #ifndef FK_HOST_H
 #define FK_HOST_H

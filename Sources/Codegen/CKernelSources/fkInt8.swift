@@ -910,46 +910,64 @@ extension CKernelLibrary {
                 #else
                 #define FK_DW_ZMM_NOINLINE
                 #endif
-                /* With AVX-512 VNNI, fk_depthwise's blocks of four pixels whose windows lie inside the image, 32
-                 * channels (16 where `half`) at a time: x itself (from xc, the block's first pixel's channel cc,
-                 * taps at off[t], pixels step apart) and the weights (from wp, tap t at t * c) widened to 16 bits
-                 * and two taps interleaved, as in the AVX2 path, VPDPWSSD adding each pair of products to a
-                 * lane. VPUNPCK*WD interleave within 128-bit lanes, so the low sums hold channels {0-3, 8-11,
-                 * 16-19, 24-27} and the high ones the others; VPERMT2Q puts them back in order before the bias
-                 * bz (b - zx * sum(w)) is added and fk_rq512 requantizes sixteen channels at a time into y
-                 * (pixel q at y + q * c) */
-                static FK_DW_ZMM_NOINLINE void fk_dw_inside_zmm(const int8_t *xc, const size_t *off, int nt, const int8_t *wp,
-                                                                int c, size_t step, int half, const int32_t *bz, const int32_t *m,
-                                                                const int8_t *l, const int8_t *r, int32_t zo, int32_t lo, int32_t hi,
-                                                                int8_t *y)
+                /* With AVX-512 VNNI, fk_depthwise's blocks of np pixels (4 or 1, as fk_dw_window gives them), 32
+                 * channels (16 where `half`) at a time: the nt taps' inputs (from xc, the block's first pixel's
+                 * channel cc, taps at off[t], pixels step apart) and weights (from wc, tap t's at woff[t]) widened
+                 * to 16 bits and two taps interleaved, as in the AVX2 path, VPDPWSSD adding each pair of products
+                 * to a lane: x itself with bias b - zx * sum(w) where the windows lie inside the image (`inside`,
+                 * bias bz), x - zx with b elsewhere. VPUNPCK*WD interleave within 128-bit lanes, so the low sums
+                 * hold channels {0-3, 8-11, 16-19, 24-27} and the high ones the others; VPERMT2Q puts them back
+                 * in order before the bias, and fk_rq512 requantizes sixteen channels at a time into y (pixel q
+                 * at y + q * c) */
+                static FK_DW_ZMM_NOINLINE void fk_dw_zmm(const int8_t *xc, const size_t *off, const size_t *woff, int nt,
+                                                         const int8_t *wc, int c, size_t step, int np, int half, int inside,
+                                                         int32_t zx, const int32_t *bias, const int32_t *m, const int8_t *l,
+                                                         const int8_t *r, int32_t zo, int32_t lo, int32_t hi, int8_t *y)
                 {
                     const __mmask32 kb = half ? (__mmask32)0xFFFF : ~(__mmask32)0;
+                    const __m512i z = _mm512_set1_epi16((int16_t)zx);
                     const size_t s2 = 2 * step, s3 = 3 * step;
                     __m512i a0 = _mm512_setzero_si512(), a1 = a0, c0 = a0, c1 = a0, d0 = a0, d1 = a0, e0 = a0, e1 = a0;
                     __m512i v[8];
                     int t, q, g;
                 #define FK_DW_ZMM_LOAD(p) _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(kb, (p)))
-                #define FK_DW_ZMM_PAIR(lo_, hi_, pa, pb)                                                                    \
+                #define FK_DW_ZMM_PAIR(lo_, hi_, pa, pb, SUB)                                                               \
                     do {                                                                                                  \
-                        const __m512i va = FK_DW_ZMM_LOAD(pa), vb = FK_DW_ZMM_LOAD(pb);                                   \
+                        const __m512i va = SUB(FK_DW_ZMM_LOAD(pa)), vb = SUB(FK_DW_ZMM_LOAD(pb));                         \
                         lo_ = _mm512_dpwssd_epi32(lo_, _mm512_unpacklo_epi16(va, vb), wl);                                \
                         hi_ = _mm512_dpwssd_epi32(hi_, _mm512_unpackhi_epi16(va, vb), wh);                                \
                     } while (0)
-                    for (t = 0; t < nt; t += 2, wp += 2 * (size_t)c) {
-                        const __m512i wa = FK_DW_ZMM_LOAD(wp);
-                        const __m512i wb = t + 1 < nt ? FK_DW_ZMM_LOAD(wp + c) : _mm512_setzero_si512();
-                        const __m512i wl = _mm512_unpacklo_epi16(wa, wb), wh = _mm512_unpackhi_epi16(wa, wb);
-                        const int8_t *xa = xc + off[t], *xb = xc + off[t + 1 < nt ? t + 1 : t];
-                        FK_DW_ZMM_PAIR(a0, a1, xa, xb);
-                        FK_DW_ZMM_PAIR(c0, c1, xa + step, xb + step);
-                        FK_DW_ZMM_PAIR(d0, d1, xa + s2, xb + s2);
-                        FK_DW_ZMM_PAIR(e0, e1, xa + s3, xb + s3);
+                #define FK_DW_ZMM_X(v_) (v_)
+                #define FK_DW_ZMM_XZ(v_) _mm512_sub_epi16((v_), z)
+                /* the taps two at a time (an odd last one with itself at weight zero), NP pixels */
+                #define FK_DW_ZMM_TAPS(SUB, NP)                                                                             \
+                    for (t = 0; t < nt; t += 2) {                                                                         \
+                        const int u = t + 1 < nt ? t + 1 : t;                                                             \
+                        const __m512i wa = FK_DW_ZMM_LOAD(wc + woff[t]);                                                  \
+                        const __m512i wb = u > t ? FK_DW_ZMM_LOAD(wc + woff[u]) : _mm512_setzero_si512();                 \
+                        const __m512i wl = _mm512_unpacklo_epi16(wa, wb), wh = _mm512_unpackhi_epi16(wa, wb);             \
+                        const int8_t *xa = xc + off[t], *xb = xc + off[u];                                                \
+                        FK_DW_ZMM_PAIR(a0, a1, xa, xb, SUB);                                                              \
+                        if (NP == 4) {                                                                                    \
+                            FK_DW_ZMM_PAIR(c0, c1, xa + step, xb + step, SUB);                                            \
+                            FK_DW_ZMM_PAIR(d0, d1, xa + s2, xb + s2, SUB);                                                \
+                            FK_DW_ZMM_PAIR(e0, e1, xa + s3, xb + s3, SUB);                                                \
+                        }                                                                                                 \
                     }
+                    if (inside)
+                        FK_DW_ZMM_TAPS(FK_DW_ZMM_X, 4)
+                    else if (np == 4)
+                        FK_DW_ZMM_TAPS(FK_DW_ZMM_XZ, 4)
+                    else
+                        FK_DW_ZMM_TAPS(FK_DW_ZMM_XZ, 1)
+                #undef FK_DW_ZMM_TAPS
+                #undef FK_DW_ZMM_XZ
+                #undef FK_DW_ZMM_X
                 #undef FK_DW_ZMM_PAIR
                 #undef FK_DW_ZMM_LOAD
                     {
                         const __m512i i0 = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), i1 = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
-                        const __m512i b0 = _mm512_loadu_si512(bz), b1 = half ? b0 : _mm512_loadu_si512(bz + 16);
+                        const __m512i b0 = _mm512_loadu_si512(bias), b1 = half ? b0 : _mm512_loadu_si512(bias + 16);
                         v[0] = _mm512_add_epi32(_mm512_permutex2var_epi64(a0, i0, a1), b0);
                         v[1] = _mm512_add_epi32(_mm512_permutex2var_epi64(a0, i1, a1), b1);
                         v[2] = _mm512_add_epi32(_mm512_permutex2var_epi64(c0, i0, c1), b0);
@@ -962,9 +980,10 @@ extension CKernelLibrary {
                     for (g = 0; g < (half ? 1 : 2); g++) {
                         fk_rq512 rq;
                         if (fk_rq512_params(m + 16 * g, l + 16 * g, r + 16 * g, 16, zo, lo, hi, &rq))
-                            for (q = 0; q < 4; q++) _mm_storeu_si128((__m128i *)(y + (size_t)q * c + 16 * g), fk_rq512_apply(v[2 * q + g], &rq));
+                            for (q = 0; q < np; q++)
+                                _mm_storeu_si128((__m128i *)(y + (size_t)q * c + 16 * g), fk_rq512_apply(v[2 * q + g], &rq));
                         else
-                            for (q = 0; q < 4; q++) {
+                            for (q = 0; q < np; q++) {
                                 int32_t acc[16];
                                 _mm512_storeu_si512(acc, v[2 * q + g]);
                                 fk_requant_n(acc, m + 16 * g, l + 16 * g, r + 16 * g, 16, zo, lo, hi, y + (size_t)q * c + 16 * g);
@@ -1024,10 +1043,10 @@ extension CKernelLibrary {
                                     __m256i s[8];
                                     const int fast = folded && np == 4 && nt == kh * kw;
                 #if FK_DW_ZMM
-                                    if (fast) {
+                                    {
                                         const int half = cc + 32 > c;
-                                        fk_dw_inside_zmm(x + cc, off, nt, wt + cc, c, step, half, bz + cc, m + cc, l + cc, r + cc, zo,
-                                                         lo, hi, y + ((size_t)oy * wo + ox) * c + cc);
+                                        fk_dw_zmm(x + cc, off, woff, nt, wt + cc, c, step, np, half, fast, zx, (fast ? bz : b) + cc,
+                                                  m + cc, l + cc, r + cc, zo, lo, hi, y + ((size_t)oy * wo + ox) * c + cc);
                                         if (!half) cc += 16;
                                         continue;
                                     }
