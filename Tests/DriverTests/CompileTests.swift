@@ -345,10 +345,11 @@ import Testing
         for c in calibrated.perClass { #expect(c.fp32 - c.int8 <= 0.02, "\(c.name)") }
         // probability fidelity (README.md's figures): the softmax of both logits, per class and at
         // the default 0.5 threshold, with calibration errors from the labels (max 3.1 points since
-        // compiles pin OpenBLAS to one thread)
+        // compiles pin OpenBLAS to one thread; 2.3 to 3.5 over OpenBLAS's x86-64 kernels, whose float32
+        // sums move a few calibrated scales: SkylakeX 2.3, Haswell and Zen 3.1, Prescott 3.5)
         let p = try #require(calibrated.probabilities)
         #expect(!p.fromModel && p.perClass.count == 4 && p.samples == 40)
-        #expect(p.maxDelta > 0 && p.maxDelta < 0.035 && p.meanDelta <= p.maxDelta)
+        #expect(p.maxDelta > 0 && p.maxDelta < 0.04 && p.meanDelta <= p.maxDelta, "\(p.maxDelta)")
         #expect(p.perClass.map(\.max).max() == p.maxDelta)
         #expect(p.flips.count == 1 && p.flips[0].threshold == 0.5 && p.flips[0].samples == 0)
         #expect(p.eceFP32 != nil && p.eceInt8 != nil)

@@ -16,8 +16,11 @@ import Testing
 @Suite(.serialized) struct PyPIModelTests {
     static let folder = Repo.path("out/pypi")
 
-    /// name, the least top-1 agreement (int8 against float32) on its held-out set
-    static let models: [(name: String, agreement: Double)] = [("textline_cls", 0.995), ("doc_orientation", 0.99)]
+    /// name, the least top-1 agreement (int8 against float32) on its held-out set: the worst over
+    /// OpenBLAS's x86-64 kernels (OPENBLAS_CORETYPE; calibration's float32 sums, and so a few scales,
+    /// differ with them: the text-line model gives 99.5 % with Haswell, SkylakeX and Zen, 99.25 % with
+    /// Sandybridge and 99 % with Prescott, which OpenBLAS falls back to on CPUs it does not know)
+    static let models: [(name: String, agreement: Double)] = [("textline_cls", 0.99), ("doc_orientation", 0.99)]
 
     struct Info: Decodable {
         var input_shape: [Int]
