@@ -320,19 +320,12 @@ extension CKernelLibrary {
                 typedef struct {
                     __m512i me, mo, ce, co, se, so, lo, hi, zp;
                 } fk_rq512;
-                static inline int fk_rq512_params(const int32_t *m, const int8_t *l, const int8_t *r, int n, int32_t zp, int32_t lo,
-                                                  int32_t hi, fk_rq512 *p)
+                /* the constants of multipliers mv and right shifts rv (lanes as the accumulators'; no check) */
+                static inline void fk_rq512_make(__m512i mv, __m512i rv, int32_t zp, int32_t lo, int32_t hi, fk_rq512 *p)
                 {
-                    const __mmask16 k = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
-                    const __m512i lv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, l));
-                    const __m512i rv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, r));
-                    const __m512i mv = _mm512_maskz_loadu_epi32(k, m);
                     const __m512i re = _mm512_and_si512(rv, _mm512_set1_epi64(0xFFFFFFFF)), ro = _mm512_srli_epi64(rv, 32);
                     const __m512i one = _mm512_set1_epi64(1), half = _mm512_set1_epi64((long long)1 << 30);
                     const __m512i k30 = _mm512_set1_epi64(30), k31 = _mm512_set1_epi64(31), zero = _mm512_setzero_si512();
-                    if (_mm512_test_epi32_mask(lv, lv) | _mm512_cmpeq_epi32_mask(mv, _mm512_set1_epi32(INT32_MIN)) |
-                        _mm512_cmpgt_epi32_mask(rv, _mm512_set1_epi32(31)) | _mm512_cmplt_epi32_mask(rv, _mm512_setzero_si512()))
-                        return 0;
                     p->me = mv;
                     p->mo = _mm512_srli_epi64(mv, 32);
                     p->ce = _mm512_add_epi64(half, _mm512_maskz_sllv_epi64(_mm512_cmpgt_epi64_mask(re, zero), one, _mm512_add_epi64(re, k30)));
@@ -342,15 +335,32 @@ extension CKernelLibrary {
                     p->lo = _mm512_set1_epi32(lo - zp);
                     p->hi = _mm512_set1_epi32(hi - zp);
                     p->zp = _mm512_set1_epi32(zp);
+                }
+                static inline int fk_rq512_params(const int32_t *m, const int8_t *l, const int8_t *r, int n, int32_t zp, int32_t lo,
+                                                  int32_t hi, fk_rq512 *p)
+                {
+                    const __mmask16 k = n >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << n) - 1u);
+                    const __m512i lv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, l));
+                    const __m512i rv = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, r));
+                    const __m512i mv = _mm512_maskz_loadu_epi32(k, m);
+                    if (_mm512_test_epi32_mask(lv, lv) | _mm512_cmpeq_epi32_mask(mv, _mm512_set1_epi32(INT32_MIN)) |
+                        _mm512_cmpgt_epi32_mask(rv, _mm512_set1_epi32(31)) | _mm512_cmplt_epi32_mask(rv, _mm512_setzero_si512()))
+                        return 0;
+                    fk_rq512_make(mv, rv, zp, lo, hi, p);
                     return 1;
                 }
-                /* the sixteen int8 results of v (channels past n: unspecified) */
-                static inline __m128i fk_rq512_apply(__m512i v, const fk_rq512 *p)
+                /* rshr(sqrdmulh(v, m), r) of the sixteen lanes of v, before the clamp and the zero point */
+                static inline __m512i fk_rq512_scale(__m512i v, const fk_rq512 *p)
                 {
                     const __m512i e = _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(v, p->me), p->ce), p->se);
                     const __m512i od =
                         _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(v, 32), p->mo), p->co), p->so);
-                    const __m512i res = _mm512_mask_shuffle_epi32(e, (__mmask16)0xAAAA, od, _MM_PERM_CDAB);
+                    return _mm512_mask_shuffle_epi32(e, (__mmask16)0xAAAA, od, _MM_PERM_CDAB);
+                }
+                /* the sixteen int8 results of v (channels past n: unspecified) */
+                static inline __m128i fk_rq512_apply(__m512i v, const fk_rq512 *p)
+                {
+                    const __m512i res = fk_rq512_scale(v, p);
                     return _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(res, p->lo), p->hi), p->zp));
                 }
                 #endif

@@ -990,6 +990,120 @@ extension CKernelLibrary {
                             }
                     }
                 }
+                /* With AVX-512 VNNI, output row oy (its windows' first input row iy0 = oy * sh - ph), 64 channels
+                 * at a time (16, 32 or 48 at the end): four taps' inputs offset by 128 (x ^ 0x80, unsigned;
+                 * taps in the padding zx ^ 0x80) and interleaved a byte at a time (VPUNPCK*BW, then *WD),
+                 * VPDPBUSD against the four taps' weights interleaved the same way, each lane summing one
+                 * channel's four products (u8 x s8, any weight), on top of the bias b - (zx + 128) * sum(w)
+                 * (int32 wraps, as the sums it stands in for; padding adds (zx + 128 - (zx + 128)) w = 0). The
+                 * interleaving stays within 128-bit lanes, so register j holds channels 16k + 4j + i (lane k,
+                 * i < 4): bias, multipliers and shifts are put in that order by a 4x4 transpose of 128-bit lanes
+                 * (VSHUFI32X4), and VPACKSSDW then VPACKSSWB, also within lanes, put the results back in channel
+                 * order. The pack saturates to 16 bits before the zero point and to 8 after, then clamps: the
+                 * same bytes as clamp(v + zp, lo, hi) where zp, lo and hi are int8 (fk_depthwise checks). No
+                 * channel shifts left (checked too), so fk_rq512_scale applies. */
+                #define FK_DW_VNNI_G 7 /* groups of four taps: up to 5x5 windows */
+                static inline void fk_dw_vnni_mix(const __m512i t[4], __m512i u[4])
+                {
+                    const __m512i ab0 = _mm512_unpacklo_epi8(t[0], t[1]), ab1 = _mm512_unpackhi_epi8(t[0], t[1]);
+                    const __m512i cd0 = _mm512_unpacklo_epi8(t[2], t[3]), cd1 = _mm512_unpackhi_epi8(t[2], t[3]);
+                    u[0] = _mm512_unpacklo_epi16(ab0, cd0);
+                    u[1] = _mm512_unpackhi_epi16(ab0, cd0);
+                    u[2] = _mm512_unpacklo_epi16(ab1, cd1);
+                    u[3] = _mm512_unpackhi_epi16(ab1, cd1);
+                }
+                /* channels 16k + 4j + i of register j from v[k]'s 128-bit lane j (v[k]: channels 16k..16k+15) */
+                static inline void fk_dw_vnni_t4(const __m512i v[4], __m512i o[4])
+                {
+                    const __m512i t0 = _mm512_shuffle_i32x4(v[0], v[1], 0x44), t1 = _mm512_shuffle_i32x4(v[0], v[1], 0xEE);
+                    const __m512i t2 = _mm512_shuffle_i32x4(v[2], v[3], 0x44), t3 = _mm512_shuffle_i32x4(v[2], v[3], 0xEE);
+                    o[0] = _mm512_shuffle_i32x4(t0, t2, 0x88);
+                    o[1] = _mm512_shuffle_i32x4(t0, t2, 0xDD);
+                    o[2] = _mm512_shuffle_i32x4(t1, t3, 0x88);
+                    o[3] = _mm512_shuffle_i32x4(t1, t3, 0xDD);
+                }
+                static FK_DW_ZMM_NOINLINE void fk_dw_vnni(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
+                                                          const int32_t *b, const int32_t *m, const int8_t *r, int8_t *y, int wo,
+                                                          int kh, int kw, int sw, int pw, int dh, int dw, int iy0, int32_t zo,
+                                                          int32_t lo, int32_t hi)
+                {
+                    const int nt = kh * kw, groups = (nt + 3) / 4;
+                    const int rowin = iy0 >= 0 && iy0 + (kh - 1) * dh < h;
+                    const __m512i flip = _mm512_set1_epi8((char)0x80), zero = _mm512_setzero_si512(), ones = _mm512_set1_epi8(1);
+                    const __m512i zxf = _mm512_set1_epi8((char)(zx ^ 0x80)), zp16 = _mm512_set1_epi16((int16_t)zo);
+                    const __m512i lo8 = _mm512_set1_epi8((char)lo), hi8 = _mm512_set1_epi8((char)hi);
+                    const __m512i zx128 = _mm512_set1_epi32(zx + 128);
+                    size_t rel[4 * FK_DW_VNNI_G];
+                    int cc, g, j, t, ox;
+                    /* tap t's input offset from its window's first (top left) input */
+                    for (t = 0; t < nt; t++) rel[t] = ((size_t)(t / kw) * dh * w + (size_t)(t % kw) * dw) * c;
+                    for (cc = 0; cc < c; cc += 64) {
+                        const int nch = c - cc < 64 ? c - cc : 64;
+                        const __mmask64 kb = nch == 64 ? ~(__mmask64)0 : ((__mmask64)1 << nch) - 1;
+                        __m512i wv[4 * FK_DW_VNNI_G], bias[4], sum[4], bv[4], mv[4], rv[4];
+                        fk_rq512 rq[4];
+                        for (j = 0; j < 4; j++) {
+                            const __mmask16 k16 = 16 * j < nch ? (__mmask16)0xFFFF : 0;
+                            sum[j] = zero;
+                            bv[j] = _mm512_maskz_loadu_epi32(k16, b + cc + 16 * j);
+                            mv[j] = _mm512_maskz_loadu_epi32(k16, m + cc + 16 * j);
+                            rv[j] = _mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k16, r + cc + 16 * j));
+                        }
+                        for (g = 0; g < groups; g++) {
+                            __m512i u[4];
+                            for (j = 0; j < 4; j++)
+                                u[j] = 4 * g + j < nt ? _mm512_maskz_loadu_epi8(kb, wt + (size_t)(4 * g + j) * c + cc) : zero;
+                            fk_dw_vnni_mix(u, wv + 4 * g);
+                            for (j = 0; j < 4; j++) sum[j] = _mm512_dpbusd_epi32(sum[j], ones, wv[4 * g + j]);
+                        }
+                        fk_dw_vnni_t4(bv, bias);
+                        fk_dw_vnni_t4(mv, bv);
+                        fk_dw_vnni_t4(rv, mv);
+                        for (j = 0; j < 4; j++) {
+                            bias[j] = _mm512_sub_epi32(bias[j], _mm512_mullo_epi32(zx128, sum[j]));
+                            fk_rq512_make(bv[j], mv[j], zo, lo, hi, &rq[j]);
+                        }
+                        for (ox = 0; ox < wo; ox++) {
+                            const int x0 = ox * sw - pw;
+                            __m512i a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], s01, s23;
+                            if (rowin && x0 >= 0 && x0 + (kw - 1) * dw < w) {
+                                const int8_t *xp = x + ((size_t)iy0 * w + (size_t)x0) * c + cc;
+                                for (g = 0; g < groups; g++) {
+                                    __m512i u[4], v[4];
+                                    for (j = 0; j < 4; j++)
+                                        u[j] = 4 * g + j < nt ? _mm512_xor_si512(_mm512_maskz_loadu_epi8(kb, xp + rel[4 * g + j]), flip)
+                                                              : zero;
+                                    fk_dw_vnni_mix(u, v);
+                                    a0 = _mm512_dpbusd_epi32(a0, v[0], wv[4 * g]);
+                                    a1 = _mm512_dpbusd_epi32(a1, v[1], wv[4 * g + 1]);
+                                    a2 = _mm512_dpbusd_epi32(a2, v[2], wv[4 * g + 2]);
+                                    a3 = _mm512_dpbusd_epi32(a3, v[3], wv[4 * g + 3]);
+                                }
+                            } else
+                                /* a window over an edge: the taps in the padding take zx */
+                                for (g = 0; g < groups; g++) {
+                                    __m512i u[4], v[4];
+                                    for (j = 0; j < 4; j++) {
+                                        const int tj = 4 * g + j, iy = iy0 + tj / kw * dh, ix = x0 + tj % kw * dw;
+                                        u[j] = tj >= nt ? zero
+                                               : iy >= 0 && iy < h && ix >= 0 && ix < w
+                                                   ? _mm512_xor_si512(
+                                                         _mm512_maskz_loadu_epi8(kb, x + ((size_t)iy * w + (size_t)ix) * c + cc), flip)
+                                                   : zxf;
+                                    }
+                                    fk_dw_vnni_mix(u, v);
+                                    a0 = _mm512_dpbusd_epi32(a0, v[0], wv[4 * g]);
+                                    a1 = _mm512_dpbusd_epi32(a1, v[1], wv[4 * g + 1]);
+                                    a2 = _mm512_dpbusd_epi32(a2, v[2], wv[4 * g + 2]);
+                                    a3 = _mm512_dpbusd_epi32(a3, v[3], wv[4 * g + 3]);
+                                }
+                            s01 = _mm512_adds_epi16(_mm512_packs_epi32(fk_rq512_scale(a0, &rq[0]), fk_rq512_scale(a1, &rq[1])), zp16);
+                            s23 = _mm512_adds_epi16(_mm512_packs_epi32(fk_rq512_scale(a2, &rq[2]), fk_rq512_scale(a3, &rq[3])), zp16);
+                            _mm512_mask_storeu_epi8(y + (size_t)ox * c + cc, kb,
+                                                    _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(s01, s23), lo8), hi8));
+                        }
+                    }
+                }
                 #else
                 #define FK_DW_ZMM 0
                 #endif
@@ -1020,7 +1134,18 @@ extension CKernelLibrary {
                         int32_t bz[FK_DW_MAX_CH];
                         int np, cc, nt, t, q;
                         const int folded = c <= FK_DW_MAX_CH;
-                        if (folded) fk_dw_inside_bias(wt, b, zx, kh * kw, c, bz);
+                #if FK_DW_ZMM
+                        /* fk_dw_vnni, row by row, where its conditions hold */
+                        int vnni = kh * kw <= 4 * FK_DW_VNNI_G && zx >= -128 && zx <= 127 && zo >= -128 && zo <= 127 && lo >= -128 &&
+                                   hi <= 127;
+                        for (j = 0; vnni && j < c; j++) vnni = l[j] == 0 && m[j] != INT32_MIN && r[j] >= 0 && r[j] <= 31;
+                #endif
+                #if FK_DW_ZMM
+                        if (folded && !vnni)
+                #else
+                        if (folded)
+                #endif
+                            fk_dw_inside_bias(wt, b, zx, kh * kw, c, bz);
                 #define FK_DW_PAIR0(lo, hi, pa, pb)                                                                       \
                     do {                                                                                                  \
                         const __m256i va = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(pa)));                 \
@@ -1035,7 +1160,14 @@ extension CKernelLibrary {
                         lo = _mm256_add_epi32(lo, _mm256_madd_epi16(_mm256_unpacklo_epi16(va, vb), wl));                    \
                         hi = _mm256_add_epi32(hi, _mm256_madd_epi16(_mm256_unpackhi_epi16(va, vb), wh));                    \
                     } while (0)
-                        for (oy = 0; oy < ho; oy++)
+                        for (oy = 0; oy < ho; oy++) {
+                #if FK_DW_ZMM
+                            if (vnni) {
+                                fk_dw_vnni(x, h, w, c, zx, wt, b, m, r, y + (size_t)oy * wo * c, wo, kh, kw, sw, pw, dh, dw,
+                                           oy * sh - ph, zo, lo, hi);
+                                continue;
+                            }
+                #endif
                             for (ox = 0; ox < wo; ox += np) {
                                 const size_t step = (size_t)sw * c;
                                 nt = fk_dw_window(oy, ox, wo, h, w, c, kh, kw, sh, sw, ph, pw, dh, dw, off, woff, &np);
@@ -1099,6 +1231,7 @@ extension CKernelLibrary {
                                     }
                                 }
                             }
+                        }
                 #undef FK_DW_PAIR
                 #undef FK_DW_PAIR0
                         return;
