@@ -55,11 +55,12 @@ import Testing
         // one of 8), with each of the three kernels; for AVX-512's blocks of 12 pixels by one or two
         // registers, 8 by three and 6 by four: 14 and 15 pixels of 16 and 24 channels, 9 of 48, 13 of 96
         // (a block of four registers, then two) and 7 of 152 (two of four, then one and a half), and
-        // 13 pixels of 1030 inputs (too deep for the 12-pixel rows: blocks of 6)
+        // 13 pixels of 1030 inputs (too deep for the 12-pixel rows: blocks of 6), and 1040 channels
+        // (AVX-512's chunks of 1024)
         for (h, w, k, o) in [
             (1, 7, 37, 40), (1, 5, 64, 96), (2, 3, 19, 24), (1, 2, 8, 16), (1, 1, 33, 8), (3, 1, 20, 12),
             (1, 6, 24, 300), (1, 5, 40, 264), (2, 2, 70, 16), (3, 5, 24, 24), (2, 7, 16, 16), (3, 3, 20, 48),
-            (1, 13, 64, 96), (1, 13, 1030, 16), (1, 7, 24, 152),
+            (1, 13, 64, 96), (1, 13, 1030, 16), (1, 7, 24, 152), (1, 3, 16, 1040),
         ] {
             for kernel in [PointwiseKernel.pairs, .rows, .quads] {
                 let t = try K.oneOp(

@@ -504,7 +504,7 @@ extension CKernelLibrary {
                 FK_QUAD_ZMM_BLOCK(8, 1)
                 FK_QUAD_ZMM_BLOCK(12, 2)
                 FK_QUAD_ZMM_BLOCK(12, 1)
-                /* plane pixels by cn <= 256 channels (weights w, row stride o quads; bias b already offset):
+                /* plane pixels by cn channels (weights w, row stride o quads; bias b already offset):
                  * pixel blocks of 12 (cn <= 32), 8 (cn <= 48) or 6, each block's activations offset into px
                  * once (64 bytes at a time; rows padded with offset zeros to whole quads, pixels past the block's
                  * end copies of its first) for all its channels */
@@ -517,20 +517,20 @@ extension CKernelLibrary {
                     const int zmax = groups < 4 ? groups : 4;
                     int mp = zmax == 4 ? 6 : zmax == 3 ? 8 : 12, p, q, i, o0, z;
                     const __m512i flip = _mm512_set1_epi8(-128);
+                    /* each row's last (partial) 64 bytes: from byte tail, k - tail of them, padded to whole quads */
+                    const int tail = k & ~63;
+                    const __mmask64 in = ((__mmask64)1 << (k - tail)) - 1;
+                    const __mmask64 out = 4 * quads - tail >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << (4 * quads - tail)) - 1;
                     if (quads > FK_QUAD_ZMM_ROW(mp)) mp = 6;
                     for (p = 0; p < plane; p += mp) {
                         const int np = plane - p < mp ? plane - p : mp, row = FK_QUAD_ZMM_ROW(mp);
                         for (q = 0; q < mp; q++) {
                             const int8_t *xp = x + (size_t)(p + (q < np ? q : 0)) * k;
                             int8_t *d = (int8_t *)(px + (size_t)q * row);
-                            for (i = 0; i + 64 <= k; i += 64)
+                            for (i = 0; i < tail; i += 64)
                                 _mm512_storeu_si512(d + i, _mm512_xor_si512(_mm512_loadu_si512(xp + i), flip));
-                            if (i < k) {
-                                const int rest = 4 * quads - i;
-                                const __mmask64 in = ((__mmask64)1 << (k - i)) - 1;
-                                const __mmask64 out = rest >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << rest) - 1;
-                                _mm512_mask_storeu_epi8(d + i, out, _mm512_xor_si512(_mm512_maskz_loadu_epi8(in, xp + i), flip));
-                            }
+                            if (tail < k)
+                                _mm512_mask_storeu_epi8(d + tail, out, _mm512_xor_si512(_mm512_maskz_loadu_epi8(in, xp + tail), flip));
                         }
                         for (o0 = 0; o0 < cn; o0 += 16 * z) {
                             const int8_t *wp = w + (size_t)o0 * 4;
@@ -574,11 +574,17 @@ extension CKernelLibrary {
                     const int quads = (k + 3) / 4;
                 #if defined(__AVX2__) /* @simd avx2 */
                     if (o % 8 == 0 && quads <= FK_POINTWISE_MAX_PAIRS / 2) {
-                        /* output channels in chunks of 256, each chunk's bias offset once (VNNI) */
-                        int32_t bc[256];
+                        /* output channels in chunks of FK_QUAD_CHUNK (each pixel block's activations offset once a
+                         * chunk with AVX-512), each chunk's bias offset once (VNNI) */
+                #if FK_QUAD_ZMM
+                #define FK_QUAD_CHUNK 1024
+                #else
+                #define FK_QUAD_CHUNK 256
+                #endif
+                        int32_t bc[FK_QUAD_CHUNK];
                         int ch, cn;
                         for (ch = 0; ch < o; ch += cn) {
-                            cn = o - ch < 256 ? o - ch : 256;
+                            cn = o - ch < FK_QUAD_CHUNK ? o - ch : FK_QUAD_CHUNK;
                 #if FK_QUAD_VNNI
                             /* 128 * sum_k w[k][o] by VPDPBUSD of bytes 0x80, 32 channels (four chains) at a time */
                             int g;
@@ -637,6 +643,7 @@ extension CKernelLibrary {
                 #undef FK_QUAD_VNNI
                 #undef FK_QUAD_DOT
                 #undef FK_QUAD_ZMM
+                #undef FK_QUAD_CHUNK
                 #endif /* @simd avx2 */
                 """#),
         Section(
