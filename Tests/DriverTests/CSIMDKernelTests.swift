@@ -164,6 +164,55 @@ import Testing
                 }
             }
         }
+        // adds with their own scales: 37 elements (two blocks of sixteen and a tail), zero points and
+        // clamps at the ends of int8, right shifts 0 to 31, a multiplier INT32_MIN (fk_add_one
+        // throughout); then again with left shifts that saturate (`+l`, compared between builds)
+        typealias R = Requantizer
+        for (i, (za, zb, zo, ra, rb, rc, clamp)) in [
+            (
+                -5, 1, 4, R(multiplier: 2_136_810_834, leftShift: 0, rightShift: 1),
+                R(multiplier: 1 << 30, leftShift: 0, rightShift: 0),
+                R(multiplier: 1_447_726_973, leftShift: 0, rightShift: 19), Clamp(lo: -128, hi: 127)
+            ),
+            (
+                127, -128, -128, R(multiplier: 1_592_533_037, leftShift: 2, rightShift: 3),
+                R(multiplier: 1_957_845_713, leftShift: 1, rightShift: 0),
+                R(multiplier: 1_605_247_972, leftShift: 1, rightShift: 18), Clamp(lo: -128, hi: 127)
+            ),
+            (
+                -128, 3, 127, R(multiplier: 1_073_741_824, leftShift: 0, rightShift: 31),
+                R(multiplier: -1_277_571_226, leftShift: 0, rightShift: 0),
+                R(multiplier: 1_865_811_076, leftShift: 0, rightShift: 12), Clamp(lo: -20, hi: 100)
+            ),
+            (
+                0, 0, 0, R(multiplier: Int32.min, leftShift: 0, rightShift: 1),
+                R(multiplier: 1 << 30, leftShift: 0, rightShift: 2),
+                R(multiplier: 1 << 30, leftShift: 0, rightShift: 20), Clamp(lo: -128, hi: 127)
+            ),
+        ].enumerated() {
+            let n = 37
+            var rng = CKernelTests.RNG(s: UInt64(100 + i))
+            var a = rng.int8s(n), b = rng.int8s(n)
+            (a[0], a[1], b[0], b[2]) = (-128, 127, 127, -128)
+            let p = AddParameters(
+                a: ra, b: rb, out: rc, aZeroPoint: Int32(za), bZeroPoint: Int32(zb), outputZeroPoint: Int32(zo),
+                clamp: clamp)
+            let (ba, bb) = (Int8Buffer(shape: [n]), Int8Buffer(shape: [n]))
+            for j in 0..<n { (ba.ptr[j], bb.ptr[j]) = (a[j], b[j]) }
+            let sum = Int8Kernels.add(ba, bb, p, outShape: [n])
+            let want = (0..<n).map { sum.ptr[$0] }
+            let name = "fk_add \(n) #\(i)"
+            func call(_ la: Int, _ lb: Int, _ lc: Int) -> String {
+                "fk_add(a, \(za), \(ra.multiplier), \(la), \(ra.rightShift), b, \(zb), \(rb.multiplier), \(lb), "
+                    + "\(rb.rightShift), y, \(n), \(zo), \(rc.multiplier), \(lc), \(rc.rightShift), \(clamp.lo), \(clamp.hi))"
+            }
+            var c = "    {\n        static const int8_t a[] = {\(Self.list(a))};\n"
+            c += "        static const int8_t b[] = {\(Self.list(b))};\n        static int8_t y[\(n)];\n"
+            c += "        \(call(ra.leftShift, rb.leftShift, rc.leftShift));\n        dump(\"\(name)\", y, \(n));\n"
+            c += "        \(call(ra.leftShift + 9, rb.leftShift + 11, rc.leftShift + 3));\n"
+            c += "        dump(\"\(name)+l\", y, \(n));\n    }\n"
+            out.append(Case(name: name, code: c, want: want))
+        }
         // the input's quantization (NCHW float → NHWC int8) of three channels: ties, NaN,
         // infinities, values far outside int8, 8-pixel blocks and a tail; zero points at both ends
         for zp in [-128, 5, 127] as [Int32] {
