@@ -90,7 +90,8 @@ import Testing
         // outputs (24: portable on AVX2, NEON's 8-channel blocks), a stem 36 pixels wide (NEON gathers
         // 15 at a time: two full gathers and a short one), and for AVX-512's rows of windows inside
         // the image, 64 channels at a time, 80, 144 and 96 channels (tails of 16 and 32), a 5×5 window
-        // (seven groups of four taps, the last of one) and no padding (every row inside)
+        // (seven groups of four taps, the last of one) and no padding (every row inside); a stride-2
+        // image wide enough for two inside blocks of four in a row (NEON's blocks after a row's first)
         for (c, o, k, groups, size, stride, pad, dilation) in [
             (32, 32, 3, 32, 9, 1, 1, 1), (48, 48, 3, 48, 13, 2, 1, 1), (16, 16, 5, 16, 11, 1, 2, 2),
             (32, 32, 3, 32, 6, 2, 0, 1), (24, 24, 3, 24, 7, 1, 1, 1), (16, 16, 3, 16, 3, 1, 1, 1),
@@ -98,7 +99,7 @@ import Testing
             (3, 32, 3, 1, 11, 2, 1, 1), (3, 16, 3, 1, 9, 1, 1, 1), (3, 16, 3, 1, 36, 1, 1, 1),
             (4, 48, 3, 1, 8, 1, 0, 2), (3, 24, 3, 1, 7, 2, 1, 1),
             (5, 16, 1, 1, 5, 1, 0, 1), (80, 80, 3, 80, 8, 1, 1, 1), (144, 144, 3, 144, 9, 2, 1, 1),
-            (64, 64, 5, 64, 9, 1, 2, 1), (96, 96, 3, 96, 6, 1, 0, 1),
+            (64, 64, 5, 64, 9, 1, 2, 1), (96, 96, 3, 96, 6, 1, 0, 1), (32, 32, 3, 32, 21, 2, 1, 1),
         ] {
             let a = Conv2dAttrs(
                 stride: [stride, stride], pad: [pad, pad, pad, pad], dilation: [dilation, dilation], groups: groups,
