@@ -48,7 +48,8 @@ static int fk_host_avx512(void)
     (void)hi;
     return (lo & 0xE0u) == 0xE0u;
 }
-/* the AVX-512 build where there is one, then the AVX2 one */
+/* the AVX-512 build where there is one, then the AVX2 one (FK_HOST_CALL's body again: args, a
+ * comma list once expanded, cannot be handed on to another macro) */
 #define FK_HOST_CALL512(kernel, args)                                                                           \
     do {                                                                                                        \
         if (fk_host_avx512()) {                                                                                 \

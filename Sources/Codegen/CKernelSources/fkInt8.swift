@@ -1029,6 +1029,14 @@ extension CKernelLibrary {
                     o[2] = _mm512_shuffle_i32x4(t1, t3, 0x88);
                     o[3] = _mm512_shuffle_i32x4(t1, t3, 0xDD);
                 }
+                /* a[j] += the products of four taps' inputs u (interleaved here) and their weights w[j] */
+                static inline void fk_dw_vnni_dot(__m512i a[4], const __m512i u[4], const __m512i w[4])
+                {
+                    __m512i v[4];
+                    int j;
+                    fk_dw_vnni_mix(u, v);
+                    for (j = 0; j < 4; j++) a[j] = _mm512_dpbusd_epi32(a[j], v[j], w[j]);
+                }
                 static FK_DW_ZMM_NOINLINE void fk_dw_vnni(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
                                                           const int32_t *b, const int32_t *m, const int8_t *r, int8_t *y, int wo,
                                                           int kh, int kw, int sw, int pw, int dh, int dw, int iy0, int32_t zo,
@@ -1072,24 +1080,21 @@ extension CKernelLibrary {
                         }
                         for (ox = 0; ox < wo; ox++) {
                             const int x0 = ox * sw - pw;
-                            __m512i a0 = bias[0], a1 = bias[1], a2 = bias[2], a3 = bias[3], s01, s23;
+                            __m512i a[4], s01, s23;
+                            for (j = 0; j < 4; j++) a[j] = bias[j];
                             if (rowin && x0 >= 0 && x0 + (kw - 1) * dw < w) {
                                 const int8_t *xp = x + ((size_t)iy0 * w + (size_t)x0) * c + cc;
                                 for (g = 0; g < groups; g++) {
-                                    __m512i u[4], v[4];
+                                    __m512i u[4];
                                     for (j = 0; j < 4; j++)
                                         u[j] = 4 * g + j < nt ? _mm512_xor_si512(_mm512_maskz_loadu_epi8(kb, xp + rel[4 * g + j]), flip)
                                                               : zero;
-                                    fk_dw_vnni_mix(u, v);
-                                    a0 = _mm512_dpbusd_epi32(a0, v[0], wv[4 * g]);
-                                    a1 = _mm512_dpbusd_epi32(a1, v[1], wv[4 * g + 1]);
-                                    a2 = _mm512_dpbusd_epi32(a2, v[2], wv[4 * g + 2]);
-                                    a3 = _mm512_dpbusd_epi32(a3, v[3], wv[4 * g + 3]);
+                                    fk_dw_vnni_dot(a, u, wv + 4 * g);
                                 }
                             } else
                                 /* a window over an edge: the taps in the padding take zx */
                                 for (g = 0; g < groups; g++) {
-                                    __m512i u[4], v[4];
+                                    __m512i u[4];
                                     for (j = 0; j < 4; j++) {
                                         const int tj = 4 * g + j, iy = iy0 + tj / kw * dh, ix = x0 + tj % kw * dw;
                                         u[j] = tj >= nt ? zero
@@ -1098,14 +1103,10 @@ extension CKernelLibrary {
                                                          _mm512_maskz_loadu_epi8(kb, x + ((size_t)iy * w + (size_t)ix) * c + cc), flip)
                                                    : zxf;
                                     }
-                                    fk_dw_vnni_mix(u, v);
-                                    a0 = _mm512_dpbusd_epi32(a0, v[0], wv[4 * g]);
-                                    a1 = _mm512_dpbusd_epi32(a1, v[1], wv[4 * g + 1]);
-                                    a2 = _mm512_dpbusd_epi32(a2, v[2], wv[4 * g + 2]);
-                                    a3 = _mm512_dpbusd_epi32(a3, v[3], wv[4 * g + 3]);
+                                    fk_dw_vnni_dot(a, u, wv + 4 * g);
                                 }
-                            s01 = _mm512_adds_epi16(_mm512_packs_epi32(fk_rq512_scale(a0, &rq[0]), fk_rq512_scale(a1, &rq[1])), zp16);
-                            s23 = _mm512_adds_epi16(_mm512_packs_epi32(fk_rq512_scale(a2, &rq[2]), fk_rq512_scale(a3, &rq[3])), zp16);
+                            s01 = _mm512_adds_epi16(_mm512_packs_epi32(fk_rq512_scale(a[0], &rq[0]), fk_rq512_scale(a[1], &rq[1])), zp16);
+                            s23 = _mm512_adds_epi16(_mm512_packs_epi32(fk_rq512_scale(a[2], &rq[2]), fk_rq512_scale(a[3], &rq[3])), zp16);
                             _mm512_mask_storeu_epi8(y + (size_t)ox * c + cc, kb,
                                                     _mm512_min_epi8(_mm512_max_epi8(_mm512_packs_epi16(s01, s23), lo8), hi8));
                         }
