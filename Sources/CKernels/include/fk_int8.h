@@ -1701,44 +1701,26 @@ static inline FK_HD int8_t fk_add_one(int32_t a, int32_t za, int32_t ma, int la,
     return fk_requant(va + vb, mo, lo_shift, ro, zo, lo, hi);
 }
 
-/* @kernel fk_add uses fk_simd fk_add_one */
+/* @kernel fk_add uses fk_simd fk_add_one fk_requant_rows */
 /* add with its own scales (fk_add_one on every element); NEON: eight elements at a time with
  * fk_scale's SQSHL, SQRDMULH and SRSHL, the zero point added and the result clamped on the
  * narrowed values as in fk_requant_n (zero points and bounds are int8). AVX-512: sixteen at a
- * time, each fk_scale in 64-bit lanes (even and odd elements apart): the left shift exact and
- * clamped to int32 (SQSHL), then (v m + 2^30 + [r > 0] 2^(30 + r)) >> (31 + r) as fk_rq512 does
- * (every left and right shift in [0, 31], no multiplier INT32_MIN; elsewhere fk_add_one) */
+ * time, each SQSHL exact in 64-bit lanes and clamped to int32, then fk_rq512's rescaling (every
+ * left and right shift in [0, 31], no multiplier INT32_MIN; elsewhere fk_add_one) */
 #if defined(__AVX2__) /* @simd avx2 */
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
 #define FK_ADD_ZMM 1
-/* one fk_scale's constants: multiplier, left shift, rounding term and right shift (31 + r) */
-typedef struct {
-    __m512i m, c;
-    __m128i l, s;
-} fk_add_s512;
-static inline fk_add_s512 fk_add_scale512_params(int32_t m, int l, int r)
+/* sqshl(v, l) of sixteen int32 lanes (l also in lv), the even and odd ones sign-extended to 64
+ * bits apart */
+static inline __m512i fk_add_sqshl512(__m512i v, int l, __m128i lv)
 {
-    fk_add_s512 p;
-    p.m = _mm512_set1_epi64(m);
-    p.c = _mm512_set1_epi64(((long long)1 << 30) + (r > 0 ? (long long)1 << (30 + r) : 0));
-    p.l = _mm_cvtsi32_si128(l);
-    p.s = _mm_cvtsi32_si128(31 + r);
-    return p;
-}
-/* the even (e) or odd (o, shifted down) int32 lanes of v, sign-extended to 64 bits, scaled */
-static inline __m512i fk_add_scale512_half(__m512i v64, const fk_add_s512 *p)
-{
-    const __m512i t = _mm512_min_epi64(_mm512_max_epi64(_mm512_sll_epi64(v64, p->l), _mm512_set1_epi64(INT32_MIN)),
-                                       _mm512_set1_epi64(INT32_MAX));
-    return _mm512_sra_epi64(_mm512_add_epi64(_mm512_mul_epi32(t, p->m), p->c), p->s);
-}
-static inline __m512i fk_add_scale512(__m512i v, const fk_add_s512 *p)
-{
-    const __m512i e = fk_add_scale512_half(_mm512_srai_epi64(_mm512_slli_epi64(v, 32), 32), p);
-    const __m512i o = fk_add_scale512_half(_mm512_srai_epi64(v, 32), p);
+    if (l == 0) return v;
+    const __m512i lo = _mm512_set1_epi64(INT32_MIN), hi = _mm512_set1_epi64(INT32_MAX);
+    const __m512i e = _mm512_min_epi64(_mm512_max_epi64(_mm512_sll_epi64(_mm512_srai_epi64(_mm512_slli_epi64(v, 32), 32), lv), lo), hi);
+    const __m512i o = _mm512_min_epi64(_mm512_max_epi64(_mm512_sll_epi64(_mm512_srai_epi64(v, 32), lv), lo), hi);
     return _mm512_mask_shuffle_epi32(e, (__mmask16)0xAAAA, o, _MM_PERM_CDAB);
 }
-static inline int fk_add_scale512_ok(int32_t m, int l, int r)
+static inline int fk_add_zmm_ok(int32_t m, int l, int r)
 {
     return m != INT32_MIN && l >= 0 && l <= 31 && r >= 0 && r <= 31;
 }
@@ -1780,21 +1762,22 @@ static inline void fk_add(const int8_t *a, int32_t za, int32_t ma, int la, int r
 #endif /* @simd neon */
 #if defined(__AVX2__) /* @simd avx2 */
 #if FK_ADD_ZMM
-    if (fk_add_scale512_ok(ma, la, ra) && fk_add_scale512_ok(mb, lb, rb) && fk_add_scale512_ok(mo, lo_shift, ro)) {
-        const fk_add_s512 pa = fk_add_scale512_params(ma, la, ra), pb = fk_add_scale512_params(mb, lb, rb);
-        const fk_add_s512 po = fk_add_scale512_params(mo, lo_shift, ro);
-        /* clamped to [lo - zo, hi - zo] before the zero point is added: no int32 overflow */
-        const __m512i vza = _mm512_set1_epi32(za), vzb = _mm512_set1_epi32(zb), vzo = _mm512_set1_epi32(zo);
-        const __m512i vlo = _mm512_set1_epi32(lo - zo), vhi = _mm512_set1_epi32(hi - zo);
+    if (fk_add_zmm_ok(ma, la, ra) && fk_add_zmm_ok(mb, lb, rb) && fk_add_zmm_ok(mo, lo_shift, ro)) {
+        const __m128i sa = _mm_cvtsi32_si128(la), sb = _mm_cvtsi32_si128(lb), so = _mm_cvtsi32_si128(lo_shift);
+        const __m512i vza = _mm512_set1_epi32(za), vzb = _mm512_set1_epi32(zb);
+        fk_rq512 pa, pb, po;
+        fk_rq512_make(_mm512_set1_epi32(ma), _mm512_set1_epi32(ra), 0, INT32_MIN, INT32_MAX, &pa);
+        fk_rq512_make(_mm512_set1_epi32(mb), _mm512_set1_epi32(rb), 0, INT32_MIN, INT32_MAX, &pb);
+        fk_rq512_make(_mm512_set1_epi32(mo), _mm512_set1_epi32(ro), zo, lo, hi, &po);
         for (; i < n; i += 16) {
             const __mmask16 k = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1u);
             const __m512i va = _mm512_slli_epi32(
                 _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, a + i)), vza), FK_ADD_SHIFT);
             const __m512i vb = _mm512_slli_epi32(
                 _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(k, b + i)), vzb), FK_ADD_SHIFT);
-            const __m512i v = fk_add_scale512(_mm512_add_epi32(fk_add_scale512(va, &pa), fk_add_scale512(vb, &pb)), &po);
-            _mm_mask_storeu_epi8(y + i, k,
-                                 _mm512_cvtsepi32_epi8(_mm512_add_epi32(_mm512_min_epi32(_mm512_max_epi32(v, vlo), vhi), vzo)));
+            const __m512i v = _mm512_add_epi32(fk_rq512_scale(fk_add_sqshl512(va, la, sa), &pa),
+                                               fk_rq512_scale(fk_add_sqshl512(vb, lb, sb), &pb));
+            _mm_mask_storeu_epi8(y + i, k, fk_rq512_apply(fk_add_sqshl512(v, lo_shift, so), &po));
         }
     }
 #endif
