@@ -1035,7 +1035,7 @@ static FK_DW_ZMM_NOINLINE void fk_dw_vnni(const int8_t *x, int h, int w, int c, 
     for (cc = 0; cc < c; cc += 64) {
         const int nch = c - cc < 64 ? c - cc : 64;
         const __mmask64 kb = nch == 64 ? ~(__mmask64)0 : ((__mmask64)1 << nch) - 1;
-        __m512i wv[4 * FK_DW_VNNI_G], bias[4], sum[4], bv[4], mv[4], rv[4];
+        __m512i wv[4 * FK_DW_VNNI_G], bias[4], sum[4], bv[4], mv[4], rv[4], mt[4], rt[4];
         fk_rq512 rq[4];
         for (j = 0; j < 4; j++) {
             const __mmask16 k16 = 16 * j < nch ? (__mmask16)0xFFFF : 0;
@@ -1052,11 +1052,11 @@ static FK_DW_ZMM_NOINLINE void fk_dw_vnni(const int8_t *x, int h, int w, int c, 
             for (j = 0; j < 4; j++) sum[j] = _mm512_dpbusd_epi32(sum[j], ones, wv[4 * g + j]);
         }
         fk_dw_vnni_t4(bv, bias);
-        fk_dw_vnni_t4(mv, bv);
-        fk_dw_vnni_t4(rv, mv);
+        fk_dw_vnni_t4(mv, mt);
+        fk_dw_vnni_t4(rv, rt);
         for (j = 0; j < 4; j++) {
             bias[j] = _mm512_sub_epi32(bias[j], _mm512_mullo_epi32(zx128, sum[j]));
-            fk_rq512_make(bv[j], mv[j], zo, lo, hi, &rq[j]);
+            fk_rq512_make(mt[j], rt[j], zo, lo, hi, &rq[j]);
         }
         for (ox = 0; ox < wo; ox++) {
             const int x0 = ox * sw - pw;
