@@ -3,9 +3,10 @@
  * waiting between runs and splits [0, n) into one contiguous chunk per thread, which the threads
  * (the caller's too) claim one at a time, so a thread the OS has not yet woken or has
  * descheduled holds up no more than the chunk it took, if any (the model's bytes are the same for
- * any split; more chunks per thread cost about 10 % of a 2-thread run on a quiet machine). A model's run is some fifty short steps, so threads spin a little (FK_POOL_SPIN polls)
- * for the next step or for the chunks to finish before they sleep: a sleeping thread takes tens
- * of microseconds to wake, on a busy virtual machine milliseconds. Needs gcc or clang (__atomic
+ * any split; more chunks per thread cost about 10 % of a 2-thread run on a quiet machine). A
+ * model's run is some fifty short steps, so threads spin a little (FK_POOL_SPIN polls) for the
+ * next step or for the chunks to finish before they sleep: a sleeping thread takes tens of
+ * microseconds to wake, on a busy virtual machine milliseconds. Needs gcc or clang (__atomic
  * builtins).
  *
  *     struct fk_pool *pool = fk_pool_create(4);        (NULL on failure)

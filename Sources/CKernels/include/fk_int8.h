@@ -1122,18 +1122,14 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
         int32_t bz[FK_DW_MAX_CH];
         int np, cc, nt, t, q;
         const int folded = c <= FK_DW_MAX_CH;
+        /* fk_dw_vnni, row by row, where its conditions hold (no bz then) */
+        int vnni = 0;
 #if FK_DW_ZMM
-        /* fk_dw_vnni, row by row, where its conditions hold */
-        int vnni = kh * kw <= 4 * FK_DW_VNNI_G && zx >= -128 && zx <= 127 && zo >= -128 && zo <= 127 && lo >= -128 &&
-                   hi <= 127;
+        vnni = kh * kw <= 4 * FK_DW_VNNI_G && zx >= -128 && zx <= 127 && zo >= -128 && zo <= 127 && lo >= -128 &&
+               hi <= 127;
         for (j = 0; vnni && j < c; j++) vnni = l[j] == 0 && m[j] != INT32_MIN && r[j] >= 0 && r[j] <= 31;
 #endif
-#if FK_DW_ZMM
-        if (folded && !vnni)
-#else
-        if (folded)
-#endif
-            fk_dw_inside_bias(wt, b, zx, kh * kw, c, bz);
+        if (folded && !vnni) fk_dw_inside_bias(wt, b, zx, kh * kw, c, bz);
 #define FK_DW_PAIR0(lo, hi, pa, pb)                                                                       \
     do {                                                                                                  \
         const __m256i va = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(pa)));                 \
