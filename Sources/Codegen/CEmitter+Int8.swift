@@ -49,7 +49,7 @@ extension Emission {
                 shape.append("\(o)")
                 if let dot = try convDot(p, o: o, cols: cg * kh * kw) {
                     // NEON: windows as rows of bytes times [O][kp] (fk_conv_dot)
-                    (layout, kernel) = (.paddedRows(o: o, cg: cg, kk: kh * kw, stride: dot.stride), "fk_conv_dot")
+                    (layout, kernel) = (.dotRows(o: o, cg: cg, kk: kh * kw, stride: dot.stride), "fk_conv_dot")
                     bias = dot.bias
                     tail = ["\(dot.stride)"]
                 } else {

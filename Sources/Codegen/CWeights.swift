@@ -58,7 +58,7 @@ enum PointwiseKernel {
         switch self {
         case .pairs: .pairs(rows: o, cols: k)
         case .quads: .quads(rows: o, cols: k)
-        case .rows: .identity(count: o * k)
+        case .rows: .dotRows(o: o, cg: k, kk: 1, stride: k)
         }
     }
 }
@@ -74,8 +74,10 @@ enum WeightLayout {
     case dense(o: Int, cg: Int, kk: Int)
     /// [O][Cg][kk] → [O][kk][Cg]: `fk_conv`.
     case general(o: Int, cg: Int, kk: Int)
-    /// [O][Cg][kk] → [O][stride] holding [kk][Cg], zero-padded: `fk_conv_dot`.
-    case paddedRows(o: Int, cg: Int, kk: Int, stride: Int)
+    /// [O][Cg][kk] → rows of `stride` bytes holding [kk][Cg], zero-padded, each group of four rows
+    /// with its first stride − stride % 16 columns as [·/16][4][16] and the rest as [4][stride % 16];
+    /// the last O % 4 rows plain: `fk_pointwise_dot` (kk = 1, stride = Cg) and `fk_conv_dot`.
+    case dotRows(o: Int, cg: Int, kk: Int, stride: Int)
     /// [rows][cols] → [cols][rows]: `fk_gemm_f32`.
     case transposed(rows: Int, cols: Int)
     case identity(count: Int)
@@ -95,7 +97,7 @@ enum WeightLayout {
         case .quads(let r, let c): (c + 3) / 4 * r * 4
         case .depthwise(let c, let kk): c * kk
         case .dense(let o, let cg, let kk), .general(let o, let cg, let kk): o * cg * kk
-        case .paddedRows(let o, _, _, let stride): o * stride
+        case .dotRows(let o, _, _, let stride): o * stride
         case .transposed(let r, let c): r * c
         case .identity(let n): n
         }
@@ -121,14 +123,53 @@ enum WeightLayout {
             all = [Copy(src: 0, dims: [kk, cg, o], ss: [1, kk, cg * kk], dst: 0, ds: [cg * o, o, 1])]
         case .general(let o, let cg, let kk):
             all = [Copy(src: 0, dims: [o, kk, cg], ss: [cg * kk, 1, kk], dst: 0, ds: [kk * cg, cg, 1])]
-        case .paddedRows(let o, let cg, let kk, let stride):
-            all = [Copy(src: 0, dims: [o, kk, cg], ss: [cg * kk, 1, kk], dst: 0, ds: [stride, cg, 1])]
+        case .dotRows(let o, let cg, let kk, let stride):
+            all = Self.dotRowCopies(o: o, cg: cg, kk: kk, stride: stride)
         case .transposed(let r, let c):
             all = [Copy(src: 0, dims: [c, r], ss: [1, c], dst: 0, ds: [r, 1])]
         case .identity(let n):
             all = [Copy(src: 0, dims: [n], ss: [1], dst: 0, ds: [1])]
         }
         return all.filter { !$0.dims.contains(0) }
+    }
+
+    /// `dotRows`: the groups of four rows by runs of a window position's channels that stay in one
+    /// 16-column block (one copy of all of them where kk = 1), then the last O % 4 rows.
+    static func dotRowCopies(o: Int, cg: Int, kk: Int, stride s: Int) -> [Copy] {
+        let (groups, k16) = (o / 4, s - s % 16)
+        let rowBytes = cg * kk
+        var c: [Copy] = []
+        if kk == 1 && s == cg {
+            c.append(
+                Copy(
+                    src: 0, dims: [groups, k16 / 16, 4, 16], ss: [4 * cg, 16, cg, 1], dst: 0, ds: [4 * s, 64, 16, 1]))
+            let rest = cg - k16
+            if rest > 0 {
+                c.append(
+                    Copy(
+                        src: k16, dims: [groups, 4, rest], ss: [4 * cg, cg, 1], dst: 4 * k16, ds: [4 * s, s - k16, 1]))
+            }
+        } else {
+            for t in 0..<kk {
+                var ch = 0
+                while ch < cg {
+                    let col = t * cg + ch
+                    let run = col < k16 ? min(cg - ch, 16 - col % 16) : cg - ch
+                    let (dst, rowStride) =
+                        col < k16 ? (4 * (col - col % 16) + col % 16, 16) : (4 * k16 + col - k16, s - k16)
+                    c.append(
+                        Copy(
+                            src: ch * kk + t, dims: [groups, 4, run], ss: [4 * rowBytes, rowBytes, kk], dst: dst,
+                            ds: [4 * s, rowStride, 1]))
+                    ch += run
+                }
+            }
+        }
+        c.append(
+            Copy(
+                src: groups * 4 * rowBytes, dims: [o % 4, kk, cg], ss: [rowBytes, 1, kk], dst: groups * 4 * s,
+                ds: [s, cg, 1]))
+        return c
     }
 
     /// The array in this layout (positions no copy writes stay `zero`).

@@ -309,7 +309,8 @@ import Testing
         var y = [Int8](repeating: 0, count: h * w * o)
         let x = Self.nhwc(conv.x[...], conv.xShape)
         fk_pointwise_dot(
-            x, Int32(h * w), Int32(k), conv.weights, p.bias, r.multipliers, r.leftShifts, r.rightShifts, &y, Int32(o),
+            x, Int32(h * w), Int32(k), PointwiseKernel.rows.layout(o: o, k: k).apply(conv.weights, zero: 0), p.bias,
+            r.multipliers, r.leftShifts, r.rightShifts, &y, Int32(o),
             p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
         #expect(y == Self.nhwc(conv.want[...], conv.outShape))
         // the quad kernel in the portable build and in the host's fastest (AVX2, VNNI where present)
@@ -380,7 +381,7 @@ import Testing
                                 Int32(k), Int32(k), s, s, pd, pdx, d, d, p.outputZeroPoint, p.clamp.lo, p.clamp.hi)
                             // the NEON stem: windows as rows of bytes, padding read as zx, the bias less zx·Σw
                             let kp = (cg * k * k + 15) / 16 * 16
-                            let wr = WeightLayout.paddedRows(o: o, cg: cg, kk: k * k, stride: kp)
+                            let wr = WeightLayout.dotRows(o: o, cg: cg, kk: k * k, stride: kp)
                                 .apply(t.weights, zero: 0)
                             let folded = (0..<o).map { oc in
                                 b[oc] &- p.inputOffset

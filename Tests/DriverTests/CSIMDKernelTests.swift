@@ -144,7 +144,7 @@ import Testing
                     }
                     calls.append(
                         (
-                            f, WeightLayout.paddedRows(o: o, cg: c, kk: k * k, stride: kp).apply(t.weights, zero: 0),
+                            f, WeightLayout.dotRows(o: o, cg: c, kk: k * k, stride: kp).apply(t.weights, zero: 0),
                             bias,
                             "\(f)(x, \(size), \(size), \(c), \(p.inputOffset), w, b, m, l, r, y, \(ho), \(wo), \(o), \(geometry), \(kp), \(tail))"
                         ))

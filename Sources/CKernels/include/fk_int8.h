@@ -645,15 +645,26 @@ static inline void fk_pointwise_quad(const int8_t *x, int plane, int k, const in
 #endif /* @simd avx2 */
 
 /* @kernel fk_pointwise_dot uses fk_simd fk_requant_rows */
-/* 1x1 convolution (and fully connected) with weights [O][K], each output channel's row of K
- * bytes, for targets with NEON: sixteen products of a pixel's inputs with a channel's weights
- * at a time. SMULL and SMLAL2 sum two products in each 16-bit lane, SADALP adds those pairs into
- * 32-bit lanes; four output channels of five pixels share each load (twenty accumulators: 72
- * instructions per 320 multiply-adds, against 62 per 256 with four pixels).
+/* 1x1 convolution (and fully connected) for targets with NEON: sixteen products of a pixel's
+ * inputs with a channel's weights at a time. SMULL and SMLAL2 sum two products in each 16-bit
+ * lane, SADALP adds those pairs into 32-bit lanes; four output channels of five pixels share each
+ * load (twenty accumulators: 69 instructions per 320 multiply-adds).
+ * The weights are each output channel's row of K bytes, but each group of four channels (o0 a
+ * multiple of 4, 4K bytes at w + o0 K) stores its first k16 = K - K % 16 columns as
+ * [k16 / 16][4][16], so that one LD1 loads a step's four rows, and the rest as [4][K - k16]; the
+ * last O % 4 channels are plain rows (WeightLayout.dotRows, fk_dot_w).
  * Two products fit in 16 bits only while no weight is -128 (|x w| <= 128 * 127): the
  * emitter picks this kernel only then (fkdc's weights are in [-127, 127]). The input zero point
  * is folded into the bias as in fk_pointwise, and the int32 sums are the same, so the bytes are
  * too. */
+/* weight t of row j in the group of n rows at w0 (n == 4: the interleaved layout above) */
+static inline int32_t fk_dot_w(const int8_t *w0, int n, int k, int j, int t)
+{
+    const int k16 = k - k % 16;
+    if (n < 4) return w0[(size_t)j * k + t];
+    if (t < k16) return w0[4 * (size_t)(t - t % 16) + 16 * j + t % 16];
+    return w0[4 * (size_t)k16 + (size_t)j * (k - k16) + (t - k16)];
+}
 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
 /* sixteen products of wv and xv, two to a 16-bit lane; added into (FK_ACC) or starting (FK_INIT) a
  * 32-bit accumulator. With GCC or clang the pair is one asm block whose result is a fresh register
@@ -667,14 +678,39 @@ static inline int16x8_t fk_pairs16(int8x16_t w, int8x16_t x)
     return t;
 }
 #define FK_PAIRS16(wv, xv) fk_pairs16((wv), (xv))
+/* eight products, one to a lane (the K % 16 >= 8 step), likewise one asm block: from the intrinsic
+ * GCC 12 formed them all ahead of their SADALPs and spilled */
+static inline int16x8_t fk_prod8(int8x8_t w, int8x8_t x)
+{
+    int16x8_t t;
+    __asm__("smull %0.8h, %1.8b, %2.8b" : "=w"(t) : "w"(w), "w"(x));
+    return t;
+}
+#define FK_PROD8(wv, xv) fk_prod8((wv), (xv))
 #else
 #define FK_PAIRS16(wv, xv) vmlal_high_s8(vmull_s8(vget_low_s8(wv), vget_low_s8(xv)), (wv), (xv))
+#define FK_PROD8(wv, xv) vmull_s8((wv), (xv))
 #endif
 #define FK_ACC(a, p) vpadalq_s16((a), (p))
 #define FK_INIT(a, p) vpaddlq_s16(p)
+/* the four rows' sixteen weights of a step, one LD1 that advances wp by 64 (vld1q_s8_x4 is missing
+ * from GCC before 10.3: the asm names four consecutive registers) */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FK_DOT_W4()                                                                                          \
+    register int8x16_t wq0 __asm__("v28"), wq1 __asm__("v29"), wq2 __asm__("v30"), wq3 __asm__("v31");      \
+    __asm__("ld1 {v28.16b-v31.16b}, [%4], #64"                                                                \
+            : "=w"(wq0), "=w"(wq1), "=w"(wq2), "=w"(wq3), "+r"(wp)                                            \
+            : "m"(*(const int8_t(*)[64])(wp)))
+#else
+#define FK_DOT_W4()                                   \
+    const int8x16x4_t wq = vld1q_s8_x4(wp);           \
+    const int8x16_t wq0 = wq.val[0], wq1 = wq.val[1]; \
+    const int8x16_t wq2 = wq.val[2], wq3 = wq.val[3]; \
+    wp += 64
+#endif
 #define FK_DOT16_ROW(j, OP)                                      \
     do {                                                         \
-        const int8x16_t wv = vld1q_s8(w0 + (size_t)(j) * k + i); \
+        const int8x16_t wv = wq##j;                              \
         a##j = OP(a##j, FK_PAIRS16(wv, u0));                     \
         b##j = OP(b##j, FK_PAIRS16(wv, u1));                     \
         c##j = OP(c##j, FK_PAIRS16(wv, u2));                     \
@@ -686,20 +722,22 @@ static inline int16x8_t fk_pairs16(int8x16_t w, int8x16_t x)
         const int8x16_t u0 = vld1q_s8(xs[0] + i), u1 = vld1q_s8(xs[1] + i);                  \
         const int8x16_t u2 = vld1q_s8(xs[2] + i), u3 = vld1q_s8(xs[3] + i);                  \
         const int8x16_t u4 = vld1q_s8(xs[4] + i);                                            \
+        FK_DOT_W4();                                                                         \
         FK_DOT16_ROW(0, OP);                                                                 \
         FK_DOT16_ROW(1, OP);                                                                 \
         FK_DOT16_ROW(2, OP);                                                                 \
         FK_DOT16_ROW(3, OP);                                                                 \
         i += 16;                                                                             \
     } while (0)
+/* after the 16-column steps wp is at the group's [4][K - k16] tail, rows rs = K - k16 bytes apart */
 #define FK_DOT8_ROW(j, OP)                                     \
     do {                                                       \
-        const int8x8_t wv = vld1_s8(w0 + (size_t)(j) * k + i); \
-        a##j = OP(a##j, vmull_s8(wv, v0));                     \
-        b##j = OP(b##j, vmull_s8(wv, v1));                     \
-        c##j = OP(c##j, vmull_s8(wv, v2));                     \
-        d##j = OP(d##j, vmull_s8(wv, v3));                     \
-        e##j = OP(e##j, vmull_s8(wv, v4));                     \
+        const int8x8_t wv = vld1_s8(wp + (size_t)(j) * rs);    \
+        a##j = OP(a##j, FK_PROD8(wv, v0));                     \
+        b##j = OP(b##j, FK_PROD8(wv, v1));                     \
+        c##j = OP(c##j, FK_PROD8(wv, v2));                     \
+        d##j = OP(d##j, FK_PROD8(wv, v3));                     \
+        e##j = OP(e##j, FK_PROD8(wv, v4));                     \
     } while (0)
 #define FK_DOT8_STEP(OP)                                                    \
     do {                                                                    \
@@ -723,12 +761,28 @@ static inline void fk_pointwise_dot(const int8_t *x, int plane, int k, const int
     /* five pixels' accumulators for up to 256 output channels, requantized together */
     int32_t acc[5][256];
     int p, ch, o0, i, j, q;
-    for (p = 0; p < plane; p += 5) {
-        const int pixels = plane - p < 5 ? plane - p : 5;
-        const int8_t *xs[5];
-        for (q = 0; q < 5; q++) xs[q] = x + (size_t)(p + (q < pixels ? q : 0)) * k;
-        for (ch = 0; ch < o; ch += 256) {
-            const int cn = o - ch < 256 ? o - ch : 256;
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+    /* a chunk's right shifts negated (SRSHL's) once, where fk_requant16_neon applies to it: no
+     * channel shifts left, the zero point and bounds are int8 */
+    int32_t nr[256];
+    const int narrow = zo >= -128 && zo <= 127 && lo >= -128 && hi <= 127;
+    const int16x8_t vzp16 = vdupq_n_s16((int16_t)(narrow ? zo : 0));
+    const int8x16_t vlo16 = vdupq_n_s8((int8_t)(narrow ? lo : 0)), vhi16 = vdupq_n_s8((int8_t)(narrow ? hi : 0));
+#endif /* @simd neon */
+    for (ch = 0; ch < o; ch += 256) {
+        const int cn = o - ch < 256 ? o - ch : 256;
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+        int fast = narrow;
+        for (j = 0; j < cn; j++) {
+            if (l[ch + j] != 0) fast = 0;
+            nr[j] = -(int32_t)r[ch + j];
+        }
+#endif /* @simd neon */
+        for (p = 0; p < plane; p += 5) {
+            const int pixels = plane - p < 5 ? plane - p : 5;
+            const int8_t *xs[5];
+            int8_t *yp = y + (size_t)p * o + ch;
+            for (q = 0; q < 5; q++) xs[q] = x + (size_t)(p + (q < pixels ? q : 0)) * k;
             for (o0 = ch; o0 < ch + cn; o0 += 4) {
                 const int n = ch + cn - o0 < 4 ? ch + cn - o0 : 4;
                 const int8_t *w0 = w + (size_t)o0 * k;
@@ -737,6 +791,8 @@ static inline void fk_pointwise_dot(const int8_t *x, int plane, int k, const int
                 if (n == 4 && k >= 8) {
                     /* the first step starts the accumulators (no zeroing) */
                     int32x4_t a0, a1, a2, a3, b0, b1, b2, b3, c0, c1, c2, c3, d0, d1, d2, d3, e0, e1, e2, e3;
+                    const int8_t *wp = w0;
+                    const size_t rs = (size_t)(k % 16);
                     if (k >= 16)
                         FK_DOT16_STEP(FK_INIT);
                     else
@@ -757,22 +813,38 @@ static inline void fk_pointwise_dot(const int8_t *x, int plane, int k, const int
                 if (i < k)
                     for (q = 0; q < pixels; q++)
                         for (j = 0; j < n; j++) {
-                            const int8_t *wr = w0 + (size_t)j * k;
                             int32_t s = 0;
                             int t;
-                            for (t = i; t < k; t++) s += (int32_t)xs[q][t] * wr[t];
+                            for (t = i; t < k; t++) s += (int32_t)xs[q][t] * fk_dot_w(w0, n, k, j, t);
                             acc[q][o0 - ch + j] += s;
                         }
             }
-            fk_requant_rows(acc[0], 256, pixels, m + ch, l + ch, r + ch, cn, zo, lo, hi, y + (size_t)p * o + ch,
-                            (size_t)o);
+            j = 0;
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+            for (; fast && j + 16 <= cn; j += 16) {
+                const int32x4_t mq[4] = {vld1q_s32(m + ch + j), vld1q_s32(m + ch + j + 4), vld1q_s32(m + ch + j + 8),
+                                         vld1q_s32(m + ch + j + 12)};
+                const int32x4_t nq[4] = {vld1q_s32(nr + j), vld1q_s32(nr + j + 4), vld1q_s32(nr + j + 8),
+                                         vld1q_s32(nr + j + 12)};
+                for (q = 0; q < pixels; q++) {
+                    const int32_t *a = acc[q] + j;
+                    fk_requant16_neon(vld1q_s32(a), vld1q_s32(a + 4), vld1q_s32(a + 8), vld1q_s32(a + 12), mq, nq, vzp16,
+                                      vlo16, vhi16, yp + (size_t)q * o + j);
+                }
+            }
+#endif /* @simd neon */
+            if (j < cn)
+                fk_requant_rows(acc[0] + j, 256, pixels, m + ch + j, l + ch + j, r + ch + j, cn - j, zo, lo, hi, yp + j,
+                                (size_t)o);
         }
     }
 }
 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
 #undef FK_PAIRS16
+#undef FK_PROD8
 #undef FK_ACC
 #undef FK_INIT
+#undef FK_DOT_W4
 #undef FK_DOT16_ROW
 #undef FK_DOT16_STEP
 #undef FK_DOT8_ROW
@@ -1243,25 +1315,60 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
         const int16x8_t vzp16 = vdupq_n_s16((int16_t)(narrow ? zo : 0));
         const int8x16_t vlo16 = vdupq_n_s8((int8_t)(narrow ? lo : 0)), vhi16 = vdupq_n_s8((int8_t)(narrow ? hi : 0));
         int np, cc, nt, t, folded = c <= FK_DW_MAX_CH;
+        const int k33 = kh == 3 && kw == 3 && sw == 1 && dw == 1;
+        /* the right shifts negated (SRSHL's) once, where no channel shifts left */
+        int32_t nr[FK_DW_MAX_CH];
+        int fastq = narrow && c <= FK_DW_MAX_CH;
         for (j = 0; folded && j < kh * kw * c; j++)
             if (wt[j] == -128) folded = 0;
         if (folded) fk_dw_inside_bias(wt, b, zx, kh * kw, c, bz);
+        for (j = 0; fastq && j < c; j++) {
+            if (l[j] != 0) fastq = 0;
+            nr[j] = -(int32_t)r[j];
+        }
 #if defined(__GNUC__)
 /* lo, hi: x_a w_a + x_b w_b of channels 0-7 and 8-15 in 16 bits; an asm block so that the
  * compiler keeps each pixel's two temporaries apart from the sixteen accumulators (scheduled
  * freely, GCC 12 hoisted every load and spilled) */
-#define FK_DW_PRODUCTS(lo, hi, va, vb)                                                               \
+#define FK_DW_PRODUCTS_W(lo, hi, va, vb, wa, wb)                                                     \
     __asm__("smull %0.8h, %2.8b, %4.8b\n\tsmull2 %1.8h, %2.16b, %4.16b\n\t"                         \
             "smlal %0.8h, %3.8b, %5.8b\n\tsmlal2 %1.8h, %3.16b, %5.16b"                                \
             : "=&w"(lo), "=&w"(hi)                                                                   \
             : "w"(va), "w"(vb), "w"(wa), "w"(wb))
 #else
-#define FK_DW_PRODUCTS(lo, hi, va, vb)                                                               \
+#define FK_DW_PRODUCTS_W(lo, hi, va, vb, wa, wb)                                                     \
     do {                                                                                             \
         lo = vmlal_s8(vmull_s8(vget_low_s8(va), vget_low_s8(wa)), vget_low_s8(vb), vget_low_s8(wb)); \
         hi = vmlal_high_s8(vmull_high_s8(va, wa), vb, wb);                                           \
     } while (0)
 #endif
+#define FK_DW_PRODUCTS(lo, hi, va, vb) FK_DW_PRODUCTS_W(lo, hi, va, vb, wa, wb)
+/* no load moves across it: GCC 12 otherwise hoists the 3x3 path's loads of every column and spills */
+#if defined(__GNUC__)
+#define FK_DW_FENCE() __asm__ __volatile__("" ::: "memory")
+#else
+#define FK_DW_FENCE() ((void)0)
+#endif
+/* the 3x3 path's steps: s += (16 bits) from a, the pixel's first step from its bias b instead */
+#define FK_DW_ADD16(s0, s1, s2, s3, a0, a1, a2, a3, lo16, hi16) \
+    do {                                                        \
+        s0 = vaddw_s16(a0, vget_low_s16(lo16));                 \
+        s1 = vaddw_high_s16(a1, lo16);                          \
+        s2 = vaddw_s16(a2, vget_low_s16(hi16));                 \
+        s3 = vaddw_high_s16(a3, hi16);                          \
+    } while (0)
+#define FK_DW_TWO(s, a, va, vb, wa, wb)                              \
+    do {                                                             \
+        int16x8_t lo16, hi16;                                        \
+        FK_DW_PRODUCTS_W(lo16, hi16, va, vb, wa, wb);                \
+        FK_DW_ADD16(s##0, s##1, s##2, s##3, a##0, a##1, a##2, a##3, lo16, hi16); \
+    } while (0)
+#define FK_DW_ONE(s, va, wv)                                                        \
+    do {                                                                            \
+        const int16x8_t lo16 = vmull_s8(vget_low_s8(va), vget_low_s8(wv));         \
+        const int16x8_t hi16 = vmull_high_s8(va, wv);                               \
+        FK_DW_ADD16(s##0, s##1, s##2, s##3, s##0, s##1, s##2, s##3, lo16, hi16);    \
+    } while (0)
 #define FK_DW_PIX2(s0, s1, s2, s3, pa, pb)                                                           \
     do {                                                                                             \
         const int8x16_t va = vld1q_s8(pa), vb = vld1q_s8(pb);                                        \
@@ -1306,14 +1413,70 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                 nt = fk_dw_window(oy, ox, wo, h, w, c, kh, kw, sh, sw, ph, pw, dh, dw, off, woff, &np);
                 for (cc = 0; cc < c; cc += 16) {
                     const int inside = folded && nt == kh * kw;
-                    const int32_t *bb = inside && np == 4 ? bz : b;
+                    const int32_t *bb = inside ? bz : b;
                     const int32x4_t b0 = vld1q_s32(bb + cc), b1 = vld1q_s32(bb + cc + 4);
                     const int32x4_t b2 = vld1q_s32(bb + cc + 8), b3 = vld1q_s32(bb + cc + 12);
                     int32x4_t p0 = b0, p1 = b1, p2 = b2, p3 = b3, q0 = b0, q1 = b1, q2 = b2, q3 = b3;
                     int32x4_t r0 = b0, r1 = b1, r2 = b2, r3 = b3, u0 = b0, u1 = b1, u2 = b2, u3 = b3;
                     /* interior windows: two taps at a time, a last odd tap paired with itself at
                      * weight zero */
-                    if (inside && np == 4) {
+                    if (inside && np == 4 && k33) {
+                        /* a 3x3 window at stride 1, every tap inside: each input vector loaded
+                         * once for the four pixels. Rows 0 and 1 go column by column (the
+                         * window's span is six columns), a column's two rows a pair of taps in
+                         * 16 bits for each pixel whose window holds it; row 2 by pixels, its
+                         * first two taps a pair and the third alone */
+                        const int8_t *x0 = x + off[0] + cc, *x1 = x + off[3] + cc, *x2 = x + off[6] + cc;
+                        const int8_t *wp = wt + cc;
+                        const size_t c2 = 2 * (size_t)c, c3 = 3 * (size_t)c, c4 = 4 * (size_t)c, c5 = 5 * (size_t)c;
+                        const int8x16_t w00 = vld1q_s8(wp), w01 = vld1q_s8(wp + c), w02 = vld1q_s8(wp + c2);
+                        const int8x16_t w10 = vld1q_s8(wp + c3), w11 = vld1q_s8(wp + c4), w12 = vld1q_s8(wp + c5);
+                        int8x16_t va, vb, vc, vd;
+                        va = vld1q_s8(x0), vb = vld1q_s8(x1);
+                        FK_DW_TWO(p, b, va, vb, w00, w10);
+                        FK_DW_FENCE();
+                        va = vld1q_s8(x0 + c), vb = vld1q_s8(x1 + c);
+                        FK_DW_TWO(p, p, va, vb, w01, w11);
+                        FK_DW_TWO(q, b, va, vb, w00, w10);
+                        FK_DW_FENCE();
+                        va = vld1q_s8(x0 + c2), vb = vld1q_s8(x1 + c2);
+                        FK_DW_TWO(p, p, va, vb, w02, w12);
+                        FK_DW_TWO(q, q, va, vb, w01, w11);
+                        FK_DW_TWO(r, b, va, vb, w00, w10);
+                        FK_DW_FENCE();
+                        va = vld1q_s8(x0 + c3), vb = vld1q_s8(x1 + c3);
+                        FK_DW_TWO(q, q, va, vb, w02, w12);
+                        FK_DW_TWO(r, r, va, vb, w01, w11);
+                        FK_DW_TWO(u, b, va, vb, w00, w10);
+                        FK_DW_FENCE();
+                        va = vld1q_s8(x0 + c4), vb = vld1q_s8(x1 + c4);
+                        FK_DW_TWO(r, r, va, vb, w02, w12);
+                        FK_DW_TWO(u, u, va, vb, w01, w11);
+                        FK_DW_FENCE();
+                        va = vld1q_s8(x0 + c5), vb = vld1q_s8(x1 + c5);
+                        FK_DW_TWO(u, u, va, vb, w02, w12);
+                        FK_DW_FENCE();
+                        {
+                            const int8x16_t w20 = vld1q_s8(wp + 6 * (size_t)c), w21 = vld1q_s8(wp + 7 * (size_t)c);
+                            const int8x16_t w22 = vld1q_s8(wp + 8 * (size_t)c);
+                            va = vld1q_s8(x2), vb = vld1q_s8(x2 + c), vc = vld1q_s8(x2 + c2);
+                            FK_DW_TWO(p, p, va, vb, w20, w21);
+                            FK_DW_ONE(p, vc, w22);
+                            FK_DW_FENCE();
+                            vd = vld1q_s8(x2 + c3);
+                            FK_DW_TWO(q, q, vb, vc, w20, w21);
+                            FK_DW_ONE(q, vd, w22);
+                            FK_DW_FENCE();
+                            va = vld1q_s8(x2 + c4);
+                            FK_DW_TWO(r, r, vc, vd, w20, w21);
+                            FK_DW_ONE(r, va, w22);
+                            FK_DW_FENCE();
+                            vb = vld1q_s8(x2 + c5);
+                            FK_DW_TWO(u, u, vd, va, w20, w21);
+                            FK_DW_ONE(u, vb, w22);
+                        }
+                    }
+                    else if (inside && np == 4) {
                         /* every tap inside: tap t's weights at wt + t * c, pointer steps only */
                         const int8_t *wp = wt + cc, *xc = x + cc;
                         const size_t s2 = 2 * step, s3 = 3 * step;
@@ -1334,8 +1497,19 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                             FK_DW_PIX1(u0, u1, u2, u3, xa + s3);
                         }
                     }
+                    else if (inside) {
+                        /* one pixel, every tap inside: from b - zx * sum(w), two taps at a time */
+                        for (t = 0; t + 1 < nt; t += 2) {
+                            const int8x16_t wa = vld1q_s8(wt + woff[t] + cc), wb = vld1q_s8(wt + woff[t + 1] + cc);
+                            FK_DW_PIX2(p0, p1, p2, p3, x + off[t] + cc, x + off[t + 1] + cc);
+                        }
+                        if (t < nt) {
+                            const int8x16_t wa = vld1q_s8(wt + woff[t] + cc);
+                            FK_DW_PIX1(p0, p1, p2, p3, x + off[t] + cc);
+                        }
+                    }
                     else if (folded) {
-                        /* a window at an edge, or one pixel: its taps inside the image two at a
+                        /* a window at an edge: its taps inside the image two at a
                          * time from b, their weights summed (sw, 16 bits: at most FK_DW_MAX_TAPS *
                          * 127), and zx * sw taken off at the end: b + sum (x - zx) w */
                         int16x8_t swl = vdupq_n_s16(0), swh = swl;
@@ -1379,7 +1553,15 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
                     if (narrow) {
                         /* requantized from the registers where no channel of the sixteen shifts left */
                         int32x4_t mq[4], nq[4];
-                        if (fk_requant16_params_neon(m + cc, l + cc, r + cc, mq, nq)) {
+                        int ready = fastq;
+                        if (ready) {
+                            for (t = 0; t < 4; t++) {
+                                mq[t] = vld1q_s32(m + cc + 4 * t);
+                                nq[t] = vld1q_s32(nr + cc + 4 * t);
+                            }
+                        } else
+                            ready = fk_requant16_params_neon(m + cc, l + cc, r + cc, mq, nq);
+                        if (ready) {
                             int8_t *yp = y + ((size_t)oy * wo + ox) * c + cc;
                             fk_requant16_neon(p0, p1, p2, p3, mq, nq, vzp16, vlo16, vhi16, yp);
                             if (np == 4) {
@@ -1414,7 +1596,12 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
 #undef FK_DW_UNZERO
 #undef FK_DW_PIX1
 #undef FK_DW_PIX2
+#undef FK_DW_ONE
+#undef FK_DW_FENCE
+#undef FK_DW_TWO
+#undef FK_DW_ADD16
 #undef FK_DW_PRODUCTS
+#undef FK_DW_PRODUCTS_W
         return;
     }
 #endif /* @simd neon */
