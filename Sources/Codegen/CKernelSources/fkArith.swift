@@ -224,9 +224,9 @@ extension CKernelLibrary {
                  * the negated shift (the rounding right shift), narrowed saturating to 16 bits, the zero point
                  * added saturating, narrowed to 8 bits and clamped to [lo, hi] (zp, lo and hi in int8), which is
                  * clamp(v + zp, lo, hi); fk_requant_n's eight-channel arithmetic, sixteen at a time */
-                static inline void fk_requant16_neon(int32x4_t v0, int32x4_t v1, int32x4_t v2, int32x4_t v3, const int32x4_t *mq,
-                                                     const int32x4_t *nq, int16x8_t vzp16, int8x16_t vlo16, int8x16_t vhi16,
-                                                     int8_t *out)
+                static inline void fk_requant16c_neon(int32x4_t v0, int32x4_t v1, int32x4_t v2, int32x4_t v3, const int32x4_t *mq,
+                                                      const int32x4_t *nq, int16x8_t vzp16, int8x16_t vlo16, int8x16_t vhi16,
+                                                      int8_t *out, const int clamp)
                 {
                     const int32x4_t s0 = vrshlq_s32(vqrdmulhq_s32(v0, mq[0]), nq[0]);
                     const int32x4_t s1 = vrshlq_s32(vqrdmulhq_s32(v1, mq[1]), nq[1]);
@@ -234,7 +234,16 @@ extension CKernelLibrary {
                     const int32x4_t s3 = vrshlq_s32(vqrdmulhq_s32(v3, mq[3]), nq[3]);
                     const int16x8_t t0 = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(s0), s1), vzp16);
                     const int16x8_t t1 = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(s2), s3), vzp16);
-                    vst1q_s8(out, vminq_s8(vmaxq_s8(vqmovn_high_s16(vqmovn_s16(t0), t1), vlo16), vhi16));
+                    const int8x16_t v = vqmovn_high_s16(vqmovn_s16(t0), t1);
+                    vst1q_s8(out, clamp ? vminq_s8(vmaxq_s8(v, vlo16), vhi16) : v);
+                }
+                /* clamp: 0 only where [lo, hi] is all of int8 (the narrowing saturates there already); callers
+                 * pass a constant */
+                static inline void fk_requant16_neon(int32x4_t v0, int32x4_t v1, int32x4_t v2, int32x4_t v3, const int32x4_t *mq,
+                                                     const int32x4_t *nq, int16x8_t vzp16, int8x16_t vlo16, int8x16_t vhi16,
+                                                     int8_t *out)
+                {
+                    fk_requant16c_neon(v0, v1, v2, v3, mq, nq, vzp16, vlo16, vhi16, out, 1);
                 }
                 #endif /* @simd neon */
                 /* requantizes the n channels of `rows` pixels (accumulators acc + q * as, outputs out + q * os):

@@ -830,11 +830,25 @@ extension CKernelLibrary {
                                                          vld1q_s32(m + ch + j + 12)};
                                 const int32x4_t nq[4] = {vld1q_s32(nr + j), vld1q_s32(nr + j + 4), vld1q_s32(nr + j + 8),
                                                          vld1q_s32(nr + j + 12)};
-                                for (q = 0; q < pixels; q++) {
-                                    const int32_t *a = acc[q] + j;
-                                    fk_requant16_neon(vld1q_s32(a), vld1q_s32(a + 4), vld1q_s32(a + 8), vld1q_s32(a + 12), mq, nq, vzp16,
-                                                      vlo16, vhi16, yp + (size_t)q * o + j);
-                                }
+                                /* five pixels written out (no loop), without the clamp where [lo, hi] is all of int8 */
+                #define FK_DOT_RQ(q, clamp)                                                                                       \
+                    fk_requant16c_neon(vld1q_s32(acc[q] + j), vld1q_s32(acc[q] + j + 4), vld1q_s32(acc[q] + j + 8),               \
+                                       vld1q_s32(acc[q] + j + 12), mq, nq, vzp16, vlo16, vhi16, yp + (size_t)(q) * o + j, clamp)
+                                if (pixels == 5 && lo == -128 && hi == 127) {
+                                    FK_DOT_RQ(0, 0);
+                                    FK_DOT_RQ(1, 0);
+                                    FK_DOT_RQ(2, 0);
+                                    FK_DOT_RQ(3, 0);
+                                    FK_DOT_RQ(4, 0);
+                                } else if (pixels == 5) {
+                                    FK_DOT_RQ(0, 1);
+                                    FK_DOT_RQ(1, 1);
+                                    FK_DOT_RQ(2, 1);
+                                    FK_DOT_RQ(3, 1);
+                                    FK_DOT_RQ(4, 1);
+                                } else
+                                    for (q = 0; q < pixels; q++) FK_DOT_RQ(q, 1);
+                #undef FK_DOT_RQ
                             }
                 #endif /* @simd neon */
                             if (j < cn)
@@ -933,7 +947,7 @@ extension CKernelLibrary {
                 }
                 """#),
         Section(
-            name: "fk_dw_window", file: "fk_int8.h", uses: [],
+            name: "fk_dw_window", file: "fk_int8.h", uses: ["fk_simd"],
             text: #"""
                 /* the SIMD depthwise paths' block at output pixel (oy, ox): *np = 4 where the windows of pixels
                  * ox..ox+3 all stay inside the image's columns, else 1; and the taps of pixel ox's window inside
@@ -942,9 +956,20 @@ extension CKernelLibrary {
                 static inline int fk_dw_window(int oy, int ox, int wo, int h, int w, int c, int kh, int kw, int sh, int sw, int ph,
                                                int pw, int dh, int dw, size_t *off, size_t *woff, int *np)
                 {
-                    const int x0 = ox * sw - pw;
+                    const int x0 = ox * sw - pw, y0 = oy * sh - ph;
                     int ky, kx, nt = 0;
                     *np = ox + 4 <= wo && x0 >= 0 && x0 + 3 * sw + (kw - 1) * dw < w ? 4 : 1;
+                    if (y0 >= 0 && y0 + (kh - 1) * dh < h && x0 >= 0 && x0 + (kw - 1) * dw < w) {
+                        /* the whole window inside: no bounds to check */
+                        const size_t rows = (size_t)dh * w * c, cols = (size_t)dw * c;
+                        size_t at = ((size_t)y0 * w + x0) * c;
+                        for (ky = 0; ky < kh; ky++, at += rows)
+                            for (kx = 0; kx < kw; kx++, nt++) {
+                                off[nt] = at + (size_t)kx * cols;
+                                woff[nt] = (size_t)nt * c;
+                            }
+                        return nt;
+                    }
                     for (ky = 0; ky < kh; ky++) {
                         const int iy = oy * sh - ph + ky * dh;
                         if (iy < 0 || iy >= h) continue;
@@ -959,16 +984,39 @@ extension CKernelLibrary {
                 }
 
                 /* the SIMD paths' bias for windows wholly inside the image, where x itself is multiplied:
-                 * bz[j] = b[j] - zx * sum over the taps of w[t][j] (weights [taps][C]; int32 wraps, as the sums
-                 * it stands in for) */
-                static inline void fk_dw_inside_bias(const int8_t *wt, const int32_t *b, int32_t zx, int taps, int c, int32_t *bz)
+                 * bz[j] = b[j] - zx * sum over the taps of w[t][j] (weights [taps][C], at most FK_DW_MAX_TAPS taps;
+                 * int32 wraps, as the sums it stands in for). Returns 0 where some weight is -128 (NEON's two taps
+                 * in 16 bits need none), else 1. */
+                static inline int fk_dw_inside_bias(const int8_t *wt, const int32_t *b, int32_t zx, int taps, int c, int32_t *bz)
                 {
-                    int j, t;
-                    for (j = 0; j < c; j++) {
+                    int j = 0, t, clear = 1;
+                #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+                    /* sixteen channels at a time, the sums in 16 bits (at most 64 * 128) */
+                    uint8x16_t seen = vdupq_n_u8(0);
+                    for (; j + 16 <= c; j += 16) {
+                        int16x8_t sl = vdupq_n_s16(0), sh = sl;
+                        for (t = 0; t < taps; t++) {
+                            const int8x16_t v = vld1q_s8(wt + (size_t)t * c + j);
+                            seen = vorrq_u8(seen, vceqq_s8(v, vdupq_n_s8(-128)));
+                            sl = vaddw_s8(sl, vget_low_s8(v));
+                            sh = vaddw_high_s8(sh, v);
+                        }
+                        vst1q_s32(bz + j, vmlsl_n_s16(vld1q_s32(b + j), vget_low_s16(sl), (int16_t)zx));
+                        vst1q_s32(bz + j + 4, vmlsl_high_n_s16(vld1q_s32(b + j + 4), sl, (int16_t)zx));
+                        vst1q_s32(bz + j + 8, vmlsl_n_s16(vld1q_s32(b + j + 8), vget_low_s16(sh), (int16_t)zx));
+                        vst1q_s32(bz + j + 12, vmlsl_high_n_s16(vld1q_s32(b + j + 12), sh, (int16_t)zx));
+                    }
+                    clear = vmaxvq_u8(seen) == 0;
+                #endif /* @simd neon */
+                    for (; j < c; j++) {
                         int32_t sw8 = 0;
-                        for (t = 0; t < taps; t++) sw8 += wt[(size_t)t * c + j];
+                        for (t = 0; t < taps; t++) {
+                            sw8 += wt[(size_t)t * c + j];
+                            if (wt[(size_t)t * c + j] == -128) clear = 0;
+                        }
                         bz[j] = (int32_t)((uint32_t)b[j] - (uint32_t)zx * (uint32_t)sw8);
                     }
+                    return clear;
                 }
                 """#),
         Section(
@@ -1221,7 +1269,7 @@ extension CKernelLibrary {
                                hi <= 127;
                         for (j = 0; vnni && j < c; j++) vnni = l[j] == 0 && m[j] != INT32_MIN && r[j] >= 0 && r[j] <= 31;
                 #endif
-                        if (folded && !vnni) fk_dw_inside_bias(wt, b, zx, kh * kw, c, bz);
+                        if (folded && !vnni) (void)fk_dw_inside_bias(wt, b, zx, kh * kw, c, bz);
                 #define FK_DW_PAIR0(lo, hi, pa, pb)                                                                       \
                     do {                                                                                                  \
                         const __m256i va = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(pa)));                 \
@@ -1335,13 +1383,11 @@ extension CKernelLibrary {
                         const int16x8_t vzp16 = vdupq_n_s16((int16_t)(narrow ? zo : 0));
                         const int8x16_t vlo16 = vdupq_n_s8((int8_t)(narrow ? lo : 0)), vhi16 = vdupq_n_s8((int8_t)(narrow ? hi : 0));
                         int np, cc, nt, t, folded = c <= FK_DW_MAX_CH;
-                        const int k33 = kh == 3 && kw == 3 && sw == 1 && dw == 1;
+                        const int k33 = kh == 3 && kw == 3 && sw == 1 && dw == 1, full = lo == -128 && hi == 127;
                         /* the right shifts negated (SRSHL's) once, where no channel shifts left */
                         int32_t nr[FK_DW_MAX_CH];
                         int fastq = narrow && c <= FK_DW_MAX_CH;
-                        for (j = 0; folded && j < kh * kw * c; j++)
-                            if (wt[j] == -128) folded = 0;
-                        if (folded) fk_dw_inside_bias(wt, b, zx, kh * kw, c, bz);
+                        if (folded) folded = fk_dw_inside_bias(wt, b, zx, kh * kw, c, bz);
                         for (j = 0; fastq && j < c; j++) {
                             if (l[j] != 0) fastq = 0;
                             nr[j] = -(int32_t)r[j];
@@ -1583,12 +1629,24 @@ extension CKernelLibrary {
                                             ready = fk_requant16_params_neon(m + cc, l + cc, r + cc, mq, nq);
                                         if (ready) {
                                             int8_t *yp = y + ((size_t)oy * wo + ox) * c + cc;
-                                            fk_requant16_neon(p0, p1, p2, p3, mq, nq, vzp16, vlo16, vhi16, yp);
-                                            if (np == 4) {
-                                                fk_requant16_neon(q0, q1, q2, q3, mq, nq, vzp16, vlo16, vhi16, yp + c);
-                                                fk_requant16_neon(r0, r1, r2, r3, mq, nq, vzp16, vlo16, vhi16, yp + 2 * (size_t)c);
-                                                fk_requant16_neon(u0, u1, u2, u3, mq, nq, vzp16, vlo16, vhi16, yp + 3 * (size_t)c);
+                                            /* without the clamp where [lo, hi] is all of int8 */
+                #define FK_DW_RQ(s, at, clamp) fk_requant16c_neon(s##0, s##1, s##2, s##3, mq, nq, vzp16, vlo16, vhi16, yp + (at), clamp)
+                                            if (full) {
+                                                FK_DW_RQ(p, 0, 0);
+                                                if (np == 4) {
+                                                    FK_DW_RQ(q, c, 0);
+                                                    FK_DW_RQ(r, 2 * (size_t)c, 0);
+                                                    FK_DW_RQ(u, 3 * (size_t)c, 0);
+                                                }
+                                            } else {
+                                                FK_DW_RQ(p, 0, 1);
+                                                if (np == 4) {
+                                                    FK_DW_RQ(q, c, 1);
+                                                    FK_DW_RQ(r, 2 * (size_t)c, 1);
+                                                    FK_DW_RQ(u, 3 * (size_t)c, 1);
+                                                }
                                             }
+                #undef FK_DW_RQ
                                             continue;
                                         }
                                     }
