@@ -866,7 +866,7 @@ static inline void fk_pointwise_dot(const int8_t *x, int plane, int k, const int
 #undef FK_DOT_STORE
 #endif /* @simd neon */
 
-/* @kernel fk_conv_dot uses fk_pointwise_dot */
+/* @kernel fk_conv_dot uses fk_simd fk_pointwise_dot */
 /* a dense convolution (the stem) for NEON targets: each output pixel's window gathered into a
  * row of kh*kw*C bytes (x inside the image, zx in the padding), zero-padded to kp (a multiple of
  * 16, at most FK_DOT_MAX_COLS), and the rows of up to 15 pixels (three of fk_pointwise_dot's
@@ -885,9 +885,22 @@ static inline void fk_conv_dot(const int8_t *x, int h, int w, int c, int32_t zx,
             for (q = 0; q < np; q++) {
                 int8_t *cp = col + (size_t)q * kp;
                 int idx = 0;
-                for (ky = 0; ky < kh; ky++)
+                for (ky = 0; ky < kh; ky++) {
+                    const int iy = oy * sh - ph + ky * dh, ix0 = (ox0 + q) * sw - pw;
+                    if (dw == 1 && iy >= 0 && iy < h && ix0 >= 0 && ix0 + kw <= w) {
+                        /* the row's taps all inside: kw * c consecutive bytes */
+                        const int8_t *xp = x + ((size_t)iy * w + ix0) * c;
+                        const int n = kw * c;
+                        int i = 0;
+#if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
+                        for (; i + 8 <= n; i += 8) vst1_s8(cp + idx + i, vld1_s8(xp + i));
+#endif /* @simd neon */
+                        for (; i < n; i++) cp[idx + i] = xp[i];
+                        idx += n;
+                        continue;
+                    }
                     for (kx = 0; kx < kw; kx++) {
-                        const int iy = oy * sh - ph + ky * dh, ix = (ox0 + q) * sw - pw + kx * dw;
+                        const int ix = ix0 + kx * dw;
                         if (iy >= 0 && iy < h && ix >= 0 && ix < w) {
                             const int8_t *xp = x + ((size_t)iy * w + ix) * c;
                             for (ci = 0; ci < c; ci++) cp[idx++] = xp[ci];
@@ -895,6 +908,7 @@ static inline void fk_conv_dot(const int8_t *x, int h, int w, int c, int32_t zx,
                             for (ci = 0; ci < c; ci++) cp[idx++] = (int8_t)zx;
                         }
                     }
+                }
                 while (idx < kp) cp[idx++] = 0;
             }
             fk_pointwise_dot(col, np, kp, wt, b, m, l, r, y + ((size_t)oy * wo + ox0) * o, o, zo, lo, hi);
