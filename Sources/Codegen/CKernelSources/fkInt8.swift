@@ -2023,24 +2023,33 @@ extension CKernelLibrary {
                         const int32x4_t vlo = vdupq_n_s32(lo_shift), vro = vdupq_n_s32(-ro), vmo = vdupq_n_s32(mo);
                         const int16x8_t za16 = vdupq_n_s16((int16_t)za), zb16 = vdupq_n_s16((int16_t)zb), zo16 = vdupq_n_s16((int16_t)zo);
                         const int8x8_t lo8 = vdup_n_s8((int8_t)lo), hi8 = vdup_n_s8((int8_t)hi);
-                        for (; i + 8 <= n; i += 8) {
-                            /* each input less its zero point (in [-255, 255]), << FK_ADD_SHIFT, rescaled */
-                            const int16x8_t da = vsubq_s16(vmovl_s8(vld1_s8(a + i)), za16);
-                            const int16x8_t db = vsubq_s16(vmovl_s8(vld1_s8(b + i)), zb16);
-                            int32x4_t a0 = vshlq_n_s32(vmovl_s16(vget_low_s16(da)), FK_ADD_SHIFT);
-                            int32x4_t a1 = vshlq_n_s32(vmovl_high_s16(da), FK_ADD_SHIFT);
-                            int32x4_t b0 = vshlq_n_s32(vmovl_s16(vget_low_s16(db)), FK_ADD_SHIFT);
-                            int32x4_t b1 = vshlq_n_s32(vmovl_high_s16(db), FK_ADD_SHIFT);
-                            int16x8_t t;
-                            a0 = vrshlq_s32(vqrdmulhq_s32(vqshlq_s32(a0, vla), vma), vra);
-                            a1 = vrshlq_s32(vqrdmulhq_s32(vqshlq_s32(a1, vla), vma), vra);
-                            b0 = vrshlq_s32(vqrdmulhq_s32(vqshlq_s32(b0, vlb), vmb), vrb);
-                            b1 = vrshlq_s32(vqrdmulhq_s32(vqshlq_s32(b1, vlb), vmb), vrb);
-                            a0 = vrshlq_s32(vqrdmulhq_s32(vqshlq_s32(vaddq_s32(a0, b0), vlo), vmo), vro);
-                            a1 = vrshlq_s32(vqrdmulhq_s32(vqshlq_s32(vaddq_s32(a1, b1), vlo), vmo), vro);
-                            t = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a0), a1), zo16);
-                            vst1_s8(y + i, vmin_s8(vmax_s8(vqmovn_s16(t), lo8), hi8));
-                        }
+                        /* SQSHL only where some left shift is not 0 (FK_ADD_SQSHL's second argument a constant) */
+                #define FK_ADD_SQSHL(v, l, shl) ((shl) ? vqshlq_s32((v), (l)) : (v))
+                #define FK_ADD_LOOP(shl)                                                                                       \
+                    for (; i + 8 <= n; i += 8) {                                                                               \
+                        /* each input less its zero point (in [-255, 255]), << FK_ADD_SHIFT, rescaled */                       \
+                        const int16x8_t da = vsubq_s16(vmovl_s8(vld1_s8(a + i)), za16);                                        \
+                        const int16x8_t db = vsubq_s16(vmovl_s8(vld1_s8(b + i)), zb16);                                        \
+                        int32x4_t a0 = vshlq_n_s32(vmovl_s16(vget_low_s16(da)), FK_ADD_SHIFT);                                 \
+                        int32x4_t a1 = vshlq_n_s32(vmovl_high_s16(da), FK_ADD_SHIFT);                                          \
+                        int32x4_t b0 = vshlq_n_s32(vmovl_s16(vget_low_s16(db)), FK_ADD_SHIFT);                                 \
+                        int32x4_t b1 = vshlq_n_s32(vmovl_high_s16(db), FK_ADD_SHIFT);                                          \
+                        int16x8_t t;                                                                                           \
+                        a0 = vrshlq_s32(vqrdmulhq_s32(FK_ADD_SQSHL(a0, vla, shl), vma), vra);                                  \
+                        a1 = vrshlq_s32(vqrdmulhq_s32(FK_ADD_SQSHL(a1, vla, shl), vma), vra);                                  \
+                        b0 = vrshlq_s32(vqrdmulhq_s32(FK_ADD_SQSHL(b0, vlb, shl), vmb), vrb);                                  \
+                        b1 = vrshlq_s32(vqrdmulhq_s32(FK_ADD_SQSHL(b1, vlb, shl), vmb), vrb);                                  \
+                        a0 = vrshlq_s32(vqrdmulhq_s32(FK_ADD_SQSHL(vaddq_s32(a0, b0), vlo, shl), vmo), vro);                   \
+                        a1 = vrshlq_s32(vqrdmulhq_s32(FK_ADD_SQSHL(vaddq_s32(a1, b1), vlo, shl), vmo), vro);                   \
+                        t = vqaddq_s16(vqmovn_high_s32(vqmovn_s32(a0), a1), zo16);                                             \
+                        vst1_s8(y + i, vmin_s8(vmax_s8(vqmovn_s16(t), lo8), hi8));                                             \
+                    }
+                        if (la == 0 && lb == 0 && lo_shift == 0)
+                            FK_ADD_LOOP(0)
+                        else
+                            FK_ADD_LOOP(1)
+                #undef FK_ADD_LOOP
+                #undef FK_ADD_SQSHL
                     }
                 #endif /* @simd neon */
                 #if defined(__AVX2__) /* @simd avx2 */
