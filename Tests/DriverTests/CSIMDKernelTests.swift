@@ -56,11 +56,12 @@ import Testing
         // registers, 8 by three and 6 by four: 14 and 15 pixels of 16 and 24 channels, 9 of 48, 13 of 96
         // (a block of four registers, then two) and 7 of 152 (two of four, then one and a half), and
         // 13 pixels of 1030 inputs (too deep for the 12-pixel rows: blocks of 6), and 1040 channels
-        // (AVX-512's chunks of 1024)
+        // (AVX-512's chunks of 1024); k % 16 in 9…15 above and below 16 (NEON's eight-column step on
+        // rows of k % 16 bytes)
         for (h, w, k, o) in [
             (1, 7, 37, 40), (1, 5, 64, 96), (2, 3, 19, 24), (1, 2, 8, 16), (1, 1, 33, 8), (3, 1, 20, 12),
             (1, 6, 24, 300), (1, 5, 40, 264), (2, 2, 70, 16), (3, 5, 24, 24), (2, 7, 16, 16), (3, 3, 20, 48),
-            (1, 13, 64, 96), (1, 13, 1030, 16), (1, 7, 24, 152), (1, 3, 16, 1040),
+            (1, 13, 64, 96), (1, 13, 1030, 16), (1, 7, 24, 152), (1, 3, 16, 1040), (1, 6, 45, 40), (2, 3, 12, 12),
         ] {
             for kernel in [PointwiseKernel.pairs, .rows, .quads] {
                 let t = try K.oneOp(
@@ -189,6 +190,12 @@ import Testing
                 0, 0, 0, R(multiplier: Int32.min, leftShift: 0, rightShift: 1),
                 R(multiplier: 1 << 30, leftShift: 0, rightShift: 2),
                 R(multiplier: 1 << 30, leftShift: 0, rightShift: 20), Clamp(lo: -128, hi: 127)
+            ),
+            // only the output shifts left (NEON's loop without SQSHL is for none shifting)
+            (
+                3, -7, 10, R(multiplier: 1_500_000_000, leftShift: 0, rightShift: 4),
+                R(multiplier: 1_300_000_000, leftShift: 0, rightShift: 5),
+                R(multiplier: 1_200_000_000, leftShift: 2, rightShift: 19), Clamp(lo: -128, hi: 127)
             ),
         ].enumerated() {
             let n = 37
