@@ -834,20 +834,21 @@ extension CKernelLibrary {
                 #define FK_DOT_RQ(q, clamp)                                                                                       \
                     fk_requant16c_neon(vld1q_s32(acc[q] + j), vld1q_s32(acc[q] + j + 4), vld1q_s32(acc[q] + j + 8),               \
                                        vld1q_s32(acc[q] + j + 12), mq, nq, vzp16, vlo16, vhi16, yp + (size_t)(q) * o + j, clamp)
-                                if (pixels == 5 && lo == -128 && hi == 127) {
-                                    FK_DOT_RQ(0, 0);
-                                    FK_DOT_RQ(1, 0);
-                                    FK_DOT_RQ(2, 0);
-                                    FK_DOT_RQ(3, 0);
-                                    FK_DOT_RQ(4, 0);
-                                } else if (pixels == 5) {
-                                    FK_DOT_RQ(0, 1);
-                                    FK_DOT_RQ(1, 1);
-                                    FK_DOT_RQ(2, 1);
-                                    FK_DOT_RQ(3, 1);
-                                    FK_DOT_RQ(4, 1);
-                                } else
+                #define FK_DOT_RQ5(clamp)      \
+                    do {                       \
+                        FK_DOT_RQ(0, clamp);   \
+                        FK_DOT_RQ(1, clamp);   \
+                        FK_DOT_RQ(2, clamp);   \
+                        FK_DOT_RQ(3, clamp);   \
+                        FK_DOT_RQ(4, clamp);   \
+                    } while (0)
+                                if (pixels == 5 && lo == -128 && hi == 127)
+                                    FK_DOT_RQ5(0);
+                                else if (pixels == 5)
+                                    FK_DOT_RQ5(1);
+                                else
                                     for (q = 0; q < pixels; q++) FK_DOT_RQ(q, 1);
+                #undef FK_DOT_RQ5
                 #undef FK_DOT_RQ
                             }
                 #endif /* @simd neon */
@@ -1645,21 +1646,20 @@ extension CKernelLibrary {
                                             int8_t *yp = y + ((size_t)oy * wo + ox) * c + cc;
                                             /* without the clamp where [lo, hi] is all of int8 */
                 #define FK_DW_RQ(s, at, clamp) fk_requant16c_neon(s##0, s##1, s##2, s##3, mq, nq, vzp16, vlo16, vhi16, yp + (at), clamp)
-                                            if (full) {
-                                                FK_DW_RQ(p, 0, 0);
-                                                if (np == 4) {
-                                                    FK_DW_RQ(q, c, 0);
-                                                    FK_DW_RQ(r, 2 * (size_t)c, 0);
-                                                    FK_DW_RQ(u, 3 * (size_t)c, 0);
-                                                }
-                                            } else {
-                                                FK_DW_RQ(p, 0, 1);
-                                                if (np == 4) {
-                                                    FK_DW_RQ(q, c, 1);
-                                                    FK_DW_RQ(r, 2 * (size_t)c, 1);
-                                                    FK_DW_RQ(u, 3 * (size_t)c, 1);
-                                                }
-                                            }
+                #define FK_DW_RQ4(clamp)                               \
+                    do {                                               \
+                        FK_DW_RQ(p, 0, clamp);                         \
+                        if (np == 4) {                                 \
+                            FK_DW_RQ(q, c, clamp);                     \
+                            FK_DW_RQ(r, 2 * (size_t)c, clamp);         \
+                            FK_DW_RQ(u, 3 * (size_t)c, clamp);         \
+                        }                                              \
+                    } while (0)
+                                            if (full)
+                                                FK_DW_RQ4(0);
+                                            else
+                                                FK_DW_RQ4(1);
+                #undef FK_DW_RQ4
                 #undef FK_DW_RQ
                                             continue;
                                         }
