@@ -1399,6 +1399,7 @@ extension CKernelLibrary {
                         const int8x16_t vlo16 = vdupq_n_s8((int8_t)(narrow ? lo : 0)), vhi16 = vdupq_n_s8((int8_t)(narrow ? hi : 0));
                         int np, cc, nt, t, folded = c <= FK_DW_MAX_CH;
                         const int k33 = kh == 3 && kw == 3 && sw == 1 && dw == 1, full = lo == -128 && hi == 127;
+                        const int k33s2 = kh == 3 && kw == 3 && sw == 2 && dw == 1;
                         /* the right shifts negated (SRSHL's) once, where no channel shifts left */
                         int32_t nr[FK_DW_MAX_CH];
                         int fastq = narrow && c <= FK_DW_MAX_CH;
@@ -1554,6 +1555,65 @@ extension CKernelLibrary {
                                             FK_DW_FENCE();
                                             vb = vld1q_s8(x2 + c5);
                                             FK_DW_TWO(u, u, vd, va, w20, w21);
+                                            FK_DW_ONE(u, vb, w22);
+                                        }
+                                    }
+                                    else if (inside && np == 4 && k33s2) {
+                                        /* the same at stride 2: the four windows span nine columns, the even
+                                         * ones shared by two neighbouring pixels */
+                                        const int8_t *x0 = x + off[0] + cc, *x1 = x + off[3] + cc, *x2 = x + off[6] + cc;
+                                        const int8_t *wp = wt + cc;
+                                        const size_t c2 = 2 * (size_t)c, c3 = 3 * (size_t)c, c4 = 4 * (size_t)c, c5 = 5 * (size_t)c;
+                                        const size_t c6 = 6 * (size_t)c, c7 = 7 * (size_t)c, c8 = 8 * (size_t)c;
+                                        const int8x16_t w00 = vld1q_s8(wp), w01 = vld1q_s8(wp + c), w02 = vld1q_s8(wp + c2);
+                                        const int8x16_t w10 = vld1q_s8(wp + c3), w11 = vld1q_s8(wp + c4), w12 = vld1q_s8(wp + c5);
+                                        int8x16_t va, vb, vc;
+                                        va = vld1q_s8(x0), vb = vld1q_s8(x1);
+                                        FK_DW_TWO(p, b, va, vb, w00, w10);
+                                        FK_DW_FENCE();
+                                        va = vld1q_s8(x0 + c), vb = vld1q_s8(x1 + c);
+                                        FK_DW_TWO(p, p, va, vb, w01, w11);
+                                        FK_DW_FENCE();
+                                        va = vld1q_s8(x0 + c2), vb = vld1q_s8(x1 + c2);
+                                        FK_DW_TWO(p, p, va, vb, w02, w12);
+                                        FK_DW_TWO(q, b, va, vb, w00, w10);
+                                        FK_DW_FENCE();
+                                        va = vld1q_s8(x0 + c3), vb = vld1q_s8(x1 + c3);
+                                        FK_DW_TWO(q, q, va, vb, w01, w11);
+                                        FK_DW_FENCE();
+                                        va = vld1q_s8(x0 + c4), vb = vld1q_s8(x1 + c4);
+                                        FK_DW_TWO(q, q, va, vb, w02, w12);
+                                        FK_DW_TWO(r, b, va, vb, w00, w10);
+                                        FK_DW_FENCE();
+                                        va = vld1q_s8(x0 + c5), vb = vld1q_s8(x1 + c5);
+                                        FK_DW_TWO(r, r, va, vb, w01, w11);
+                                        FK_DW_FENCE();
+                                        va = vld1q_s8(x0 + c6), vb = vld1q_s8(x1 + c6);
+                                        FK_DW_TWO(r, r, va, vb, w02, w12);
+                                        FK_DW_TWO(u, b, va, vb, w00, w10);
+                                        FK_DW_FENCE();
+                                        va = vld1q_s8(x0 + c7), vb = vld1q_s8(x1 + c7);
+                                        FK_DW_TWO(u, u, va, vb, w01, w11);
+                                        FK_DW_FENCE();
+                                        va = vld1q_s8(x0 + c8), vb = vld1q_s8(x1 + c8);
+                                        FK_DW_TWO(u, u, va, vb, w02, w12);
+                                        FK_DW_FENCE();
+                                        {
+                                            const int8x16_t w20 = vld1q_s8(wp + c6), w21 = vld1q_s8(wp + c7), w22 = vld1q_s8(wp + c8);
+                                            va = vld1q_s8(x2), vb = vld1q_s8(x2 + c), vc = vld1q_s8(x2 + c2);
+                                            FK_DW_TWO(p, p, va, vb, w20, w21);
+                                            FK_DW_ONE(p, vc, w22);
+                                            FK_DW_FENCE();
+                                            va = vld1q_s8(x2 + c3), vb = vld1q_s8(x2 + c4);
+                                            FK_DW_TWO(q, q, vc, va, w20, w21);
+                                            FK_DW_ONE(q, vb, w22);
+                                            FK_DW_FENCE();
+                                            va = vld1q_s8(x2 + c5), vc = vld1q_s8(x2 + c6);
+                                            FK_DW_TWO(r, r, vb, va, w20, w21);
+                                            FK_DW_ONE(r, vc, w22);
+                                            FK_DW_FENCE();
+                                            va = vld1q_s8(x2 + c7), vb = vld1q_s8(x2 + c8);
+                                            FK_DW_TWO(u, u, vc, va, w20, w21);
                                             FK_DW_ONE(u, vb, w22);
                                         }
                                     }
