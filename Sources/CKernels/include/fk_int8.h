@@ -1378,8 +1378,9 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
         const int16x8_t vzp16 = vdupq_n_s16((int16_t)(narrow ? zo : 0));
         const int8x16_t vlo16 = vdupq_n_s8((int8_t)(narrow ? lo : 0)), vhi16 = vdupq_n_s8((int8_t)(narrow ? hi : 0));
         int np, cc, nt, t, folded = c <= FK_DW_MAX_CH;
-        const int k33 = kh == 3 && kw == 3 && sw == 1 && dw == 1, full = lo == -128 && hi == 127;
-        const int k33s2 = kh == 3 && kw == 3 && sw == 2 && dw == 1;
+        /* 3x3 windows without dilation at stride 1 and 2 (each input vector loaded once) */
+        const int k33 = kh == 3 && kw == 3 && sw == 1 && dh == 1 && dw == 1, full = lo == -128 && hi == 127;
+        const int k33s2 = kh == 3 && kw == 3 && sw == 2 && dh == 1 && dw == 1;
         /* the right shifts negated (SRSHL's) once, where no channel shifts left */
         int32_t nr[FK_DW_MAX_CH];
         int fastq = narrow && c <= FK_DW_MAX_CH;
@@ -1472,7 +1473,17 @@ static inline void fk_depthwise(const int8_t *x, int h, int w, int c, int32_t zx
         for (oy = 0; oy < ho; oy++)
             for (ox = 0; ox < wo; ox += np) {
                 const size_t step = (size_t)sw * c;
-                nt = fk_dw_window(oy, ox, wo, h, w, c, kh, kw, sh, sw, ph, pw, dh, dw, off, woff, &np);
+                const int iy0 = oy * sh - ph, ix0 = ox * sw - pw;
+                if ((k33 || k33s2) && folded && iy0 >= 0 && iy0 + 2 < h && ix0 >= 0 && ox + 4 <= wo &&
+                    ix0 + 3 * sw + 2 < w) {
+                    /* four 3x3 windows wholly inside: the paths below read only each row's first tap */
+                    np = 4;
+                    nt = 9;
+                    off[0] = ((size_t)iy0 * w + ix0) * c;
+                    off[3] = off[0] + (size_t)w * c;
+                    off[6] = off[3] + (size_t)w * c;
+                } else
+                    nt = fk_dw_window(oy, ox, wo, h, w, c, kh, kw, sh, sw, ph, pw, dh, dw, off, woff, &np);
                 for (cc = 0; cc < c; cc += 16) {
                     const int inside = folded && nt == kh * kw;
                     const int32_t *bb = inside ? bz : b;
