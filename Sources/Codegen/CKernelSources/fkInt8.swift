@@ -1006,9 +1006,10 @@ extension CKernelLibrary {
                 {
                     int j = 0, t, clear = 1;
                 #if defined(__ARM_NEON) && defined(__aarch64__) /* @simd neon */
-                    /* sixteen channels at a time, the sums in 16 bits (at most 64 * 128) */
+                    /* sixteen channels at a time, the sums in 16 bits (at most 64 * 128), zx an int16 */
                     uint8x16_t seen = vdupq_n_u8(0);
-                    for (; j + 16 <= c; j += 16) {
+                    const int wide = taps <= FK_DW_MAX_TAPS && zx >= -32768 && zx <= 32767;
+                    for (; wide && j + 16 <= c; j += 16) {
                         int16x8_t sl = vdupq_n_s16(0), sh = sl;
                         for (t = 0; t < taps; t++) {
                             const int8x16_t v = vld1q_s8(wt + (size_t)t * c + j);
