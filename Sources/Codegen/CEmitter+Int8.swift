@@ -48,7 +48,7 @@ extension Emission {
             case .denseConvolution:
                 shape.append("\(o)")
                 if let dot = try convDot(p, o: o, cols: cg * kh * kw) {
-                    // NEON: windows as rows of bytes times [O][kp] (fk_conv_dot)
+                    // NEON: windows as rows of bytes times fk_pointwise_dot's rows of kp (fk_conv_dot)
                     (layout, kernel) = (.dotRows(o: o, cg: cg, kk: kh * kw, stride: dot.stride), "fk_conv_dot")
                     bias = dot.bias
                     tail = ["\(dot.stride)"]

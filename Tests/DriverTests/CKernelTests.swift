@@ -295,8 +295,9 @@ import Testing
         #expect(z == fc.want)
     }
 
-    /// The NEON 1×1 kernel (weights as rows [O][K], K with and without a 16- and 8-wide tail,
-    /// O not a multiple of 4, pixels not a multiple of 4, more than 256 channels) and the quad
+    /// The NEON 1×1 kernel (weights as rows of K, each four rows interleaved by 16 columns:
+    /// `dotRows`; K with and without a 16- and 8-wide tail, O not a multiple of 4, pixels not a
+    /// multiple of 4, more than 256 channels) and the quad
     /// kernel (weights [K/4][O][4]) against the evaluator. This build runs their portable paths,
     /// fk_host_pointwise_quad the host's SIMD one; CSIMDKernelTests runs every SIMD path.
     @Test(arguments: [(1, 3, 37, 40), (1, 1, 64, 96), (2, 5, 19, 33), (3, 3, 24, 300), (1, 2, 8, 4), (2, 3, 70, 264)])

@@ -877,8 +877,9 @@ extension CKernelLibrary {
                 /* a dense convolution (the stem) for NEON targets: each output pixel's window gathered into a
                  * row of kh*kw*C bytes (x inside the image, zx in the padding), zero-padded to kp (a multiple of
                  * 16, at most FK_DOT_MAX_COLS), and the rows of up to 15 pixels (three of fk_pointwise_dot's
-                 * five-pixel blocks) multiplied by the weights [O][kp] with fk_pointwise_dot. The bias given is b - zx * sum(w) (the emitter's), so the
-                 * padding, read as zx, adds nothing: the int32 sums of fk_conv_dense, so its bytes. */
+                 * five-pixel blocks) multiplied by the weights, rows of kp in fk_pointwise_dot's layout. The bias
+                 * given is b - zx * sum(w) (the emitter's), so the padding, read as zx, adds nothing: the int32
+                 * sums of fk_conv_dense, so its bytes. */
                 static inline void fk_conv_dot(const int8_t *x, int h, int w, int c, int32_t zx, const int8_t *wt,
                                                const int32_t *b, const int32_t *m, const int8_t *l, const int8_t *r, int8_t *y,
                                                int ho, int wo, int o, int kh, int kw, int sh, int sw, int ph, int pw, int dh,
