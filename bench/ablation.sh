@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The INT8 ablation on the sample student (README.md's table): each range method and weight
-# scheme, with and without bias correction, on samples/fundus/calib (120 images) and
+# scheme, with and without bias correction (max and mean |Δp| too), on samples/fundus/calib (120 images) and
 # samples/fundus/val (40 images). Prints one Markdown row per configuration.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,13 +18,14 @@ a = r["accuracy"]
 drop = max((c["fp32_recall"] - c["int8_recall"]) * 100 for c in a["per_class"].values())
 low = min((l for l in r["layers"] if l["sqnr_db"] is not None), key=lambda l: l["sqnr_db"])
 print(f"| {sys.argv[1]} | {a['fp32_top1']*100:.1f}% | {a['int8_top1']*100:.1f}% | {a['top1_agreement']*100:.1f}% "
-      f"| {drop:.1f} | {a['logit_sqnr_db']:.1f} dB | {low['sqnr_db']:.1f} dB |")
+      f"| {drop:.1f} | {a['probability']['max_delta']*100:.1f} | {a['probability']['mean_delta']*100:.2f} "
+      f"| {a['logit_sqnr_db']:.1f} dB | {low['sqnr_db']:.1f} dB |")
 PY
 }
-echo "| configuration | fp32 top-1 | int8 top-1 | agreement | worst class drop (points) | logit SQNR | lowest layer SQNR |"
-echo "|---|---|---|---|---|---|---|"
-row "data-free (BN statistics), bias correction, per-channel (the default)"
-row "data-free, no bias correction" --bias-correction off
+echo "| configuration | fp32 top-1 | int8 top-1 | agreement | worst class drop (points) | max \\|Δp\\| (points) | mean \\|Δp\\| | logit SQNR | lowest layer SQNR |"
+echo "|---|---|---|---|---|---|---|---|---|"
+row "data-free (BN statistics), per-channel (the default)"
+row "data-free, bias correction" --bias-correction on
 row "data-free, per-tensor weights (naive)" --per-tensor
 C="--calib samples/fundus/calib"
 row "minmax, per-tensor weights (naive)" $C --per-tensor

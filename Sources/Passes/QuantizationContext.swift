@@ -23,7 +23,7 @@ public struct QuantizationContext: Sendable {
     /// classifier whose int8 output would only be dequantized gives float32 straight from its
     /// int32 accumulators (`Int8Support.emitsFloat`).
     public var int8Logits = false
-    /// Bias correction; nil (auto): on for data-free ranges only.
+    /// Bias correction; nil (auto): off.
     public var biasCorrection: Bool?
     /// Nodes `quantize` leaves in float32 though they have an int8 kernel, with the reason
     /// (accuracy-targeted mixed precision), by node name.

@@ -253,7 +253,7 @@ struct Compile: ParsableCommand {
 
     @Option(
         help:
-            "Bias correction (the mean error of rounded weights subtracted from each layer's bias); auto: on without --calib."
+            "Bias correction (the mean error of rounded weights subtracted from each layer's bias); auto (the default): off."
     )
     var biasCorrection: BiasCorrectionMode = .auto
 
