@@ -4,7 +4,8 @@ import GraphIR
 /// `--rounding adaround`: after `quantize`, each int8 convolution and linear layer's weights are
 /// rounded as `AdaRound` chooses. The layers are taken in graph order. Each is fitted on the
 /// calibration samples as the int8 model computes them up to it (fake-quant mode, with the
-/// layers before it already re-rounded), against the float model's own values.
+/// layers before it already re-rounded), against the float model's own values; every fourth
+/// sample is held out of the fit to decide which output channels keep it (`AdaRound`).
 struct AdaRoundPass: Pass {
     static let name = "adaround"
     static let summary = "Learned rounding: each int8 layer's weights rounded up or down to fit its float output"
@@ -47,12 +48,21 @@ struct AdaRoundPass: Pass {
                 var problem = plan
                 problem.gram = [[Double]](
                     repeating: [Double](repeating: 0, count: (2 * plan.k + 1) * (2 * plan.k + 1)), count: plan.groups)
+                if samples.indices.contains(where: { AdaRound.Problem.heldOut($0, of: samples.count) }) {
+                    problem.check = problem.gram
+                }
                 let inShape = graph.values[node.inputs[0]].shape.dims
                 let outShape = graph.values[node.outputs[0]].shape.dims
                 _ = quantRun.withValues(node.inputs[0]) { xq in
                     floatRun.withValues(floatInput) { xf in
                         for s in xq.indices {
-                            Self.accumulate(node, problem: &problem, input: inShape, output: outShape, xq[s], xf[s])
+                            if AdaRound.Problem.heldOut(s, of: samples.count) {
+                                Self.accumulate(
+                                    node, plan, into: &problem.check, input: inShape, output: outShape, xq[s], xf[s])
+                            } else {
+                                Self.accumulate(
+                                    node, plan, into: &problem.gram, input: inShape, output: outShape, xq[s], xf[s])
+                            }
                         }
                     }
                 }
@@ -122,8 +132,8 @@ struct AdaRoundPass: Pass {
     /// Adds one sample's patches to the layer's Gram matrices: per output pixel (or row of a
     /// linear layer) the stacked [x̃; x; 1] of its receptive field, as the weights lay it out.
     static func accumulate(
-        _ n: Node, problem p: inout AdaRound.Problem, input: [Int], output: [Int], _ xq: UnsafeBufferPointer<Float>,
-        _ xf: UnsafeBufferPointer<Float>
+        _ n: Node, _ p: AdaRound.Problem, into gram: inout [[Double]], input: [Int], output: [Int],
+        _ xq: UnsafeBufferPointer<Float>, _ xf: UnsafeBufferPointer<Float>
     ) {
         let k = p.k
         let d = 2 * k + 1
@@ -133,7 +143,7 @@ struct AdaRoundPass: Pass {
         var pixels: Int
         func add(_ group: Int, _ z: [Double], _ pixels: Int) {
             z.withUnsafeBufferPointer { zp in
-                p.gram[group].withUnsafeMutableBufferPointer { o in
+                gram[group].withUnsafeMutableBufferPointer { o in
                     cblas_dgemm(
                         CblasRowMajor, CblasTrans, CblasNoTrans, Int32(d), Int32(d), Int32(pixels), 1, zp.baseAddress,
                         Int32(d), zp.baseAddress, Int32(d), 1, o.baseAddress, Int32(d))

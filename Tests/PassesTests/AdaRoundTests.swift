@@ -11,7 +11,8 @@ import Testing
 
     /// A one-conv graph, its int8 version after `quantize` and `adaround` on `samples`.
     func run(
-        _ attrs: Conv2dAttrs, cin: Int, cout: Int, kernel: Int, size: Int, iterations: Int = 300, threads: Int = 1
+        _ attrs: Conv2dAttrs, cin: Int, cout: Int, kernel: Int, size: Int, iterations: Int = 300, threads: Int = 1,
+        samples count: Int = 3
     ) throws -> (
         float: Graph, int8: Graph, layers: [AdaRound.Layer], samples: [Tensor]
     ) {
@@ -21,7 +22,7 @@ import Testing
         let w = g.addConstant(name: "w", r.tensor([cout, cin / attrs.groups, kernel, kernel], scale: 0.4))
         let b = g.addConstant(name: "b", r.tensor([cout], scale: 0.2))
         g.outputs = [try g.addNode(name: "conv", op: .conv2d(attrs), inputs: [x, w, b])]
-        let samples = (0..<3).map { _ in r.tensor([1, cin, size, size]) }
+        let samples = (0..<count).map { _ in r.tensor([1, cin, size, size]) }
         var ctx = PassContext()
         ctx.quantization.source = .data(samples: samples, calibrator: Calibrator(), sequential: false, source: "test")
         var ada = AdaRound(iterations: iterations)
@@ -87,6 +88,40 @@ import Testing
         #expect(layer.kept && layer.adaroundSQNR > layer.nearestSQNR && layer.flipped > 0)
         let learned = q.constants[wid]!.int64ArrayExact()
         #expect(zip(learned, codes).allSatisfy { abs($0 - Int64($1)) <= 1 })
+    }
+
+    @Test func channelsKeepLearnedRoundingOnlyWhereHeldOutSamplesFitBetter() throws {
+        // 8 samples: 3 and 7 are held out of the fit, and the reported figures are theirs
+        let attrs = Conv2dAttrs(pad: [1, 1, 1, 1])
+        let (f, q, layers, samples) = try run(attrs, cin: 3, cout: 12, kernel: 3, size: 6, samples: 8)
+        let layer = try #require(layers.first)
+        let held = [samples[3], samples[7]]
+        let after = try measuredSQNR(f, q, held)
+        #expect(
+            abs(after - layer.adaroundSQNR) < 1e-3,
+            "measured \(after) dB on held-out samples, reported \(layer.adaroundSQNR)")
+        let wid = q.nodes.first { $0.op.name == "conv2d" }!.inputs[1]
+        let (codes, _) = QuantMath.quantizeWeights(f.constants[f.nodes[0].inputs[1]]!, perTensor: false)
+        var nearest = q
+        nearest.constants[wid] = codes.withUnsafeBytes { Tensor(dtype: .int8, shape: q.values[wid].shape, bytes: $0) }
+        let before = try measuredSQNR(f, nearest, held)
+        #expect(
+            abs(before - layer.nearestSQNR) < 1e-3,
+            "measured \(before) dB on held-out samples, reported \(layer.nearestSQNR)")
+        #expect(layer.adaroundSQNR >= layer.nearestSQNR)
+        // each output channel is all learned or all nearest, decided on its own: swapping any one
+        // learned channel back to nearest does not fit the held-out samples better
+        let learned = q.constants[wid]!.int64ArrayExact()
+        let k = learned.count / 12
+        for c in 0..<12 where (0..<k).contains(where: { learned[c * k + $0] != Int64(codes[c * k + $0]) }) {
+            var mixed = learned
+            for i in 0..<k { mixed[c * k + i] = Int64(codes[c * k + i]) }
+            var g = q
+            g.constants[wid] = mixed.map { Int8($0) }.withUnsafeBytes {
+                Tensor(dtype: .int8, shape: q.values[wid].shape, bytes: $0)
+            }
+            #expect(try measuredSQNR(f, g, held) <= after + 1e-9, "channel \(c)")
+        }
     }
 
     @Test func sameDataSameRoundingOnAnyThreadCount() throws {
