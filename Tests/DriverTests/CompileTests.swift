@@ -205,6 +205,31 @@ import Testing
         #expect(e?.kind == .usage && e?.message.contains("give --val") == true)
     }
 
+    @Test func accuracyTargetWithLearnedRoundingReportsTheModelItKept() throws {
+        let dir = NSTemporaryDirectory() + "fkdc-target-ada-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let (m, data) = try outlierModel(dir)
+        var o = QuantizeOptions()
+        o.calib = data
+        o.val = data
+        o.perTensor = true
+        o.rounding = .adaround
+        o.adaroundIterations = 50
+        let plain = try Quantizer.run(m, options: o)
+        #expect(try #require(plain.accuracy).agreement < 0.9, "plain int8 must miss the target")
+        o.target = AccuracyTarget(agreement: 90)
+        let r = try Quantizer.run(m, options: o)
+        let mp = try #require(r.mixedPrecision)
+        #expect(mp.met && !mp.kept.isEmpty)
+        // every candidate was measured re-rounded, and the model returned is the one measured:
+        // the report's exact evaluation gives the search's figures, and learned rounding ran on it
+        let a = try #require(r.accuracy)
+        #expect(a.agreement == mp.agreement)
+        #expect(abs((a.probabilities?.maxDelta ?? -1) * 100 - mp.probDelta) < 1e-9)
+        #expect(!r.adaround.isEmpty && Set(r.floatNodes.map(\.node)) == Set(mp.kept.flatMap(\.nodes)))
+    }
+
     @Test func validationGivesTheSameFiguresOnAnyThreadCount() throws {
         let m = try ModelLoader.load(path: Repo.path("samples/student.pt"))
         var o = options()
