@@ -114,11 +114,12 @@ public struct SequentialCalibration: Sendable {
         return (ranges, means)
     }
 
-    /// The calibrator's choice for one tensor's values over all samples.
+    /// The calibrator's choice for one tensor's values over all samples, snapped
+    /// (`Calibrator.snapped`) before the layers after it are fake-quantized with it.
     func chooseRange(_ name: String, _ values: [Tensor]) throws(IRError) -> (Float, Float) {
         var one = Graph(name: "range")
         let x = one.addInput(name: name, shape: values[0].shape)
         one.outputs = [try one.addNode(name: "id", op: .identity, inputs: [x])]
-        return try calibrator.ranges(of: one, batches: values)[name] ?? (0, 0)
+        return Calibrator.snapped(try calibrator.ranges(of: one, batches: values)[name] ?? (0, 0))
     }
 }
