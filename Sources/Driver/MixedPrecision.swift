@@ -198,9 +198,8 @@ enum MixedPrecision {
         func keepSet(_ k: Int) -> [String: String] {
             Dictionary(order.prefix(k).flatMap(\.nodes).map { ($0, reason) }, uniquingKeysWith: { a, _ in a })
         }
-        // with learned rounding every trial is re-rounded: it moves the figures (the sample student
-        // with mse ranges: max |Δp| 5.7 points nearest, 0.6 learned), so a count found with nearest
-        // rounding would keep far more layers than the target needs
+        // with learned rounding every trial is re-rounded: it moves the figures by points (README's
+        // rounding ablation), so a count found with nearest rounding is not the count it needs
         let rounding = ctx.quantization.adaround != nil
         var results: [Int: Score] = [:]
         // the smallest count that met the target so far, as built
