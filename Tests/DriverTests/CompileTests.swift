@@ -162,15 +162,22 @@ import Testing
         )
     }
 
-    @Test func accuracyTargetKeepsTheFewestActivationsFloat() throws {
-        let dir = NSTemporaryDirectory() + "fkdc-target-\(getpid())"
+    /// `outlierModel` in a fresh folder (`tag`), with options that calibrate and validate on its
+    /// data with per-tensor weights (plain int8 then misses any high agreement target).
+    func outlierTarget(_ tag: String) throws -> (dir: String, model: LoadedModel, options: QuantizeOptions) {
+        let dir = NSTemporaryDirectory() + "fkdc-\(tag)-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
         let (m, data) = try outlierModel(dir)
         var o = QuantizeOptions()
         o.calib = data
         o.val = data
         o.perTensor = true
+        return (dir, m, o)
+    }
+
+    @Test func accuracyTargetKeepsTheFewestActivationsFloat() throws {
+        var (dir, m, o) = try outlierTarget("target")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let plain = try Quantizer.run(m, options: o)
         let a0 = try #require(plain.accuracy).agreement
         #expect(a0 < 0.8, "plain int8 must miss the target for this test to mean anything: \(a0)")
@@ -206,14 +213,8 @@ import Testing
     }
 
     @Test func accuracyTargetWithLearnedRoundingReportsTheModelItKept() throws {
-        let dir = NSTemporaryDirectory() + "fkdc-target-ada-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var (dir, m, o) = try outlierTarget("target-ada")
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (m, data) = try outlierModel(dir)
-        var o = QuantizeOptions()
-        o.calib = data
-        o.val = data
-        o.perTensor = true
         o.rounding = .adaround
         o.adaroundIterations = 50
         let plain = try Quantizer.run(m, options: o)
