@@ -62,11 +62,7 @@ public struct Calibrator: Sendable {
         func snap(_ x: Float, up: Bool) -> Float {
             guard x.isFinite, x != 0 else { return x }
             let step = Float(sign: .plus, exponent: x.exponent - Self.rangeBits + 1, significand: 1)
-            // data near the float limits (a damaged calibration file) keeps its value: the grid
-            // step of a subnormal underflows, and rounding up next to the largest float overflows
-            guard step > 0 else { return x }
-            let s = (x / step).rounded(up ? .up : .down) * step
-            return s.isFinite ? s : x
+            return (x / step).rounded(up ? .up : .down) * step
         }
         return (snap(r.0, up: false), snap(r.1, up: true))
     }
