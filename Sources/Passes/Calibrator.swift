@@ -49,24 +49,6 @@ public struct Calibrator: Sendable {
         try calibrate(graph, batches: batches, progress: progress).ranges
     }
 
-    /// Significant bits a calibrated range keeps (`snapped`).
-    static let rangeBits = 12
-
-    /// A range widened outward to `rangeBits` significant bits at each end (at most 2⁻¹¹ of each
-    /// end wider). Float32 sums over the data differ in their last bits with the kernels OpenBLAS
-    /// picks for the CPU (`OPENBLAS_CORETYPE`); those bits moved 18 of the sample student's 64
-    /// minmax scales by about 1e-7 and its largest |Δp| from 2.3 to 3.1 points between two
-    /// machines. On the coarser grid the same data gives the same scales, and the same bytes, unless
-    /// a range lies within such a difference of a grid point.
-    public static func snapped(_ r: (Float, Float)) -> (Float, Float) {
-        func snap(_ x: Float, up: Bool) -> Float {
-            guard x.isFinite, x != 0 else { return x }
-            let step = Float(sign: .plus, exponent: x.exponent - Self.rangeBits + 1, significand: 1)
-            return (x / step).rounded(up ? .up : .down) * step
-        }
-        return (snap(r.0, up: false), snap(r.1, up: true))
-    }
-
     /// The smallest and largest finite value (±infinity where there is none; a zero as +0, so
     /// the answer does not depend on which of two equal zeros came first): eight lanes at a time,
     /// `x − x` (NaN exactly where x is not finite) summed to tell whether the exact loop that skips

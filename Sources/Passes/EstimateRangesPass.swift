@@ -32,8 +32,7 @@ struct EstimateRangesPass: Pass {
                     ? try SequentialCalibration(calibrator: c, perTensorWeights: q.perTensorWeights)
                         .calibrate(graph, batches: samples) { i, n in progress?(label, i, n) }
                     : try c.calibrate(graph, batches: samples) { i, n in progress?(label, i, n) }
-                context.quantization.ranges = r.ranges.mapValues(Calibrator.snapped)
-                context.quantization.channelMeans = r.means
+                (context.quantization.ranges, context.quantization.channelMeans) = (r.ranges, r.means)
                 context.quantization.calibration =
                     "\(c.method.rawValue)\(sequential ? " (sequential)" : "") on \(samples.count) samples of \(name)"
             }

@@ -114,12 +114,11 @@ public struct SequentialCalibration: Sendable {
         return (ranges, means)
     }
 
-    /// The calibrator's choice for one tensor's values over all samples, snapped
-    /// (`Calibrator.snapped`) before the layers after it are fake-quantized with it.
+    /// The calibrator's choice for one tensor's values over all samples.
     func chooseRange(_ name: String, _ values: [Tensor]) throws(IRError) -> (Float, Float) {
         var one = Graph(name: "range")
         let x = one.addInput(name: name, shape: values[0].shape)
         one.outputs = [try one.addNode(name: "id", op: .identity, inputs: [x])]
-        return Calibrator.snapped(try calibrator.ranges(of: one, batches: values)[name] ?? (0, 0))
+        return try calibrator.ranges(of: one, batches: values)[name] ?? (0, 0)
     }
 }
