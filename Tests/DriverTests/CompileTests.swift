@@ -223,8 +223,9 @@ import Testing
         let r = try Quantizer.run(m, options: o)
         let mp = try #require(r.mixedPrecision)
         #expect(mp.met && !mp.kept.isEmpty)
-        // every candidate was measured re-rounded, and the model returned is the one measured:
-        // the report's exact evaluation gives the search's figures, and learned rounding ran on it
+        // the model returned (the search's cached hit) is the one it measured: the report's exact
+        // evaluation gives the search's figures, learned rounding ran on it, and its float32 ops
+        // are the units kept
         let a = try #require(r.accuracy)
         #expect(a.agreement == mp.agreement)
         #expect(abs((a.probabilities?.maxDelta ?? -1) * 100 - mp.probDelta) < 1e-9)
